@@ -1,0 +1,63 @@
+import { mkdtemp, rm, access } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { decodeToPcm, TempDir } from '../audio/index.js';
+import type { Config } from '../config/index.js';
+import { createEngine, type EngineName, type Transcript } from '../engines/index.js';
+import { AppError } from '../errors.js';
+import { renderText } from '../transcription/index.js';
+
+export const CLI_FORMATS = ['text', 'json', 'srt', 'vtt'] as const;
+export type CliFormat = (typeof CLI_FORMATS)[number];
+
+export interface TranscribeCommandOptions {
+  format: CliFormat;
+  engine: EngineName;
+  /** Progress on stderr (a TTY gets a line redrawn in place). */
+  progress: boolean;
+}
+
+function render(format: CliFormat, file: string, t: Transcript): string {
+  return format === 'json' ? `${JSON.stringify({ file, ...t }, null, 2)}\n` : renderText(format, t);
+}
+
+/**
+ * `hark transcribe FILE...`: decodes each file with the engine inside this
+ * process (no server needed). Returns the exit code: 0, or 1 if any file failed.
+ */
+export async function transcribeFiles(files: string[], config: Config, opts: TranscribeCommandOptions): Promise<number> {
+  const scratch = await mkdtemp(join(tmpdir(), 'hark-cli-'));
+  const temp = new TempDir(scratch);
+  const engine = createEngine(opts.engine, config);
+  let failures = 0;
+  try {
+    await engine.load();
+    for (const file of files) {
+      const pcmPath = temp.file('.pcm');
+      try {
+        await access(file).catch(() => {
+          throw new AppError('MISSING_FILE', 'no such file');
+        });
+        const audio = await decodeToPcm(resolve(file), pcmPath, { maxSeconds: config.MAX_AUDIO_SECONDS });
+        const t = await engine.transcribe(audio, {}, {
+          onProgress: opts.progress
+            ? (p) => process.stderr.write(`\r${file}: ${(p.fraction * 100).toFixed(0)}% (${p.processedSeconds.toFixed(0)}/${p.totalSeconds.toFixed(0)} s)`)
+            : undefined,
+        });
+        if (opts.progress) process.stderr.write('\n');
+        if (files.length > 1 && opts.format === 'text') process.stdout.write(`# ${file}\n`);
+        process.stdout.write(render(opts.format, file, t));
+      } catch (err) {
+        failures++;
+        const e = err instanceof AppError ? err : new AppError('INTERNAL_ERROR', err instanceof Error ? err.message : String(err));
+        process.stderr.write(`hark: ${file}: ${e.message} (${e.code})\n`);
+      } finally {
+        await temp.remove(pcmPath);
+      }
+    }
+  } finally {
+    await engine.unload();
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return failures === 0 ? 0 : 1;
+}

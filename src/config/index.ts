@@ -1,0 +1,2 @@
+export { loadConfig, ConfigError, type LoadConfigOptions } from './load.js';
+export { configSchema, configShape, CONFIG_ALIASES, ENGINE_NAMES, type Config, type ConfigInput } from './schema.js';

@@ -1,0 +1,143 @@
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cutAtSilences, frameEnergies, readPcmRange, type PcmAudio } from '../../audio/index.js';
+import { AppError } from '../../errors.js';
+import type { Engine, EngineCapabilities, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
+import { loadAddon, type NativeDecoder } from './native.js';
+
+export interface PocketsphinxEngineOptions {
+  /** Folder with `en-us/`, `en-us.lm.bin`, `cmudict-en-us.dict` (Debian's pocketsphinx-en-us). */
+  modelDir: string;
+  /** Extra `-name value` decoder arguments, overriding the defaults below. */
+  extraArgs?: readonly string[];
+  /** Longest utterance decoded whole, in seconds. */
+  utteranceMaxSeconds: number;
+}
+
+/**
+ * Tuned on ../shared/corpus/dev with Debian's en-us model (see README, "Accuracy"):
+ * no forward-flat pass, a weighted best-path rescoring, and no noise removal
+ * (which also makes results deterministic).
+ */
+export const TUNED_ARGS: readonly string[] = [
+  '-fwdflat', 'no', '-bestpathlw', '8', '-lw', '5.5', '-remove_noise', 'no',
+  // The built-in VAD drops silent frames, which shifts word times off file time
+  // and carries state from one utterance to the next (same audio, other result).
+  '-remove_silence', 'no',
+];
+
+const FILLER = /^(<s>|<\/s>|<sil>|\[.*\]|\+\+.*\+\+)$/;
+
+export const POCKETSPHINX_CAPABILITIES: EngineCapabilities = {
+  languages: ['en'],
+  wordTimestamps: true,
+  streaming: false,
+  native: true,
+  defaultIsolation: 'in-process',
+};
+
+/** Parses `-name value -name value` into an argument list, or says what is wrong. */
+export function parseDecoderArgs(text: string): string[] {
+  const parts = text.trim().split(/\s+/).filter(Boolean);
+  if (parts.length % 2 !== 0 || parts.some((p, i) => i % 2 === 0 && !p.startsWith('-'))) {
+    throw new Error('expected pairs of "-name value"');
+  }
+  return parts;
+}
+
+/** Debian's PocketSphinx, in this process, through the N-API addon. One decoder per instance. */
+export class PocketsphinxEngine implements Engine {
+  readonly name = 'pocketsphinx';
+  readonly capabilities = POCKETSPHINX_CAPABILITIES;
+  private decoder: NativeDecoder | undefined;
+
+  constructor(private readonly options: PocketsphinxEngineOptions) {}
+
+  async load(): Promise<EngineInfo> {
+    const started = performance.now();
+    const { modelDir } = this.options;
+    const hmm = join(modelDir, 'en-us');
+    const lm = join(modelDir, 'en-us.lm.bin');
+    const dict = join(modelDir, 'cmudict-en-us.dict');
+    for (const path of [hmm, lm, dict]) {
+      await access(path).catch((cause: unknown) => {
+        throw new AppError('ENGINE_ERROR', `PocketSphinx model file missing: ${path} (install the pocketsphinx-en-us package or set POCKETSPHINX_MODEL_DIR)`, { cause });
+      });
+    }
+    const args = ['-hmm', hmm, '-lm', lm, '-dict', dict, ...TUNED_ARGS, ...(this.options.extraArgs ?? [])];
+    try {
+      this.decoder = await loadAddon().loadDecoder(args);
+    } catch (cause) {
+      throw new AppError('ENGINE_ERROR', `PocketSphinx failed to load: ${(cause as Error).message}`, { cause });
+    }
+    return { name: this.name, version: '5prealpha', model: modelDir, loadMs: Math.round(performance.now() - started) };
+  }
+
+  async transcribe(audio: PcmAudio, _options: TranscribeOptions, hooks: TranscribeHooks = {}): Promise<Transcript> {
+    const decoder = this.decoder;
+    if (decoder === undefined) throw new AppError('ENGINE_NOT_READY', 'the PocketSphinx engine is not loaded');
+    const fps = decoder.frameRate;
+    const samplesPerFrame = 16_000 / fps;
+    const energies = await frameEnergies(audio.path, audio.samples);
+    const ranges = cutAtSilences(energies, {
+      maxFrames: Math.round(this.options.utteranceMaxSeconds * fps),
+      minFrames: Math.round(5 * fps),
+      minSilenceFrames: Math.round(0.15 * fps),
+    });
+    hooks.onLog?.(`decoding ${audio.durationSeconds.toFixed(1)} s of audio as ${ranges.length} utterance(s)`);
+
+    const segments: Segment[] = [];
+    const words: Word[] = [];
+    for (const [i, range] of ranges.entries()) {
+      hooks.signal?.throwIfAborted();
+      const pcm = await readPcmRange(audio.path, range.start * samplesPerFrame, range.end * samplesPerFrame);
+      const utt = await decoder.decode(pcm);
+      const offset = range.start / fps;
+      const uttWords: Word[] = [];
+      for (const w of utt.words) {
+        if (FILLER.test(w.word)) continue;
+        uttWords.push({
+          word: w.word.replace(/\(\d+\)$/, ''),
+          start: round(offset + w.startFrame / fps),
+          end: round(offset + (w.endFrame + 1) / fps),
+          confidence: round(Math.min(1, Math.max(0, w.prob))),
+        });
+      }
+      if (uttWords.length > 0) {
+        const first = uttWords[0]!;
+        const last = uttWords[uttWords.length - 1]!;
+        segments.push({
+          start: first.start,
+          end: last.end,
+          text: uttWords.map((w) => w.word).join(' '),
+          confidence: round(mean(uttWords.map((w) => w.confidence ?? 0))),
+        });
+        words.push(...uttWords);
+      }
+      const processedSeconds = Math.min(audio.durationSeconds, range.end / fps);
+      hooks.onProgress?.({ fraction: processedSeconds / audio.durationSeconds, processedSeconds, totalSeconds: audio.durationSeconds });
+      hooks.onLog?.(`utterance ${i + 1}/${ranges.length} (${offset.toFixed(1)}-${(range.end / fps).toFixed(1)} s): ${uttWords.length} words`);
+    }
+    return {
+      text: segments.map((s) => s.text).join(' '),
+      language: 'en',
+      duration_seconds: round(audio.durationSeconds),
+      confidence: words.length > 0 ? round(mean(words.map((w) => w.confidence ?? 0))) : null,
+      segments,
+      words,
+    };
+  }
+
+  async unload(): Promise<void> {
+    this.decoder?.free();
+    this.decoder = undefined;
+  }
+}
+
+function mean(values: number[]): number {
+  return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

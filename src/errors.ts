@@ -1,0 +1,75 @@
+/**
+ * Every error hark raises on purpose is an {@link AppError} with a stable code.
+ * Codes are a closed union: the HTTP layer maps each one to a status in one table
+ * (`http/error-status.ts`), typed so that a new code cannot be forgotten there.
+ * The code survives crossing a process boundary (see `toSerializedError`).
+ */
+export const ERROR_CODES = [
+  // Request shape
+  'INVALID_REQUEST',
+  'NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'MISSING_FILE',
+  'TOO_MANY_FILES',
+  'EMPTY_FILE',
+  'FILE_TOO_LARGE',
+  'INVALID_RESPONSE_FORMAT',
+  'MODEL_NOT_FOUND',
+  // Audio
+  'INVALID_AUDIO',
+  'EMPTY_AUDIO',
+  'AUDIO_TOO_LONG',
+  // Capacity and lifecycle
+  'AT_CAPACITY',
+  'ENGINE_NOT_READY',
+  'REQUEST_ABORTED',
+  'SHUTTING_DOWN',
+  // Engine and internals
+  'ENGINE_ERROR',
+  'INTERNAL_ERROR',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface AppErrorOptions {
+  cause?: unknown;
+  /** Extra machine-readable facts a client may act on (e.g. `retry_after_seconds`). */
+  details?: Record<string, unknown>;
+}
+
+export class AppError extends Error {
+  override readonly name = 'AppError';
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+}
+
+/** The plain form of an error, for IPC and job records. */
+export interface SerializedError {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export function toSerializedError(err: unknown): SerializedError {
+  if (err instanceof AppError) {
+    return err.details === undefined
+      ? { code: err.code, message: err.message }
+      : { code: err.code, message: err.message, details: err.details };
+  }
+  return { code: 'INTERNAL_ERROR', message: err instanceof Error ? err.message : String(err) };
+}
+
+export function fromSerializedError(e: SerializedError): AppError {
+  return new AppError(isErrorCode(e.code) ? e.code : 'INTERNAL_ERROR', e.message, e.details ? { details: e.details } : {});
+}

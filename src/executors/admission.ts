@@ -1,0 +1,131 @@
+import { AppError } from '../errors.js';
+
+export interface AdmissionOptions {
+  /** Tasks that run at once (the executor's concurrency). */
+  concurrency: number;
+  /** Admitted tasks that may wait beyond those running. */
+  maxQueue: number;
+}
+
+/** A read-only view for /api/v1/capacity, metrics and the web page. */
+export interface AdmissionSnapshot {
+  active: number;
+  queued: number;
+  concurrency: number;
+  maxQueue: number;
+  available: number;
+  atCapacity: boolean;
+}
+
+interface Waiter {
+  start: () => void;
+}
+
+const RECENT = 20;
+
+/**
+ * A bounded FIFO in front of an executor. `admit()` answers at once, before any
+ * upload is read: either a ticket (a place in line) or AT_CAPACITY with a
+ * Retry-After estimate. A ticket counts as queued from admission (while its
+ * upload arrives and decodes) until it runs.
+ */
+export class Admission {
+  private active = 0;
+  private admitted = 0;
+  private readonly waiting: Waiter[] = [];
+  private readonly recentMs: number[] = [];
+
+  constructor(private readonly options: AdmissionOptions) {}
+
+  admit(): Ticket {
+    if (this.active + this.admitted >= this.options.concurrency + this.options.maxQueue) {
+      const retryAfter = this.retryAfterSeconds();
+      throw new AppError('AT_CAPACITY', `server at capacity: ${this.active} running and ${this.admitted} queued; retry in ${retryAfter} s`, {
+        details: { retry_after_seconds: retryAfter },
+      });
+    }
+    this.admitted++;
+    return new Ticket(this);
+  }
+
+  snapshot(): AdmissionSnapshot {
+    const total = this.options.concurrency + this.options.maxQueue;
+    const used = this.active + this.admitted;
+    return {
+      active: this.active,
+      queued: this.admitted,
+      concurrency: this.options.concurrency,
+      maxQueue: this.options.maxQueue,
+      available: Math.max(0, total - used),
+      atCapacity: used >= total,
+    };
+  }
+
+  /** Seconds until a slot is likely free, from recent task times. */
+  retryAfterSeconds(): number {
+    const avgMs = this.recentMs.length === 0 ? 5000 : this.recentMs.reduce((a, b) => a + b, 0) / this.recentMs.length;
+    const ahead = this.admitted + 1;
+    return Math.max(1, Math.ceil((avgMs * ahead) / this.options.concurrency / 1000));
+  }
+
+  /** @internal */
+  async runTicket<T>(fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    if (this.active >= this.options.concurrency) {
+      await new Promise<void>((resolve, reject) => {
+        const waiter: Waiter = {
+          start: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+        };
+        const onAbort = () => {
+          const i = this.waiting.indexOf(waiter);
+          if (i >= 0) this.waiting.splice(i, 1);
+          this.admitted--;
+          reject(new AppError('REQUEST_ABORTED', 'the client went away while the request was queued'));
+        };
+        if (signal?.aborted) return onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.waiting.push(waiter);
+      });
+    } else {
+      this.active++;
+    }
+    // From here this ticket holds an active slot (handed over by the finishing task when it waited).
+    this.admitted--;
+    const started = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.recentMs.push(performance.now() - started);
+      if (this.recentMs.length > RECENT) this.recentMs.shift();
+      const next = this.waiting.shift();
+      if (next !== undefined) next.start();
+      else this.active--;
+    }
+  }
+
+  /** @internal */
+  releaseUnused(): void {
+    this.admitted--;
+  }
+}
+
+/** A place in line. Use it once with `run`, or give it back with `release`. */
+export class Ticket {
+  private used = false;
+  constructor(private readonly admission: Admission) {}
+
+  run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (this.used) throw new Error('ticket already used');
+    this.used = true;
+    return this.admission.runTicket(fn, signal);
+  }
+
+  /** Gives the place back if it was never run (upload failed, bad input). Safe to call twice. */
+  release(): void {
+    if (this.used) return;
+    this.used = true;
+    this.admission.releaseUnused();
+  }
+}

@@ -1,0 +1,3 @@
+export type { Executor, ExecutionResult, TranscriptionTask } from './types.js';
+export { InProcessExecutor, type InProcessExecutorOptions } from './in-process.js';
+export { Admission, Ticket, type AdmissionOptions, type AdmissionSnapshot } from './admission.js';

@@ -1,0 +1,32 @@
+import type { PcmAudio } from '../audio/index.js';
+import type { EngineName, Isolation, TranscribeHooks, TranscribeOptions, Transcript } from '../engines/index.js';
+
+/** One transcription, its audio already decoded to PCM on disk. */
+export interface TranscriptionTask {
+  id: string;
+  audio: PcmAudio;
+  engine: EngineName;
+  options: TranscribeOptions;
+}
+
+export interface ExecutionResult {
+  transcript: Transcript;
+  isolation: Isolation;
+  /** The process that decoded: the server itself in-process, a worker otherwise. */
+  pid: number;
+}
+
+/**
+ * Runs tasks on engines. Admission (in front) bounds how many arrive; the
+ * executor owns how and where they run.
+ */
+export interface Executor {
+  readonly isolation: Isolation;
+  /** Tasks that can run at once. */
+  readonly concurrency: number;
+  /** Loads engines; resolves when the executor can take tasks (warm). */
+  start(): Promise<void>;
+  run(task: TranscriptionTask, hooks?: TranscribeHooks): Promise<ExecutionResult>;
+  /** Waits for running tasks, then unloads. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import fastifyMultipart from '@fastify/multipart';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Logger } from '../logger.js';
+import { AppError } from '../errors.js';
+import { installErrorHandler, sendError } from './error-handler.js';
+import { registerOpenApi } from './openapi.js';
+import { capacityRoutes } from './routes/capacity.js';
+import { healthRoutes } from './routes/health.js';
+import { openaiRoutes } from './routes/openai.js';
+import { transcriptionRoutes } from './routes/transcriptions.js';
+import type { AppDeps } from './types.js';
+
+export const VERSION = '0.1.0';
+
+/** Route patterns by method, to tell an unknown path (404) from a wrong method (405). */
+function routeTable(app: FastifyInstance): (url: string) => string[] {
+  const routes: { pattern: RegExp; method: string }[] = [];
+  app.addHook('onRoute', (r) => {
+    const pattern = new RegExp(`^${r.url.replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*')}/?$`);
+    for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push({ pattern, method: m });
+  });
+  return (url) => [...new Set(routes.filter((r) => r.pattern.test(url.split('?')[0] ?? url)).map((r) => r.method))];
+}
+
+/** The HTTP application: plugins, error handling and routes. Listening is the caller's. */
+export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    requestIdLogLabel: 'requestId',
+    disableRequestLogging: false,
+    // Upload bodies are streamed by the multipart parser; JSON bodies are small.
+    bodyLimit: 1024 * 1024,
+    maxParamLength: 200,
+    requestTimeout: 0,
+    connectionTimeout: 0,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  installErrorHandler(app);
+  const methodsFor = routeTable(app);
+  app.setNotFoundHandler((request, reply) => {
+    const allowed = methodsFor(request.url);
+    if (allowed.length > 0) {
+      void reply.header('allow', allowed.join(', '));
+      return sendError(reply, new AppError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${request.url.split('?')[0]}; use ${allowed.join(' or ')}`));
+    }
+    return sendError(reply, new AppError('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`));
+  });
+
+  await app.register(fastifyMultipart, {
+    // Limits are set per request in receiveUpload; these are the outer bounds.
+    limits: { fileSize: deps.config.MAX_FILE_SIZE_MB * 1e6, files: 1, fields: 32, parts: 40, headerPairs: 100 },
+  });
+  if (deps.config.ENABLE_DOCS) await registerOpenApi(app, VERSION);
+
+  // A body whose declared length is over the limit is refused before a byte of it is read.
+  const maxUpload = deps.config.MAX_FILE_SIZE_MB * 1e6 + 64 * 1024;
+  app.addHook('onRequest', async (request, reply) => {
+    const length = Number(request.headers['content-length']);
+    if (request.method === 'POST' && Number.isFinite(length) && length > maxUpload) {
+      void reply.header('connection', 'close');
+      throw new AppError('FILE_TOO_LARGE', `the request body (${length} bytes) is larger than ${deps.config.MAX_FILE_SIZE_MB} MB (MAX_FILE_SIZE_MB)`, {
+        details: { max_file_size_bytes: deps.config.MAX_FILE_SIZE_MB * 1e6 },
+      });
+    }
+  });
+
+  await app.register(healthRoutes, deps);
+  await app.register(transcriptionRoutes, deps);
+  await app.register(openaiRoutes, deps);
+  await app.register(capacityRoutes, deps);
+  return app;
+}

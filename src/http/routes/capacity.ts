@@ -1,0 +1,41 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AdmissionSnapshot } from '../../executors/index.js';
+import type { AppDeps } from '../types.js';
+
+const capacitySchema = z.object({
+  active_jobs: z.number().int(),
+  queued_jobs: z.number().int(),
+  max_workers: z.number().int(),
+  max_queue_size: z.number().int(),
+  available_capacity: z.number().int(),
+  at_capacity: z.boolean(),
+});
+
+function view(s: AdmissionSnapshot): z.infer<typeof capacitySchema> {
+  return {
+    active_jobs: s.active,
+    queued_jobs: s.queued,
+    max_workers: s.concurrency,
+    max_queue_size: s.maxQueue,
+    available_capacity: s.available,
+    at_capacity: s.atCapacity,
+  };
+}
+
+export const capacityRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
+  app.get(
+    '/api/v1/capacity',
+    {
+      schema: {
+        tags: ['capacity'],
+        summary: 'How full the server is (the seeds\' shape), for the default isolation mode and each mode',
+        response: { 200: capacitySchema.extend({ modes: z.record(z.string(), capacitySchema) }) },
+      },
+    },
+    async () => {
+      const modes = Object.fromEntries(deps.service.isolationModes().map((m) => [m, view(deps.service.capacity(m))]));
+      return { ...view(deps.service.capacity(deps.service.defaultIsolation)), modes };
+    },
+  );
+};

@@ -1,0 +1,57 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ENGINE_NAMES } from '../../config/index.js';
+import type { Isolation } from '../../engines/index.js';
+import { CONTENT_TYPES, renderText, transcriptionResponseSchema } from '../../transcription/index.js';
+import { parseFields } from '../fields.js';
+import { transcribeUpload, type UploadRouteConfig } from '../transcribe-handler.js';
+import type { AppDeps } from '../types.js';
+import { errorResponses } from '../openapi.js';
+
+const HARK_FORMATS = ['json', 'text', 'srt', 'vtt'] as const;
+
+const fieldsSchema = z.object({
+  engine: z.enum(ENGINE_NAMES, { error: `one of ${ENGINE_NAMES.join(', ')}` }).optional(),
+  language: z.string().max(16).optional(),
+  response_format: z.enum(HARK_FORMATS).default('json'),
+});
+
+const uploadConfig: UploadRouteConfig = {
+  upload: {
+    fields: {
+      file: { type: 'string', description: 'The audio (wav, flac, mp3, ogg/opus, m4a/aac, webm...). `audio_file` is accepted too.' },
+      engine: { type: 'string', description: 'Engine to use (default: ENGINE).', enum: ENGINE_NAMES },
+      language: { type: 'string', description: 'Language hint (ISO 639-1).' },
+      response_format: { type: 'string', description: 'json (default), text, srt or vtt.', enum: HARK_FORMATS },
+    },
+  },
+};
+
+export const transcriptionRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
+  const schema = {
+    tags: ['transcriptions'],
+    consumes: ['multipart/form-data'],
+    response: { 200: transcriptionResponseSchema, ...errorResponses(400, 413, 415, 499, 500, 503) },
+  };
+
+  const handler = (isolation: Isolation) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const { parsed, result } = await transcribeUpload(deps, request, reply, isolation, (upload) => {
+      const f = parseFields(fieldsSchema, upload.fields);
+      return { format: f.response_format, engine: f.engine ?? deps.config.ENGINE, options: { language: f.language } };
+    });
+    if (parsed.format === 'json') return result;
+    return reply.type(CONTENT_TYPES[parsed.format]).send(renderText(parsed.format, result));
+  };
+
+  app.post(
+    '/transcriptions',
+    { schema: { ...schema, summary: 'Transcribe an uploaded file and wait for the transcript' }, config: uploadConfig },
+    handler('in-process'),
+  );
+  app.post(
+    '/transcriptions/sync',
+    { schema: { ...schema, summary: 'Transcribe in-process (the seeds\' synchronous route)' }, config: uploadConfig },
+    handler('in-process'),
+  );
+};

@@ -1,0 +1,64 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Isolation } from '../engines/index.js';
+import type { TranscribeFileRequest, TranscriptionResponse } from '../transcription/index.js';
+import type { AppDeps } from './types.js';
+import { receiveUpload, type Upload } from './upload.js';
+
+/** An AbortSignal that fires when the client goes away before its answer is sent. */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const ac = new AbortController();
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) ac.abort();
+  });
+  return ac.signal;
+}
+
+/**
+ * The shared steps of every upload route: a place in line first (so a full
+ * server answers 503 before reading the body), then the upload, then the
+ * route's own field parsing, then the transcription. The upload is removed on
+ * every path.
+ */
+export async function transcribeUpload<T>(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  isolation: Isolation,
+  parse: (upload: Upload) => T & Pick<TranscribeFileRequest, 'engine' | 'options'>,
+): Promise<{ parsed: T; result: TranscriptionResponse; upload: Upload }> {
+  const ticket = deps.service.admit(isolation);
+  let upload: Upload | undefined;
+  try {
+    const signal = clientGone(reply);
+    upload = await receiveUpload(request, deps.temp, deps.config.MAX_FILE_SIZE_MB * 1e6);
+    const parsed = parse(upload);
+    request.log.info({ fileName: upload.fileName, bytes: upload.size, engine: parsed.engine, isolation }, 'transcription accepted');
+    const result = await deps.service.transcribeFile(ticket, isolation, {
+      id: request.id,
+      inputPath: upload.path,
+      engine: parsed.engine,
+      options: parsed.options,
+      logger: request.log,
+      hooks: { signal },
+    });
+    request.log.info(
+      { durationSeconds: result.duration_seconds, processingMs: result.processing_ms, words: result.words.length },
+      'transcription done',
+    );
+    return { parsed, result, upload };
+  } finally {
+    ticket.release();
+    await deps.temp.remove(upload?.path);
+  }
+}
+
+/** Fastify route config flag: the route takes a multipart upload (for the OpenAPI document). */
+export interface UploadRouteConfig {
+  upload?: { fields: Record<string, { type: string; description: string; enum?: readonly string[] }> };
+}
+
+declare module 'fastify' {
+  // Declaration merging adds hark's route config keys to Fastify's.
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface FastifyContextConfig extends UploadRouteConfig {}
+}

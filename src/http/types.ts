@@ -1,0 +1,20 @@
+import type { TempDir } from '../audio/index.js';
+import type { Config } from '../config/index.js';
+import type { EngineInfo, Isolation } from '../engines/index.js';
+import type { TranscriptionService } from '../transcription/index.js';
+
+/** What `/readyz` reports; main.ts moves it along as the server starts and stops. */
+export interface Readiness {
+  state: 'starting' | 'ready' | 'failed' | 'stopping';
+  engines: EngineInfo[];
+  isolationModes: Isolation[];
+  error?: string;
+}
+
+/** Everything the HTTP layer needs, handed down from main.ts (no singletons). */
+export interface AppDeps {
+  config: Config;
+  service: TranscriptionService;
+  temp: TempDir;
+  readiness: Readiness;
+}

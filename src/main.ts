@@ -1,0 +1,46 @@
+import { ConfigError, loadConfig } from './config/index.js';
+import { createLogger } from './logger.js';
+import { startServer } from './server.js';
+
+/**
+ * `npm start` / `hark serve`: parse config once, start, stop cleanly on
+ * SIGTERM/SIGINT. An invalid setting stops start-up with one line per problem.
+ */
+export async function main(env: Record<string, string | undefined> = process.env): Promise<void> {
+  let config;
+  try {
+    config = loadConfig({ env, envFile: env['ENV_FILE'] ?? '.env' });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`hark: ${err.message.split('\n').join('\nhark: ')}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  // Each in-process decode holds a libuv thread; leave room for file I/O and DNS.
+  process.env['UV_THREADPOOL_SIZE'] ??= String(Math.max(4, config.IN_PROCESS_CONCURRENCY + 2));
+  const logger = createLogger(config.LOG_LEVEL);
+  const server = await startServer(config, logger);
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`hark: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

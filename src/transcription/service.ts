@@ -1,0 +1,101 @@
+import type { Config } from '../config/index.js';
+import { decodeToPcm, type TempDir } from '../audio/index.js';
+import type { EngineName, Isolation, TranscribeHooks, TranscribeOptions } from '../engines/index.js';
+import { AppError } from '../errors.js';
+import { Admission, type AdmissionSnapshot, type Executor, type Ticket } from '../executors/index.js';
+import type { Logger } from '../logger.js';
+import type { TranscriptionResponse } from './schema.js';
+
+export interface TranscribeFileRequest {
+  id: string;
+  /** Uploaded file on disk; the caller owns (and removes) it. */
+  inputPath: string;
+  engine: EngineName;
+  options: TranscribeOptions;
+  logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+  hooks?: TranscribeHooks;
+}
+
+interface Lane {
+  executor: Executor;
+  admission: Admission;
+}
+
+/**
+ * The one path of every file transcription: admission -> decode to PCM ->
+ * executor -> transcript. Routes, the CLI and (later) the job runner call it.
+ */
+export class TranscriptionService {
+  private readonly lanes = new Map<Isolation, Lane>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly temp: TempDir,
+    executors: readonly Executor[],
+  ) {
+    for (const executor of executors) {
+      this.lanes.set(executor.isolation, {
+        executor,
+        admission: new Admission({ concurrency: executor.concurrency, maxQueue: config.MAX_QUEUE_SIZE }),
+      });
+    }
+  }
+
+  /** Mode used when a request does not choose. */
+  get defaultIsolation(): Isolation {
+    return 'in-process';
+  }
+
+  isolationModes(): Isolation[] {
+    return [...this.lanes.keys()];
+  }
+
+  /** Starts every executor (engines loaded, warm). */
+  async start(): Promise<void> {
+    await Promise.all([...this.lanes.values()].map((l) => l.executor.start()));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.lanes.values()].map((l) => l.executor.close()));
+  }
+
+  private lane(isolation: Isolation): Lane {
+    const lane = this.lanes.get(isolation);
+    if (lane === undefined) throw new AppError('ENGINE_NOT_READY', `isolation mode "${isolation}" is not available on this server`);
+    return lane;
+  }
+
+  /** Takes a place in line, or throws AT_CAPACITY at once (before any upload is read). */
+  admit(isolation: Isolation): Ticket {
+    return this.lane(isolation).admission.admit();
+  }
+
+  capacity(isolation: Isolation): AdmissionSnapshot {
+    return this.lane(isolation).admission.snapshot();
+  }
+
+  async transcribeFile(ticket: Ticket, isolation: Isolation, req: TranscribeFileRequest): Promise<TranscriptionResponse> {
+    const started = performance.now();
+    const lane = this.lane(isolation);
+    const pcmPath = this.temp.file('.pcm');
+    try {
+      const audio = await decodeToPcm(req.inputPath, pcmPath, { maxSeconds: this.config.MAX_AUDIO_SECONDS, signal: req.hooks?.signal });
+      req.logger.debug({ durationSeconds: audio.durationSeconds }, 'audio decoded');
+      const result = await ticket.run(
+        () => lane.executor.run({ id: req.id, audio, engine: req.engine, options: req.options }, req.hooks),
+        req.hooks?.signal,
+      );
+      return {
+        id: req.id,
+        ...result.transcript,
+        engine: req.engine,
+        isolation: result.isolation,
+        pid: result.pid,
+        processing_ms: Math.round(performance.now() - started),
+      };
+    } finally {
+      ticket.release();
+      await this.temp.remove(pcmPath);
+    }
+  }
+}
