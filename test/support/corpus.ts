@@ -1,0 +1,10 @@
+import { loadClips, type Clip } from '../../src/eval/index.js';
+
+export const devClips: Clip[] = loadClips('dev');
+export const syntheticClips: Clip[] = loadClips('synthetic');
+
+export function clip(id: string): Clip {
+  const c = devClips.find((x) => x.id === id) ?? syntheticClips.find((x) => x.id === id);
+  if (c === undefined) throw new Error(`no clip ${id} in ../shared/corpus`);
+  return c;
+}
