@@ -73,6 +73,7 @@ export const configShape = {
   ),
   POCKETSPHINX_ARGS: z
     .string()
+    .regex(/^\s*(-\w+\s+\S+\s*)*$/, { error: 'pairs of "-name value", e.g. "-lw 6 -beam 1e-60"' })
     .default('')
     .describe('Extra PocketSphinx decoder arguments, e.g. `-lw 6 -beam 1e-60`; they override hark\'s tuned defaults.'),
   UTTERANCE_MAX_SECONDS: num(5, 60, 30).describe(
@@ -88,6 +89,9 @@ export type Config = Readonly<z.output<typeof configSchema>>;
 
 /** The raw environment form (all strings), e.g. for tests that build a Config. */
 export type ConfigInput = Partial<Record<keyof typeof configShape, string>>;
+
+/** Settings whose default depends on the machine (left empty in `.env.example`). */
+export const MACHINE_DEFAULTS: ReadonlySet<keyof typeof configShape> = new Set(['IN_PROCESS_CONCURRENCY']);
 
 /** Old names from the seed services, still accepted. */
 export const CONFIG_ALIASES: Readonly<Record<string, keyof typeof configShape>> = {

@@ -24,12 +24,38 @@ const fieldsSchema = z.object({
 
 const openaiJsonSchema = z.object({ text: z.string(), usage: z.object({ type: z.literal('duration'), seconds: z.number() }) });
 
+/** OpenAI's `verbose_json` shape. */
+const openaiVerboseSchema = z.object({
+  task: z.literal('transcribe'),
+  language: z.string(),
+  duration: z.number(),
+  text: z.string(),
+  segments: z
+    .array(
+      z.object({
+        id: z.number(),
+        seek: z.number(),
+        start: z.number(),
+        end: z.number(),
+        text: z.string(),
+        tokens: z.array(z.number()),
+        temperature: z.number(),
+        avg_logprob: z.number(),
+        compression_ratio: z.number(),
+        no_speech_prob: z.number(),
+      }),
+    )
+    .optional(),
+  words: z.array(z.object({ word: z.string(), start: z.number(), end: z.number() })).optional(),
+  usage: openaiJsonSchema.shape.usage,
+});
+
 const LANGUAGE_NAMES: Record<string, string> = { en: 'english' };
 
 const modelSchema = z.object({ id: z.string(), object: z.literal('model'), created: z.number(), owned_by: z.string() });
 
 /** OpenAI's `verbose_json` shape, filled from hark's transcript. */
-function verboseJson(t: Transcript, granularities: readonly string[], temperature: number) {
+function verboseJson(t: Transcript, granularities: readonly string[], temperature: number): z.infer<typeof openaiVerboseSchema> {
   return {
     task: 'transcribe',
     language: LANGUAGE_NAMES[t.language] ?? t.language,
@@ -42,7 +68,7 @@ function verboseJson(t: Transcript, granularities: readonly string[], temperatur
           start: s.start,
           end: s.end,
           text: s.text,
-          tokens: [] as number[],
+          tokens: [],
           temperature,
           avg_logprob: Math.log(Math.max(1e-6, s.confidence ?? 1)),
           compression_ratio: 1,
@@ -76,7 +102,7 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
         tags: ['openai'],
         summary: 'OpenAI-compatible transcription',
         consumes: ['multipart/form-data'],
-        response: { 200: z.union([openaiJsonSchema, z.record(z.string(), z.unknown()), z.string()]), ...errorResponses(400, 413, 415, 500, 503) },
+        response: { 200: z.union([openaiVerboseSchema, openaiJsonSchema, z.string()]), ...errorResponses(400, 413, 415, 500, 503) },
       },
       config: uploadConfig,
     },

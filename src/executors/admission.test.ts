@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../errors.js';
+import { Admission } from './admission.js';
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe('Admission', () => {
+  it('runs up to concurrency at once, queues FIFO up to maxQueue, then refuses with AT_CAPACITY and a retry time', async () => {
+    const a = new Admission({ concurrency: 1, maxQueue: 2 });
+    const order: number[] = [];
+    const gates = [deferred(), deferred(), deferred()];
+    const runs = [0, 1, 2].map((i) =>
+      a.admit().run(async () => {
+        order.push(i);
+        await gates[i]!.promise;
+      }),
+    );
+    expect(a.snapshot()).toMatchObject({ active: 1, queued: 2, available: 0, atCapacity: true });
+    const refused = (() => {
+      try {
+        a.admit();
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(refused).toBeInstanceOf(AppError);
+    expect((refused as AppError).code).toBe('AT_CAPACITY');
+    expect((refused as AppError).details?.['retry_after_seconds']).toBeGreaterThanOrEqual(1);
+    for (const g of gates) g.resolve();
+    await Promise.all(runs);
+    expect(order).toEqual([0, 1, 2]);
+    expect(a.snapshot()).toMatchObject({ active: 0, queued: 0, available: 3, atCapacity: false });
+  });
+
+  it('counts an admitted ticket until it runs or is released', () => {
+    const a = new Admission({ concurrency: 1, maxQueue: 0 });
+    const t = a.admit();
+    expect(() => a.admit()).toThrow(AppError);
+    t.release();
+    t.release(); // twice is harmless
+    expect(a.snapshot().available).toBe(1);
+  });
+
+  it('removes a waiting ticket whose client went away', async () => {
+    const a = new Admission({ concurrency: 1, maxQueue: 1 });
+    const gate = deferred();
+    const first = a.admit().run(() => gate.promise);
+    const ac = new AbortController();
+    let ran = false;
+    const second = a.admit().run(async () => {
+      ran = true;
+    }, ac.signal);
+    ac.abort();
+    await expect(second).rejects.toMatchObject({ code: 'REQUEST_ABORTED' });
+    expect(a.snapshot()).toMatchObject({ active: 1, queued: 0 });
+    gate.resolve();
+    await first;
+    expect(ran).toBe(false);
+    expect(a.snapshot()).toMatchObject({ active: 0, queued: 0 });
+  });
+
+  it('frees the slot when a task fails', async () => {
+    const a = new Admission({ concurrency: 1, maxQueue: 0 });
+    await expect(a.admit().run(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(a.snapshot()).toMatchObject({ active: 0, available: 1 });
+  });
+});
