@@ -2,9 +2,10 @@ import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { TempDir } from './audio/index.js';
 import type { Config } from './config/index.js';
-import { InProcessExecutor } from './executors/index.js';
+import { InProcessExecutor, PoolExecutor, type Executor } from './executors/index.js';
 import { buildApp, type Readiness } from './http/index.js';
 import type { Logger } from './logger.js';
+import { WorkerPool } from './pool/index.js';
 import { TranscriptionService } from './transcription/index.js';
 
 export interface RunningServer {
@@ -14,8 +15,14 @@ export interface RunningServer {
   readiness: Readiness;
   /** Resolves when engines are loaded (or rejects if they failed). */
   ready: Promise<void>;
-  /** Stops accepting, lets running requests finish, unloads engines. */
+  /** Stops accepting, lets running requests finish (SHUTDOWN_GRACE_SECONDS), kills what is left, unloads engines. */
   close(): Promise<void>;
+  /** The worker pool; undefined when ENABLE_PROCESS_ISOLATED=false. */
+  pool: WorkerPool | undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
 }
 
 /**
@@ -28,18 +35,30 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const temp = new TempDir(join(dataDir, 'tmp'));
   await temp.init();
 
-  const executors = [
+  if (config.SIMULATE_NATIVE_LEAK_MB > 0) {
+    logger.warn(
+      { leakMbPerTask: config.SIMULATE_NATIVE_LEAK_MB },
+      'SIMULATE_NATIVE_LEAK_MB is set: every transcription leaks native memory on purpose (demonstration only, never in production)',
+    );
+  }
+  // With the flag off no pool object exists at all, so nothing can spawn a worker.
+  const pool = config.ENABLE_PROCESS_ISOLATED ? new WorkerPool({ config, logger: logger.child({ component: 'pool' }) }) : undefined;
+  const executors: Executor[] = [
     new InProcessExecutor({ config, logger: logger.child({ component: 'in-process' }), engines: [config.ENGINE], concurrency: config.IN_PROCESS_CONCURRENCY }),
   ];
+  if (pool !== undefined) executors.push(new PoolExecutor(pool));
   const service = new TranscriptionService(config, temp, executors);
   const readiness: Readiness = { state: 'starting', engines: [], isolationModes: service.isolationModes() };
-  const app = await buildApp({ config, service, temp, readiness }, logger);
+  const app = await buildApp({ config, service, temp, readiness, pool }, logger);
   await app.listen({ host: config.HOST, port: config.PORT });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.PORT;
   const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
   const url = `http://${host}:${port}`;
-  logger.info({ url, dataDir, engine: config.ENGINE, inProcessConcurrency: config.IN_PROCESS_CONCURRENCY }, 'hark listening');
+  logger.info(
+    { url, dataDir, engine: config.ENGINE, inProcessConcurrency: config.IN_PROCESS_CONCURRENCY, workers: pool?.size ?? 0, defaultIsolation: service.defaultIsolation },
+    'hark listening',
+  );
 
   const started = performance.now();
   const ready = service.start().then(
@@ -58,13 +77,25 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // The failure is reported through /readyz and the log; callers may await `ready`.
   ready.catch(() => undefined);
 
+  // Last resort: whatever ends this process, its workers go with it.
+  const killWorkers = () => pool?.killAllNow();
+  process.once('exit', killWorkers);
+
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       readiness.state = 'stopping';
-      await app.close();
+      const graceMs = config.SHUTDOWN_GRACE_SECONDS * 1000;
+      // Stop accepting; requests in flight get the grace period to finish.
+      const drained = app.close();
+      const timedOut = await Promise.race([drained.then(() => false), sleep(graceMs).then(() => true)]);
+      if (timedOut) logger.warn({ graceSeconds: config.SHUTDOWN_GRACE_SECONDS }, 'grace period over: killing running tasks');
       await ready.catch(() => undefined);
+      await pool?.close(0);
       await service.close();
+      if (timedOut) app.server.closeAllConnections();
+      await drained;
+      process.removeListener('exit', killWorkers);
     })());
-  return { app, url, readiness, ready, close };
+  return { app, url, readiness, ready, close, pool };
 }

@@ -3,8 +3,8 @@ import { configSchema, configShape, CONFIG_ALIASES, MACHINE_DEFAULTS } from './s
 type Key = keyof typeof configShape;
 
 function defaultText(key: Key, value: unknown): string {
-  if (MACHINE_DEFAULTS.has(key)) return '';
-  return typeof value === 'boolean' ? String(value) : String(value);
+  if (MACHINE_DEFAULTS.has(key) || value === undefined) return '';
+  return String(value);
 }
 
 /** Each setting with its description and default, from the schema itself. */

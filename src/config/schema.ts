@@ -62,8 +62,8 @@ export const configShape = {
   ),
   MAX_AUDIO_SECONDS: num(1, 86_400, 14_400).describe('Longest audio accepted, in seconds (after decoding). Longer gets 400 AUDIO_TOO_LONG.'),
   ENGINE: oneOf(ENGINE_NAMES, 'pocketsphinx').describe('Speech engine used when a request names none.'),
-  IN_PROCESS_CONCURRENCY: int(1, 64, Math.max(1, Math.min(os.availableParallelism(), 4))).describe(
-    'Decodes that run at once inside the server (one engine instance each). Default: CPU count, at most 4.',
+  IN_PROCESS_CONCURRENCY: int(1, 64, 1).describe(
+    'Decodes that run at once inside the server, one engine instance each (PocketSphinx: ~95 MB per instance).',
   ),
   MAX_QUEUE_SIZE: int(0, 100_000, 32).describe(
     'Requests that may wait for a free engine; past that hark answers 503 AT_CAPACITY with Retry-After at once.',
@@ -79,10 +79,43 @@ export const configShape = {
   UTTERANCE_MAX_SECONDS: num(5, 60, 30).describe(
     'Long audio is cut at silences into utterances no longer than this, each decoded whole (memory stays flat with length).',
   ),
+  ENABLE_PROCESS_ISOLATED: bool(true).describe(
+    'Run the supervised worker pool. false: no worker process is ever spawned and the process-isolated route answers 503 PROCESS_ISOLATION_DISABLED.',
+  ),
+  DEFAULT_ISOLATION: oneOf(['auto', 'in-process', 'process'] as const, 'auto').describe(
+    'Mode of /transcriptions and /v1/audio/transcriptions when a request does not choose. auto: process when the pool is enabled, else in-process.',
+  ),
+  WORKER_COUNT: int(1, 256, os.availableParallelism()).describe('Worker processes in the pool, started warm at boot. Default: CPU count.'),
+  MAX_TASKS_PER_WORKER: int(1, 1_000_000, 100).describe('A worker is replaced (warm replacement first) after this many tasks.'),
+  WORKER_MAX_RSS_MB: int(64, 1_048_576, 1024).describe("A worker is replaced when its resident memory (RSS, from /proc) passes this, in MB."),
+  TASK_TIMEOUT_SECONDS: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, { error: 'a number of seconds (or empty for automatic)' })
+    .optional()
+    .transform((v) => (v === undefined ? undefined : Number(v)))
+    .describe("A task running longer gets its worker's process tree killed and answers 504. Empty: max(120, 2.5 x audio duration)."),
+  WORKER_RESPAWN_BACKOFF_MAX_SECONDS: num(0.1, 3600, 30).describe('Longest wait before respawning a worker that keeps crashing (backoff doubles up to this).'),
+  SHUTDOWN_GRACE_SECONDS: num(0, 3600, 30).describe('On SIGTERM/SIGINT, running tasks get this long to finish before their workers are killed.'),
+  SIMULATE_NATIVE_LEAK_MB: num(0, 10_240, 0).describe(
+    'Demonstration only: the engine allocates this much native memory per task and never frees it (shows in RSS, not the JS heap).',
+  ),
+  ENABLE_DEBUG_ENDPOINTS: z
+    .enum(BOOL_VALUES, { error: `one of ${BOOL_VALUES.join(', ')}` })
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v === 'true' || v === '1' || v === 'yes'))
+    .describe('Serve /debug/pool. Empty: on when HOST is a loopback address, off otherwise.'),
   ENABLE_DOCS: bool(true).describe('Serve the OpenAPI document at `/docs` (UI) and `/docs/json`.'),
 } as const;
 
-export const configSchema = z.object(configShape);
+export const configSchema = z.object(configShape).superRefine((c, ctx) => {
+  if (c.DEFAULT_ISOLATION === 'process' && !c.ENABLE_PROCESS_ISOLATED) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DEFAULT_ISOLATION'],
+      message: 'in-process or auto while ENABLE_PROCESS_ISOLATED=false (there is no pool to send requests to)',
+    });
+  }
+});
 
 /** The parsed, frozen configuration every module receives from `main.ts`. */
 export type Config = Readonly<z.output<typeof configSchema>>;
@@ -91,7 +124,7 @@ export type Config = Readonly<z.output<typeof configSchema>>;
 export type ConfigInput = Partial<Record<keyof typeof configShape, string>>;
 
 /** Settings whose default depends on the machine (left empty in `.env.example`). */
-export const MACHINE_DEFAULTS: ReadonlySet<keyof typeof configShape> = new Set(['IN_PROCESS_CONCURRENCY']);
+export const MACHINE_DEFAULTS: ReadonlySet<keyof typeof configShape> = new Set(['WORKER_COUNT', 'TASK_TIMEOUT_SECONDS', 'ENABLE_DEBUG_ENDPOINTS']);
 
 /** Old names from the seed services, still accepted. */
 export const CONFIG_ALIASES: Readonly<Record<string, keyof typeof configShape>> = {

@@ -1,6 +1,7 @@
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors.js';
 import { PocketsphinxEngine, POCKETSPHINX_CAPABILITIES, parseDecoderArgs } from './pocketsphinx/index.js';
+import { LeakingEngine } from './leak.js';
 import type { Engine, EngineCapabilities } from './types.js';
 
 export type EngineName = Config['ENGINE'];
@@ -28,7 +29,8 @@ const ENGINES: Record<EngineName, EngineEntry> = {
 export const DEFAULT_MODEL_ALIASES = ['whisper-1', 'default'] as const;
 
 export function createEngine(name: EngineName, config: Config): Engine {
-  return ENGINES[name].create(config);
+  const engine = ENGINES[name].create(config);
+  return config.SIMULATE_NATIVE_LEAK_MB > 0 ? new LeakingEngine(engine, config.SIMULATE_NATIVE_LEAK_MB * 1024 * 1024) : engine;
 }
 
 export function engineCapabilities(name: EngineName): EngineCapabilities {

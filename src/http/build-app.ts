@@ -7,12 +7,17 @@ import { AppError } from '../errors.js';
 import { installErrorHandler, sendError } from './error-handler.js';
 import { registerOpenApi } from './openapi.js';
 import { capacityRoutes } from './routes/capacity.js';
+import { debugRoutes } from './routes/debug.js';
 import { healthRoutes } from './routes/health.js';
 import { openaiRoutes } from './routes/openai.js';
 import { transcriptionRoutes } from './routes/transcriptions.js';
 import type { AppDeps } from './types.js';
 
 export const VERSION = '0.1.0';
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
 
 /** Route patterns by method, to tell an unknown path (404) from a wrong method (405). */
 function routeTable(app: FastifyInstance): (url: string) => string[] {
@@ -77,5 +82,6 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
   await app.register(transcriptionRoutes, deps);
   await app.register(openaiRoutes, deps);
   await app.register(capacityRoutes, deps);
+  if (deps.config.ENABLE_DEBUG_ENDPOINTS ?? isLoopback(deps.config.HOST)) await app.register(debugRoutes, deps);
   return app;
 }

@@ -20,6 +20,10 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   // Nobody reads it (the client left); 499 as nginx logs it.
   REQUEST_ABORTED: 499,
   SHUTTING_DOWN: 503,
+  PROCESS_ISOLATION_DISABLED: 503,
+  TRANSCRIPTION_TIMEOUT: 504,
+  WORKER_CRASHED: 502,
+  WORKER_UNAVAILABLE: 503,
   ENGINE_ERROR: 500,
   INTERNAL_ERROR: 500,
 };

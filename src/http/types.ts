@@ -1,6 +1,7 @@
 import type { TempDir } from '../audio/index.js';
 import type { Config } from '../config/index.js';
 import type { EngineInfo, Isolation } from '../engines/index.js';
+import type { WorkerPool } from '../pool/index.js';
 import type { TranscriptionService } from '../transcription/index.js';
 
 /** What `/readyz` reports; main.ts moves it along as the server starts and stops. */
@@ -17,4 +18,6 @@ export interface AppDeps {
   service: TranscriptionService;
   temp: TempDir;
   readiness: Readiness;
+  /** The worker pool, for read-only views (/debug/pool, /readyz); undefined when ENABLE_PROCESS_ISOLATED=false. */
+  pool: WorkerPool | undefined;
 }

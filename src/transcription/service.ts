@@ -41,9 +41,11 @@ export class TranscriptionService {
     }
   }
 
-  /** Mode used when a request does not choose. */
+  /** Mode used when a request does not choose (DEFAULT_ISOLATION; auto picks the pool when it is enabled). */
   get defaultIsolation(): Isolation {
-    return 'in-process';
+    const d = this.config.DEFAULT_ISOLATION;
+    if (d !== 'auto') return d;
+    return this.lanes.has('process') ? 'process' : 'in-process';
   }
 
   isolationModes(): Isolation[] {
@@ -61,8 +63,14 @@ export class TranscriptionService {
 
   private lane(isolation: Isolation): Lane {
     const lane = this.lanes.get(isolation);
-    if (lane === undefined) throw new AppError('ENGINE_NOT_READY', `isolation mode "${isolation}" is not available on this server`);
-    return lane;
+    if (lane !== undefined) return lane;
+    if (isolation === 'process') {
+      throw new AppError(
+        'PROCESS_ISOLATION_DISABLED',
+        'process-isolated transcription is disabled on this server; start it with ENABLE_PROCESS_ISOLATED=true, or use in-process transcription',
+      );
+    }
+    throw new AppError('ENGINE_NOT_READY', `isolation mode "${isolation}" is not available on this server`);
   }
 
   /** Takes a place in line, or throws AT_CAPACITY at once (before any upload is read). */

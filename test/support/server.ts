@@ -14,13 +14,22 @@ export interface TestServer extends RunningServer {
 }
 
 /** A real hark on 127.0.0.1 and an ephemeral port, with its own DATA_DIR, engines loaded. */
-export async function startTestServer(env: ConfigInput = {}): Promise<TestServer> {
+export async function startTestServer(env: ConfigInput = {}, opts: { waitReady?: boolean } = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'hark-test-'));
   const config = loadConfig({
-    env: { HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent', IN_PROCESS_CONCURRENCY: '1', ...env },
+    env: {
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
+      IN_PROCESS_CONCURRENCY: '1',
+      // Files that test the pool turn it on; the rest need no worker processes.
+      ENABLE_PROCESS_ISOLATED: 'false',
+      ...env,
+    },
   });
   const server = await startServer(config, createLogger(config.LOG_LEVEL));
-  await server.ready;
+  if (opts.waitReady !== false) await server.ready;
   return {
     ...server,
     config,

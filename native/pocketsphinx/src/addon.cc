@@ -7,7 +7,10 @@
 
 #include <napi.h>
 
+#include <sys/prctl.h>
+
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -271,6 +274,8 @@ Napi::Value LoadDecoder(const Napi::CallbackInfo &info) {
 // Allocates and touches `bytes` of native memory that is never freed: the
 // SIMULATE_NATIVE_LEAK_MB demonstration of what leaking engines do. Touching
 // every page makes the memory resident, so it shows in RSS, not in the JS heap.
+std::vector<void *> leaked;
+
 Napi::Value LeakNativeMemory(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   double bytes = info.Length() > 0 ? info[0].ToNumber().DoubleValue() : 0;
@@ -278,7 +283,19 @@ Napi::Value LeakNativeMemory(const Napi::CallbackInfo &info) {
   void *p = std::malloc(static_cast<size_t>(bytes));
   if (p == nullptr) throw Napi::Error::New(env, "out of memory");
   std::memset(p, 0x5a, static_cast<size_t>(bytes));
+  // Kept reachable so the compiler cannot elide the malloc/memset pair.
+  leaked.push_back(p);
   return Napi::Number::New(env, bytes);
+}
+
+// Asks the kernel to send `signal` to this process when its parent dies, so a
+// worker whose server was SIGKILLed cannot outlive it even if its event loop is
+// stuck (the IPC 'disconnect' handler covers the ordinary case).
+Napi::Value SetParentDeathSignal(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int sig = info.Length() > 0 ? info[0].ToNumber().Int32Value() : SIGKILL;
+  if (prctl(PR_SET_PDEATHSIG, sig) != 0) throw Napi::Error::New(env, "prctl(PR_SET_PDEATHSIG) failed");
+  return env.Undefined();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -287,6 +304,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Decoder::Init(env, exports);
   exports.Set("loadDecoder", Napi::Function::New(env, LoadDecoder));
   exports.Set("leakNativeMemory", Napi::Function::New(env, LeakNativeMemory));
+  exports.Set("setParentDeathSignal", Napi::Function::New(env, SetParentDeathSignal));
   return exports;
 }
 

@@ -20,6 +20,8 @@ export interface NativeDecoder {
 export interface PocketsphinxAddon {
   loadDecoder(args: string[]): Promise<NativeDecoder>;
   leakNativeMemory(bytes: number): number;
+  /** prctl(PR_SET_PDEATHSIG): the kernel signals this process when its parent dies. */
+  setParentDeathSignal(signal: number): void;
 }
 
 // Same relative path from src/ (tests) and dist/ (built service).

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { listModels, resolveModel, type Transcript } from '../../engines/index.js';
+import { ISOLATION_MODES, listModels, resolveModel, type Transcript } from '../../engines/index.js';
 import { CONTENT_TYPES, RESPONSE_FORMATS, renderText } from '../../transcription/index.js';
 import { AppError } from '../../errors.js';
 import { parseFields } from '../fields.js';
@@ -102,12 +102,16 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
         tags: ['openai'],
         summary: 'OpenAI-compatible transcription',
         consumes: ['multipart/form-data'],
-        response: { 200: z.union([openaiVerboseSchema, openaiJsonSchema, z.string()]), ...errorResponses(400, 413, 415, 500, 503) },
+        querystring: z.object({
+          isolation: z.enum(ISOLATION_MODES).optional().describe('hark extension: in-process or process (default: DEFAULT_ISOLATION)'),
+        }),
+        response: { 200: z.union([openaiVerboseSchema, openaiJsonSchema, z.string()]), ...errorResponses(400, 413, 415, 500, 502, 503, 504) },
       },
       config: uploadConfig,
     },
     async (request, reply) => {
-      const { parsed, result } = await transcribeUpload(deps, request, reply, 'in-process', (upload) => {
+      const isolation = request.query.isolation ?? deps.service.defaultIsolation;
+      const { parsed, result } = await transcribeUpload(deps, request, reply, isolation, (upload) => {
         const f = parseFields(fieldsSchema, upload.fields);
         if (f.stream === 'true') throw new AppError('INVALID_REQUEST', 'stream=true is not supported yet; omit it to get the whole transcript');
         return { ...f, engine: resolveModel(f.model, deps.config), options: { language: f.language, prompt: f.prompt } };

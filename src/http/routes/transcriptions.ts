@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ENGINE_NAMES } from '../../config/index.js';
-import type { Isolation } from '../../engines/index.js';
+import { ISOLATION_MODES, type Isolation } from '../../engines/index.js';
 import { CONTENT_TYPES, renderText, transcriptionResponseSchema } from '../../transcription/index.js';
 import { parseFields } from '../fields.js';
 import { transcribeUpload, type UploadRouteConfig } from '../transcribe-handler.js';
@@ -32,10 +32,17 @@ export const transcriptionRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, d
   const schema = {
     tags: ['transcriptions'],
     consumes: ['multipart/form-data'],
-    response: { 200: transcriptionResponseSchema, ...errorResponses(400, 413, 415, 499, 500, 503) },
+    response: { 200: transcriptionResponseSchema, ...errorResponses(400, 413, 415, 499, 500, 502, 503, 504) },
   };
 
-  const handler = (isolation: Isolation) => async (request: FastifyRequest, reply: FastifyReply) => {
+  /**
+   * `fixed`: the route's own mode; otherwise `?isolation=` or DEFAULT_ISOLATION.
+   * The mode comes from the URL, not a form field, because admission to its
+   * queue is decided before the body is read.
+   */
+  const handler = (fixed: Isolation | undefined) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const query = request.query as { isolation?: Isolation };
+    const isolation = fixed ?? query.isolation ?? deps.service.defaultIsolation;
     const { parsed, result } = await transcribeUpload(deps, request, reply, isolation, (upload) => {
       const f = parseFields(fieldsSchema, upload.fields);
       return { format: f.response_format, engine: f.engine ?? deps.config.ENGINE, options: { language: f.language } };
@@ -46,12 +53,27 @@ export const transcriptionRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, d
 
   app.post(
     '/transcriptions',
-    { schema: { ...schema, summary: 'Transcribe an uploaded file and wait for the transcript' }, config: uploadConfig },
-    handler('in-process'),
+    {
+      schema: {
+        ...schema,
+        querystring: z.object({ isolation: z.enum(ISOLATION_MODES).optional() }),
+        summary: 'Transcribe an uploaded file and wait for the transcript (isolation: ?isolation= or DEFAULT_ISOLATION)',
+      },
+      config: uploadConfig,
+    },
+    handler(undefined),
   );
   app.post(
     '/transcriptions/sync',
-    { schema: { ...schema, summary: 'Transcribe in-process (the seeds\' synchronous route)' }, config: uploadConfig },
+    { schema: { ...schema, summary: 'Transcribe in-process: the engine runs inside the server (fastest)' }, config: uploadConfig },
     handler('in-process'),
+  );
+  app.post(
+    '/transcriptions/process-isolated',
+    {
+      schema: { ...schema, summary: 'Transcribe in a supervised worker process (the server\'s memory stays flat); 503 PROCESS_ISOLATION_DISABLED when the pool is off' },
+      config: uploadConfig,
+    },
+    handler('process'),
   );
 };

@@ -1,0 +1,357 @@
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config/index.js';
+import type { TranscribeHooks, Transcript } from '../engines/index.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { readRssBytes } from './proc.js';
+import type { TaskMessage } from './protocol.js';
+import { WorkerProcess, type EndReason, type WorkerState } from './worker-process.js';
+
+export type RecycleReason = 'tasks' | 'rss' | 'timeout' | 'crash' | 'cancel';
+
+export interface PoolTotals {
+  spawned: number;
+  recycled: Record<RecycleReason, number>;
+  crashed: number;
+  timedOut: number;
+  startupFailures: number;
+}
+
+export interface WorkerView {
+  slot: number;
+  pid: number;
+  state: WorkerState;
+  tasksDone: number;
+  rssBytes: number | undefined;
+  uptimeSeconds: number;
+  spawnToReadyMs: number | undefined;
+  currentTask: { id: string; ageSeconds: number } | undefined;
+}
+
+/** A read-only view for /debug/pool, metrics and the web page. */
+export interface PoolSnapshot {
+  size: number;
+  workers: WorkerView[];
+  readyWorkers: number;
+  busyWorkers: number;
+  waitingTasks: number;
+  degraded: boolean;
+  totals: PoolTotals;
+}
+
+interface Slot {
+  index: number;
+  worker: WorkerProcess | undefined;
+  /** A warm-up replacement, spawned before the current worker is retired. */
+  replacement: WorkerProcess | undefined;
+  /** Consecutive failures (start-up failures and crashes); sets the respawn backoff. */
+  failures: number;
+  respawnTimer: NodeJS.Timeout | undefined;
+  recycleReason: RecycleReason | undefined;
+}
+
+interface Waiting {
+  task: TaskMessage;
+  hooks: TranscribeHooks;
+  timeoutMs: number;
+  resolve: (r: { transcript: Transcript; pid: number }) => void;
+  reject: (e: unknown) => void;
+  onAbort: () => void;
+}
+
+export interface WorkerPoolOptions {
+  config: Config;
+  logger: Logger;
+  /** Worker entry module; defaults to worker-entry beside this file (.js built, .ts under tsx/vitest). */
+  entry?: string;
+}
+
+const BACKOFF_BASE_MS = 250;
+
+function defaultEntry(): { entry: string; execArgv: string[] } {
+  const self = fileURLToPath(import.meta.url);
+  const isTs = self.endsWith('.ts');
+  // Under vitest/tsx the sources are TypeScript: the worker needs the same loader.
+  return { entry: self.replace(/pool\.(ts|js)$/, `worker-entry.${isTs ? 'ts' : 'js'}`), execArgv: isTs ? ['--import', 'tsx'] : [] };
+}
+
+/**
+ * The supervisor of WORKER_COUNT worker processes. It keeps each slot filled
+ * with a warm worker, hands tasks to idle ones (FIFO when all are busy),
+ * replaces a worker after MAX_TASKS_PER_WORKER tasks or past WORKER_MAX_RSS_MB
+ * (the replacement warm first, one recycle at a time), kills a worker's process
+ * group on timeout or cancel, and respawns crashed workers with backoff.
+ */
+export class WorkerPool {
+  private readonly slots: Slot[];
+  private readonly waiting: Waiting[] = [];
+  private readonly recycleQueue: Slot[] = [];
+  private recycling = false;
+  private closing = false;
+  private readonly entry: string;
+  private readonly execArgv: string[];
+  readonly totals: PoolTotals = {
+    spawned: 0,
+    recycled: { tasks: 0, rss: 0, timeout: 0, crash: 0, cancel: 0 },
+    crashed: 0,
+    timedOut: 0,
+    startupFailures: 0,
+  };
+  /** Recent spawn-to-ready durations (ms), for metrics. */
+  readonly spawnToReadyMs: number[] = [];
+
+  constructor(private readonly options: WorkerPoolOptions) {
+    this.slots = Array.from({ length: options.config.WORKER_COUNT }, (_, index) => ({
+      index,
+      worker: undefined,
+      replacement: undefined,
+      failures: 0,
+      respawnTimer: undefined,
+      recycleReason: undefined,
+    }));
+    const d = defaultEntry();
+    this.entry = options.entry ?? d.entry;
+    this.execArgv = options.entry ? [] : d.execArgv;
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Spawns every slot; resolves when each has been ready once or has failed to start once. */
+  async start(): Promise<void> {
+    await Promise.allSettled(this.slots.map((slot) => this.spawnInto(slot).ready));
+  }
+
+  /** Runs one task on a worker; waits (FIFO) while none is idle. */
+  run(task: TaskMessage, hooks: TranscribeHooks = {}): Promise<{ transcript: Transcript; pid: number }> {
+    if (this.closing) return Promise.reject(new AppError('SHUTTING_DOWN', 'the server is shutting down'));
+    const timeoutMs = 1000 * (this.options.config.TASK_TIMEOUT_SECONDS ?? Math.max(120, 2.5 * task.audio.durationSeconds));
+    return new Promise((resolve, reject) => {
+      const waiting: Waiting = {
+        task,
+        hooks,
+        timeoutMs,
+        resolve,
+        reject,
+        onAbort: () => {
+          const i = this.waiting.indexOf(waiting);
+          if (i >= 0) this.waiting.splice(i, 1);
+          reject(new AppError('REQUEST_ABORTED', 'the request was cancelled while waiting for a worker'));
+        },
+      };
+      if (hooks.signal?.aborted) return waiting.onAbort();
+      hooks.signal?.addEventListener('abort', waiting.onAbort, { once: true });
+      this.waiting.push(waiting);
+      this.dispatch();
+    });
+  }
+
+  snapshot(): PoolSnapshot {
+    const now = Date.now();
+    const workers: WorkerView[] = [];
+    for (const slot of this.slots) {
+      for (const w of [slot.worker, slot.replacement]) {
+        if (w === undefined) continue;
+        workers.push({
+          slot: slot.index,
+          pid: w.pid,
+          state: w.state,
+          tasksDone: w.tasksDone,
+          rssBytes: w.rssBytes,
+          uptimeSeconds: (now - w.spawnedAtMs) / 1000,
+          spawnToReadyMs: w.readyMs,
+          currentTask: w.currentTask(),
+        });
+      }
+    }
+    const ready = this.slots.filter((s) => s.worker !== undefined && s.worker.state !== 'starting' && s.worker.state !== 'dead');
+    return {
+      size: this.slots.length,
+      workers,
+      readyWorkers: ready.length,
+      busyWorkers: workers.filter((w) => w.state === 'busy').length,
+      waitingTasks: this.waiting.length,
+      degraded: this.slots.some((s) => s.failures > 0 && (s.worker === undefined || s.worker.state === 'starting')),
+      totals: structuredClone(this.totals),
+    };
+  }
+
+  /** Refreshes every worker's RSS from /proc (for scrapes and /debug/pool). */
+  async refreshRss(): Promise<void> {
+    await Promise.all(
+      this.slots.flatMap((s) => [s.worker, s.replacement]).map(async (w) => {
+        if (w !== undefined && w.state !== 'dead') w.rssBytes = await readRssBytes(w.pid);
+      }),
+    );
+  }
+
+  /** Pids of every live worker (for shutdown checks and tests). */
+  pids(): number[] {
+    return this.slots.flatMap((s) => [s.worker, s.replacement]).flatMap((w) => (w && w.state !== 'dead' ? [w.pid] : []));
+  }
+
+  /**
+   * Stops taking tasks, lets running ones finish for up to `graceMs`, then kills
+   * every worker's process group. Resolves when no worker process is left.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.closing = true;
+    for (const w of this.waiting.splice(0)) w.reject(new AppError('SHUTTING_DOWN', 'the server is shutting down'));
+    for (const slot of this.slots) clearTimeout(slot.respawnTimer);
+    const all = () => this.slots.flatMap((s) => [s.worker, s.replacement]).filter((w): w is WorkerProcess => w !== undefined && w.state !== 'dead');
+    for (const w of all()) w.retire('shutdown', graceMs);
+    const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
+    await Promise.race([Promise.all(all().map((w) => w.exited)), deadline]);
+    for (const w of all()) w.kill('shutdown');
+    await Promise.all(all().map((w) => w.exited));
+  }
+
+  /** Synchronous last resort at process exit: no worker outlives the server. */
+  killAllNow(): void {
+    for (const s of this.slots) for (const w of [s.worker, s.replacement]) if (w && w.state !== 'dead') w.kill('shutdown');
+  }
+
+  private spawnInto(slot: Slot, asReplacement = false): WorkerProcess {
+    const worker = new WorkerProcess({
+      slot: slot.index,
+      config: this.options.config,
+      logger: this.options.logger,
+      entry: this.entry,
+      execArgv: this.execArgv,
+      onExit: (w, code, signal) => this.onExit(slot, w, code, signal),
+    });
+    this.totals.spawned++;
+    if (asReplacement) slot.replacement = worker;
+    else slot.worker = worker;
+    worker.ready.then(
+      () => {
+        slot.failures = 0;
+        if (worker.readyMs !== undefined) {
+          this.spawnToReadyMs.push(worker.readyMs);
+          if (this.spawnToReadyMs.length > 100) this.spawnToReadyMs.shift();
+        }
+        this.options.logger.debug({ workerPid: worker.pid, slot: slot.index, readyMs: Math.round(worker.readyMs ?? 0) }, 'worker ready');
+        if (slot.replacement === worker) this.promoteReplacement(slot);
+        this.dispatch();
+      },
+      (err: unknown) => {
+        this.options.logger.error({ err, workerPid: worker.pid, slot: slot.index }, 'worker failed to start');
+      },
+    );
+    return worker;
+  }
+
+  private promoteReplacement(slot: Slot): void {
+    const old = slot.worker;
+    slot.worker = slot.replacement;
+    slot.replacement = undefined;
+    if (old !== undefined && old.state !== 'dead') old.retire(slot.recycleReason ?? 'tasks');
+    slot.recycleReason = undefined;
+    this.recycling = false;
+    this.nextRecycle();
+  }
+
+  private dispatch(): void {
+    while (this.waiting.length > 0 && !this.closing) {
+      const slot = this.slots.find((s) => s.worker?.state === 'idle');
+      if (slot === undefined || slot.worker === undefined) return;
+      const worker = slot.worker;
+      const job = this.waiting.shift()!;
+      job.hooks.signal?.removeEventListener('abort', job.onAbort);
+      worker.run(job.task, job.hooks, job.timeoutMs).then(
+        (transcript) => {
+          job.resolve({ transcript, pid: worker.pid });
+          void this.afterTask(slot, worker);
+        },
+        (err: unknown) => {
+          job.reject(err);
+          if (worker.state !== 'dead') void this.afterTask(slot, worker);
+        },
+      );
+    }
+  }
+
+  /** After each task: retire a worker that is due (tasks or RSS), else give it the next task. */
+  private async afterTask(slot: Slot, worker: WorkerProcess): Promise<void> {
+    if (worker.state === 'retiring') {
+      worker.retire(worker.endReason ?? 'tasks');
+      return;
+    }
+    worker.rssBytes = await readRssBytes(worker.pid);
+    const { MAX_TASKS_PER_WORKER, WORKER_MAX_RSS_MB } = this.options.config;
+    const reason: RecycleReason | undefined =
+      worker.rssBytes !== undefined && worker.rssBytes > WORKER_MAX_RSS_MB * 1024 * 1024
+        ? 'rss'
+        : worker.tasksDone >= MAX_TASKS_PER_WORKER
+          ? 'tasks'
+          : undefined;
+    if (reason !== undefined && slot.worker === worker && slot.recycleReason === undefined) {
+      slot.recycleReason = reason;
+      this.options.logger.info({ workerPid: worker.pid, slot: slot.index, reason, tasksDone: worker.tasksDone, rssBytes: worker.rssBytes }, 'recycling worker');
+      this.recycleQueue.push(slot);
+      this.nextRecycle();
+    }
+    this.dispatch();
+  }
+
+  /** One recycle at a time (staggered), each replacement warm before its old worker retires. */
+  private nextRecycle(): void {
+    if (this.recycling || this.closing) return;
+    const slot = this.recycleQueue.shift();
+    if (slot === undefined) return;
+    if (slot.worker === undefined || slot.worker.state === 'dead') return this.nextRecycle();
+    this.recycling = true;
+    this.totals.recycled[slot.recycleReason ?? 'tasks']++;
+    this.spawnInto(slot, true);
+  }
+
+  private onExit(slot: Slot, worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    const reason: EndReason = worker.endReason ?? 'crash';
+    const planned = reason === 'tasks' || reason === 'rss' || reason === 'shutdown';
+    if (!planned) {
+      this.options.logger.warn({ workerPid: worker.pid, slot: slot.index, reason, code, signal }, 'worker exited');
+    }
+    if (reason === 'crash') {
+      this.totals.crashed++;
+      this.totals.recycled.crash++;
+    } else if (reason === 'timeout') {
+      this.totals.timedOut++;
+      this.totals.recycled.timeout++;
+    } else if (reason === 'cancel') {
+      this.totals.recycled.cancel++;
+    } else if (reason === 'startup-failed') {
+      this.totals.startupFailures++;
+    }
+
+    if (slot.replacement === worker) {
+      // A replacement died while warming: keep the old worker and try again later.
+      slot.replacement = undefined;
+      this.recycling = false;
+      slot.failures++;
+      if (slot.worker && slot.recycleReason) this.recycleQueue.push(slot);
+      slot.recycleReason = undefined;
+      this.scheduleRespawn(slot, () => this.nextRecycle());
+      return;
+    }
+    if (slot.worker !== worker) return; // a retired worker leaving: its slot already has the new one
+    slot.worker = undefined;
+    if (this.closing) return;
+    if (reason === 'crash' || reason === 'startup-failed') slot.failures++;
+    this.scheduleRespawn(slot, () => {
+      if (slot.worker === undefined) this.spawnInto(slot);
+    });
+  }
+
+  /** Respawns at once after a planned kill, with doubling backoff after failures (never a hot loop). */
+  private scheduleRespawn(slot: Slot, spawn: () => void): void {
+    if (this.closing) return;
+    const capMs = this.options.config.WORKER_RESPAWN_BACKOFF_MAX_SECONDS * 1000;
+    const delay = slot.failures === 0 ? 0 : Math.min(capMs, BACKOFF_BASE_MS * 2 ** (slot.failures - 1));
+    clearTimeout(slot.respawnTimer);
+    slot.respawnTimer = setTimeout(() => {
+      slot.respawnTimer = undefined;
+      if (!this.closing) spawn();
+    }, delay);
+  }
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { ENGINE_NAMES } from '../config/index.js';
+import { transcriptSchema } from '../engines/index.js';
+import { ERROR_CODES } from '../errors.js';
+
+/**
+ * The IPC protocol between the server and a worker: a few typed messages,
+ * validated at both ends. Audio crosses as a path to decoded PCM on disk, never
+ * as bytes, so a long file costs the channel nothing.
+ */
+
+const serializedErrorSchema = z.object({
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const taskMessageSchema = z.object({
+  type: z.literal('task'),
+  id: z.string(),
+  audio: z.object({ path: z.string(), samples: z.number().int().nonnegative(), durationSeconds: z.number().nonnegative() }),
+  engine: z.enum(ENGINE_NAMES),
+  options: z.object({ language: z.string().optional(), prompt: z.string().optional() }),
+});
+
+/** Server -> worker. */
+export const toWorkerSchema = z.discriminatedUnion('type', [taskMessageSchema, z.object({ type: z.literal('shutdown') })]);
+
+/** Worker -> server. */
+export const fromWorkerSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready'), pid: z.number().int(), loadMs: z.number() }),
+  z.object({ type: z.literal('startup-failed'), error: serializedErrorSchema }),
+  z.object({
+    type: z.literal('progress'),
+    id: z.string(),
+    fraction: z.number(),
+    processedSeconds: z.number(),
+    totalSeconds: z.number(),
+  }),
+  z.object({ type: z.literal('log'), id: z.string(), message: z.string() }),
+  z.object({ type: z.literal('result'), id: z.string(), transcript: transcriptSchema }),
+  z.object({ type: z.literal('error'), id: z.string(), error: serializedErrorSchema }),
+]);
+
+export type ToWorker = z.infer<typeof toWorkerSchema>;
+export type FromWorker = z.infer<typeof fromWorkerSchema>;
+export type TaskMessage = z.infer<typeof taskMessageSchema>;
+
+/** Environment variable that carries the worker's configuration (JSON of Config). */
+export const WORKER_CONFIG_ENV = 'HARK_WORKER_CONFIG';

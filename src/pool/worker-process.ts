@@ -1,0 +1,215 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Config } from '../config/index.js';
+import type { TranscribeHooks, Transcript } from '../engines/index.js';
+import { AppError, fromSerializedError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { killGroup } from './proc.js';
+import { fromWorkerSchema, WORKER_CONFIG_ENV, type FromWorker, type TaskMessage } from './protocol.js';
+
+export type WorkerState = 'starting' | 'idle' | 'busy' | 'retiring' | 'dead';
+
+/** Why a worker ended; the pool counts recycles by these. */
+export type EndReason = 'tasks' | 'rss' | 'timeout' | 'crash' | 'cancel' | 'shutdown' | 'startup-failed';
+
+interface Running {
+  id: string;
+  startedAt: number;
+  hooks: TranscribeHooks;
+  resolve: (t: Transcript) => void;
+  reject: (e: unknown) => void;
+  timer: NodeJS.Timeout;
+  onAbort: () => void;
+}
+
+export interface WorkerSpawnOptions {
+  slot: number;
+  config: Config;
+  logger: Logger;
+  entry: string;
+  execArgv: string[];
+  /** Called once when the process has exited, whatever the reason. */
+  onExit: (worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null) => void;
+}
+
+/**
+ * One worker child process. It is its own process group (detached), so a
+ * timeout or cancel kills everything it started with one signal.
+ */
+export class WorkerProcess {
+  readonly slot: number;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly spawnedAt = performance.now();
+  readonly spawnedAtMs = Date.now();
+  state: WorkerState = 'starting';
+  tasksDone = 0;
+  readyMs: number | undefined;
+  rssBytes: number | undefined;
+  /** Set when the pool decided this worker's end (so its exit is not a crash). */
+  endReason: EndReason | undefined;
+  exitCode: number | null = null;
+  exitSignal: NodeJS.Signals | null = null;
+  /** Resolves when the engine is loaded; rejects if the worker dies first. */
+  readonly ready: Promise<void>;
+  readonly exited: Promise<void>;
+  private running: Running | undefined;
+  private readonly log: Logger;
+
+  constructor(opts: WorkerSpawnOptions) {
+    this.slot = opts.slot;
+    this.child = fork(opts.entry, [], {
+      detached: true,
+      execArgv: opts.execArgv,
+      serialization: 'json',
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, [WORKER_CONFIG_ENV]: JSON.stringify(opts.config) },
+    });
+    if (this.child.pid === undefined) throw new AppError('WORKER_UNAVAILABLE', 'could not spawn a worker process');
+    this.pid = this.child.pid;
+    this.log = opts.logger.child({ workerPid: this.pid, slot: this.slot });
+    for (const stream of [this.child.stdout, this.child.stderr]) {
+      if (stream) createInterface({ input: stream }).on('line', (line) => this.log.warn({ line }, 'worker output'));
+    }
+
+    let readyResolve!: () => void;
+    let readyReject!: (e: unknown) => void;
+    this.ready = new Promise((res, rej) => {
+      readyResolve = res;
+      readyReject = rej;
+    });
+    this.ready.catch(() => undefined);
+
+    this.child.on('message', (raw: unknown) => {
+      const parsed = fromWorkerSchema.safeParse(raw);
+      if (!parsed.success) {
+        this.log.error({ issues: parsed.error.issues }, 'invalid message from worker; killing it');
+        this.kill('crash');
+        return;
+      }
+      const msg = parsed.data;
+      if (msg.type === 'ready') {
+        this.readyMs = performance.now() - this.spawnedAt;
+        if (this.state === 'starting') this.state = 'idle';
+        readyResolve();
+      } else if (msg.type === 'startup-failed') {
+        this.endReason = 'startup-failed';
+        readyReject(fromSerializedError(msg.error));
+      } else {
+        this.onTaskMessage(msg);
+      }
+    });
+
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        this.exitCode = code;
+        this.exitSignal = signal;
+        const wasRunning = this.running;
+        this.state = 'dead';
+        readyReject(new AppError('WORKER_CRASHED', `worker ${this.pid} exited before it was ready (${describeExit(code, signal)})`));
+        if (wasRunning !== undefined) {
+          this.finish();
+          const reason = this.endReason;
+          if (reason === 'timeout') {
+            wasRunning.reject(new AppError('TRANSCRIPTION_TIMEOUT', `the transcription ran past its time limit; worker ${this.pid} was killed`));
+          } else if (reason === 'cancel') {
+            wasRunning.reject(new AppError('REQUEST_ABORTED', 'the transcription was cancelled; its worker was killed'));
+          } else {
+            this.endReason ??= 'crash';
+            wasRunning.reject(
+              new AppError('WORKER_CRASHED', `worker ${this.pid} died during the transcription (${describeExit(code, signal)})`, {
+                details: { exit_code: code, signal },
+              }),
+            );
+          }
+        }
+        opts.onExit(this, code, signal);
+        resolve();
+      });
+    });
+    this.child.on('error', (err) => this.log.error({ err }, 'worker process error'));
+  }
+
+  /** Age in seconds of the task running now, if any. */
+  currentTask(): { id: string; ageSeconds: number } | undefined {
+    return this.running && { id: this.running.id, ageSeconds: (performance.now() - this.running.startedAt) / 1000 };
+  }
+
+  run(task: TaskMessage, hooks: TranscribeHooks, timeoutMs: number): Promise<Transcript> {
+    if (this.state !== 'idle') throw new AppError('WORKER_UNAVAILABLE', `worker ${this.pid} is ${this.state}`);
+    this.state = 'busy';
+    return new Promise<Transcript>((resolve, reject) => {
+      const onAbort = () => this.kill('cancel');
+      this.running = {
+        id: task.id,
+        startedAt: performance.now(),
+        hooks,
+        resolve,
+        reject,
+        // Past the limit the whole process tree goes: a hung native call cannot be interrupted any other way.
+        timer: setTimeout(() => this.kill('timeout'), timeoutMs),
+        onAbort,
+      };
+      if (hooks.signal?.aborted) return onAbort();
+      hooks.signal?.addEventListener('abort', onAbort, { once: true });
+      this.child.send(task);
+    });
+  }
+
+  private onTaskMessage(msg: Exclude<FromWorker, { type: 'ready' | 'startup-failed' }>): void {
+    const r = this.running;
+    if (r === undefined || msg.id !== r.id) return;
+    switch (msg.type) {
+      case 'progress':
+        r.hooks.onProgress?.({ fraction: msg.fraction, processedSeconds: msg.processedSeconds, totalSeconds: msg.totalSeconds });
+        return;
+      case 'log':
+        r.hooks.onLog?.(msg.message);
+        return;
+      case 'result':
+        this.tasksDone++;
+        this.finish();
+        r.resolve(msg.transcript);
+        return;
+      case 'error':
+        this.tasksDone++;
+        this.finish();
+        r.reject(fromSerializedError(msg.error));
+        return;
+    }
+  }
+
+  private finish(): void {
+    const r = this.running;
+    if (r === undefined) return;
+    clearTimeout(r.timer);
+    r.hooks.signal?.removeEventListener('abort', r.onAbort);
+    this.running = undefined;
+    if (this.state === 'busy') this.state = 'idle';
+  }
+
+  /** Asks the worker to exit after its current task; kills it if it has not within `graceMs`. */
+  retire(reason: EndReason, graceMs = 5000): void {
+    if (this.state === 'dead') return;
+    this.endReason ??= reason;
+    if (this.state === 'busy') {
+      this.state = 'retiring';
+      return; // the pool calls retire() again when the task is done
+    }
+    this.state = 'retiring';
+    if (this.child.connected) this.child.send({ type: 'shutdown' });
+    const timer = setTimeout(() => this.kill(reason), graceMs);
+    void this.exited.then(() => clearTimeout(timer));
+  }
+
+  /** SIGKILLs the worker's whole process group at once. */
+  kill(reason: EndReason): void {
+    if (this.state === 'dead') return;
+    this.endReason ??= reason;
+    killGroup(this.pid, 'SIGKILL');
+  }
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal !== null ? `killed by ${signal}` : `exit code ${code}`;
+}
