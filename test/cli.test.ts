@@ -39,6 +39,12 @@ describe('hark transcribe', () => {
     expect(srt.stdout).toMatch(/^1\n00:00:00,\d{3} --> 00:00:0\d,\d{3}\n/);
   });
 
+  it('runs the engine in a worker process with --isolation process, leaving no process behind', async () => {
+    const r = await hark(['transcribe', '--isolation', 'process', c.path]);
+    expect(r.code).toBe(0);
+    expect(wer([tally(c.transcript, r.stdout)])).toBeLessThan(0.35);
+  });
+
   it('exits non-zero with one clear line per bad file, still transcribing the good ones', async () => {
     const r = await hark(['transcribe', '/etc/hostname', 'does-not-exist.wav', c.path]);
     expect(r.code).toBe(1);

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError, ENGINE_NAMES, loadConfig, type Config } from '../config/index.js';
 import { main as serve } from '../main.js';
+import { ISOLATION_MODES, type Isolation } from '../engines/index.js';
 import { VERSION } from '../http/index.js';
 import { CLI_FORMATS, transcribeFiles, type CliFormat } from './transcribe.js';
 
@@ -37,12 +38,14 @@ program
   .argument('<files...>', 'audio files (wav, flac, mp3, ogg/opus, m4a/aac, webm...)')
   .addOption(new Option('-f, --format <format>', 'output format').choices(CLI_FORMATS).default('text'))
   .addOption(new Option('-e, --engine <engine>', 'engine (default: ENGINE)').choices(ENGINE_NAMES))
+  .addOption(new Option('-i, --isolation <mode>', 'run the engine here or in a worker process').choices(ISOLATION_MODES).default('in-process'))
   .option('--no-progress', 'no progress on stderr')
-  .action(async (files: string[], opts: { format: CliFormat; engine?: (typeof ENGINE_NAMES)[number]; progress: boolean }) => {
+  .action(async (files: string[], opts: { format: CliFormat; engine?: (typeof ENGINE_NAMES)[number]; isolation: Isolation; progress: boolean }) => {
     const cfg = config({ LOG_LEVEL: 'silent' });
     process.exitCode = await transcribeFiles(files, cfg, {
       format: opts.format,
       engine: opts.engine ?? cfg.ENGINE,
+      isolation: opts.isolation,
       progress: opts.progress && process.stderr.isTTY === true,
     });
   });

@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decodeToPcm, TempDir } from '../audio/index.js';
 import type { Config } from '../config/index.js';
-import { createEngine, type EngineName, type Transcript } from '../engines/index.js';
+import type { EngineName, Isolation, Transcript } from '../engines/index.js';
+import { InProcessExecutor, PoolExecutor, type Executor } from '../executors/index.js';
+import { createLogger } from '../logger.js';
+import { WorkerPool } from '../pool/index.js';
 import { AppError } from '../errors.js';
 import { renderText } from '../transcription/index.js';
 
@@ -13,6 +16,8 @@ export type CliFormat = (typeof CLI_FORMATS)[number];
 export interface TranscribeCommandOptions {
   format: CliFormat;
   engine: EngineName;
+  /** in-process: the engine runs in this process; process: in one supervised worker process. */
+  isolation: Isolation;
   /** Progress on stderr (a TTY gets a line redrawn in place). */
   progress: boolean;
 }
@@ -28,10 +33,13 @@ function render(format: CliFormat, file: string, t: Transcript): string {
 export async function transcribeFiles(files: string[], config: Config, opts: TranscribeCommandOptions): Promise<number> {
   const scratch = await mkdtemp(join(tmpdir(), 'hark-cli-'));
   const temp = new TempDir(scratch);
-  const engine = createEngine(opts.engine, config);
+  const executor: Executor =
+    opts.isolation === 'process'
+      ? new PoolExecutor(new WorkerPool({ config: { ...config, WORKER_COUNT: 1 }, logger: createLogger('silent') }))
+      : new InProcessExecutor({ config, logger: createLogger('silent'), engines: [opts.engine], concurrency: 1 });
   let failures = 0;
   try {
-    await engine.load();
+    await executor.start();
     for (const file of files) {
       const pcmPath = temp.file('.pcm');
       try {
@@ -39,11 +47,14 @@ export async function transcribeFiles(files: string[], config: Config, opts: Tra
           throw new AppError('MISSING_FILE', 'no such file');
         });
         const audio = await decodeToPcm(resolve(file), pcmPath, { maxSeconds: config.MAX_AUDIO_SECONDS });
-        const t = await engine.transcribe(audio, {}, {
-          onProgress: opts.progress
-            ? (p) => process.stderr.write(`\r${file}: ${(p.fraction * 100).toFixed(0)}% (${p.processedSeconds.toFixed(0)}/${p.totalSeconds.toFixed(0)} s)`)
-            : undefined,
-        });
+        const { transcript: t } = await executor.run(
+          { id: file, audio, engine: opts.engine, options: {} },
+          {
+            onProgress: opts.progress
+              ? (p) => process.stderr.write(`\r${file}: ${(p.fraction * 100).toFixed(0)}% (${p.processedSeconds.toFixed(0)}/${p.totalSeconds.toFixed(0)} s)`)
+              : undefined,
+          },
+        );
         if (opts.progress) process.stderr.write('\n');
         if (files.length > 1 && opts.format === 'text') process.stdout.write(`# ${file}\n`);
         process.stdout.write(render(opts.format, file, t));
@@ -56,7 +67,7 @@ export async function transcribeFiles(files: string[], config: Config, opts: Tra
       }
     }
   } finally {
-    await engine.unload();
+    await executor.close();
     await rm(scratch, { recursive: true, force: true });
   }
   return failures === 0 ? 0 : 1;
