@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -23,25 +24,22 @@ export interface ChildServer {
 export async function spawnServer(env: Record<string, string> = {}, opts: { waitReady?: boolean } = {}): Promise<ChildServer> {
   if (!existsSync(MAIN)) throw new Error('dist/ is missing: run `make test` (it builds first)');
   const dataDir = await mkdtemp(join(tmpdir(), 'hark-child-'));
+  const port = await freePort();
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env['PATH'] ?? '', HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'info', ENV_FILE: '/nonexistent', ...env },
+    env: { PATH: process.env['PATH'] ?? '', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ENV_FILE: '/nonexistent', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${logs.join('\n')}`)), 20_000);
-    createInterface({ input: child.stderr! }).on('line', (l) => logs.push(l));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      logs.push(line);
-      const m = /"url":"(http:[^"]+)"/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    void exited.then(() => reject(new Error(`server exited: ${logs.join('\n')}`)));
-  });
+  const url = `http://127.0.0.1:${port}`;
+  createInterface({ input: child.stderr! }).on('line', (l) => logs.push(l));
+  createInterface({ input: child.stdout! }).on('line', (l) => logs.push(l));
+  await Promise.race([
+    waitFor(async () => (await fetch(`${url}/healthz`)).ok, 20_000, 50),
+    exited.then(() => {
+      throw new Error(`server exited: ${logs.join('\n')}`);
+    }),
+  ]);
   if (opts.waitReady !== false) await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, 30_000);
   return {
     child,
@@ -56,6 +54,16 @@ export async function spawnServer(env: Record<string, string> = {}, opts: { wait
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
 }
 
 export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, stepMs = 100): Promise<void> {

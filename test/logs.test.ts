@@ -1,0 +1,31 @@
+import { afterEach, expect, it } from 'vitest';
+import { spawnServer, waitFor, type ChildServer } from './support/child-server.js';
+import { clip } from './support/corpus.js';
+import { postAudio } from './support/http.js';
+
+let server: ChildServer | undefined;
+afterEach(async () => {
+  await server?.stop();
+  server = undefined;
+});
+
+const short = clip('1089-134686-0001').path;
+
+it('writes JSON logs with the request id on every line of a request', async () => {
+  server = await spawnServer({ ENABLE_PROCESS_ISOLATED: 'false' });
+  const res = await postAudio(`${server.url}/transcriptions`, short, {}, { headers: { 'x-request-id': 'req-logs-1' } });
+  expect(res.status).toBe(200);
+  await waitFor(() => server!.logs.some((l) => l.includes('request completed') && l.includes('req-logs-1')));
+  const lines = server.logs.map((l) => JSON.parse(l) as { requestId?: string; msg: string; level: number });
+  const mine = lines.filter((l) => l.requestId === 'req-logs-1').map((l) => l.msg);
+  expect(mine).toEqual(expect.arrayContaining(['incoming request', 'transcription accepted', 'transcription done', 'request completed']));
+  // Every line logged while handling a request carries its id.
+  const requestLines = lines.filter((l) => ['incoming request', 'transcription accepted', 'transcription done', 'request completed'].includes(l.msg));
+  expect(requestLines.every((l) => typeof l.requestId === 'string')).toBe(true);
+});
+
+it('respects LOG_LEVEL', async () => {
+  server = await spawnServer({ ENABLE_PROCESS_ISOLATED: 'false', LOG_LEVEL: 'warn' });
+  expect((await postAudio(`${server.url}/transcriptions`, short)).status).toBe(200);
+  expect(server.logs.filter((l) => l.includes('"level":30'))).toEqual([]);
+});
