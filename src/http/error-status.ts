@@ -24,6 +24,15 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   TRANSCRIPTION_TIMEOUT: 504,
   WORKER_CRASHED: 502,
   WORKER_UNAVAILABLE: 503,
+  JOB_NOT_FOUND: 404,
+  JOB_ALREADY_FINISHED: 409,
+  JOB_NOT_FINISHED: 409,
+  JOB_NOT_COMPLETED: 409,
+  INVALID_CURSOR: 400,
+  INVALID_CALLBACK_URL: 400,
+  // Job outcomes, not HTTP answers: shown in a job's `error`; mapped for completeness.
+  ORPHANED: 500,
+  CANCELLED: 409,
   ENGINE_ERROR: 500,
   INTERNAL_ERROR: 500,
 };

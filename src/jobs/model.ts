@@ -1,0 +1,90 @@
+import { AppError } from '../errors.js';
+import type { Isolation, Transcript } from '../engines/index.js';
+
+export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+
+export const PRIORITIES = ['high', 'normal', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** Lower runs first; aging subtracts from a waiting job's rank (see JobStore.claimNext). */
+export const PRIORITY_RANK: Record<Priority, number> = { high: 0, normal: 1, low: 2 };
+
+/**
+ * The job state machine, in one place. Recovery moves a running job back to
+ * queued; nothing leaves a terminal state.
+ */
+export const TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
+  queued: ['running', 'cancelled'],
+  running: ['completed', 'failed', 'cancelled', 'queued'],
+  completed: [],
+  failed: [],
+  cancelled: [],
+};
+
+export function canMove(from: JobStatus, to: JobStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** Statuses a job may be in for a move to `to` (what a guarded UPDATE ... WHERE status IN (...) uses). */
+export function sourcesOf(to: JobStatus): JobStatus[] {
+  return JOB_STATUSES.filter((from) => canMove(from, to));
+}
+
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export interface JobOptions {
+  language?: string | undefined;
+  response_format?: string | undefined;
+}
+
+export type WebhookStatus = 'pending' | 'delivered' | 'failed';
+
+/** A transcription job as the store keeps it (times in epoch milliseconds). */
+export interface Job {
+  id: string;
+  status: JobStatus;
+  priority: Priority;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  fileName: string;
+  fileSize: number;
+  durationSeconds: number | null;
+  audioPath: string | null;
+  options: JobOptions;
+  engine: string;
+  isolation: Isolation;
+  attempts: number;
+  errorCode: string | null;
+  errorMessage: string | null;
+  result: Transcript | null;
+  progress: number;
+  processId: number | null;
+  /** Start time of `processId` (clock ticks since boot): tells a reused pid from ours. */
+  processStartedAt: number | null;
+  logFilePath: string;
+  lastHeartbeat: number | null;
+  ownerInstanceId: string | null;
+  /** New at every claim: a result is written only by the run that holds it (never twice). */
+  runToken: string | null;
+  idempotencyKey: string | null;
+  callbackUrl: string | null;
+  webhookStatus: WebhookStatus | null;
+  webhookAttempts: number;
+  webhookLastError: string | null;
+  cancelRequested: boolean;
+}
+
+export type NewJob = Pick<
+  Job,
+  'id' | 'priority' | 'createdAt' | 'fileName' | 'fileSize' | 'durationSeconds' | 'audioPath' | 'options' | 'engine' | 'isolation' | 'logFilePath' | 'idempotencyKey' | 'callbackUrl'
+>;
+
+export function illegalMove(job: Pick<Job, 'id' | 'status'>, to: JobStatus): AppError {
+  return new AppError('JOB_ALREADY_FINISHED', `job ${job.id} is ${job.status} and cannot become ${to}`);
+}

@@ -1,0 +1,3 @@
+export type { JobStore, ListJobsQuery, ClaimOptions, InstanceRecord, RunRef } from './types.js';
+export { KyselyJobStore } from './kysely-job-store.js';
+export { SqliteJobStore, type MigrationReport } from './sqlite/sqlite-job-store.js';

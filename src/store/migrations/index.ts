@@ -1,0 +1,63 @@
+import type { Kysely, Migration } from 'kysely';
+
+/**
+ * Append-only, numbered migrations shared by SQLite and PostgreSQL. Never edit
+ * one that has shipped: add the next number. `bigint` holds epoch milliseconds.
+ */
+export const MIGRATIONS: Record<string, Migration> = {
+  '001_jobs': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('transcription_jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('priority', 'text', (c) => c.notNull())
+        .addColumn('priority_rank', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('started_at', 'bigint')
+        .addColumn('finished_at', 'bigint')
+        .addColumn('file_name', 'text', (c) => c.notNull())
+        .addColumn('file_size', 'bigint', (c) => c.notNull())
+        .addColumn('duration_seconds', 'real')
+        .addColumn('audio_path', 'text')
+        .addColumn('options', 'text', (c) => c.notNull())
+        .addColumn('engine', 'text', (c) => c.notNull())
+        .addColumn('isolation', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('error_code', 'text')
+        .addColumn('error_message', 'text')
+        .addColumn('result', 'text')
+        .addColumn('progress', 'real', (c) => c.notNull().defaultTo(0))
+        .addColumn('process_id', 'integer')
+        .addColumn('process_started_at', 'bigint')
+        .addColumn('log_file_path', 'text', (c) => c.notNull())
+        .addColumn('last_heartbeat', 'bigint')
+        .addColumn('owner_instance_id', 'text')
+        .addColumn('run_token', 'text')
+        .addColumn('idempotency_key', 'text', (c) => c.unique())
+        .addColumn('callback_url', 'text')
+        .execute();
+      await db.schema.createIndex('transcription_jobs_created').on('transcription_jobs').columns(['created_at', 'id']).execute();
+      await db.schema.createIndex('transcription_jobs_status').on('transcription_jobs').columns(['status', 'created_at']).execute();
+    },
+  },
+  '002_instances_webhooks_cancel': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('hark_instances')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('hostname', 'text', (c) => c.notNull())
+        .addColumn('pid', 'integer', (c) => c.notNull())
+        .addColumn('process_started_at', 'bigint')
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_heartbeat', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.alterTable('transcription_jobs').addColumn('webhook_status', 'text').execute();
+      await db.schema.alterTable('transcription_jobs').addColumn('webhook_attempts', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('transcription_jobs').addColumn('webhook_last_error', 'text').execute();
+      await db.schema.alterTable('transcription_jobs').addColumn('cancel_requested', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      // Claims scan queued jobs by effective priority.
+      await db.schema.createIndex('transcription_jobs_queue').on('transcription_jobs').columns(['status', 'priority_rank', 'created_at']).execute();
+    },
+  },
+};

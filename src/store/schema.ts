@@ -1,0 +1,51 @@
+import type { Generated } from 'kysely';
+
+/** Database tables as Kysely sees them. Times are epoch milliseconds. */
+export interface JobsTable {
+  id: string;
+  status: string;
+  priority: string;
+  priority_rank: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  file_name: string;
+  file_size: number;
+  duration_seconds: number | null;
+  audio_path: string | null;
+  options: string;
+  engine: string;
+  isolation: string;
+  attempts: Generated<number>;
+  error_code: string | null;
+  error_message: string | null;
+  result: string | null;
+  progress: Generated<number>;
+  process_id: number | null;
+  process_started_at: number | null;
+  log_file_path: string;
+  last_heartbeat: number | null;
+  owner_instance_id: string | null;
+  run_token: string | null;
+  idempotency_key: string | null;
+  callback_url: string | null;
+  // Migration 002
+  webhook_status: string | null;
+  webhook_attempts: Generated<number>;
+  webhook_last_error: string | null;
+  cancel_requested: Generated<number>;
+}
+
+export interface InstancesTable {
+  id: string;
+  hostname: string;
+  pid: number;
+  process_started_at: number | null;
+  started_at: number;
+  last_heartbeat: number;
+}
+
+export interface Database {
+  transcription_jobs: JobsTable;
+  hark_instances: InstancesTable;
+}

@@ -1,0 +1,52 @@
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { describeJobStore, newJob } from '../../../test/support/job-store-suite.js';
+import { SqliteJobStore } from './sqlite-job-store.js';
+
+describeJobStore('SQLite', () => SqliteJobStore.open(join(mkdtempSync(join(tmpdir(), 'hark-store-')), 'hark.db')));
+
+describe('SQLite migrations', () => {
+  it('upgrades a file made with the first schema, keeping every row, after a backup copy', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hark-migrate-'));
+    const path = join(dir, 'hark.db');
+    const old = await SqliteJobStore.open(path);
+    await old.migrateTo('001_jobs');
+    // Rows written by a version of hark that knew only the first schema.
+    const db = (old as unknown as { db: import('kysely').Kysely<Record<string, Record<string, unknown>>> }).db;
+    for (let i = 0; i < 3; i++) {
+      const j = newJob({ id: `old-${i}`, createdAt: 1000 + i });
+      await db
+        .insertInto('transcription_jobs')
+        .values({ id: j.id, status: 'queued', priority: 'normal', priority_rank: 1, created_at: j.createdAt, file_name: j.fileName, file_size: 1, options: '{}', engine: 'pocketsphinx', isolation: 'process', log_file_path: j.logFilePath })
+        .execute();
+    }
+    await old.close();
+
+    const store = await SqliteJobStore.open(path);
+    expect(await store.pendingMigrations()).toEqual(['002_instances_webhooks_cancel']);
+    await store.migrate();
+    expect(store.lastMigration.applied).toEqual(['002_instances_webhooks_cancel']);
+    expect(store.lastMigration.backupPath).toMatch(/hark\.db\.backup-.*-before-002_instances_webhooks_cancel$/);
+    expect(readdirSync(dir)).toContain(store.lastMigration.backupPath!.split('/').pop());
+    const jobs = await store.list({ limit: 10 });
+    expect(jobs.map((j) => j.id)).toEqual(['old-2', 'old-1', 'old-0']);
+    expect(jobs[0]).toMatchObject({ webhookAttempts: 0, cancelRequested: false });
+    await store.close();
+
+    // The backup is the old database, still readable at the old version.
+    const backup = await SqliteJobStore.open(store.lastMigration.backupPath!);
+    expect(await backup.pendingMigrations()).toEqual(['002_instances_webhooks_cancel']);
+    await backup.close();
+  });
+
+  it('makes no backup for a new file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hark-migrate-'));
+    const store = await SqliteJobStore.open(join(dir, 'hark.db'));
+    await store.migrate();
+    expect(store.lastMigration.backupPath).toBeUndefined();
+    expect(readdirSync(dir).filter((f) => f.includes('backup'))).toEqual([]);
+    await store.close();
+  });
+});
