@@ -30,13 +30,18 @@ function firstLine(text: string): string {
 
 /** Reads the container and first audio stream with ffprobe. */
 export async function probeAudio(path: string, signal?: AbortSignal): Promise<ProbeResult> {
+  // Only the first audio stream: a file may hold thousands of streams, and a
+  // listing of all of them would outgrow the captured output.
   const res = await runProcess(
     'ffprobe',
-    ['-v', 'error', '-show_entries', 'format=duration,format_name:stream=codec_type,codec_name', '-of', 'json', path],
+    ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'format=duration,format_name:stream=codec_type,codec_name', '-of', 'json', path],
     signal,
   );
   if (res.code !== 0) {
     throw new AppError('INVALID_AUDIO', `the file is not audio hark can decode (${firstLine(res.stderr)})`);
+  }
+  if (res.stdoutTruncated) {
+    throw new AppError('INVALID_AUDIO', 'the file is not audio hark can decode (its description is too large to read)');
   }
   const info = JSON.parse(res.stdout) as {
     streams?: { codec_type?: string; codec_name?: string }[];
@@ -88,11 +93,18 @@ export async function decodeToPcm(inPath: string, outPath: string, options: Deco
   const samples = Math.floor(size / BYTES_PER_SAMPLE);
   const durationSeconds = samples / SAMPLE_RATE;
   if (samples === 0) throw new AppError('EMPTY_AUDIO', 'the file contains no audio samples');
-  if (durationSeconds > options.maxSeconds) throw tooLong(durationSeconds, options.maxSeconds);
+  // Decoding stopped at the cap: the real length is unknown, only that it is over the limit.
+  if (durationSeconds > options.maxSeconds) throw tooLong(undefined, options.maxSeconds);
   return { path: outPath, samples, durationSeconds };
 }
 
-function tooLong(seconds: number, max: number): AppError {
+/** `seconds` is the length when known (from the container); undefined when only the capped decode found it too long. */
+function tooLong(seconds: number | undefined, max: number): AppError {
+  if (seconds === undefined) {
+    return new AppError('AUDIO_TOO_LONG', `the audio is longer than the ${max} s this server accepts (MAX_AUDIO_SECONDS)`, {
+      details: { max_audio_seconds: max },
+    });
+  }
   return new AppError(
     'AUDIO_TOO_LONG',
     `the audio lasts ${seconds.toFixed(1)} s, longer than the ${max} s this server accepts (MAX_AUDIO_SECONDS)`,

@@ -16,6 +16,12 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_PARTS_LIMIT: 'INVALID_REQUEST',
   FST_FIELDS_LIMIT: 'INVALID_REQUEST',
   FST_PROTO_VIOLATION: 'INVALID_REQUEST',
+  FST_MP_PREMATURE_CLOSE: 'REQUEST_ABORTED',
+};
+
+/** Clearer words than Fastify's for errors a client meets often. */
+const FASTIFY_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported Content-Type; send the audio as multipart/form-data with a "file" field',
 };
 
 export interface ErrorBody {
@@ -33,7 +39,7 @@ export function toAppError(err: unknown): AppError {
     return new AppError('INVALID_REQUEST', `invalid ${err.validationContext ?? 'request'}: ${where ? `${where}: ` : ''}${issue?.message ?? err.message}`);
   }
   const mapped = fe.code === undefined ? undefined : FASTIFY_CODES[fe.code];
-  if (mapped !== undefined) return new AppError(mapped, fe.message ?? mapped, { cause: err });
+  if (mapped !== undefined) return new AppError(mapped, FASTIFY_MESSAGES[fe.code ?? ''] ?? fe.message ?? mapped, { cause: err });
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new AppError('INVALID_REQUEST', fe.message ?? 'bad request', { cause: err });
   }
@@ -55,19 +61,41 @@ export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
   return reply.status(status).type('application/json; charset=utf-8').send(errorBody(err));
 }
 
+/**
+ * A refused body this small, and not yet read at all, is left to Node, which
+ * reads and drops it after the answer: the client finishes sending and reads
+ * the answer. Closing instead can reset the connection under a client still
+ * writing, which then reports a broken pipe rather than hark's error.
+ */
+const DRAIN_MAX_BYTES = 1024 * 1024;
+
+/**
+ * An upload we refused may still be arriving: close the connection after
+ * answering rather than reading (and discarding) the rest of a large or
+ * partly parsed body.
+ */
+function mustClose(request: FastifyRequest): boolean {
+  const raw = request.raw;
+  if (raw.complete) return false;
+  const length = Number(raw.headers['content-length']);
+  const untouched = raw.readableFlowing === null;
+  return !(untouched && Number.isFinite(length) && length <= DRAIN_MAX_BYTES);
+}
+
 /** One error handler for the whole app: every error leaves as `{ "error": { code, message } }`. */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((raw: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const err = toAppError(raw);
     const status = ERROR_STATUS[err.code];
-    if (status >= 500 && err.code !== 'AT_CAPACITY' && err.code !== 'ENGINE_NOT_READY' && err.code !== 'SHUTTING_DOWN') {
+    if (err.code === 'INTERNAL_ERROR' || err.code === 'ENGINE_ERROR') {
       request.log.error({ err: raw }, 'request failed');
+    } else if (status >= 500) {
+      // Capacity, shutdown, pool faults: expected in operation, no stack needed.
+      request.log.warn({ code: err.code, reason: err.message }, 'request failed');
     } else {
-      request.log.info({ code: err.code, msg: err.message }, 'request rejected');
+      request.log.info({ code: err.code, reason: err.message }, 'request rejected');
     }
-    // An upload we refused may still be arriving: close the connection after
-    // answering rather than reading (and discarding) the rest of the body.
-    if (!request.raw.complete) void reply.header('connection', 'close');
+    if (mustClose(request)) void reply.header('connection', 'close');
     if (err.code === 'REQUEST_ABORTED' && request.raw.destroyed) return;
     return sendError(reply, err);
   });

@@ -1,6 +1,5 @@
 import type { z } from 'zod';
 import { AppError } from '../errors.js';
-import { RESPONSE_FORMATS } from '../transcription/index.js';
 
 /**
  * Validates multipart text fields against a zod object. A field sent twice is
@@ -18,8 +17,16 @@ export function parseFields<S extends z.ZodObject>(schema: S, fields: Record<str
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const field = String(issue?.path[0] ?? 'field');
+  const value = input[field];
+  // A single-valued field given a list fails on its type or its options, at the field itself
+  // (a list field with a bad element fails as a union or deeper down).
+  if (Array.isArray(value) && issue?.path.length === 1 && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) {
+    throw new AppError('INVALID_REQUEST', `field "${field}" was sent ${value.length} times; send it once`);
+  }
   if (field === 'response_format') {
-    throw new AppError('INVALID_RESPONSE_FORMAT', `response_format must be one of ${RESPONSE_FORMATS.join(', ')}, not ${JSON.stringify(input[field])}`);
+    // The route's own formats (hark's route has no verbose_json), from the issue rather than a global list.
+    const allowed = issue?.code === 'invalid_value' ? `one of ${issue.values.map(String).join(', ')}` : 'a supported format';
+    throw new AppError('INVALID_RESPONSE_FORMAT', `response_format must be ${allowed}, not ${JSON.stringify(value)}`);
   }
   throw new AppError('INVALID_REQUEST', `invalid field "${field}": ${issue?.message ?? 'invalid value'}`);
 }

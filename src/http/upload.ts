@@ -26,6 +26,60 @@ export function safeFileName(name: string | undefined): string {
   return clean === '' || clean === '.' || clean === '..' ? 'upload' : clean;
 }
 
+/** RFC 2046: a boundary is 1 to 70 characters. Past ~250 the parser cannot even start. */
+const MAX_BOUNDARY_LENGTH = 70;
+
+const LIMITS = { files: 1, fields: 32, fieldSize: 64 * 1024, parts: 40 } as const;
+
+/** The boundary of a multipart Content-Type, or a clear refusal before the parser sees it. */
+function checkBoundary(contentType: string | undefined): void {
+  const m = /;\s*boundary=(?:"([^"]*)"|([^;\s]*))/i.exec(contentType ?? '');
+  const boundary = m?.[1] ?? m?.[2] ?? '';
+  if (boundary === '') {
+    throw new AppError('INVALID_REQUEST', 'the multipart/form-data Content-Type has no boundary parameter');
+  }
+  if (boundary.length > MAX_BOUNDARY_LENGTH) {
+    throw new AppError('INVALID_REQUEST', `the multipart boundary is ${boundary.length} characters long; at most ${MAX_BOUNDARY_LENGTH} are allowed (RFC 2046)`);
+  }
+}
+
+/**
+ * The parser's and the request stream's failures as hark's errors. A plain
+ * `Error` without a code is the multipart parser (busboy) rejecting the body;
+ * system errors (disk full, a broken temp dir) and programming errors stay
+ * what they are and become a 500.
+ */
+function uploadError(err: unknown, request: FastifyRequest, maxBytes: number): unknown {
+  if (err instanceof AppError) return err;
+  const code = (err as { code?: unknown }).code;
+  if (code === 'FST_MP_PREMATURE_CLOSE' || (request.raw.destroyed && !request.raw.complete)) {
+    return new AppError('REQUEST_ABORTED', 'the client closed the connection during the upload', { cause: err });
+  }
+  switch (code) {
+    case 'FST_FILES_LIMIT':
+      return new AppError('TOO_MANY_FILES', 'send exactly one audio file per request', { cause: err });
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return tooLarge(maxBytes, err);
+    case 'FST_FIELDS_LIMIT':
+      return new AppError('INVALID_REQUEST', `too many form fields; at most ${LIMITS.fields} are read`, { cause: err });
+    case 'FST_PARTS_LIMIT':
+      return new AppError('INVALID_REQUEST', `too many form parts; at most ${LIMITS.parts} are read`, { cause: err });
+    default:
+      break;
+  }
+  if (err instanceof Error && err.constructor === Error && code === undefined) {
+    return new AppError('INVALID_REQUEST', `the multipart/form-data body is malformed (${err.message})`, { cause: err });
+  }
+  return err;
+}
+
+function tooLarge(maxBytes: number, cause?: unknown): AppError {
+  return new AppError('FILE_TOO_LARGE', `the file is larger than ${maxBytes / 1e6} MB (MAX_FILE_SIZE_MB)`, {
+    cause,
+    details: { max_file_size_bytes: maxBytes },
+  });
+}
+
 /**
  * Streams the one audio file of a multipart request to a temp file, enforcing
  * the size limit while streaming (multipart's `fileSize` limit), and collects
@@ -36,12 +90,16 @@ export async function receiveUpload(request: FastifyRequest, temp: TempDir, maxB
   if (!request.isMultipart()) {
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the audio as multipart/form-data with a "file" field');
   }
+  checkBoundary(request.headers['content-type']);
   const fields: Record<string, string | string[]> = {};
   let upload: Omit<Upload, 'fields'> | undefined;
   let pending: string | undefined;
   try {
-    for await (const part of request.parts({ limits: { fileSize: maxBytes, files: 1, fields: 32, fieldSize: 64 * 1024, parts: 40 } })) {
+    for await (const part of request.parts({ limits: { ...LIMITS, fileSize: maxBytes } })) {
       if (part.type === 'field') {
+        if (part.fieldnameTruncated || part.valueTruncated) {
+          throw new AppError('INVALID_REQUEST', `form field "${part.fieldname.slice(0, 64)}" is longer than ${LIMITS.fieldSize / 1024} KB`);
+        }
         const value = typeof part.value === 'string' ? part.value : String(part.value);
         const prev = fields[part.fieldname];
         fields[part.fieldname] = prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev]), value];
@@ -52,24 +110,30 @@ export async function receiveUpload(request: FastifyRequest, temp: TempDir, maxB
         throw new AppError('INVALID_REQUEST', `unexpected file field "${part.fieldname}"; send the audio as "file" (or "audio_file")`);
       }
       pending = temp.file('.upload');
-      await pipeline(part.file, createWriteStream(pending, { flags: 'wx' }));
-      if (part.file.truncated) {
-        throw new AppError('FILE_TOO_LARGE', `the file is larger than ${maxBytes / 1e6} MB (MAX_FILE_SIZE_MB)`, {
-          details: { max_file_size_bytes: maxBytes },
-        });
-      }
+      // Past the limit the parser drops the rest of the part but keeps reading it, to its
+      // closing boundary, which a chunked body may never send: stop at once instead.
+      const file = part.file;
+      file.once('limit', () => file.destroy(tooLarge(maxBytes)));
+      await pipeline(file, createWriteStream(pending, { flags: 'wx' }));
+      if (file.truncated) throw tooLarge(maxBytes);
       const { size } = await stat(pending);
       upload = { path: pending, fileName: safeFileName(part.filename), size };
       pending = undefined;
       if (size === 0) throw new AppError('EMPTY_FILE', 'the uploaded file is empty');
     }
   } catch (err) {
-    await temp.remove(pending, upload?.path);
-    if (err instanceof AppError) throw err;
-    const code = (err as { code?: string }).code;
-    if (code === 'FST_FILES_LIMIT') throw new AppError('TOO_MANY_FILES', 'send exactly one audio file per request', { cause: err });
-    throw err;
+    // A failed cleanup (the temp dir itself broken) must not hide why the upload failed.
+    await temp.remove(pending, upload?.path).catch((cleanupErr: unknown) => request.log.warn({ err: cleanupErr }, 'could not remove a partial upload'));
+    throw uploadError(err, request, maxBytes);
   }
-  if (upload === undefined) throw new AppError('MISSING_FILE', 'no audio file in the request; send it in the "file" field');
+  if (upload === undefined) {
+    const asText = FILE_FIELDS.find((f) => fields[f] !== undefined);
+    throw new AppError(
+      'MISSING_FILE',
+      asText === undefined
+        ? 'no audio file in the request; send it in the "file" field'
+        : `"${asText}" was sent as a text field, not a file; send the audio as a file part (with a filename), e.g. curl -F ${asText}=@audio.wav`,
+    );
+  }
   return { ...upload, fields };
 }
