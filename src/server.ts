@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { TempDir } from './audio/index.js';
 import type { Config } from './config/index.js';
 import { InProcessExecutor, PoolExecutor, type Executor } from './executors/index.js';
+import { openJobSystem, type JobSystem } from './jobs/index.js';
 import { buildApp, type Readiness } from './http/index.js';
 import type { Logger } from './logger.js';
 import { WorkerPool } from './pool/index.js';
@@ -19,6 +20,7 @@ export interface RunningServer {
   close(): Promise<void>;
   /** The worker pool; undefined when ENABLE_PROCESS_ISOLATED=false. */
   pool: WorkerPool | undefined;
+  jobs: JobSystem;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -49,12 +51,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   if (pool !== undefined) executors.push(new PoolExecutor(pool));
   const service = new TranscriptionService(config, temp, executors);
   const readiness: Readiness = { state: 'starting', engines: [], isolationModes: service.isolationModes() };
-  const app = await buildApp({ config, service, temp, readiness, pool }, logger);
+  let url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`;
+  const jobs = await openJobSystem({ config, logger, service, dataDir, baseUrl: () => url });
+  const app = await buildApp({ config, service, temp, readiness, pool, jobs: jobs.service }, logger);
   await app.listen({ host: config.HOST, port: config.PORT });
   const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : config.PORT;
-  const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
-  const url = `http://${host}:${port}`;
+  if (typeof address === 'object' && address !== null) url = url.replace(/:\d+$/, `:${address.port}`);
   logger.info(
     { url, dataDir, engine: config.ENGINE, inProcessConcurrency: config.IN_PROCESS_CONCURRENCY, workers: pool?.size ?? 0, defaultIsolation: service.defaultIsolation },
     'hark listening',
@@ -66,6 +68,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       readiness.state = 'ready';
       readiness.engines = [{ name: config.ENGINE, version: '5prealpha', model: config.POCKETSPHINX_MODEL_DIR, loadMs: Math.round(performance.now() - started) }];
       logger.info({ ms: Math.round(performance.now() - started) }, 'engines ready');
+      jobs.start();
     },
     (err: unknown) => {
       readiness.state = 'failed';
@@ -87,15 +90,21 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       readiness.state = 'stopping';
       const graceMs = config.SHUTDOWN_GRACE_SECONDS * 1000;
       // Stop accepting; requests in flight get the grace period to finish.
-      const drained = app.close();
+      const drained = Promise.all([app.close(), jobs.runner.stop()]);
       const timedOut = await Promise.race([drained.then(() => false), sleep(graceMs).then(() => true)]);
       if (timedOut) logger.warn({ graceSeconds: config.SHUTDOWN_GRACE_SECONDS }, 'grace period over: killing running tasks');
       await ready.catch(() => undefined);
+      // Killing the workers ends their tasks; their jobs go back to the queue (or are
+      // recovered at the next start when this process exits first).
       await pool?.close(0);
-      await service.close();
-      if (timedOut) app.server.closeAllConnections();
-      await drained;
+      await jobs.stop(!timedOut);
+      if (timedOut) {
+        app.server.closeAllConnections();
+      } else {
+        await service.close();
+        await drained;
+      }
       process.removeListener('exit', killWorkers);
     })());
-  return { app, url, readiness, ready, close, pool };
+  return { app, url, readiness, ready, close, pool, jobs };
 }

@@ -104,6 +104,17 @@ export const configShape = {
     .optional()
     .transform((v) => (v === undefined ? undefined : v === 'true' || v === '1' || v === 'yes'))
     .describe('Serve /debug/pool. Empty: on when HOST is a loopback address, off otherwise.'),
+  HEARTBEAT_SECONDS: num(0.1, 3600, 5).describe('How often the server records a heartbeat for its running jobs (and itself).'),
+  ORPHAN_SCAN_SECONDS: num(1, 86_400, 600).describe(
+    'How often (and at start) running jobs with a heartbeat older than 3 heartbeats, or a dead owner, are recovered.',
+  ),
+  MAX_ATTEMPTS: int(1, 100, 3).describe('Runs a job gets (worker crashes, lost servers); after the last it fails with ORPHANED or the crash.'),
+  PRIORITY_AGING_SECONDS: num(1, 86_400, 300).describe('A queued job moves up one priority level for each such period it waits, so low never starves.'),
+  JOB_CLEANUP_MAX_AGE_HOURS: num(0.001, 87_600, 168).describe('Finished jobs, their audio and logs are deleted this long after they finish.'),
+  KEEP_JOB_AUDIO: bool(false).describe("Keep a finished job's uploaded audio (until cleanup); false deletes it as soon as the job ends."),
+  WEBHOOK_SECRET: z.string().optional().describe('HMAC-SHA256 key for signing job webhooks (X-Hark-Signature). Empty: webhooks are sent unsigned.'),
+  WEBHOOK_MAX_ATTEMPTS: int(1, 50, 5).describe('Deliveries tried per webhook (backoff 1 s, 2 s, 4 s...; Retry-After honoured).'),
+  WEBHOOK_TIMEOUT_SECONDS: num(0.1, 300, 10).describe('Time limit of one webhook delivery.'),
   ENABLE_DOCS: bool(true).describe('Serve the OpenAPI document at `/docs` (UI) and `/docs/json`.'),
 } as const;
 

@@ -60,6 +60,8 @@ export interface TranscribeHooks {
   signal?: AbortSignal | undefined;
   onProgress?: ((progress: TranscriptionProgress) => void) | undefined;
   onLog?: ((message: string) => void) | undefined;
+  /** Called when a process starts on the task (the server itself in-process, a worker otherwise). */
+  onStart?: ((info: { pid: number }) => void) | undefined;
 }
 
 export interface EngineInfo {

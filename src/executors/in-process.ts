@@ -50,6 +50,7 @@ export class InProcessExecutor implements Executor {
     if (engine === undefined) throw new AppError('INTERNAL_ERROR', 'no idle engine instance although admission allowed the task');
     this.running++;
     try {
+      hooks.onStart?.({ pid: process.pid });
       const transcript = await engine.transcribe(task.audio, task.options, hooks);
       return { transcript, isolation: this.isolation, pid: process.pid };
     } finally {

@@ -8,6 +8,7 @@ import { installErrorHandler, sendError } from './error-handler.js';
 import { registerOpenApi } from './openapi.js';
 import { capacityRoutes } from './routes/capacity.js';
 import { debugRoutes } from './routes/debug.js';
+import { jobRoutes } from './routes/jobs.js';
 import { healthRoutes } from './routes/health.js';
 import { openaiRoutes } from './routes/openai.js';
 import { transcriptionRoutes } from './routes/transcriptions.js';
@@ -82,6 +83,7 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
   await app.register(transcriptionRoutes, deps);
   await app.register(openaiRoutes, deps);
   await app.register(capacityRoutes, deps);
+  await app.register(jobRoutes, deps);
   if (deps.config.ENABLE_DEBUG_ENDPOINTS ?? isLoopback(deps.config.HOST)) await app.register(debugRoutes, deps);
   return app;
 }

@@ -1,6 +1,7 @@
 import type { TempDir } from '../audio/index.js';
 import type { Config } from '../config/index.js';
 import type { EngineInfo, Isolation } from '../engines/index.js';
+import type { JobService } from '../jobs/index.js';
 import type { WorkerPool } from '../pool/index.js';
 import type { TranscriptionService } from '../transcription/index.js';
 
@@ -20,4 +21,6 @@ export interface AppDeps {
   readiness: Readiness;
   /** The worker pool, for read-only views (/debug/pool, /readyz); undefined when ENABLE_PROCESS_ISOLATED=false. */
   pool: WorkerPool | undefined;
+  /** Async jobs (durable, in the job store). */
+  jobs: JobService | undefined;
 }

@@ -153,6 +153,7 @@ export class WorkerProcess {
       if (hooks.signal?.aborted) return onAbort();
       hooks.signal?.addEventListener('abort', onAbort, { once: true });
       this.child.send(task);
+      hooks.onStart?.({ pid: this.pid });
     });
   }
 

@@ -152,11 +152,12 @@ export abstract class KyselyJobStore implements JobStore {
     return Number(res.numDeletedRows) > 0;
   }
 
-  async claimNext({ instanceId, now, agingMs }: ClaimOptions): Promise<Job | undefined> {
+  async claimNext({ instanceId, now, agingMs, isolation }: ClaimOptions): Promise<Job | undefined> {
     // Effective order: rank x aging period + creation time. A job ages one level
     // per period waited, so a low job never starves behind a stream of new ones;
     // FIFO within a priority.
-    const next = sql<string>`(SELECT id FROM transcription_jobs WHERE status = 'queued'
+    const only = isolation === undefined ? sql`` : sql`AND isolation = ${isolation}`;
+    const next = sql<string>`(SELECT id FROM transcription_jobs WHERE status = 'queued' ${only}
       ORDER BY priority_rank * ${agingMs} + created_at, id LIMIT 1 ${sql.raw(this.claimLock)})`;
     const row = await this.db
       .updateTable('transcription_jobs')

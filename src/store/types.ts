@@ -14,6 +14,8 @@ export interface ClaimOptions {
   now: number;
   /** A job waiting this long moves up one priority level (and again after each further period). */
   agingMs: number;
+  /** Only jobs for this isolation mode (each mode has its own capacity). */
+  isolation?: string;
 }
 
 export interface InstanceRecord {

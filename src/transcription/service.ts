@@ -73,6 +73,11 @@ export class TranscriptionService {
     throw new AppError('ENGINE_NOT_READY', `isolation mode "${isolation}" is not available on this server`);
   }
 
+  /** Throws PROCESS_ISOLATION_DISABLED (or ENGINE_NOT_READY) when this server cannot run `isolation`. */
+  requireIsolation(isolation: Isolation): void {
+    this.lane(isolation);
+  }
+
   /** Takes a place in line, or throws AT_CAPACITY at once (before any upload is read). */
   admit(isolation: Isolation): Ticket {
     return this.lane(isolation).admission.admit();

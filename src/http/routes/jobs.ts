@@ -1,0 +1,281 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ENGINE_NAMES } from '../../config/index.js';
+import { ISOLATION_MODES } from '../../engines/index.js';
+import { checkCallbackUrl, isTerminal, JOB_STATUSES, PRIORITIES, type Job } from '../../jobs/index.js';
+import { AppError } from '../../errors.js';
+import { CONTENT_TYPES, renderText, transcriptionResponseSchema } from '../../transcription/index.js';
+import { parseFields } from '../fields.js';
+import { errorResponses } from '../openapi.js';
+import type { UploadRouteConfig } from '../transcribe-handler.js';
+import type { AppDeps } from '../types.js';
+import { receiveUpload } from '../upload.js';
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export const jobViewSchema = z.object({
+  id: z.string(),
+  status: z.enum(JOB_STATUSES),
+  priority: z.enum(PRIORITIES),
+  progress: z.number().min(0).max(1),
+  file_name: z.string(),
+  file_size: z.number(),
+  duration_seconds: z.number().nullable(),
+  engine: z.string(),
+  isolation: z.enum(ISOLATION_MODES),
+  attempts: z.number().int(),
+  process_id: z.number().int().nullable().describe('Process that ran (or runs) the job: a worker, or the server in-process.'),
+  last_heartbeat: z.string().nullable(),
+  heartbeat_age_seconds: z.number().nullable(),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  audio_available: z.boolean(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable().describe('Why it failed or was cancelled; for a queued job, why its last attempt ended.'),
+  callback_url: z.string().nullable(),
+  webhook: z.object({ status: z.string(), attempts: z.number(), last_error: z.string().nullable() }).nullable(),
+  links: z.record(z.string(), z.string()),
+});
+
+function links(id: string): Record<string, string> {
+  const base = `/api/v1/jobs/${id}`;
+  return { self: base, result: `${base}/result`, logs: `${base}/logs`, stream: `${base}/logs/stream`, cancel: `${base}/cancel` };
+}
+
+export function jobView(j: Job, now = Date.now()): z.infer<typeof jobViewSchema> {
+  return {
+    id: j.id,
+    status: j.status,
+    priority: j.priority,
+    progress: j.progress,
+    file_name: j.fileName,
+    file_size: j.fileSize,
+    duration_seconds: j.durationSeconds,
+    engine: j.engine,
+    isolation: j.isolation,
+    attempts: j.attempts,
+    process_id: j.processId,
+    last_heartbeat: iso(j.lastHeartbeat),
+    heartbeat_age_seconds: j.status === 'running' && j.lastHeartbeat !== null ? Math.max(0, (now - j.lastHeartbeat) / 1000) : null,
+    created_at: new Date(j.createdAt).toISOString(),
+    started_at: iso(j.startedAt),
+    finished_at: iso(j.finishedAt),
+    audio_available: j.audioPath !== null,
+    error: j.errorCode === null || j.status === 'completed' ? null : { code: j.errorCode, message: j.errorMessage ?? '' },
+    callback_url: j.callbackUrl,
+    webhook: j.callbackUrl === null ? null : { status: j.webhookStatus ?? 'pending', attempts: j.webhookAttempts, last_error: j.webhookLastError },
+    links: links(j.id),
+  };
+}
+
+const submitFields = z.object({
+  priority: z.enum(PRIORITIES).default('normal'),
+  callback_url: z.string().max(2048).optional(),
+  language: z.string().max(16).optional(),
+  engine: z.enum(ENGINE_NAMES).optional(),
+  isolation: z.enum(ISOLATION_MODES).optional(),
+});
+
+const acceptedSchema = z.object({ job_id: z.string(), status: z.enum(JOB_STATUSES), links: z.record(z.string(), z.string()) });
+
+const uploadConfig = (fileField: string): UploadRouteConfig => ({
+  upload: {
+    fields: {
+      file: { type: 'string', description: `The audio (field \`${fileField}\`; \`file\` and \`audio_file\` are both accepted).` },
+      priority: { type: 'string', description: 'high, normal (default) or low; a waiting job moves up every PRIORITY_AGING_SECONDS.', enum: PRIORITIES },
+      callback_url: { type: 'string', description: 'http(s) URL that gets a signed POST when the job ends.' },
+      language: { type: 'string', description: 'Language hint.' },
+      engine: { type: 'string', description: 'Engine (default: ENGINE).', enum: ENGINE_NAMES },
+      isolation: { type: 'string', description: 'in-process or process (default: DEFAULT_ISOLATION).', enum: ISOLATION_MODES },
+    },
+  },
+});
+
+const idParams = z.object({ id: z.string().min(1).max(64) });
+
+export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
+  const jobs = deps.jobs;
+  if (jobs === undefined) return;
+
+  const submit = async (request: FastifyRequest, reply: FastifyReply) => {
+    await jobs.checkCapacity();
+    const key = request.headers['idempotency-key'];
+    if (key !== undefined && (typeof key !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(key))) {
+      throw new AppError('INVALID_REQUEST', 'Idempotency-Key must be 1-255 visible ASCII characters');
+    }
+    const upload = await receiveUpload(request, deps.temp, deps.config.MAX_FILE_SIZE_MB * 1e6);
+    try {
+      const f = parseFields(submitFields, upload.fields);
+      const isolation = f.isolation ?? deps.service.defaultIsolation;
+      deps.service.requireIsolation(isolation);
+      const { job, created } = await jobs.submit({
+        uploadPath: upload.path,
+        fileName: upload.fileName,
+        fileSize: upload.size,
+        priority: f.priority,
+        engine: f.engine ?? deps.config.ENGINE,
+        isolation,
+        options: { language: f.language },
+        idempotencyKey: key,
+        callbackUrl: f.callback_url === undefined ? undefined : checkCallbackUrl(f.callback_url),
+      });
+      request.log.info({ jobId: job.id, created }, created ? 'job accepted' : 'job already exists for this Idempotency-Key');
+      void reply.header('location', `/api/v1/jobs/${job.id}`);
+      return reply.status(created ? 202 : 200).send({ job_id: job.id, status: job.status, links: links(job.id) });
+    } finally {
+      await deps.temp.remove(upload.path); // moved into the job's folder on success; gone either way
+    }
+  };
+
+  const submitSchema = {
+    tags: ['jobs'],
+    consumes: ['multipart/form-data'],
+    response: { 200: acceptedSchema, 202: acceptedSchema, ...errorResponses(400, 413, 415, 503) },
+  };
+  app.post('/api/v1/jobs', { schema: { ...submitSchema, summary: 'Submit a transcription job (202 at once; Idempotency-Key supported)' }, config: uploadConfig('file') }, submit);
+  app.post(
+    '/api/v1/transcribe/batch',
+    { schema: { ...submitSchema, summary: 'Submit a job (the seeds\' route, field audio_file)' }, config: uploadConfig('audio_file') },
+    submit,
+  );
+
+  app.get(
+    '/api/v1/jobs',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Jobs, newest first, with cursor pagination',
+        querystring: z.object({
+          status: z.enum(JOB_STATUSES).optional(),
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+          cursor: z.string().max(200).optional(),
+        }),
+        response: { 200: z.object({ jobs: z.array(jobViewSchema), next_cursor: z.string().nullable() }), ...errorResponses(400) },
+      },
+    },
+    async (request) => {
+      const { status, limit, cursor } = request.query;
+      const page = await jobs.list(status, limit, cursor);
+      const now = Date.now();
+      return { jobs: page.jobs.map((j) => jobView(j, now)), next_cursor: page.nextCursor };
+    },
+  );
+
+  app.get(
+    '/api/v1/jobs/:id',
+    { schema: { tags: ['jobs'], summary: 'One job: status, progress, times, pid, attempts, error', params: idParams, response: { 200: jobViewSchema, ...errorResponses(404) } } },
+    async (request) => jobView(await jobs.get(request.params.id)),
+  );
+
+  app.get(
+    '/api/v1/jobs/:id/result',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'The transcript of a completed job (json, text, srt or vtt)',
+        params: idParams,
+        querystring: z.object({ format: z.enum(['json', 'text', 'srt', 'vtt']).default('json') }),
+        response: { 200: z.union([transcriptionResponseSchema.omit({ pid: true, processing_ms: true }), z.string()]), ...errorResponses(404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const job = await jobs.get(request.params.id);
+      if (job.status !== 'completed' || job.result === null) {
+        throw new AppError('JOB_NOT_COMPLETED', `job ${job.id} is ${job.status}${job.errorCode ? ` (${job.errorCode})` : ''}; a result exists once it is completed`);
+      }
+      const format = request.query.format;
+      if (format !== 'json') return reply.type(CONTENT_TYPES[format]).send(renderText(format, job.result));
+      return { id: job.id, ...job.result, engine: job.engine as (typeof ENGINE_NAMES)[number], isolation: job.isolation };
+    },
+  );
+
+  app.post(
+    '/api/v1/jobs/:id/cancel',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Cancel a queued or running job (kills its worker\'s process tree); 409 if it already ended',
+        params: idParams,
+        response: { 200: jobViewSchema, ...errorResponses(404, 409) },
+      },
+    },
+    async (request) => jobView(await jobs.cancel(request.params.id)),
+  );
+
+  app.delete(
+    '/api/v1/jobs/:id',
+    { schema: { tags: ['jobs'], summary: 'Delete a finished job and its files', params: idParams, response: { 204: z.null(), ...errorResponses(404, 409) } } },
+    async (request, reply) => {
+      await jobs.remove(request.params.id);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/v1/jobs/:id/logs',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'The job\'s log lines (the last `tail` ones)',
+        params: idParams,
+        querystring: z.object({ tail: z.coerce.number().int().min(1).max(10_000).optional() }),
+        response: { 200: z.object({ job_id: z.string(), status: z.enum(JOB_STATUSES), lines: z.array(z.string()) }), ...errorResponses(404) },
+      },
+    },
+    async (request) => {
+      const job = await jobs.get(request.params.id);
+      return { job_id: job.id, status: job.status, lines: await jobs.log(job).tail(request.query.tail) };
+    },
+  );
+
+  app.get(
+    '/api/v1/jobs/:id/logs/stream',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Live log (Server-Sent Events: `log` events, then one `end` event when the job ends)',
+        params: idParams,
+        response: errorResponses(404),
+      },
+    },
+    async (request, reply) => {
+      const first = await jobs.get(request.params.id);
+      const log = jobs.log(first);
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'x-request-id': request.id,
+      });
+      res.write('retry: 2000\n\n');
+      let offset = 0;
+      let closed = false;
+      request.raw.on('close', () => (closed = true));
+      const pump = async () => {
+        const { text, next } = await log.readFrom(offset);
+        offset = next;
+        for (const line of text.split('\n')) if (line) res.write(`event: log\ndata: ${line}\n\n`);
+      };
+      let ticks = 0;
+      while (!closed && deps.readiness.state !== 'stopping') {
+        await pump();
+        // Status is checked every 4th poll (1 s); the log is read every 250 ms.
+        if (ticks++ % 4 === 0) {
+          const job = await deps.jobs?.get(first.id).catch(() => undefined);
+          if (job === undefined || isTerminal(job.status)) {
+            await pump();
+            res.write(`event: end\ndata: ${JSON.stringify({ status: job?.status ?? 'deleted' })}\n\n`);
+            break;
+          }
+          res.write(': keep-alive\n\n');
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      res.end();
+    },
+  );
+};

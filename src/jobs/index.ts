@@ -1,0 +1,8 @@
+export * from './model.js';
+export { JobService, encodeCursor, decodeCursor, type SubmitRequest } from './service.js';
+export { JobRunner, type JobRunnerOptions } from './runner.js';
+export { OrphanRecovery, type RecoveryReport } from './recovery.js';
+export { Retention } from './retention.js';
+export { WebhookSender, checkCallbackUrl, signPayload, webhookPayload } from './webhooks.js';
+export { JobLog } from './job-log.js';
+export { openJobSystem, type JobSystem } from './system.js';

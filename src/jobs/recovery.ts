@@ -1,0 +1,117 @@
+import { hostname } from 'node:os';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../logger.js';
+import { killGroup, readStartTime } from '../pool/index.js';
+import type { InstanceRecord, JobStore } from '../store/index.js';
+import { JobLog } from './job-log.js';
+import type { Job } from './model.js';
+
+export interface RecoveryOptions {
+  config: Config;
+  logger: Logger;
+  store: JobStore;
+  instanceId: string;
+  /** Jobs this instance is running right now (never orphans). */
+  runningHere: () => string[];
+}
+
+export interface RecoveryReport {
+  requeued: number;
+  failed: number;
+  killed: number;
+}
+
+/** Is `pid` alive and still the process that started at `startedAt` (not a reused pid)? */
+async function sameProcessAlive(pid: number, startedAt: number | null): Promise<boolean> {
+  const now = await readStartTime(pid);
+  return now !== undefined && (startedAt === null || now === startedAt);
+}
+
+/**
+ * Finds jobs left running by a server that died (or hung) and puts them back:
+ * its process, if still alive and still the same process (pid plus start
+ * time), is killed with its tree; the job goes back to the queue while it has
+ * attempts left, else fails with ORPHANED. Reads only the store and /proc, so
+ * it works the same after any crash, and each orphan is recovered once even
+ * when several instances scan at the same time (guarded UPDATEs).
+ */
+export class OrphanRecovery {
+  private timer: NodeJS.Timeout | undefined;
+  readonly host = hostname();
+  totals = { recovered: 0, killed: 0 };
+
+  constructor(private readonly o: RecoveryOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.scan().catch((err: unknown) => this.o.logger.error({ err }, 'orphan scan failed'));
+    }, this.o.config.ORPHAN_SCAN_SECONDS * 1000);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Instances that are gone: on this host with a dead (or reused) pid, or silent for 3 heartbeats anywhere. */
+  private async deadInstances(instances: InstanceRecord[], now: number): Promise<Set<string>> {
+    const staleBefore = now - 3 * this.o.config.HEARTBEAT_SECONDS * 1000;
+    const dead = new Set<string>();
+    for (const i of instances) {
+      if (i.id === this.o.instanceId) continue;
+      const gone = i.hostname === this.host ? !(await sameProcessAlive(i.pid, i.processStartedAt)) : false;
+      if (gone || i.lastHeartbeat < staleBefore) dead.add(i.id);
+    }
+    return dead;
+  }
+
+  async scan(now = Date.now()): Promise<RecoveryReport> {
+    const { store, config, logger } = this.o;
+    const instances = await store.listInstances();
+    const byId = new Map(instances.map((i) => [i.id, i]));
+    const dead = await this.deadInstances(instances, now);
+    const staleBefore = now - 3 * config.HEARTBEAT_SECONDS * 1000;
+    const here = new Set(this.o.runningHere());
+    const report: RecoveryReport = { requeued: 0, failed: 0, killed: 0 };
+
+    for (const job of await store.runningJobs()) {
+      if (here.has(job.id)) continue;
+      const owner = job.ownerInstanceId === null ? undefined : byId.get(job.ownerInstanceId);
+      const orphan =
+        job.ownerInstanceId === this.o.instanceId || // ours, but not running here: lost in a restart of this id
+        owner === undefined ||
+        dead.has(owner.id) ||
+        (job.lastHeartbeat ?? 0) < staleBefore; // stuck
+      if (!orphan) continue;
+      if (await this.killJobProcess(job, owner)) report.killed++;
+      const outcome = await store.recoverOrphan(job, config.MAX_ATTEMPTS, now);
+      if (outcome === 'gone') continue;
+      report[outcome === 'requeued' ? 'requeued' : 'failed']++;
+      this.totals.recovered++;
+      new JobLog(job.logFilePath).append(
+        outcome === 'requeued'
+          ? `its server was lost (attempt ${job.attempts}); queued again`
+          : `its server was lost ${job.attempts} times; failed (ORPHANED)`,
+      );
+      logger.warn({ jobId: job.id, outcome, attempts: job.attempts, owner: job.ownerInstanceId }, 'recovered orphaned job');
+    }
+    for (const id of dead) await store.removeInstance(id);
+    return report;
+  }
+
+  /** Kills the job's process tree if it still runs on this host and is the same process. */
+  private async killJobProcess(job: Job, owner: InstanceRecord | undefined): Promise<boolean> {
+    const pid = job.processId;
+    if (pid === null || pid === process.pid) return false;
+    if (owner !== undefined && owner.hostname !== this.host) return false; // not ours to reach
+    if (!(await sameProcessAlive(pid, job.processStartedAt))) return false; // gone, or the pid now belongs to someone else
+    // Workers lead their own process group; an in-process job's pid is its old server.
+    try {
+      killGroup(pid, 'SIGKILL');
+    } catch {
+      process.kill(pid, 'SIGKILL');
+    }
+    this.totals.killed++;
+    this.o.logger.warn({ jobId: job.id, pid }, 'killed the process of an orphaned job');
+    return true;
+  }
+}

@@ -1,0 +1,205 @@
+import { rm } from 'node:fs/promises';
+import type { Config } from '../config/index.js';
+import type { EngineName, Isolation } from '../engines/index.js';
+import { AppError, toSerializedError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { readStartTime } from '../pool/index.js';
+import type { JobStore, RunRef } from '../store/index.js';
+import type { TranscriptionService } from '../transcription/index.js';
+import { JobLog } from './job-log.js';
+import type { Job } from './model.js';
+import type { WebhookSender } from './webhooks.js';
+
+/** Failures worth another attempt: the process went away, not the input. */
+const RETRYABLE: readonly ErrorCode[] = ['WORKER_CRASHED', 'WORKER_UNAVAILABLE', 'SHUTTING_DOWN', 'ENGINE_NOT_READY'];
+
+export interface JobRunnerOptions {
+  config: Config;
+  logger: Logger;
+  store: JobStore;
+  service: TranscriptionService;
+  webhooks: WebhookSender;
+  instanceId: string;
+}
+
+interface InFlight {
+  run: RunRef;
+  abort: AbortController;
+  cancelled: boolean;
+  done: Promise<void>;
+}
+
+/**
+ * Claims queued jobs while its executors have room, runs each through the same
+ * TranscriptionService as synchronous requests (so admission, isolation and
+ * metrics mean the same), records pid, progress and heartbeats, and writes the
+ * outcome once.
+ */
+export class JobRunner {
+  private readonly inFlight = new Map<string, InFlight>();
+  private stopped = false;
+  private ticking = false;
+  private again = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly o: JobRunnerOptions) {}
+
+  start(): void {
+    this.timers.push(setInterval(() => void this.heartbeat(), this.o.config.HEARTBEAT_SECONDS * 1000));
+    // Claims also happen on submit and on every job's end; this catches freed capacity from sync requests.
+    this.timers.push(setInterval(() => this.tick(), 1000));
+    this.tick();
+  }
+
+  /** Ids of jobs this instance is running now. */
+  runningIds(): string[] {
+    return [...this.inFlight.keys()];
+  }
+
+  /** Stops claiming; running jobs end as the executors end them (shutdown requeues them). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    await Promise.all([...this.inFlight.values()].map((f) => f.done));
+  }
+
+  /** Kills a running job's process (its worker's tree) after the store marked it cancelled. */
+  abort(id: string): boolean {
+    const f = this.inFlight.get(id);
+    if (f === undefined) return false;
+    f.cancelled = true;
+    f.abort.abort();
+    return true;
+  }
+
+  /** Looks for work now. Safe to call often: one pass runs at a time. */
+  tick(): void {
+    if (this.stopped) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = true;
+    void this.fill()
+      .catch((err: unknown) => this.o.logger.error({ err }, 'job claim failed'))
+      .finally(() => {
+        this.ticking = false;
+        if (this.again) {
+          this.again = false;
+          this.tick();
+        }
+      });
+  }
+
+  private async fill(): Promise<void> {
+    for (const isolation of this.o.service.isolationModes()) {
+      while (!this.stopped) {
+        let ticket;
+        try {
+          ticket = this.o.service.admit(isolation);
+        } catch {
+          break; // that mode is full; queued jobs wait
+        }
+        const job = await this.o.store.claimNext({
+          instanceId: this.o.instanceId,
+          now: Date.now(),
+          agingMs: this.o.config.PRIORITY_AGING_SECONDS * 1000,
+          isolation,
+        });
+        if (job === undefined) {
+          ticket.release();
+          break;
+        }
+        this.execute(job, isolation, ticket);
+      }
+    }
+  }
+
+  private execute(job: Job, isolation: Isolation, ticket: ReturnType<TranscriptionService['admit']>): void {
+    const run: RunRef = { id: job.id, runToken: job.runToken ?? '' };
+    const abort = new AbortController();
+    const log = new JobLog(job.logFilePath);
+    const logger = this.o.logger.child({ jobId: job.id });
+    const entry: InFlight = { run, abort, cancelled: false, done: Promise.resolve() };
+    this.inFlight.set(job.id, entry);
+    entry.done = (async () => {
+      log.append(`attempt ${job.attempts} started (isolation ${isolation}, engine ${job.engine})`);
+      logger.info({ attempt: job.attempts, isolation }, 'job started');
+      let lastProgress = 0;
+      try {
+        if (job.audioPath === null) throw new AppError('INVALID_AUDIO', 'the job has no audio (it was deleted)');
+        const result = await this.o.service.transcribeFile(ticket, isolation, {
+          id: job.id,
+          inputPath: job.audioPath,
+          engine: job.engine as EngineName,
+          options: { language: job.options.language },
+          logger,
+          hooks: {
+            signal: abort.signal,
+            onStart: ({ pid }) => {
+              log.append(`decoding in process ${pid}`);
+              void readStartTime(pid).then((startedAt) => this.o.store.setProcess(run, pid, startedAt ?? null));
+            },
+            onProgress: (p) => {
+              if (p.fraction - lastProgress < 0.05 && p.fraction < 1) return;
+              lastProgress = p.fraction;
+              log.append(`progress ${(p.fraction * 100).toFixed(0)}% (${p.processedSeconds.toFixed(1)} of ${p.totalSeconds.toFixed(1)} s)`);
+              void this.o.store.setProgress(run, p.fraction, p.totalSeconds);
+            },
+            onLog: (message) => log.append(`engine: ${message}`),
+          },
+        });
+        const { id: _id, engine: _e, isolation: _i, pid: _p, processing_ms, ...transcript } = result;
+        if (await this.o.store.complete(run, transcript, Date.now())) {
+          log.append(`completed in ${(processing_ms / 1000).toFixed(1)} s: ${transcript.words.length} words, ${transcript.duration_seconds.toFixed(1)} s of audio`);
+          logger.info({ processingMs: processing_ms }, 'job completed');
+        } else {
+          log.append('finished, but the job was no longer this run\'s (cancelled or recovered): result discarded');
+        }
+      } catch (raw) {
+        const err = toSerializedError(raw instanceof Error && raw.name === 'AbortError' ? new AppError('CANCELLED', 'cancelled') : raw);
+        if (entry.cancelled) {
+          log.append('cancelled; its process was stopped');
+          logger.info('job cancelled');
+        } else if (RETRYABLE.includes(err.code) && job.attempts < this.o.config.MAX_ATTEMPTS) {
+          await this.o.store.requeue(run, err);
+          log.append(`attempt ${job.attempts} failed (${err.code}: ${err.message}); queued again`);
+          logger.warn({ code: err.code, attempt: job.attempts }, 'job attempt failed; requeued');
+        } else {
+          await this.o.store.fail(run, err, Date.now());
+          log.append(`failed: ${err.code}: ${err.message}`);
+          logger.warn({ code: err.code }, 'job failed');
+        }
+      } finally {
+        this.inFlight.delete(job.id);
+        await this.afterRun(job.id);
+        this.tick();
+      }
+    })();
+  }
+
+  /** Once a job has ended: its audio goes (unless kept) and its webhook is sent. */
+  async afterRun(id: string): Promise<void> {
+    const job = await this.o.store.get(id);
+    if (job === undefined || job.status === 'queued' || job.status === 'running') return;
+    if (!this.o.config.KEEP_JOB_AUDIO && job.audioPath !== null) {
+      await rm(job.audioPath, { force: true });
+      await this.o.store.clearAudio(id);
+    }
+    this.o.webhooks.deliver(job);
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      const ids = this.runningIds();
+      await this.o.store.heartbeat(this.o.instanceId, ids, Date.now());
+      // A cancel may have been written by another instance: stop what was cancelled.
+      for (const id of ids) {
+        const job = await this.o.store.get(id);
+        if (job?.status === 'cancelled') this.abort(id);
+      }
+    } catch (err) {
+      this.o.logger.error({ err }, 'heartbeat failed');
+    }
+  }
+}

@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { probeAudio } from '../audio/index.js';
+import type { Config } from '../config/index.js';
+import type { EngineName, Isolation } from '../engines/index.js';
+import { AppError } from '../errors.js';
+import type { JobStore } from '../store/index.js';
+import { JobLog } from './job-log.js';
+import { isTerminal, type Job, type JobOptions, type JobStatus, type Priority } from './model.js';
+import type { JobRunner } from './runner.js';
+import type { WebhookSender } from './webhooks.js';
+
+export interface SubmitRequest {
+  uploadPath: string;
+  fileName: string;
+  fileSize: number;
+  priority: Priority;
+  engine: EngineName;
+  isolation: Isolation;
+  options: JobOptions;
+  idempotencyKey: string | undefined;
+  callbackUrl: string | undefined;
+}
+
+/** Opaque, URL-safe list position: created_at and id of the last job seen. */
+export function encodeCursor(job: Pick<Job, 'createdAt' | 'id'>): string {
+  return Buffer.from(`${job.createdAt}:${job.id}`).toString('base64url');
+}
+
+export function decodeCursor(raw: string): { createdAt: number; id: string } {
+  const text = Buffer.from(raw, 'base64url').toString('utf8');
+  const m = /^(\d{1,15}):([\w-]{1,64})$/.exec(text);
+  if (m === null) throw new AppError('INVALID_CURSOR', 'cursor is not one this server gave out; start again without it');
+  return { createdAt: Number(m[1]), id: m[2]! };
+}
+
+/**
+ * Jobs as the API sees them: submit (validated, stored durably before the 202),
+ * read, list, cancel, delete. Execution is the runner's.
+ */
+export class JobService {
+  private readonly jobsDir: string;
+
+  constructor(
+    private readonly config: Config,
+    private readonly store: JobStore,
+    private readonly runner: JobRunner,
+    private readonly webhooks: WebhookSender,
+    dataDir: string,
+  ) {
+    this.jobsDir = join(dataDir, 'jobs');
+  }
+
+  /** Refuses at once (before the upload is read) when MAX_QUEUE_SIZE jobs are already waiting. */
+  async checkCapacity(): Promise<void> {
+    const counts = await this.store.countByStatus();
+    if (counts.queued >= this.config.MAX_QUEUE_SIZE) {
+      throw new AppError('AT_CAPACITY', `${counts.queued} jobs are already waiting (MAX_QUEUE_SIZE=${this.config.MAX_QUEUE_SIZE}); retry later`, {
+        details: { retry_after_seconds: 30 },
+      });
+    }
+  }
+
+  async submit(req: SubmitRequest): Promise<{ job: Job; created: boolean }> {
+    if (req.idempotencyKey !== undefined) {
+      const existing = await this.store.findByIdempotencyKey(req.idempotencyKey);
+      if (existing !== undefined) return { job: existing, created: false };
+    }
+    // Bad audio is refused now, with the same codes as a sync request, not discovered later.
+    const probe = await probeAudio(req.uploadPath);
+    if (probe.durationSeconds !== undefined && probe.durationSeconds > this.config.MAX_AUDIO_SECONDS) {
+      throw new AppError('AUDIO_TOO_LONG', `the audio lasts ${probe.durationSeconds.toFixed(1)} s, longer than the ${this.config.MAX_AUDIO_SECONDS} s this server accepts (MAX_AUDIO_SECONDS)`);
+    }
+    const id = randomUUID();
+    const dir = join(this.jobsDir, id);
+    await mkdir(dir, { recursive: true });
+    const audioPath = join(dir, 'audio');
+    const log = new JobLog(join(dir, 'job.log'));
+    try {
+      await rename(req.uploadPath, audioPath);
+      const job = await this.store.create({
+        id,
+        priority: req.priority,
+        createdAt: Date.now(),
+        fileName: req.fileName,
+        fileSize: req.fileSize,
+        durationSeconds: probe.durationSeconds ?? null,
+        audioPath,
+        options: req.options,
+        engine: req.engine,
+        isolation: req.isolation,
+        logFilePath: log.path,
+        idempotencyKey: req.idempotencyKey ?? null,
+        callbackUrl: req.callbackUrl ?? null,
+      });
+      log.append(`accepted: ${JSON.stringify(req.fileName)}, ${req.fileSize} bytes, ${probe.format}/${probe.codec}, priority ${req.priority}, isolation ${req.isolation}`);
+      this.runner.tick();
+      return { job, created: true };
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      // Two submits with one key at once: the second insert loses and returns the first's job.
+      if (req.idempotencyKey !== undefined) {
+        const existing = await this.store.findByIdempotencyKey(req.idempotencyKey);
+        if (existing !== undefined) return { job: existing, created: false };
+      }
+      throw err;
+    }
+  }
+
+  async get(id: string): Promise<Job> {
+    const job = await this.store.get(id);
+    if (job === undefined) throw new AppError('JOB_NOT_FOUND', `no job ${id}`);
+    return job;
+  }
+
+  async list(status: JobStatus | undefined, limit: number, cursor: string | undefined): Promise<{ jobs: Job[]; nextCursor: string | null }> {
+    const jobs = await this.store.list({ status, limit: limit + 1, cursor: cursor === undefined ? undefined : decodeCursor(cursor) });
+    const page = jobs.slice(0, limit);
+    return { jobs: page, nextCursor: jobs.length > limit ? encodeCursor(page[page.length - 1]!) : null };
+  }
+
+  async cancel(id: string): Promise<Job> {
+    const before = await this.get(id);
+    if (isTerminal(before.status)) throw new AppError('JOB_ALREADY_FINISHED', `job ${id} already ended (${before.status})`);
+    const after = await this.store.cancel(id, Date.now());
+    if (after === undefined) throw new AppError('JOB_NOT_FOUND', `no job ${id}`);
+    if (after.status !== 'cancelled') throw new AppError('JOB_ALREADY_FINISHED', `job ${id} already ended (${after.status})`);
+    new JobLog(after.logFilePath).append('cancel requested');
+    // Running here: kill its worker now. Elsewhere: its instance sees the status at its next heartbeat.
+    if (!this.runner.abort(id)) await this.runner.afterRun(id);
+    return after;
+  }
+
+  async remove(id: string): Promise<void> {
+    const job = await this.get(id);
+    if (!isTerminal(job.status)) throw new AppError('JOB_NOT_FINISHED', `job ${id} is ${job.status}; cancel it first`);
+    await this.store.delete(id);
+    await rm(join(this.jobsDir, id), { recursive: true, force: true });
+    if (job.audioPath) await rm(job.audioPath, { force: true });
+  }
+
+  log(job: Job): JobLog {
+    return new JobLog(job.logFilePath);
+  }
+
+  get webhookSender(): WebhookSender {
+    return this.webhooks;
+  }
+}

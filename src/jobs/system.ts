@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../logger.js';
+import { readStartTime } from '../pool/index.js';
+import { SqliteJobStore, type JobStore } from '../store/index.js';
+import type { TranscriptionService } from '../transcription/index.js';
+import { OrphanRecovery } from './recovery.js';
+import { Retention } from './retention.js';
+import { JobRunner } from './runner.js';
+import { JobService } from './service.js';
+import { WebhookSender } from './webhooks.js';
+
+export interface JobSystem {
+  instanceId: string;
+  store: JobStore;
+  service: JobService;
+  runner: JobRunner;
+  recovery: OrphanRecovery;
+  webhooks: WebhookSender;
+  /** Starts claiming (call once engines are warm). */
+  start(): void;
+  /** Stops claiming and timers; waits for running jobs unless `wait` is false. */
+  stop(wait: boolean): Promise<void>;
+}
+
+/**
+ * Opens the job store, registers this server as an instance, recovers what a
+ * previous crash left running, and wires the runner, webhooks and retention.
+ */
+export async function openJobSystem(opts: {
+  config: Config;
+  logger: Logger;
+  service: TranscriptionService;
+  dataDir: string;
+  baseUrl: () => string;
+}): Promise<JobSystem> {
+  const { config, service, dataDir } = opts;
+  const logger = opts.logger.child({ component: 'jobs' });
+  const store = await SqliteJobStore.open(join(dataDir, 'hark.db'));
+  await store.migrate();
+  if (store.lastMigration.applied.length > 0) {
+    logger.info({ applied: store.lastMigration.applied, backup: store.lastMigration.backupPath, db: store.path }, 'database migrated');
+  }
+  const instanceId = randomUUID();
+  const now = Date.now();
+  await store.registerInstance({ id: instanceId, hostname: hostname(), pid: process.pid, processStartedAt: (await readStartTime(process.pid)) ?? null, startedAt: now, lastHeartbeat: now });
+
+  const webhooks = new WebhookSender({
+    store,
+    logger,
+    secret: config.WEBHOOK_SECRET,
+    maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+    timeoutMs: config.WEBHOOK_TIMEOUT_SECONDS * 1000,
+    baseUrl: opts.baseUrl,
+  });
+  const runner = new JobRunner({ config, logger, store, service, webhooks, instanceId });
+  const recovery = new OrphanRecovery({ config, logger, store, instanceId, runningHere: () => runner.runningIds() });
+  const jobService = new JobService(config, store, runner, webhooks, dataDir);
+  const retention = new Retention(store, logger, config.JOB_CLEANUP_MAX_AGE_HOURS * 3600 * 1000);
+
+  // Before anything runs: what did the last crash leave behind?
+  const report = await recovery.scan();
+  if (report.requeued + report.failed > 0) logger.warn({ ...report }, 'recovered jobs left running by a previous server');
+
+  return {
+    instanceId,
+    store,
+    service: jobService,
+    runner,
+    recovery,
+    webhooks,
+    start() {
+      runner.start();
+      recovery.start();
+      retention.start();
+      void retention.sweep().catch((err: unknown) => logger.error({ err }, 'retention sweep failed'));
+      // Webhooks that a previous run could not finish delivering.
+      void store.pendingWebhooks().then((jobs) => jobs.forEach((j) => webhooks.deliver(j)));
+    },
+    async stop(wait: boolean) {
+      recovery.stop();
+      retention.stop();
+      if (wait) await runner.stop();
+      else void runner.stop();
+      if (wait) await webhooks.idle();
+      await store.removeInstance(instanceId).catch(() => undefined);
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import { createHmac } from 'node:crypto';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { JobStore } from '../store/index.js';
+import type { Job } from './model.js';
+
+export interface WebhookOptions {
+  store: JobStore;
+  logger: Logger;
+  secret: string | undefined;
+  maxAttempts: number;
+  timeoutMs: number;
+  /** Base of the links in the payload, e.g. http://127.0.0.1:8000 */
+  baseUrl: () => string;
+  /** Wait before attempt n (1-based); tests shorten it. */
+  backoffMs?: (attempt: number) => number;
+}
+
+/** Only http(s) URLs; anything else is refused at submit. */
+export function checkCallbackUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new AppError('INVALID_CALLBACK_URL', `callback_url is not a URL: ${JSON.stringify(raw.slice(0, 200))}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new AppError('INVALID_CALLBACK_URL', `callback_url must be http or https, not ${url.protocol.replace(':', '')}`);
+  }
+  if (url.username || url.password) throw new AppError('INVALID_CALLBACK_URL', 'callback_url must not carry credentials');
+  return url.toString();
+}
+
+/** `X-Hark-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (the receiver checks t for replay). */
+export function signPayload(secret: string, timestamp: number, body: string): string {
+  return `t=${timestamp},v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+export function webhookPayload(job: Job, baseUrl: string) {
+  return {
+    event: `job.${job.status}`,
+    job_id: job.id,
+    status: job.status,
+    file_name: job.fileName,
+    duration_seconds: job.durationSeconds,
+    attempts: job.attempts,
+    created_at: new Date(job.createdAt).toISOString(),
+    finished_at: job.finishedAt === null ? null : new Date(job.finishedAt).toISOString(),
+    error: job.errorCode === null || job.status === 'completed' ? null : { code: job.errorCode, message: job.errorMessage },
+    text: job.result?.text ?? null,
+    links: { self: `${baseUrl}/api/v1/jobs/${job.id}`, result: `${baseUrl}/api/v1/jobs/${job.id}/result` },
+  };
+}
+
+/**
+ * Tells a job's `callback_url` that the job ended. Retries with backoff (and
+ * the receiver's Retry-After) up to WEBHOOK_MAX_ATTEMPTS, recording each
+ * attempt on the job. A failing webhook never changes the job's own outcome.
+ */
+export class WebhookSender {
+  private readonly inFlight = new Set<string>();
+
+  constructor(private readonly options: WebhookOptions) {}
+
+  /** Starts delivery in the background (at most once at a time per job). */
+  deliver(job: Job): void {
+    if (job.callbackUrl === null || this.inFlight.has(job.id)) return;
+    this.inFlight.add(job.id);
+    void this.run(job).finally(() => this.inFlight.delete(job.id));
+  }
+
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  private async run(job: Job): Promise<void> {
+    const { store, logger, secret, maxAttempts, timeoutMs } = this.options;
+    const log = logger.child({ jobId: job.id });
+    const body = JSON.stringify(webhookPayload(job, this.options.baseUrl()));
+    const backoff = this.options.backoffMs ?? ((n: number) => 1000 * 2 ** (n - 1));
+    let lastError: string | null = null;
+    for (let attempt = job.webhookAttempts + 1; attempt <= maxAttempts; attempt++) {
+      const timestamp = Math.floor(Date.now() / 1000);
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'user-agent': 'hark-webhook/1',
+        'x-hark-event': `job.${job.status}`,
+        'x-hark-timestamp': String(timestamp),
+        'x-hark-delivery-attempt': String(attempt),
+      };
+      if (secret) headers['x-hark-signature'] = signPayload(secret, timestamp, body);
+      let retryAfterMs: number | undefined;
+      try {
+        const res = await fetch(job.callbackUrl!, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+        await res.body?.cancel();
+        if (res.status >= 200 && res.status < 300) {
+          await store.setWebhook(job.id, 'delivered', attempt, null);
+          log.info({ attempt, status: res.status }, 'webhook delivered');
+          return;
+        }
+        lastError = `HTTP ${res.status}`;
+        const ra = Number(res.headers.get('retry-after'));
+        if (Number.isFinite(ra) && ra > 0) retryAfterMs = Math.min(ra, 300) * 1000;
+      } catch (err) {
+        lastError = err instanceof Error ? err.message : String(err);
+      }
+      const last = attempt === maxAttempts;
+      await store.setWebhook(job.id, last ? 'failed' : 'pending', attempt, lastError);
+      log.warn({ attempt, maxAttempts, error: lastError }, last ? 'webhook failed, giving up' : 'webhook failed, will retry');
+      if (!last) await new Promise((r) => setTimeout(r, retryAfterMs ?? backoff(attempt)));
+    }
+  }
+}
