@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import type { Config } from '../config/index.js';
-import type { EngineName, Isolation } from '../engines/index.js';
+import { transcriptSchema, type EngineName, type Isolation } from '../engines/index.js';
 import { AppError, toSerializedError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { readStartTime } from '../pool/index.js';
@@ -149,7 +149,8 @@ export class JobRunner {
             onLog: (message) => log.append(`engine: ${message}`),
           },
         });
-        const { id: _id, engine: _e, isolation: _i, pid: _p, processing_ms, ...transcript } = result;
+        const { processing_ms } = result;
+        const transcript = transcriptSchema.parse(result); // the engine's part, without the request's fields
         if (await this.o.store.complete(run, transcript, Date.now())) {
           log.append(`completed in ${(processing_ms / 1000).toFixed(1)} s: ${transcript.words.length} words, ${transcript.duration_seconds.toFixed(1)} s of audio`);
           logger.info({ processingMs: processing_ms }, 'job completed');

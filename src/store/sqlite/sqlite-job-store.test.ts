@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { describeJobStore, newJob } from '../../../test/support/job-store-suite.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
@@ -14,7 +15,7 @@ describe('SQLite migrations', () => {
     const old = await SqliteJobStore.open(path);
     await old.migrateTo('001_jobs');
     // Rows written by a version of hark that knew only the first schema.
-    const db = (old as unknown as { db: import('kysely').Kysely<Record<string, Record<string, unknown>>> }).db;
+    const db = (old as unknown as { db: Kysely<Record<string, Record<string, unknown>>> }).db;
     for (let i = 0; i < 3; i++) {
       const j = newJob({ id: `old-${i}`, createdAt: 1000 + i });
       await db
