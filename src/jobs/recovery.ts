@@ -104,11 +104,13 @@ export class OrphanRecovery {
     if (pid === null || pid === process.pid) return false;
     if (owner !== undefined && owner.hostname !== this.host) return false; // not ours to reach
     if (!(await sameProcessAlive(pid, job.processStartedAt))) return false; // gone, or the pid now belongs to someone else
-    // Workers lead their own process group; an in-process job's pid is its old server.
+    // Workers lead their own process group (the group takes what they started);
+    // any other process (an in-process job's old server) is killed by pid.
+    killGroup(pid, 'SIGKILL');
     try {
-      killGroup(pid, 'SIGKILL');
-    } catch {
       process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone with its group
     }
     this.totals.killed++;
     this.o.logger.warn({ jobId: job.id, pid }, 'killed the process of an orphaned job');
