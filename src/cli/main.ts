@@ -4,6 +4,7 @@ import { ConfigError, ENGINE_NAMES, loadConfig, type Config } from '../config/in
 import { main as serve } from '../main.js';
 import { ISOLATION_MODES, type Isolation } from '../engines/index.js';
 import { VERSION } from '../http/index.js';
+import { ApiError, formatJobRow, JobsClient } from './jobs.js';
 import { CLI_FORMATS, transcribeFiles, type CliFormat } from './transcribe.js';
 
 function config(overrides: Record<string, string> = {}): Config {
@@ -49,6 +50,109 @@ program
       progress: opts.progress && process.stderr.isTTY === true,
     });
   });
+
+const DEFAULT_URL = process.env['HARK_URL'] ?? 'http://127.0.0.1:8000';
+
+/** Runs a jobs subcommand, printing an API failure as one line with exit code 1. */
+function api(fn: (client: JobsClient, ...args: never[]) => Promise<void>) {
+  return async (...args: unknown[]) => {
+    const cmd = args[args.length - 1] as Command;
+    const client = new JobsClient((cmd.optsWithGlobals() as { url: string }).url);
+    try {
+      await fn(client, ...(args as never[]));
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      process.stderr.write(`hark: ${err.message} (${err.code})\n`);
+      process.exitCode = 1;
+    }
+  };
+}
+
+const jobs = program
+  .command('jobs')
+  .description('async jobs on a running hark server')
+  .option('--url <url>', 'server address (HARK_URL)', DEFAULT_URL);
+
+jobs
+  .command('submit')
+  .description('submit audio files as jobs; prints one job id per file')
+  .argument('<files...>')
+  .addOption(new Option('-p, --priority <priority>', 'priority').choices(['high', 'normal', 'low']).default('normal'))
+  .option('-w, --wait', 'wait until every job has ended, showing progress on stderr, then print transcripts')
+  .addOption(new Option('-i, --isolation <mode>', 'isolation mode (default: the server\'s)').choices(ISOLATION_MODES))
+  .option('--callback-url <url>', 'webhook called when each job ends')
+  .action(
+    api(async (client, files: string[], opts: { priority: string; wait?: boolean; isolation?: string; callbackUrl?: string }) => {
+      const fields: Record<string, string> = { priority: opts.priority };
+      if (opts.isolation) fields['isolation'] = opts.isolation;
+      if (opts.callbackUrl) fields['callback_url'] = opts.callbackUrl;
+      const ids: string[] = [];
+      for (const file of files) {
+        const id = await client.submit(file, fields);
+        ids.push(id);
+        process.stdout.write(`${id}  ${file}\n`);
+      }
+      if (!opts.wait) return;
+      const views = await client.waitAll(ids, (j) => process.stderr.write(`${formatJobRow(j)}\n`));
+      for (const v of views) {
+        if (v.status === 'completed') process.stdout.write(`# ${v.file_name}\n${String(await client.result(v.id, 'text'))}`);
+      }
+      if (views.some((v) => v.status !== 'completed')) process.exitCode = 1;
+    }),
+  );
+
+jobs
+  .command('list')
+  .description('jobs, newest first')
+  .addOption(new Option('-s, --status <status>', 'only this status').choices(['queued', 'running', 'completed', 'failed', 'cancelled']))
+  .option('-n, --limit <n>', 'how many', '50')
+  .action(
+    api(async (client, opts: { status?: string; limit: string }) => {
+      const page = await client.list(opts.status, Number(opts.limit));
+      for (const j of page.jobs) process.stdout.write(`${formatJobRow(j)}\n`);
+    }),
+  );
+
+jobs
+  .command('status')
+  .description('one job as JSON')
+  .argument('<id>')
+  .action(api(async (client, id: string) => void process.stdout.write(`${JSON.stringify(await client.get(id), null, 2)}\n`)));
+
+jobs
+  .command('result')
+  .description('the transcript of a completed job')
+  .argument('<id>')
+  .addOption(new Option('-f, --format <format>', 'format').choices(['text', 'json', 'srt', 'vtt']).default('text'))
+  .action(
+    api(async (client, id: string, opts: { format: string }) => {
+      const r = await client.result(id, opts.format);
+      process.stdout.write(typeof r === 'string' ? r : `${JSON.stringify(r, null, 2)}\n`);
+    }),
+  );
+
+jobs
+  .command('logs')
+  .description("a job's log; --follow streams it live until the job ends")
+  .argument('<id>')
+  .option('-f, --follow', 'stream new lines until the job ends')
+  .option('-n, --tail <n>', 'only the last n lines')
+  .action(
+    api(async (client, id: string, opts: { follow?: boolean; tail?: string }) => {
+      if (opts.follow) {
+        const status = await client.follow(id, (line) => process.stdout.write(`${line}\n`));
+        if (status !== 'completed') process.exitCode = 1;
+        return;
+      }
+      for (const line of await client.logs(id, opts.tail === undefined ? undefined : Number(opts.tail))) process.stdout.write(`${line}\n`);
+    }),
+  );
+
+jobs
+  .command('cancel')
+  .description('cancel a queued or running job (its worker process is killed)')
+  .argument('<id>')
+  .action(api(async (client, id: string) => void process.stdout.write(`${formatJobRow(await client.cancel(id))}\n`)));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`hark: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tally, wer } from '../src/eval/index.js';
+import { spawnServer, type ChildServer } from './support/child-server.js';
+import { clip } from './support/corpus.js';
+
+const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+let server: ChildServer;
+beforeAll(async () => {
+  server = await spawnServer({ ENABLE_PROCESS_ISOLATED: 'false' });
+});
+afterAll(async () => server?.stop());
+
+function hark(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, HARK_URL: server.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('hark jobs', () => {
+  const a = clip('1089-134686-0001');
+  const b = clip('1089-134686-0004');
+
+  it('submits files, waits, and prints their transcripts', async () => {
+    const r = await hark(['jobs', 'submit', '--wait', a.path, b.path]);
+    expect(r.code).toBe(0);
+    const ids = [...r.stdout.matchAll(/^([0-9a-f-]{36}) {2}/gm)].map((m) => m[1]);
+    expect(ids).toHaveLength(2);
+    const text = r.stdout.split('# 1089-134686-0004.wav')[1] ?? '';
+    expect(wer([tally(b.transcript, text)])).toBeLessThan(0.5);
+    expect(r.stderr).toContain('completed');
+  });
+
+  it('lists jobs, shows a log, follows a live log to its end and refuses to cancel a finished job', async () => {
+    const sub = await hark(['jobs', 'submit', a.path]);
+    const id = sub.stdout.split(' ')[0]!;
+    const follow = await hark(['jobs', 'logs', '--follow', id]);
+    expect(follow.code).toBe(0);
+    expect(follow.stdout).toMatch(/accepted: .*\n.*attempt 1 started[\s\S]*completed in/);
+    const list = await hark(['jobs', 'list', '--status', 'completed']);
+    expect(list.stdout).toContain(id);
+    const tail = await hark(['jobs', 'logs', '--tail', '1', id]);
+    expect(tail.stdout.trim().split('\n')).toHaveLength(1);
+    const cancel = await hark(['jobs', 'cancel', id]);
+    expect(cancel.code).toBe(1);
+    expect(cancel.stderr.trim()).toBe(`hark: job ${id} already ended (completed) (JOB_ALREADY_FINISHED)`);
+  });
+
+  it('says in one line when the job or the server does not exist', async () => {
+    const missing = await hark(['jobs', 'status', 'no-such-job']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toBe('hark: no job no-such-job (JOB_NOT_FOUND)');
+    const down = await hark(['jobs', 'list', '--url', 'http://127.0.0.1:9']);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/^hark: cannot reach hark at http:\/\/127\.0\.0\.1:9 .*\(UNREACHABLE\)\n$/);
+  });
+});
