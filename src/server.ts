@@ -4,6 +4,7 @@ import { TempDir } from './audio/index.js';
 import type { Config } from './config/index.js';
 import { InProcessExecutor, PoolExecutor, type Executor } from './executors/index.js';
 import { openJobSystem, type JobSystem } from './jobs/index.js';
+import { Metrics } from './metrics/index.js';
 import { buildApp, type Readiness } from './http/index.js';
 import type { Logger } from './logger.js';
 import { WorkerPool } from './pool/index.js';
@@ -53,7 +54,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const readiness: Readiness = { state: 'starting', engines: [], isolationModes: service.isolationModes() };
   let url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`;
   const jobs = await openJobSystem({ config, logger, service, dataDir, baseUrl: () => url });
-  const app = await buildApp({ config, service, temp, readiness, pool, jobs: jobs.service }, logger);
+  const metrics = new Metrics({ config, service, pool, jobs });
+  const app = await buildApp({ config, service, temp, readiness, pool, jobs: jobs.service, metrics }, logger);
   await app.listen({ host: config.HOST, port: config.PORT });
   const address = app.server.address();
   if (typeof address === 'object' && address !== null) url = url.replace(/:\d+$/, `:${address.port}`);

@@ -9,6 +9,7 @@ import { registerOpenApi } from './openapi.js';
 import { capacityRoutes } from './routes/capacity.js';
 import { debugRoutes } from './routes/debug.js';
 import { jobRoutes } from './routes/jobs.js';
+import { metricsRoutes } from '../metrics/index.js';
 import { healthRoutes } from './routes/health.js';
 import { openaiRoutes } from './routes/openai.js';
 import { transcriptionRoutes } from './routes/transcriptions.js';
@@ -79,6 +80,7 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
     }
   });
 
+  if (deps.metrics !== undefined) metricsRoutes(app, deps.metrics);
   await app.register(healthRoutes, deps);
   await app.register(transcriptionRoutes, deps);
   await app.register(openaiRoutes, deps);

@@ -54,8 +54,16 @@ export function errorBody(err: AppError): ErrorBody {
   return { error: err.details === undefined ? { code: err.code, message: err.message } : { code: err.code, message: err.message, details: err.details } };
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The hark error code this request was answered with (for metrics). */
+    harkErrorCode?: ErrorCode;
+  }
+}
+
 export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
   const status = ERROR_STATUS[err.code];
+  reply.request.harkErrorCode = err.code;
   const retry = err.details?.['retry_after_seconds'];
   if (typeof retry === 'number') void reply.header('retry-after', String(retry));
   return reply.status(status).type('application/json; charset=utf-8').send(errorBody(err));

@@ -2,6 +2,7 @@ import type { TempDir } from '../audio/index.js';
 import type { Config } from '../config/index.js';
 import type { EngineInfo, Isolation } from '../engines/index.js';
 import type { JobService } from '../jobs/index.js';
+import type { Metrics } from '../metrics/index.js';
 import type { WorkerPool } from '../pool/index.js';
 import type { TranscriptionService } from '../transcription/index.js';
 
@@ -23,4 +24,6 @@ export interface AppDeps {
   pool: WorkerPool | undefined;
   /** Async jobs (durable, in the job store). */
   jobs: JobService | undefined;
+  /** Prometheus metrics; /metrics is served when present. */
+  metrics: Metrics | undefined;
 }

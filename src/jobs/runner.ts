@@ -41,6 +41,8 @@ export class JobRunner {
   private ticking = false;
   private again = false;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Job runs by how they ended, for metrics. */
+  readonly totals = { completed: 0, failed: 0, cancelled: 0, requeued: 0 };
 
   constructor(private readonly o: JobRunnerOptions) {}
 
@@ -152,6 +154,7 @@ export class JobRunner {
         const { processing_ms } = result;
         const transcript = transcriptSchema.parse(result); // the engine's part, without the request's fields
         if (await this.o.store.complete(run, transcript, Date.now())) {
+          this.totals.completed++;
           log.append(`completed in ${(processing_ms / 1000).toFixed(1)} s: ${transcript.words.length} words, ${transcript.duration_seconds.toFixed(1)} s of audio`);
           logger.info({ processingMs: processing_ms }, 'job completed');
         } else {
@@ -160,14 +163,17 @@ export class JobRunner {
       } catch (raw) {
         const err = toSerializedError(raw instanceof Error && raw.name === 'AbortError' ? new AppError('CANCELLED', 'cancelled') : raw);
         if (entry.cancelled) {
+          this.totals.cancelled++;
           log.append('cancelled; its process was stopped');
           logger.info('job cancelled');
         } else if (RETRYABLE.includes(err.code) && job.attempts < this.o.config.MAX_ATTEMPTS) {
           await this.o.store.requeue(run, err);
+          this.totals.requeued++;
           log.append(`attempt ${job.attempts} failed (${err.code}: ${err.message}); queued again`);
           logger.warn({ code: err.code, attempt: job.attempts }, 'job attempt failed; requeued');
         } else {
           await this.o.store.fail(run, err, Date.now());
+          this.totals.failed++;
           log.append(`failed: ${err.code}: ${err.message}`);
           logger.warn({ code: err.code }, 'job failed');
         }

@@ -59,6 +59,8 @@ export function webhookPayload(job: Job, baseUrl: string) {
  */
 export class WebhookSender {
   private readonly inFlight = new Set<string>();
+  /** Delivery attempts by outcome, for metrics (read-only outside). */
+  readonly totals = { delivered: 0, retried: 0, failed: 0 };
 
   constructor(private readonly options: WebhookOptions) {}
 
@@ -95,6 +97,7 @@ export class WebhookSender {
         await res.body?.cancel();
         if (res.status >= 200 && res.status < 300) {
           await store.setWebhook(job.id, 'delivered', attempt, null);
+          this.totals.delivered++;
           log.info({ attempt, status: res.status }, 'webhook delivered');
           return;
         }
@@ -105,6 +108,7 @@ export class WebhookSender {
         lastError = err instanceof Error ? err.message : String(err);
       }
       const last = attempt === maxAttempts;
+      this.totals[last ? 'failed' : 'retried']++;
       await store.setWebhook(job.id, last ? 'failed' : 'pending', attempt, lastError);
       log.warn({ attempt, maxAttempts, error: lastError }, last ? 'webhook failed, giving up' : 'webhook failed, will retry');
       if (!last) await new Promise((r) => setTimeout(r, retryAfterMs ?? backoff(attempt)));

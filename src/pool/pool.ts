@@ -66,6 +66,11 @@ export interface WorkerPoolOptions {
   entry?: string;
 }
 
+/** Told of pool events (metrics); never steers the pool. */
+export interface PoolObserver {
+  workerReady(spawnToReadyMs: number): void;
+}
+
 const BACKOFF_BASE_MS = 250;
 
 function defaultEntry(): { entry: string; execArgv: string[] } {
@@ -97,8 +102,9 @@ export class WorkerPool {
     timedOut: 0,
     startupFailures: 0,
   };
-  /** Recent spawn-to-ready durations (ms), for metrics. */
+  /** Recent spawn-to-ready durations (ms). */
   readonly spawnToReadyMs: number[] = [];
+  private readonly observers: PoolObserver[] = [];
 
   constructor(private readonly options: WorkerPoolOptions) {
     this.slots = Array.from({ length: options.config.WORKER_COUNT }, (_, index) => ({
@@ -112,6 +118,10 @@ export class WorkerPool {
     const d = defaultEntry();
     this.entry = options.entry ?? d.entry;
     this.execArgv = options.entry ? [] : d.execArgv;
+  }
+
+  observe(observer: PoolObserver): void {
+    this.observers.push(observer);
   }
 
   get size(): number {
@@ -229,6 +239,7 @@ export class WorkerPool {
         slot.failures = 0;
         if (worker.readyMs !== undefined) {
           this.spawnToReadyMs.push(worker.readyMs);
+          for (const o of this.observers) o.workerReady(worker.readyMs);
           if (this.spawnToReadyMs.length > 100) this.spawnToReadyMs.shift();
         }
         this.options.logger.debug({ workerPid: worker.pid, slot: slot.index, readyMs: Math.round(worker.readyMs ?? 0) }, 'worker ready');

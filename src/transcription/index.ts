@@ -1,3 +1,3 @@
-export { TranscriptionService, type TranscribeFileRequest } from './service.js';
+export { TranscriptionService, type TranscribeFileRequest, type TranscriptionObserver } from './service.js';
 export { transcriptionResponseSchema, type TranscriptionResponse } from './schema.js';
 export { RESPONSE_FORMATS, CONTENT_TYPES, renderText, toSrt, toVtt, toText, captionCues, type ResponseFormat, type Cue } from './formats.js';

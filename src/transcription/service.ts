@@ -1,7 +1,7 @@
 import type { Config } from '../config/index.js';
 import { decodeToPcm, type TempDir } from '../audio/index.js';
 import type { EngineName, Isolation, TranscribeHooks, TranscribeOptions } from '../engines/index.js';
-import { AppError } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 import { Admission, type AdmissionSnapshot, type Executor, type Ticket } from '../executors/index.js';
 import type { Logger } from '../logger.js';
 import type { TranscriptionResponse } from './schema.js';
@@ -16,6 +16,18 @@ export interface TranscribeFileRequest {
   hooks?: TranscribeHooks;
 }
 
+/** Told of every transcription's end (metrics); never steers it. */
+export interface TranscriptionObserver {
+  transcriptionFinished(event: {
+    isolation: Isolation;
+    engine: EngineName;
+    /** 'ok' or the error code. */
+    outcome: 'ok' | ErrorCode;
+    seconds: number;
+    audioSeconds: number | undefined;
+  }): void;
+}
+
 interface Lane {
   executor: Executor;
   admission: Admission;
@@ -27,6 +39,7 @@ interface Lane {
  */
 export class TranscriptionService {
   private readonly lanes = new Map<Isolation, Lane>();
+  private readonly observers: TranscriptionObserver[] = [];
 
   constructor(
     private readonly config: Config,
@@ -39,6 +52,10 @@ export class TranscriptionService {
         admission: new Admission({ concurrency: executor.concurrency, maxQueue: config.MAX_QUEUE_SIZE }),
       });
     }
+  }
+
+  observe(observer: TranscriptionObserver): void {
+    this.observers.push(observer);
   }
 
   /** Mode used when a request does not choose (DEFAULT_ISOLATION; auto picks the pool when it is enabled). */
@@ -91,13 +108,17 @@ export class TranscriptionService {
     const started = performance.now();
     const lane = this.lane(isolation);
     const pcmPath = this.temp.file('.pcm');
+    let audioSeconds: number | undefined;
+    let outcome: 'ok' | ErrorCode = 'INTERNAL_ERROR';
     try {
       const audio = await decodeToPcm(req.inputPath, pcmPath, { maxSeconds: this.config.MAX_AUDIO_SECONDS, signal: req.hooks?.signal });
+      audioSeconds = audio.durationSeconds;
       req.logger.debug({ durationSeconds: audio.durationSeconds }, 'audio decoded');
       const result = await ticket.run(
         () => lane.executor.run({ id: req.id, audio, engine: req.engine, options: req.options }, req.hooks),
         req.hooks?.signal,
       );
+      outcome = 'ok';
       return {
         id: req.id,
         ...result.transcript,
@@ -106,9 +127,14 @@ export class TranscriptionService {
         pid: result.pid,
         processing_ms: Math.round(performance.now() - started),
       };
+    } catch (err) {
+      outcome = err instanceof AppError ? err.code : (err as Error).name === 'AbortError' ? 'REQUEST_ABORTED' : 'INTERNAL_ERROR';
+      throw err;
     } finally {
       ticket.release();
       await this.temp.remove(pcmPath);
+      const seconds = (performance.now() - started) / 1000;
+      for (const o of this.observers) o.transcriptionFinished({ isolation, engine: req.engine, outcome, seconds, audioSeconds });
     }
   }
 }

@@ -1,0 +1,2 @@
+export { Metrics, type MetricsSources } from './metrics.js';
+export { metricsRoutes } from './routes.js';
