@@ -65,6 +65,29 @@ describe('bounded queue', () => {
   });
 });
 
+describe('queued client that goes away', () => {
+  it('leaves the queue, and the next request runs', async () => {
+    server = await spawnServer({ WORKER_COUNT: '1', MAX_QUEUE_SIZE: '4' });
+    const long = join(server.dataDir, 'long.wav');
+    joinWavs(devClips.slice(0, 8).map((c) => c.path), long);
+    const url = `${server.url}/transcriptions/process-isolated`;
+    const first = postAudio(url, long);
+    const capacity = async () => (await (await fetch(`${server!.url}/api/v1/capacity`)).json()) as { active_jobs: number; queued_jobs: number };
+    await waitFor(async () => (await capacity()).active_jobs === 1);
+    const ac = new AbortController();
+    const gone = postAudio(url, short, {}, { signal: ac.signal }).catch((e: unknown) => e);
+    await waitFor(async () => (await capacity()).queued_jobs === 1);
+    ac.abort();
+    await gone;
+    await waitFor(async () => (await capacity()).queued_jobs === 0);
+    expect((await first).status).toBe(200);
+    const after = await postAudio(url, short);
+    expect(after.status).toBe(200);
+    const view = await poolView(server.url);
+    expect(view.totals.crashed).toBe(0);
+  });
+});
+
 describe('shutdown', () => {
   it('SIGTERM lets the running task finish, then exits with no child process left', async () => {
     server = await spawnServer({ WORKER_COUNT: '2', SHUTDOWN_GRACE_SECONDS: '20' });
