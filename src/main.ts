@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from './config/index.js';
 import { createLogger } from './logger.js';
 import { startServer } from './server.js';
@@ -38,7 +40,18 @@ export async function main(env: Record<string, string | undefined> = process.env
   process.on('SIGINT', stop);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/** True when this module is the program being run (`node dist/main.js`), also through symlinks or odd paths. */
+function isEntryPoint(): boolean {
+  const argv1 = process.argv[1];
+  if (argv1 === undefined) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(argv1)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
   main().catch((err: unknown) => {
     process.stderr.write(`hark: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);

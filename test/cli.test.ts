@@ -39,6 +39,14 @@ describe('hark transcribe', () => {
     expect(srt.stdout).toMatch(/^1\n00:00:00,\d{3} --> 00:00:0\d,\d{3}\n/);
   });
 
+  it('prints JSON Lines for several files with --format json', async () => {
+    const other = clip('1089-134686-0001');
+    const r = await hark(['transcribe', '--format', 'json', c.path, other.path]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; text: string });
+    expect(lines.map((l) => l.file)).toEqual([c.path, other.path]);
+  });
+
   it('runs the engine in a worker process with --isolation process, leaving no process behind', async () => {
     const r = await hark(['transcribe', '--isolation', 'process', c.path]);
     expect(r.code).toBe(0);

@@ -37,7 +37,7 @@ program
   .command('transcribe')
   .description('transcribe audio files with the engine in this process; the transcript goes to stdout')
   .argument('<files...>', 'audio files (wav, flac, mp3, ogg/opus, m4a/aac, webm...)')
-  .addOption(new Option('-f, --format <format>', 'output format').choices(CLI_FORMATS).default('text'))
+  .addOption(new Option('-f, --format <format>', 'output format (json: one object; JSON Lines for several files)').choices(CLI_FORMATS).default('text'))
   .addOption(new Option('-e, --engine <engine>', 'engine (default: ENGINE)').choices(ENGINE_NAMES))
   .addOption(new Option('-i, --isolation <mode>', 'run the engine here or in a worker process').choices(ISOLATION_MODES).default('in-process'))
   .option('--no-progress', 'no progress on stderr')

@@ -22,8 +22,10 @@ export interface TranscribeCommandOptions {
   progress: boolean;
 }
 
-function render(format: CliFormat, file: string, t: Transcript): string {
-  return format === 'json' ? `${JSON.stringify({ file, ...t }, null, 2)}\n` : renderText(format, t);
+/** One file: a pretty JSON object. Several: JSON Lines, one object per file, so the output stays parseable. */
+function render(format: CliFormat, file: string, t: Transcript, several: boolean): string {
+  if (format !== 'json') return renderText(format, t);
+  return several ? `${JSON.stringify({ file, ...t })}\n` : `${JSON.stringify({ file, ...t }, null, 2)}\n`;
 }
 
 /**
@@ -57,7 +59,7 @@ export async function transcribeFiles(files: string[], config: Config, opts: Tra
         );
         if (opts.progress) process.stderr.write('\n');
         if (files.length > 1 && opts.format === 'text') process.stdout.write(`# ${file}\n`);
-        process.stdout.write(render(opts.format, file, t));
+        process.stdout.write(render(opts.format, file, t, files.length > 1));
       } catch (err) {
         failures++;
         const e = err instanceof AppError ? err : new AppError('INTERNAL_ERROR', err instanceof Error ? err.message : String(err));

@@ -34,13 +34,21 @@ export async function spawnServer(env: Record<string, string> = {}, opts: { wait
   const url = `http://127.0.0.1:${port}`;
   createInterface({ input: child.stderr! }).on('line', (l) => logs.push(l));
   createInterface({ input: child.stdout! }).on('line', (l) => logs.push(l));
-  await Promise.race([
-    waitFor(async () => (await fetch(`${url}/healthz`)).ok, 20_000, 50),
-    exited.then(() => {
-      throw new Error(`server exited: ${logs.join('\n')}`);
-    }),
-  ]);
-  if (opts.waitReady !== false) await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, 30_000);
+  try {
+    await Promise.race([
+      waitFor(async () => (await fetch(`${url}/healthz`)).ok, 20_000, 50),
+      exited.then(() => {
+        throw new Error(`server exited: ${logs.join('\n')}`);
+      }),
+    ]);
+    if (opts.waitReady !== false) await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, 30_000);
+  } catch (err) {
+    // Never leave a half-started server (and its workers) behind a failed test.
+    child.kill('SIGKILL');
+    await exited;
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     child,
     pid: child.pid!,
