@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(ffmpeg pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev pkg-config build-essential python3)
 # Test-only system packages are added by `scripts/setup.sh --test`.
 if [[ "${1:-}" == "--test" ]]; then
-  APT_PACKAGES+=()
+  APT_PACKAGES+=(prometheus postgresql)
 fi
 
 missing=()

@@ -104,6 +104,11 @@ export const configShape = {
     .optional()
     .transform((v) => (v === undefined ? undefined : v === 'true' || v === '1' || v === 'yes'))
     .describe('Serve /debug/pool. Empty: on when HOST is a loopback address, off otherwise.'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(postgres(ql)?:\/\/.+|sqlite:.+)$/, { error: 'postgres://user:pass@host:5432/db, or sqlite:/path/to/file.db' })
+    .optional()
+    .describe('Job store. Empty: SQLite at DATA_DIR/hark.db. postgres://... shares jobs between several hark instances.'),
   HEARTBEAT_SECONDS: num(0.1, 3600, 5).describe('How often the server records a heartbeat for its running jobs (and itself).'),
   ORPHAN_SCAN_SECONDS: num(1, 86_400, 600).describe(
     'How often (and at start) running jobs with a heartbeat older than 3 heartbeats, or a dead owner, are recovered.',

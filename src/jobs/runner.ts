@@ -40,6 +40,10 @@ export class JobRunner {
   private stopped = false;
   private ticking = false;
   private again = false;
+  /** The claim pass in progress: a job it claims joins `runs` before stop() counts them. */
+  private pass: Promise<void> = Promise.resolve();
+  /** Every job run until its bookkeeping (audio removal, webhook) is done, which outlasts `inFlight`. */
+  private readonly runs = new Set<Promise<void>>();
   private readonly timers: NodeJS.Timeout[] = [];
   /** Job runs by how they ended, for metrics. */
   readonly totals = { completed: 0, failed: 0, cancelled: 0, requeued: 0 };
@@ -62,7 +66,9 @@ export class JobRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    await Promise.all([...this.inFlight.values()].map((f) => f.done));
+    // Waited for whole, so that nothing writes to the store after the caller closes it.
+    await this.pass;
+    while (this.runs.size > 0) await Promise.all(this.runs);
   }
 
   /** Kills a running job's process (its worker's tree) after the store marked it cancelled. */
@@ -82,7 +88,7 @@ export class JobRunner {
       return;
     }
     this.ticking = true;
-    void this.fill()
+    this.pass = this.fill()
       .catch((err: unknown) => this.o.logger.error({ err }, 'job claim failed'))
       .finally(() => {
         this.ticking = false;
@@ -96,6 +102,12 @@ export class JobRunner {
   private async fill(): Promise<void> {
     for (const isolation of this.o.service.isolationModes()) {
       while (!this.stopped) {
+        // Claim only for a decoder that is free now. Admission would also hand out a place in
+        // its own line (MAX_QUEUE_SIZE deep): a job claimed into that line is marked running
+        // with started_at set while it waits, leaves the store's priority order (the line is
+        // FIFO) and no longer counts as queued for AT_CAPACITY.
+        const cap = this.o.service.capacity(isolation);
+        if (cap.active + cap.queued >= cap.concurrency) break;
         let ticket;
         try {
           ticket = this.o.service.admit(isolation);
@@ -105,7 +117,7 @@ export class JobRunner {
         const job = await this.o.store.claimNext({
           instanceId: this.o.instanceId,
           now: Date.now(),
-          agingMs: this.o.config.PRIORITY_AGING_SECONDS * 1000,
+          agingMs: Math.round(this.o.config.PRIORITY_AGING_SECONDS * 1000),
           isolation,
         });
         if (job === undefined) {
@@ -140,13 +152,15 @@ export class JobRunner {
             signal: abort.signal,
             onStart: ({ pid }) => {
               log.append(`decoding in process ${pid}`);
-              void readStartTime(pid).then((startedAt) => this.o.store.setProcess(run, pid, startedAt ?? null));
+              void readStartTime(pid)
+                .then((startedAt) => this.o.store.setProcess(run, pid, startedAt ?? null))
+                .catch((err: unknown) => logger.warn({ err }, 'could not record the job\'s process'));
             },
             onProgress: (p) => {
               if (p.fraction - lastProgress < 0.05 && p.fraction < 1) return;
               lastProgress = p.fraction;
               log.append(`progress ${(p.fraction * 100).toFixed(0)}% (${p.processedSeconds.toFixed(1)} of ${p.totalSeconds.toFixed(1)} s)`);
-              void this.o.store.setProgress(run, p.fraction, p.totalSeconds);
+              void this.o.store.setProgress(run, p.fraction, p.totalSeconds).catch((err: unknown) => logger.warn({ err }, 'could not record progress'));
             },
             onLog: (message) => log.append(`engine: ${message}`),
           },
@@ -180,9 +194,15 @@ export class JobRunner {
       } finally {
         this.inFlight.delete(job.id);
         await this.afterRun(job.id);
-        this.tick();
       }
-    })();
+    })()
+      // A boundary: a store that fails (or was closed by a shutdown that stopped waiting) is logged, never an unhandled rejection.
+      .catch((err: unknown) => logger.error({ err }, 'job bookkeeping failed'))
+      .finally(() => {
+        this.runs.delete(entry.done);
+        this.tick();
+      });
+    this.runs.add(entry.done);
   }
 
   /** Once a job has ended: its audio goes (unless kept) and its webhook is sent. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logger.js';
 import { readStartTime } from '../pool/index.js';
-import { SqliteJobStore, type JobStore } from '../store/index.js';
+import { PostgresJobStore, SqliteJobStore, type JobStore } from '../store/index.js';
 import type { TranscriptionService } from '../transcription/index.js';
 import { OrphanRecovery } from './recovery.js';
 import { Retention } from './retention.js';
@@ -25,6 +25,24 @@ export interface JobSystem {
   stop(wait: boolean): Promise<void>;
 }
 
+/** The store DATABASE_URL names (SQLite in DATA_DIR when empty), migrated. */
+export async function openStore(config: Config, dataDir: string, logger: Logger): Promise<JobStore> {
+  const url = config.DATABASE_URL;
+  if (url !== undefined && /^postgres(ql)?:/.test(url)) {
+    const store = await PostgresJobStore.open(url, 10, (err) => logger.warn({ err }, 'PostgreSQL dropped an idle connection'));
+    const pending = await store.pendingMigrations();
+    await store.migrate();
+    if (pending.length > 0) logger.info({ applied: pending }, 'database migrated');
+    return store;
+  }
+  const store = await SqliteJobStore.open(url?.replace(/^sqlite:/, '') ?? join(dataDir, 'hark.db'));
+  await store.migrate();
+  if (store.lastMigration.applied.length > 0) {
+    logger.info({ applied: store.lastMigration.applied, backup: store.lastMigration.backupPath, db: store.path }, 'database migrated');
+  }
+  return store;
+}
+
 /**
  * Opens the job store, registers this server as an instance, recovers what a
  * previous crash left running, and wires the runner, webhooks and retention.
@@ -38,11 +56,7 @@ export async function openJobSystem(opts: {
 }): Promise<JobSystem> {
   const { config, service, dataDir } = opts;
   const logger = opts.logger.child({ component: 'jobs' });
-  const store = await SqliteJobStore.open(join(dataDir, 'hark.db'));
-  await store.migrate();
-  if (store.lastMigration.applied.length > 0) {
-    logger.info({ applied: store.lastMigration.applied, backup: store.lastMigration.backupPath, db: store.path }, 'database migrated');
-  }
+  const store = await openStore(config, dataDir, logger);
   const instanceId = randomUUID();
   const now = Date.now();
   await store.registerInstance({ id: instanceId, hostname: hostname(), pid: process.pid, processStartedAt: (await readStartTime(process.pid)) ?? null, startedAt: now, lastHeartbeat: now });
@@ -77,14 +91,17 @@ export async function openJobSystem(opts: {
       retention.start();
       void retention.sweep().catch((err: unknown) => logger.error({ err }, 'retention sweep failed'));
       // Webhooks that a previous run could not finish delivering.
-      void store.pendingWebhooks().then((jobs) => jobs.forEach((j) => webhooks.deliver(j)));
+      void store
+        .pendingWebhooks()
+        .then((jobs) => jobs.forEach((j) => webhooks.deliver(j)))
+        .catch((err: unknown) => logger.error({ err }, 'could not read pending webhooks'));
     },
     async stop(wait: boolean) {
       recovery.stop();
       retention.stop();
       if (wait) await runner.stop();
       else void runner.stop();
-      if (wait) await webhooks.idle();
+      await webhooks.stop(); // quick: due retries stay pending for the next start
       await store.removeInstance(instanceId).catch(() => undefined);
       await store.close();
     },
