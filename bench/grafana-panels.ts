@@ -192,7 +192,7 @@ try {
 
   const memory: PanelSpec = {
     title: 'Server RSS vs worker RSS',
-    subtitle: `every transcription leaks ${LEAK_MB} MB of native memory (SIMULATE_NATIVE_LEAK_MB=${LEAK_MB}); load on /transcriptions/sync and /transcriptions/process-isolated; workers recycled past WORKER_MAX_RSS_MB=${CAP_MB}`,
+    subtitle: `SIMULATE_NATIVE_LEAK_MB=${LEAK_MB}: every transcription leaks ${LEAK_MB} MB · load on /transcriptions/sync and /transcriptions/process-isolated · WORKER_MAX_RSS_MB=${CAP_MB}`,
     height: 470,
     format: mb,
     marks: [[loadStart, 'load on'], [loadEnd, 'load off']],

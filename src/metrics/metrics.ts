@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '../config/index.js';
-import { ISOLATION_MODES } from '../engines/index.js';
+import { ERROR_CODES } from '../errors.js';
 import { JOB_STATUSES, type Job, type JobSystem } from '../jobs/index.js';
 import type { WorkerPool, WorkerState } from '../pool/index.js';
 import type { TranscriptionObserver, TranscriptionService } from '../transcription/index.js';
@@ -90,6 +90,9 @@ export class Metrics implements TranscriptionObserver {
 
   constructor(private readonly s: MetricsSources) {
     collectDefaultMetrics({ register: this.registry });
+    // Every code starts at 0, so the first error of a kind shows in rate()/increase()
+    // (a series born at 1 has no earlier sample to count the step from).
+    for (const code of ERROR_CODES) this.errors.inc({ code }, 0);
     s.service.observe(this);
     s.pool?.observe({ workerReady: (ms) => this.spawnDuration.observe(ms / 1000) });
     this.registerServerMemory();
@@ -149,12 +152,14 @@ export class Metrics implements TranscriptionObserver {
       labelNames: ['slot'] as const,
       registers: [this.registry],
       async collect() {
+        // Read /proc first, then reset and set with no await in between: two scrapes at
+        // once must not see each other's half-filled gauge.
+        await pool?.refreshRss();
         this.reset();
         if (pool === undefined) {
           this.set({ slot: '0' }, 0); // present, so dashboards keep working with the pool off
           return;
         }
-        await pool.refreshRss();
         const snap = pool.snapshot();
         for (let slot = 0; slot < snap.size; slot++) {
           // During a recycle a slot briefly has two workers: report the one serving it.
@@ -237,18 +242,17 @@ export class Metrics implements TranscriptionObserver {
 
   private registerCapacity(): void {
     const { service } = this.s;
-    const snap = (isolation: (typeof ISOLATION_MODES)[number]) => (service.isolationModes().includes(isolation) ? service.capacity(isolation) : undefined);
-    const gauge = (name: string, help: string, pick: (c: NonNullable<ReturnType<typeof snap>>) => number) =>
+    // Only the modes this server serves: a disabled mode reported as 0 places
+    // available would read as "at capacity" on dashboards and in alerts.
+    const modes = service.isolationModes();
+    const gauge = (name: string, help: string, pick: (c: ReturnType<TranscriptionService['capacity']>) => number) =>
       new Gauge({
         name,
         help,
         labelNames: ['isolation'] as const,
         registers: [this.registry],
         collect() {
-          for (const isolation of ISOLATION_MODES) {
-            const c = snap(isolation);
-            this.set({ isolation }, c === undefined ? 0 : pick(c));
-          }
+          for (const isolation of modes) this.set({ isolation }, pick(service.capacity(isolation)));
         },
       });
     gauge('hark_queue_length', 'Requests and jobs admitted but not yet running (uploading, decoding or waiting for a slot).', (c) => c.queued);

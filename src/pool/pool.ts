@@ -189,11 +189,9 @@ export class WorkerPool {
 
   /** Refreshes every worker's RSS from /proc (for scrapes and /debug/pool). */
   async refreshRss(): Promise<void> {
-    await Promise.all(
-      this.slots.flatMap((s) => [s.worker, s.replacement]).map(async (w) => {
-        if (w !== undefined && w.state !== 'dead') w.rssBytes = await readRssBytes(w.pid);
-      }),
-    );
+    for (const w of this.slots.flatMap((s) => [s.worker, s.replacement])) {
+      if (w !== undefined && w.state !== 'dead') w.rssBytes = readRssBytes(w.pid);
+    }
   }
 
   /** Pids of every live worker (for shutdown checks and tests). */
@@ -289,7 +287,7 @@ export class WorkerPool {
       worker.retire(worker.endReason ?? 'tasks');
       return;
     }
-    worker.rssBytes = await readRssBytes(worker.pid);
+    worker.rssBytes = readRssBytes(worker.pid);
     const { MAX_TASKS_PER_WORKER, WORKER_MAX_RSS_MB } = this.options.config;
     const reason: RecycleReason | undefined =
       worker.rssBytes !== undefined && worker.rssBytes > WORKER_MAX_RSS_MB * 1024 * 1024

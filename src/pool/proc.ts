@@ -1,12 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 /**
  * Reading processes from /proc (Linux). RSS is what the kernel charges the
  * process, native allocations included, unlike the JS heap.
  */
-export async function readRssBytes(pid: number): Promise<number | undefined> {
+export function readRssBytes(pid: number): number | undefined {
+  // Synchronous on purpose: a /proc file is generated in memory in microseconds,
+  // while an async read queues behind in-process decodes on the libuv pool.
   try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
     return m ? Number(m[1]) * 1024 : undefined;
   } catch {
