@@ -76,11 +76,11 @@ export class OrphanRecovery {
     for (const job of await store.runningJobs()) {
       if (here.has(job.id)) continue;
       const owner = job.ownerInstanceId === null ? undefined : byId.get(job.ownerInstanceId);
-      const orphan =
-        job.ownerInstanceId === this.o.instanceId || // ours, but not running here: lost in a restart of this id
-        owner === undefined ||
-        dead.has(owner.id) ||
-        (job.lastHeartbeat ?? 0) < staleBefore; // stuck
+      // Ours but not running here is not enough: a job claimed while this scan was
+      // reading is in the store before the runner lists it. Ours and truly lost goes
+      // stale (the heartbeat refreshes only what runs here), as does a hung one.
+      const ours = job.ownerInstanceId === this.o.instanceId;
+      const orphan = (!ours && (owner === undefined || dead.has(owner.id))) || (job.lastHeartbeat ?? 0) < staleBefore;
       if (!orphan) continue;
       if (await this.killJobProcess(job, owner)) report.killed++;
       const outcome = await store.recoverOrphan(job, config.MAX_ATTEMPTS, now);

@@ -52,8 +52,12 @@ export class JobService {
     this.jobsDir = join(dataDir, 'jobs');
   }
 
-  /** Refuses at once (before the upload is read) when MAX_QUEUE_SIZE jobs are already waiting. */
-  async checkCapacity(): Promise<void> {
+  /**
+   * Refuses at once (before the upload is read) when MAX_QUEUE_SIZE jobs are already waiting,
+   * except for a retried submit: its Idempotency-Key names a job it gets back whatever the queue.
+   */
+  async checkCapacity(idempotencyKey?: string): Promise<void> {
+    if (idempotencyKey !== undefined && (await this.store.findByIdempotencyKey(idempotencyKey)) !== undefined) return;
     const counts = await this.store.countByStatus();
     if (counts.queued >= this.config.MAX_QUEUE_SIZE) {
       throw new AppError('AT_CAPACITY', `${counts.queued} jobs are already waiting (MAX_QUEUE_SIZE=${this.config.MAX_QUEUE_SIZE}); retry later`, {

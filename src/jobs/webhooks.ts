@@ -31,6 +31,30 @@ export function checkCallbackUrl(raw: string): string {
   return url.toString();
 }
 
+/**
+ * Retry-After as delay-seconds or as an HTTP-date (RFC 9110, 10.2.3), in ms,
+ * capped at five minutes; undefined when absent, unreadable or not in the future.
+ */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const v = value.trim();
+  const ms = /^\d+$/.test(v) ? Number(v) * 1000 : Date.parse(v) - now;
+  return Number.isFinite(ms) && ms > 0 ? Math.min(ms, 300_000) : undefined;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** `X-Hark-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (the receiver checks t for replay). */
 export function signPayload(secret: string, timestamp: number, body: string): string {
   return `t=${timestamp},v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
@@ -59,6 +83,8 @@ export function webhookPayload(job: Job, baseUrl: string) {
  */
 export class WebhookSender {
   private readonly inFlight = new Set<string>();
+  /** Aborted by stop(): ends waits between attempts and attempts in flight. */
+  private readonly stopping = new AbortController();
   /** Delivery attempts by outcome, for metrics (read-only outside). */
   readonly totals = { delivered: 0, retried: 0, failed: 0 };
 
@@ -66,9 +92,21 @@ export class WebhookSender {
 
   /** Starts delivery in the background (at most once at a time per job). */
   deliver(job: Job): void {
-    if (job.callbackUrl === null || this.inFlight.has(job.id)) return;
+    if (job.callbackUrl === null || this.inFlight.has(job.id) || this.stopping.signal.aborted) return;
     this.inFlight.add(job.id);
-    void this.run(job).finally(() => this.inFlight.delete(job.id));
+    void this.run(job)
+      .catch((err: unknown) => this.options.logger.error({ err, jobId: job.id }, 'webhook delivery failed'))
+      .finally(() => this.inFlight.delete(job.id));
+  }
+
+  /**
+   * Stops delivering without waiting out backoffs or a receiver's Retry-After
+   * (up to five minutes): a delivery still due stays `pending` with its
+   * attempts recorded, and the next start resumes it (see pendingWebhooks).
+   */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.idle();
   }
 
   async idle(): Promise<void> {
@@ -81,7 +119,8 @@ export class WebhookSender {
     const body = JSON.stringify(webhookPayload(job, this.options.baseUrl()));
     const backoff = this.options.backoffMs ?? ((n: number) => 1000 * 2 ** (n - 1));
     let lastError: string | null = null;
-    for (let attempt = job.webhookAttempts + 1; attempt <= maxAttempts; attempt++) {
+    const stopping = this.stopping.signal;
+    for (let attempt = job.webhookAttempts + 1; attempt <= maxAttempts && !stopping.aborted; attempt++) {
       const timestamp = Math.floor(Date.now() / 1000);
       const headers: Record<string, string> = {
         'content-type': 'application/json',
@@ -93,7 +132,8 @@ export class WebhookSender {
       if (secret) headers['x-hark-signature'] = signPayload(secret, timestamp, body);
       let retryAfterMs: number | undefined;
       try {
-        const res = await fetch(job.callbackUrl!, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+        const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping]);
+        const res = await fetch(job.callbackUrl!, { method: 'POST', headers, body, redirect: 'manual', signal });
         await res.body?.cancel();
         if (res.status >= 200 && res.status < 300) {
           await store.setWebhook(job.id, 'delivered', attempt, null);
@@ -102,16 +142,17 @@ export class WebhookSender {
           return;
         }
         lastError = `HTTP ${res.status}`;
-        const ra = Number(res.headers.get('retry-after'));
-        if (Number.isFinite(ra) && ra > 0) retryAfterMs = Math.min(ra, 300) * 1000;
+        retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
       } catch (err) {
+        // Cut short by shutdown: not the receiver's failure; the next start tries this attempt again.
+        if (stopping.aborted) return;
         lastError = err instanceof Error ? err.message : String(err);
       }
       const last = attempt === maxAttempts;
       this.totals[last ? 'failed' : 'retried']++;
       await store.setWebhook(job.id, last ? 'failed' : 'pending', attempt, lastError);
       log.warn({ attempt, maxAttempts, error: lastError }, last ? 'webhook failed, giving up' : 'webhook failed, will retry');
-      if (!last) await new Promise((r) => setTimeout(r, retryAfterMs ?? backoff(attempt)));
+      if (!last) await pause(retryAfterMs ?? backoff(attempt), stopping);
     }
   }
 }

@@ -99,17 +99,18 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
   if (jobs === undefined) return;
 
   const submit = async (request: FastifyRequest, reply: FastifyReply) => {
-    await jobs.checkCapacity();
     const key = request.headers['idempotency-key'];
     if (key !== undefined && (typeof key !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(key))) {
       throw new AppError('INVALID_REQUEST', 'Idempotency-Key must be 1-255 visible ASCII characters');
     }
+    await jobs.checkCapacity(key);
     const upload = await receiveUpload(request, deps.temp, deps.config.MAX_FILE_SIZE_MB * 1e6);
+    let submitted;
     try {
       const f = parseFields(submitFields, upload.fields);
       const isolation = f.isolation ?? deps.service.defaultIsolation;
       deps.service.requireIsolation(isolation);
-      const { job, created } = await jobs.submit({
+      submitted = await jobs.submit({
         uploadPath: upload.path,
         fileName: upload.fileName,
         fileSize: upload.size,
@@ -120,12 +121,14 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
         idempotencyKey: key,
         callbackUrl: f.callback_url === undefined ? undefined : checkCallbackUrl(f.callback_url),
       });
-      request.log.info({ jobId: job.id, created }, created ? 'job accepted' : 'job already exists for this Idempotency-Key');
-      void reply.header('location', `/api/v1/jobs/${job.id}`);
-      return reply.status(created ? 202 : 200).send({ job_id: job.id, status: job.status, links: links(job.id) });
     } finally {
-      await deps.temp.remove(upload.path); // moved into the job's folder on success; gone either way
+      // Moved into the job's folder on success; gone either way, before the client hears back.
+      await deps.temp.remove(upload.path);
     }
+    const { job, created } = submitted;
+    request.log.info({ jobId: job.id, created }, created ? 'job accepted' : 'job already exists for this Idempotency-Key');
+    void reply.header('location', `/api/v1/jobs/${job.id}`);
+    return reply.status(created ? 202 : 200).send({ job_id: job.id, status: job.status, links: links(job.id) });
   };
 
   const submitSchema = {
