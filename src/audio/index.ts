@@ -3,3 +3,4 @@ export { readPcmRange, frameEnergies, FRAME_SAMPLES } from './pcm.js';
 export { cutAtSilences, type FrameRange, type SegmentOptions } from './segment.js';
 export { runProcess, type RunResult } from './process.js';
 export { TempDir } from './temp-dir.js';
+export { sniffAudio, type Sniffed } from './sniff.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { probeAudio } from '../audio/index.js';
+import { probeAudio, sniffAudio } from '../audio/index.js';
 import type { Config } from '../config/index.js';
 import type { EngineName, Isolation } from '../engines/index.js';
 import { AppError } from '../errors.js';
@@ -71,8 +71,11 @@ export class JobService {
       const existing = await this.store.findByIdempotencyKey(req.idempotencyKey);
       if (existing !== undefined) return { job: existing, created: false };
     }
-    // Bad audio is refused now, with the same codes as a sync request, not discovered later.
-    const probe = await probeAudio(req.uploadPath);
+    // Common containers are recognised from their first bytes (fast: no process);
+    // anything else gets a full ffprobe, so junk is refused now with the sync codes.
+    // Decoding proper (and an undecodable body) is the runner's.
+    const sniffed = await sniffAudio(req.uploadPath, req.fileSize);
+    const probe = sniffed !== undefined ? { format: sniffed.container, codec: 'auto', durationSeconds: sniffed.durationSeconds } : await probeAudio(req.uploadPath);
     if (probe.durationSeconds !== undefined && probe.durationSeconds > this.config.MAX_AUDIO_SECONDS) {
       throw new AppError('AUDIO_TOO_LONG', `the audio lasts ${probe.durationSeconds.toFixed(1)} s, longer than the ${this.config.MAX_AUDIO_SECONDS} s this server accepts (MAX_AUDIO_SECONDS)`);
     }
@@ -98,7 +101,7 @@ export class JobService {
         idempotencyKey: req.idempotencyKey ?? null,
         callbackUrl: req.callbackUrl ?? null,
       });
-      log.append(`accepted: ${JSON.stringify(req.fileName)}, ${req.fileSize} bytes, ${probe.format}/${probe.codec}, priority ${req.priority}, isolation ${req.isolation}`);
+      log.append(`accepted: ${JSON.stringify(req.fileName)}, ${req.fileSize} bytes, ${probe.format}${probe.codec === 'auto' ? '' : `/${probe.codec}`}, priority ${req.priority}, isolation ${req.isolation}`);
       this.runner.tick();
       return { job, created: true };
     } catch (err) {
