@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(ffmpeg pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev pkg-config build-essential python3)
 # Test-only system packages are added by `scripts/setup.sh --test`.
 if [[ "${1:-}" == "--test" ]]; then
-  APT_PACKAGES+=(prometheus postgresql)
+  # promtool/prometheus (observability tests), PostgreSQL (job store suite), Chromium (web page tests)
+  APT_PACKAGES+=(prometheus postgresql chromium)
 fi
 
 missing=()
@@ -49,4 +50,11 @@ if [[ ! -f $stamp || -n "$(find src tsconfig.json tsconfig.build.json package.js
   rm -rf dist
   npm run --silent build:ts
   touch "$stamp"
+fi
+
+# Web page: rebuilt into dist/ui when its sources change (the step above may have removed dist/).
+page=dist/ui/index.html
+if [[ ! -f $page || -n "$(find src/ui vite.config.ts -newer "$page" -type f 2>/dev/null | head -1)" ]]; then
+  echo "setup: building the web page"
+  npm run --silent build:ui >/dev/null
 fi

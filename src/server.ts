@@ -5,6 +5,7 @@ import type { Config } from './config/index.js';
 import { InProcessExecutor, PoolExecutor, type Executor } from './executors/index.js';
 import { openJobSystem, type JobSystem } from './jobs/index.js';
 import { Metrics } from './metrics/index.js';
+import { MemoryHistory } from './metrics/memory-history.js';
 import { buildApp, type Readiness } from './http/index.js';
 import type { Logger } from './logger.js';
 import { WorkerPool } from './pool/index.js';
@@ -55,7 +56,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`;
   const jobs = await openJobSystem({ config, logger, service, dataDir, baseUrl: () => url });
   const metrics = new Metrics({ config, service, pool, jobs });
-  const app = await buildApp({ config, service, temp, readiness, pool, jobs: jobs.service, metrics }, logger);
+  const memory = new MemoryHistory({ pool });
+  const app = await buildApp({ config, service, temp, readiness, pool, jobs: jobs.service, metrics, memory }, logger);
   await app.listen({ host: config.HOST, port: config.PORT });
   const address = app.server.address();
   if (typeof address === 'object' && address !== null) url = url.replace(/:\d+$/, `:${address.port}`);
@@ -64,6 +66,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     'hark listening',
   );
 
+  memory.start();
   const started = performance.now();
   const ready = service.start().then(
     () => {
@@ -90,6 +93,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const close = () =>
     (closing ??= (async () => {
       readiness.state = 'stopping';
+      memory.stop();
       const graceMs = config.SHUTDOWN_GRACE_SECONDS * 1000;
       // Stop accepting; requests in flight get the grace period to finish.
       const drained = Promise.all([app.close(), jobs.runner.stop()]);

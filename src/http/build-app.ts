@@ -12,7 +12,9 @@ import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from '../metrics/index.js';
 import { healthRoutes } from './routes/health.js';
 import { openaiRoutes } from './routes/openai.js';
+import { systemRoutes } from './routes/system.js';
 import { transcriptionRoutes } from './routes/transcriptions.js';
+import { uiRoutes } from './routes/ui.js';
 import type { AppDeps } from './types.js';
 
 export const VERSION = '0.1.0';
@@ -87,5 +89,7 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
   await app.register(capacityRoutes, deps);
   await app.register(jobRoutes, deps);
   if (deps.config.ENABLE_DEBUG_ENDPOINTS ?? isLoopback(deps.config.HOST)) await app.register(debugRoutes, deps);
+  await app.register(systemRoutes, deps);
+  await app.register(uiRoutes, deps);
   return app;
 }

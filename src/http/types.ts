@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import type { EngineInfo, Isolation } from '../engines/index.js';
 import type { JobService } from '../jobs/index.js';
 import type { Metrics } from '../metrics/index.js';
+import type { MemoryHistory } from '../metrics/memory-history.js';
 import type { WorkerPool } from '../pool/index.js';
 import type { TranscriptionService } from '../transcription/index.js';
 
@@ -26,4 +27,8 @@ export interface AppDeps {
   jobs: JobService | undefined;
   /** Prometheus metrics; /metrics is served when present. */
   metrics: Metrics | undefined;
+  /** Server and worker memory over the last minutes, for /api/v1/system/memory (empty when absent). */
+  memory?: MemoryHistory | undefined;
+  /** Where the built web page is (default: dist/ui of this checkout). */
+  uiDir?: string | undefined;
 }

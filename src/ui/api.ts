@@ -1,0 +1,169 @@
+/**
+ * The page's only way to the server: hark's public HTTP API, same origin. The
+ * shapes are the server's own zod schemas, imported as types only (erased by the
+ * build), so the page and the API cannot drift apart silently.
+ */
+import type { z } from 'zod';
+import type { jobViewSchema } from '../http/routes/jobs.js';
+import type { poolViewSchema } from '../http/routes/debug.js';
+import type { MemoryHistoryView, SystemInfo } from '../http/routes/system.js';
+import type { errorBodySchema } from '../http/openapi.js';
+import type { TranscriptionResponse } from '../transcription/index.js';
+import type { JobStatus } from '../jobs/model.js';
+
+export type { MemoryHistoryView, SystemInfo, TranscriptionResponse, JobStatus };
+export type JobView = z.infer<typeof jobViewSchema>;
+export type PoolView = z.infer<typeof poolViewSchema>;
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+export type JobResult = Omit<TranscriptionResponse, 'pid' | 'processing_ms'>;
+export type Isolation = JobView['isolation'];
+export type Priority = JobView['priority'];
+
+export const JOB_STATUSES: readonly JobStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled'];
+export const TERMINAL: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+export const RESULT_FORMATS = ['json', 'text', 'srt', 'vtt'] as const;
+export type ResultFormat = (typeof RESULT_FORMATS)[number];
+
+/** One mode's fill level, as GET /api/v1/capacity reports it. */
+export interface CapacityView {
+  active_jobs: number;
+  queued_jobs: number;
+  max_workers: number;
+  max_queue_size: number;
+  available_capacity: number;
+  at_capacity: boolean;
+}
+export type CapacityResponse = CapacityView & { modes: Record<string, CapacityView> };
+
+/** An error answer of the API (or a network failure, with status 0). */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly retryAfterSeconds?: number,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+function retryAfter(value: string | null, details: Record<string, unknown> | undefined): number | undefined {
+  const fromHeader = value === null ? NaN : Number(value);
+  if (Number.isFinite(fromHeader)) return fromHeader;
+  const fromBody = details?.['retry_after_seconds'];
+  return typeof fromBody === 'number' ? fromBody : undefined;
+}
+
+function toApiError(status: number, bodyText: string, retryHeader: string | null): ApiError {
+  try {
+    const body = JSON.parse(bodyText) as Partial<ErrorBody>;
+    if (body.error !== undefined) {
+      return new ApiError(status, body.error.code, body.error.message, retryAfter(retryHeader, body.error.details), body.error.details);
+    }
+  } catch {
+    // not JSON: a proxy's page, say; reported by status below
+  }
+  return new ApiError(status, `HTTP_${status}`, `the server answered ${status}`);
+}
+
+async function request<T>(path: string, init?: RequestInit): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, { ...init, headers: { accept: 'application/json', ...init?.headers } });
+  } catch {
+    throw new ApiError(0, 'NETWORK', 'the server cannot be reached');
+  }
+  const text = await res.text();
+  if (!res.ok) throw toApiError(res.status, text, res.headers.get('retry-after'));
+  return JSON.parse(text) as T;
+}
+
+export const api = {
+  system: () => request<SystemInfo>('/api/v1/system'),
+  capacity: () => request<CapacityResponse>('/api/v1/capacity'),
+  pool: () => request<PoolView>('/debug/pool'),
+  memory: () => request<MemoryHistoryView>('/api/v1/system/memory'),
+  jobs: (params: { status?: JobStatus | undefined; limit: number; cursor?: string | undefined }) => {
+    const q = new URLSearchParams({ limit: String(params.limit) });
+    if (params.status !== undefined) q.set('status', params.status);
+    if (params.cursor !== undefined) q.set('cursor', params.cursor);
+    return request<{ jobs: JobView[]; next_cursor: string | null }>(`/api/v1/jobs?${q}`);
+  },
+  job: (id: string) => request<JobView>(`/api/v1/jobs/${encodeURIComponent(id)}`),
+  result: (id: string) => request<JobResult>(`/api/v1/jobs/${encodeURIComponent(id)}/result?format=json`),
+  cancel: (id: string) => request<JobView>(`/api/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' }),
+};
+
+export const jobUrls = {
+  result: (id: string, format: ResultFormat) => `/api/v1/jobs/${encodeURIComponent(id)}/result?format=${format}`,
+  audio: (id: string) => `/api/v1/jobs/${encodeURIComponent(id)}/audio`,
+  logStream: (id: string) => `/api/v1/jobs/${encodeURIComponent(id)}/logs/stream`,
+};
+
+export type UploadMode = 'job' | 'sync';
+
+export interface UploadOptions {
+  mode: UploadMode;
+  /** Undefined: the server's DEFAULT_ISOLATION. */
+  isolation: Isolation | undefined;
+  /** Sync only: the answer's format. */
+  format: ResultFormat;
+  /** Jobs only. */
+  priority: Priority;
+}
+
+export type UploadAnswer =
+  | { mode: 'job'; jobId: string; status: string }
+  | { mode: 'sync'; format: 'json'; result: TranscriptionResponse }
+  | { mode: 'sync'; format: Exclude<ResultFormat, 'json'>; text: string };
+
+export interface UploadHandle {
+  done: Promise<UploadAnswer>;
+  abort(): void;
+}
+
+/**
+ * Uploads one file with XMLHttpRequest, the one browser API that reports upload
+ * progress. A job answers 202 at once; a sync request answers with the transcript.
+ */
+export function upload(file: File, options: UploadOptions, onProgress: (sent: number, total: number) => void): UploadHandle {
+  const xhr = new XMLHttpRequest();
+  const form = new FormData();
+  let url: string;
+  if (options.mode === 'job') {
+    url = '/api/v1/jobs';
+    form.append('priority', options.priority);
+    if (options.isolation !== undefined) form.append('isolation', options.isolation);
+  } else {
+    // The sync route takes the mode from the URL: admission is decided before the body is read.
+    url = options.isolation === undefined ? '/transcriptions' : `/transcriptions?isolation=${options.isolation}`;
+    form.append('response_format', options.format);
+  }
+  form.append('file', file, file.name);
+  const done = new Promise<UploadAnswer>((resolve, reject) => {
+    xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+    xhr.onerror = () => reject(new ApiError(0, 'NETWORK', 'the connection closed before the server answered'));
+    xhr.onabort = () => reject(new ApiError(0, 'ABORTED', 'upload cancelled'));
+    xhr.onload = () => {
+      const text = xhr.responseText;
+      if (xhr.status < 200 || xhr.status >= 300) {
+        reject(toApiError(xhr.status, text, xhr.getResponseHeader('retry-after')));
+        return;
+      }
+      if (options.mode === 'job') {
+        const body = JSON.parse(text) as { job_id: string; status: string };
+        resolve({ mode: 'job', jobId: body.job_id, status: body.status });
+      } else if (options.format === 'json') {
+        resolve({ mode: 'sync', format: 'json', result: JSON.parse(text) as TranscriptionResponse });
+      } else {
+        resolve({ mode: 'sync', format: options.format, text });
+      }
+    };
+  });
+  xhr.open('POST', url);
+  xhr.setRequestHeader('accept', 'application/json');
+  xhr.send(form);
+  return { done, abort: () => xhr.abort() };
+}

@@ -1,0 +1,104 @@
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { jobUrls } from '../api.js';
+
+export type StreamState = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'closed';
+
+const STATE_TEXT: Record<StreamState, string> = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  reconnecting: 'Reconnecting…',
+  ended: 'Ended',
+  closed: 'Disconnected',
+};
+
+/** Lines kept on the page; a long job's oldest lines scroll out. */
+const MAX_LINES = 5000;
+
+/**
+ * Follows a job's log over Server-Sent Events. EventSource reconnects by itself
+ * (the server asks for 2 s), for instance after a server restart; the server then
+ * sends the log again from its start, so lines already shown are skipped by position.
+ */
+export function useLogStream(id: string): { lines: string[]; state: StreamState } {
+  const [lines, setLines] = useState<string[]>([]);
+  const [state, setState] = useState<StreamState>('connecting');
+
+  useEffect(() => {
+    setLines([]);
+    setState('connecting');
+    let total = 0; // lines received over all connections, deduplicated
+    let seen = 0; // lines received on the current connection
+    const source = new EventSource(jobUrls.logStream(id));
+    source.onopen = () => {
+      seen = 0;
+      setState('live');
+    };
+    source.addEventListener('log', (e: MessageEvent<string>) => {
+      seen++;
+      if (seen <= total) return;
+      total = seen;
+      setLines((ls) => (ls.length >= MAX_LINES ? [...ls.slice(ls.length - MAX_LINES + 1), e.data] : [...ls, e.data]));
+    });
+    source.addEventListener('end', () => {
+      // The job ended: without close() EventSource would reconnect and replay the log.
+      source.close();
+      setState('ended');
+    });
+    source.onerror = () => setState(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');
+    return () => source.close();
+  }, [id]);
+
+  return { lines, state };
+}
+
+const timeOfDay = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hour12: false });
+
+/** A job log line is "<ISO time> <message>": the time is shown short, in local time. */
+function splitLine(line: string): { time: string | undefined; text: string } {
+  const space = line.indexOf(' ');
+  const t = space > 0 ? Date.parse(line.slice(0, space)) : NaN;
+  return Number.isNaN(t) ? { time: undefined, text: line } : { time: timeOfDay.format(t), text: line.slice(space + 1) };
+}
+
+export function LogView({ id }: { id: string }) {
+  const { lines, state } = useLogStream(id);
+  const [paused, setPaused] = useState(false);
+  const box = useRef<HTMLDivElement>(null);
+
+  useLayoutEffect(() => {
+    if (!paused && box.current !== null) box.current.scrollTop = box.current.scrollHeight;
+  }, [lines, paused]);
+
+  return (
+    <div class="log">
+      <div class="log-bar">
+        <span class={`conn conn-${state}`} role="status">
+          <span class="conn-dot" aria-hidden="true" />
+          <span class="visually-hidden">Log stream: </span>
+          {STATE_TEXT[state]}
+        </span>
+        <span class="muted log-count">
+          {lines.length} line{lines.length === 1 ? '' : 's'}
+        </span>
+        <button type="button" class="button button-small" aria-pressed={paused} onClick={() => setPaused((p) => !p)}>
+          {paused ? 'Resume auto-scroll' : 'Pause auto-scroll'}
+        </button>
+      </div>
+      <div class="log-lines" ref={box} role="log" aria-live="off" aria-label="Job log" tabIndex={0}>
+        {lines.length === 0 ? (
+          <p class="muted">{state === 'ended' ? 'The log is empty.' : 'Waiting for log lines…'}</p>
+        ) : (
+          lines.map((l, i) => {
+            const { time, text } = splitLine(l);
+            return (
+              <div key={i} class="log-line">
+                {time !== undefined && <span class="log-time">{time}</span>}
+                {text}
+              </div>
+            );
+          })
+        )}
+      </div>
+    </div>
+  );
+}

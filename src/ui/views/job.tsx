@@ -1,0 +1,260 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { announce } from '../announce.js';
+import { api, ApiError, jobUrls, TERMINAL, type JobResult, type JobView, type ResultFormat } from '../api.js';
+import { LogView } from '../components/log-view.js';
+import { ErrorNote, ProgressBar, StatusBadge } from '../components/status.js';
+import { Transcript } from '../components/transcript.js';
+import { between, bytes, clock, percent, span, when } from '../format.js';
+import { useNow, usePoll } from '../hooks.js';
+import { href } from '../router.js';
+
+const DOWNLOADS: { format: ResultFormat; ext: string; label: string }[] = [
+  { format: 'text', ext: 'txt', label: 'Text' },
+  { format: 'json', ext: 'json', label: 'JSON' },
+  { format: 'srt', ext: 'srt', label: 'SRT' },
+  { format: 'vtt', ext: 'vtt', label: 'WebVTT' },
+];
+
+function baseName(name: string): string {
+  return name.replace(/\.[^.]+$/, '') || 'transcript';
+}
+
+/** Asks before stopping a job: a modal <dialog> (focus stays inside, Escape keeps the job). */
+function StopButton({ job, onStopped }: { job: JobView; onStopped: () => void }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [error, setError] = useState<ApiError>();
+  const [stopping, setStopping] = useState(false);
+
+  const confirm = async () => {
+    setStopping(true);
+    try {
+      await api.cancel(job.id);
+      announce('Job stopped');
+      setError(undefined);
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError(0, 'CLIENT', String(err)));
+    }
+    setStopping(false);
+    onStopped();
+  };
+
+  return (
+    <>
+      <button type="button" class="button button-danger" disabled={stopping} onClick={() => dialog.current?.showModal()}>
+        {stopping ? 'Stopping…' : 'Stop job'}
+      </button>
+      {error !== undefined && <ErrorNote title="The job could not be stopped." detail={`${error.message} (${error.code})`} />}
+      <dialog
+        ref={dialog}
+        class="dialog"
+        aria-labelledby="stop-title"
+        aria-describedby="stop-desc"
+        onClose={() => {
+          if (dialog.current?.returnValue === 'stop') void confirm();
+        }}
+      >
+        <form method="dialog">
+          <h2 id="stop-title">Stop this job?</h2>
+          <p id="stop-desc">
+            “{job.file_name}” is {job.status}. Stopping cancels it{job.status === 'running' ? ' and kills its worker process' : ''}; it cannot be resumed.
+          </p>
+          <div class="dialog-actions">
+            <button type="submit" value="keep" class="button" autofocus>
+              Keep running
+            </button>
+            <button type="submit" value="stop" class="button button-danger">
+              Stop job
+            </button>
+          </div>
+        </form>
+      </dialog>
+    </>
+  );
+}
+
+function Facts({ job, fetchedAt }: { job: JobView; fetchedAt: number }) {
+  const now = useNow(1000);
+  // Aged locally from the server's own figure, so the browser's clock does not matter.
+  const heartbeat = job.heartbeat_age_seconds === null ? null : job.heartbeat_age_seconds + (now - fetchedAt) / 1000;
+  const facts: [string, string][] = [
+    ['Audio', clock(job.duration_seconds)],
+    ['File size', bytes(job.file_size)],
+    ['Engine', job.engine],
+    ['Isolation', job.isolation],
+    ['Priority', job.priority],
+    ['Worker pid', job.process_id === null ? '–' : String(job.process_id)],
+    ['Attempts', String(job.attempts)],
+    ['Heartbeat', heartbeat === null ? '–' : `${span(heartbeat)} ago`],
+    ['Submitted', when(job.created_at)],
+    ['Started', when(job.started_at)],
+    ['Finished', when(job.finished_at)],
+    ['Run time', job.started_at === null ? '–' : span(between(job.started_at, job.finished_at))],
+  ];
+  return (
+    <dl class="facts">
+      {facts.map(([k, v]) => (
+        <div key={k} class="fact">
+          <dt>{k}</dt>
+          <dd data-fact={k}>{v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+function Player({ id, audio, onTime }: { id: string; audio: { current: HTMLAudioElement | null }; onTime: (t: number) => void }) {
+  const [failed, setFailed] = useState(false);
+  if (failed) return <p class="muted small">The audio cannot be played (it may have just been deleted).</p>;
+  return (
+    <audio
+      ref={(el) => {
+        audio.current = el;
+      }}
+      class="player"
+      controls
+      preload="metadata"
+      src={jobUrls.audio(id)}
+      onTimeUpdate={(e) => onTime(e.currentTarget.currentTime)}
+      onError={() => setFailed(true)}
+      aria-label="Recording"
+    />
+  );
+}
+
+export function JobPage({ id }: { id: string }) {
+  const [fetchedAt, setFetchedAt] = useState(Date.now());
+  const [finished, setFinished] = useState(false);
+  const poll = usePoll(
+    async () => {
+      const j = await api.job(id);
+      setFetchedAt(Date.now());
+      return j;
+    },
+    // A finished job still changes: its audio goes (KEEP_JOB_AUDIO=false), retention removes it.
+    finished ? 5000 : 1000,
+    [id],
+  );
+  const job = poll.data?.id === id ? poll.data : undefined;
+  const [result, setResult] = useState<JobResult>();
+  const [resultError, setResultError] = useState<ApiError>();
+  const [position, setPosition] = useState<number>();
+  const audio = useRef<HTMLAudioElement | null>(null);
+  const lastStatus = useRef<string | undefined>(undefined);
+
+  useEffect(() => {
+    setFinished(false);
+    setResult(undefined);
+    setResultError(undefined);
+    lastStatus.current = undefined;
+  }, [id]);
+
+  useEffect(() => {
+    if (job === undefined) return;
+    if (lastStatus.current !== undefined && lastStatus.current !== job.status) announce(`Job ${job.status}`);
+    lastStatus.current = job.status;
+    if (TERMINAL.includes(job.status)) setFinished(true);
+    if (job.status === 'completed' && result === undefined) {
+      api.result(id).then(setResult, (err: unknown) => setResultError(err instanceof ApiError ? err : new ApiError(0, 'CLIENT', String(err))));
+    }
+  }, [job?.status, id]);
+
+  if (job === undefined) {
+    return (
+      <section>
+        <p class="crumbs">
+          <a href={href.history}>← History</a>
+        </p>
+        <h1 tabIndex={-1}>Job</h1>
+        {poll.error === undefined ? (
+          <p class="muted">Loading…</p>
+        ) : poll.error.code === 'JOB_NOT_FOUND' ? (
+          <ErrorNote title="There is no such job." detail="It may have been deleted, or removed by retention (JOB_CLEANUP_MAX_AGE_HOURS)." />
+        ) : (
+          <ErrorNote title="The job cannot be loaded." detail={`${poll.error.message} (${poll.error.code})`} />
+        )}
+      </section>
+    );
+  }
+
+  const active = !TERMINAL.includes(job.status);
+  const seek = (t: number) => {
+    const a = audio.current;
+    if (a === null) return;
+    a.currentTime = t;
+    void a.play().catch(() => undefined);
+  };
+
+  return (
+    <section aria-labelledby="job-title">
+      <p class="crumbs">
+        <a href={href.history}>← History</a>
+      </p>
+      <div class="job-head">
+        <div class="job-title">
+          <h1 id="job-title" tabIndex={-1}>
+            {job.file_name}
+          </h1>
+          <p class="muted mono">{job.id}</p>
+        </div>
+        {active && (
+          <div class="job-actions">
+            <StopButton job={job} onStopped={poll.refresh} />
+          </div>
+        )}
+      </div>
+
+      {poll.error !== undefined &&
+        (poll.error.code === 'NETWORK' ? (
+          <ErrorNote title="The server cannot be reached; retrying." />
+        ) : (
+          <ErrorNote title="The job cannot be refreshed; retrying." detail={`${poll.error.message} (${poll.error.code})`} />
+        ))}
+
+      <div class="panel status-panel">
+        <div class="status-line">
+          <StatusBadge status={job.status} />
+          {active && <span class="muted">{job.status === 'running' ? `${percent(job.progress)} decoded` : 'Waiting for a free engine'}</span>}
+        </div>
+        {active && <ProgressBar value={job.status === 'running' ? job.progress : undefined} label="Job progress" />}
+        {job.error !== null && <ErrorNote title={job.status === 'queued' ? `Last attempt ended: ${job.error.code}` : `${job.error.code}`} detail={job.error.message} />}
+        <Facts job={job} fetchedAt={fetchedAt} />
+      </div>
+
+      <div class="job-grid">
+        <div class="panel">
+          <h2>Transcript</h2>
+          {job.audio_available ? (
+            <Player id={job.id} audio={audio} onTime={setPosition} />
+          ) : (
+            <p class="muted small">The audio is not kept after a job ends (KEEP_JOB_AUDIO=false), so it cannot be played here.</p>
+          )}
+          {job.status === 'completed' ? (
+            result !== undefined ? (
+              <>
+                <Transcript result={result} onSeek={job.audio_available ? seek : undefined} position={position} />
+                <div class="downloads" role="group" aria-label="Download the transcript">
+                  <span class="muted">Download:</span>
+                  {DOWNLOADS.map((d) => (
+                    <a key={d.format} class="button button-small" href={jobUrls.result(job.id, d.format)} download={`${baseName(job.file_name)}.${d.ext}`}>
+                      {d.label}
+                    </a>
+                  ))}
+                </div>
+              </>
+            ) : resultError !== undefined ? (
+              <ErrorNote title="The transcript cannot be loaded." detail={`${resultError.message} (${resultError.code})`} />
+            ) : (
+              <p class="muted">Loading the transcript…</p>
+            )
+          ) : (
+            <p class="muted">{active ? 'The transcript appears here when the job completes.' : `No transcript: the job ${job.status}.`}</p>
+          )}
+        </div>
+        <div class="panel">
+          <h2>Log</h2>
+          <LogView id={job.id} />
+        </div>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,266 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, type Isolation, type Priority, type ResultFormat, type SystemInfo, type UploadAnswer, type UploadMode } from '../api.js';
+import { ErrorNote, ProgressBar } from '../components/status.js';
+import { Transcript } from '../components/transcript.js';
+import { bytes } from '../format.js';
+import { href } from '../router.js';
+import { useUploadQueue, type Item } from '../upload-queue.js';
+
+const FORMAT_LABELS: Record<ResultFormat, string> = { json: 'JSON with segments', text: 'Plain text', srt: 'SRT subtitles', vtt: 'WebVTT subtitles' };
+const EXTENSIONS: Record<ResultFormat, string> = { json: 'json', text: 'txt', srt: 'srt', vtt: 'vtt' };
+
+function baseName(name: string): string {
+  return name.replace(/\.[^.]+$/, '') || 'transcript';
+}
+
+/** A download link for a sync answer, from a blob made here (never a URL outside the page). */
+function BlobLink({ content, type, name }: { content: string; type: string; name: string }) {
+  const [url, setUrl] = useState<string>();
+  useEffect(() => {
+    const u = URL.createObjectURL(new Blob([content], { type }));
+    setUrl(u);
+    return () => URL.revokeObjectURL(u);
+  }, [content, type]);
+  return url === undefined ? null : (
+    <a class="button button-small" href={url} download={name}>
+      Download {name.split('.').pop()}
+    </a>
+  );
+}
+
+function Answer({ fileName, answer: a }: { fileName: string; answer: UploadAnswer }) {
+  if (a.mode === 'job') {
+    return (
+      <p class="item-result">
+        Job accepted.{' '}
+        <a href={href.job(a.jobId)}>
+          Open the job<span class="visually-hidden"> for {fileName}</span>
+        </a>{' '}
+        to follow it.
+      </p>
+    );
+  }
+  const name = `${baseName(fileName)}.${EXTENSIONS[a.format]}`;
+  if (a.format === 'json') {
+    return (
+      <div class="item-result">
+        <Transcript result={a.result} />
+        <BlobLink content={JSON.stringify(a.result, null, 2)} type="application/json" name={name} />
+      </div>
+    );
+  }
+  return (
+    <div class="item-result">
+      <pre class="plain-result">{a.text}</pre>
+      <BlobLink content={a.text} type="text/plain" name={name} />
+    </div>
+  );
+}
+
+function ItemRow({ item, onRemove, onRetry, busy }: { item: Item; onRemove: () => void; onRetry: () => void; busy: boolean }) {
+  const s = item.state;
+  return (
+    <li class={`item item-${s.phase}`}>
+      <div class="item-head">
+        <span class="item-name">{item.file.name}</span>
+        <span class="item-size">{bytes(item.file.size)}</span>
+        <span class="item-phase">
+          {s.phase === 'ready' && 'Ready'}
+          {s.phase === 'uploading' && (s.sent < s.total ? `Uploading ${Math.floor((s.sent / Math.max(1, s.total)) * 100)} %` : s.mode === 'sync' ? 'Transcribing…' : 'Checking the audio…')}
+          {s.phase === 'done' && (s.answer.mode === 'job' ? 'Accepted' : 'Done')}
+          {s.phase === 'error' && 'Failed'}
+        </span>
+        {(s.phase === 'ready' || s.phase === 'error') && !busy && (
+          <span class="item-actions">
+            {s.phase === 'error' && s.retryable && (
+              <button type="button" class="button button-small" onClick={onRetry}>
+                Retry<span class="visually-hidden"> {item.file.name}</span>
+              </button>
+            )}
+            <button type="button" class="button button-small button-quiet" onClick={onRemove}>
+              Remove<span class="visually-hidden"> {item.file.name}</span>
+            </button>
+          </span>
+        )}
+      </div>
+      {s.phase === 'uploading' && <ProgressBar value={s.sent < s.total ? s.sent / Math.max(1, s.total) : undefined} label={`Upload of ${item.file.name}`} />}
+      {s.phase === 'error' && <ErrorNote title={s.error.title} detail={s.error.detail} />}
+      {s.phase === 'done' && <Answer fileName={item.file.name} answer={s.answer} />}
+    </li>
+  );
+}
+
+export function UploadView() {
+  const queue = useUploadQueue();
+  const items = queue.items;
+  const busy = queue.busy;
+  const [mode, setMode] = useState<UploadMode>('job');
+  const [isolation, setIsolation] = useState<Isolation | 'default'>('default');
+  const [format, setFormat] = useState<ResultFormat>('json');
+  const [priority, setPriority] = useState<Priority>('normal');
+  const [dragging, setDragging] = useState(false);
+  const [info, setInfo] = useState<SystemInfo>();
+  const input = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    api.system().then(setInfo, () => undefined);
+  }, []);
+
+  const start = () => queue.start({ mode, isolation: isolation === 'default' ? undefined : isolation, format, priority });
+
+  const ready = items.filter((x) => x.state.phase === 'ready').length;
+  const processOff = info !== undefined && !info.process_isolation_enabled;
+  const defaultLabel = info === undefined ? 'Server default' : `Server default (${info.default_isolation})`;
+
+  return (
+    <section aria-labelledby="upload-title">
+      <div class="page-head">
+        <h1 id="upload-title" tabIndex={-1}>
+          Transcribe audio
+        </h1>
+        <p class="lead">Upload one or more recordings. A job runs in the background and stays in the History; a sync request waits for the transcript.</p>
+      </div>
+
+      <div class="upload-grid">
+        <div class="panel">
+          <div
+            class={`dropzone${dragging ? ' dropzone-active' : ''}`}
+            onDragEnter={(e) => {
+              e.preventDefault();
+              setDragging(true);
+            }}
+            onDragOver={(e) => {
+              e.preventDefault();
+              if (e.dataTransfer) e.dataTransfer.dropEffect = 'copy';
+            }}
+            onDragLeave={(e) => {
+              if (e.currentTarget === e.target) setDragging(false);
+            }}
+            onDrop={(e) => {
+              e.preventDefault();
+              setDragging(false);
+              queue.add(e.dataTransfer?.files ?? null);
+            }}
+          >
+            <svg class="dropzone-icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+              <path d="M12 15V4m0 0L8 8m4-4 4 4M5 14v4a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2v-4" />
+            </svg>
+            <p class="dropzone-title">Drop audio files here</p>
+            <p class="muted" id="formats-hint">
+              WAV, MP3, FLAC, Ogg/Opus, M4A or WebM{info !== undefined && <>, up to {bytes(info.max_file_size_bytes)} each</>}
+            </p>
+            <button type="button" class="button" onClick={() => input.current?.click()} aria-describedby="formats-hint" disabled={busy}>
+              Choose files…
+            </button>
+            <input
+              ref={input}
+              id="file-input"
+              type="file"
+              multiple
+              accept="audio/*,video/webm,.wav,.mp3,.flac,.ogg,.opus,.m4a,.webm"
+              hidden
+              onChange={(e) => {
+                queue.add(e.currentTarget.files);
+                e.currentTarget.value = '';
+              }}
+            />
+          </div>
+
+          {items.length > 0 && (
+            <ul class="items" aria-label="Files">
+              {items.map((item) => (
+                <ItemRow
+                  key={item.key}
+                  item={item}
+                  busy={busy}
+                  onRemove={() => queue.remove(item.key)}
+                  onRetry={() => queue.retry(item.key)}
+                />
+              ))}
+            </ul>
+          )}
+        </div>
+
+        <form
+          class="panel options"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void start();
+          }}
+        >
+          <fieldset>
+            <legend>Run as</legend>
+            <label class="choice">
+              <input type="radio" name="mode" value="job" checked={mode === 'job'} onChange={() => setMode('job')} />
+              <span>
+                Job <span class="muted">(background, kept in History)</span>
+              </span>
+            </label>
+            <label class="choice">
+              <input type="radio" name="mode" value="sync" checked={mode === 'sync'} onChange={() => setMode('sync')} />
+              <span>
+                Sync <span class="muted">(wait for the transcript)</span>
+              </span>
+            </label>
+          </fieldset>
+
+          <fieldset>
+            <legend>Isolation</legend>
+            <label class="choice">
+              <input type="radio" name="isolation" value="default" checked={isolation === 'default'} onChange={() => setIsolation('default')} />
+              <span>{defaultLabel}</span>
+            </label>
+            <label class="choice">
+              <input type="radio" name="isolation" value="in-process" checked={isolation === 'in-process'} onChange={() => setIsolation('in-process')} />
+              <span>
+                In-process <span class="muted">(fastest)</span>
+              </span>
+            </label>
+            <label class="choice">
+              <input type="radio" name="isolation" value="process" checked={isolation === 'process'} onChange={() => setIsolation('process')} />
+              <span>
+                Worker process <span class="muted">{processOff ? '(off on this server)' : '(isolated)'}</span>
+              </span>
+            </label>
+          </fieldset>
+
+          {mode === 'sync' ? (
+            <div class="field">
+              <label for="format">Output format</label>
+              <select id="format" value={format} onChange={(e) => setFormat(e.currentTarget.value as ResultFormat)}>
+                {(Object.keys(FORMAT_LABELS) as ResultFormat[]).map((f) => (
+                  <option key={f} value={f}>
+                    {FORMAT_LABELS[f]}
+                  </option>
+                ))}
+              </select>
+            </div>
+          ) : (
+            <div class="field">
+              <label for="priority">Priority</label>
+              <select id="priority" value={priority} onChange={(e) => setPriority(e.currentTarget.value as Priority)}>
+                <option value="high">High</option>
+                <option value="normal">Normal</option>
+                <option value="low">Low</option>
+              </select>
+              <p class="hint">A job's transcript downloads as text, JSON, SRT or WebVTT from its page.</p>
+            </div>
+          )}
+
+          <button type="submit" class="button button-primary button-block" disabled={busy || ready === 0}>
+            {busy ? 'Uploading…' : ready === 0 ? 'Upload' : `Upload ${ready} file${ready === 1 ? '' : 's'}`}
+          </button>
+          {busy && (
+            <button
+              type="button"
+              class="button button-block button-quiet"
+              onClick={() => queue.cancel()}
+            >
+              Cancel uploads
+            </button>
+          )}
+        </form>
+      </div>
+    </section>
+  );
+}
