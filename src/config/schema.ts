@@ -87,7 +87,9 @@ export const configShape = {
   ),
   WORKER_COUNT: int(1, 256, os.availableParallelism()).describe('Worker processes in the pool, started warm at boot. Default: CPU count.'),
   MAX_TASKS_PER_WORKER: int(1, 1_000_000, 100).describe('A worker is replaced (warm replacement first) after this many tasks.'),
-  WORKER_MAX_RSS_MB: int(64, 1_048_576, 1024).describe("A worker is replaced when its resident memory (RSS, from /proc) passes this, in MB."),
+  WORKER_MAX_RSS_MB: int(64, 1_048_576, 1024).describe(
+    'A worker whose resident memory (RSS, from /proc) passes this many MiB after a task takes no more work and is replaced.',
+  ),
   TASK_TIMEOUT_SECONDS: z
     .string()
     .regex(/^\d+(\.\d+)?$/, { error: 'a number of seconds (or empty for automatic)' })

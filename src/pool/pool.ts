@@ -91,7 +91,8 @@ export class WorkerPool {
   private readonly slots: Slot[];
   private readonly waiting: Waiting[] = [];
   private readonly recycleQueue: Slot[] = [];
-  private recycling = false;
+  /** The slot whose tasks-recycle is under way: those are staggered, one at a time. */
+  private recyclingSlot: Slot | undefined;
   private closing = false;
   private readonly entry: string;
   private readonly execArgv: string[];
@@ -257,13 +258,25 @@ export class WorkerPool {
     slot.replacement = undefined;
     if (old !== undefined && old.state !== 'dead') old.retire(slot.recycleReason ?? 'tasks');
     slot.recycleReason = undefined;
-    this.recycling = false;
-    this.nextRecycle();
+    if (this.recyclingSlot === slot) {
+      this.recyclingSlot = undefined;
+      this.nextRecycle();
+    }
+  }
+
+  /** The idle worker that has waited longest: work (and wear) spread over every slot. */
+  private nextIdle(): Slot | undefined {
+    let best: Slot | undefined;
+    for (const s of this.slots) {
+      if (s.worker?.state !== 'idle') continue;
+      if (best === undefined || s.worker.idleSince < (best.worker?.idleSince ?? Infinity)) best = s;
+    }
+    return best;
   }
 
   private dispatch(): void {
     while (this.waiting.length > 0 && !this.closing) {
-      const slot = this.slots.find((s) => s.worker?.state === 'idle');
+      const slot = this.nextIdle();
       if (slot === undefined || slot.worker === undefined) return;
       const worker = slot.worker;
       const job = this.waiting.shift()!;
@@ -297,21 +310,30 @@ export class WorkerPool {
           : undefined;
     if (reason !== undefined && slot.worker === worker && slot.recycleReason === undefined) {
       slot.recycleReason = reason;
+      this.totals.recycled[reason]++;
       this.options.logger.info({ workerPid: worker.pid, slot: slot.index, reason, tasksDone: worker.tasksDone, rssBytes: worker.rssBytes }, 'recycling worker');
-      this.recycleQueue.push(slot);
-      this.nextRecycle();
+      if (reason === 'rss') {
+        // Past its memory cap a worker takes no more work: it retires now and its
+        // replacement starts at once (not staggered: this slot is out of service anyway).
+        worker.retire('rss');
+        this.spawnInto(slot, true);
+      } else {
+        // Due by task count: it keeps serving until its replacement is warm, and such
+        // recycles go one at a time, so capacity never dips.
+        if (!this.recycleQueue.includes(slot)) this.recycleQueue.push(slot);
+        this.nextRecycle();
+      }
     }
     this.dispatch();
   }
 
-  /** One recycle at a time (staggered), each replacement warm before its old worker retires. */
+  /** One tasks-recycle at a time (staggered), each replacement warm before its old worker retires. */
   private nextRecycle(): void {
-    if (this.recycling || this.closing) return;
+    if (this.recyclingSlot !== undefined || this.closing) return;
     const slot = this.recycleQueue.shift();
     if (slot === undefined) return;
-    if (slot.worker === undefined || slot.worker.state === 'dead') return this.nextRecycle();
-    this.recycling = true;
-    this.totals.recycled[slot.recycleReason ?? 'tasks']++;
+    if (slot.worker === undefined || slot.worker.state === 'dead' || slot.replacement !== undefined) return this.nextRecycle();
+    this.recyclingSlot = slot;
     this.spawnInto(slot, true);
   }
 
@@ -334,21 +356,31 @@ export class WorkerPool {
     }
 
     if (slot.replacement === worker) {
-      // A replacement died while warming: keep the old worker and try again later.
+      // A replacement died while warming. A worker still serving the slot (a tasks
+      // recycle) keeps it and the recycle is retried later; an empty slot respawns.
       slot.replacement = undefined;
-      this.recycling = false;
       slot.failures++;
-      if (slot.worker && slot.recycleReason) this.recycleQueue.push(slot);
-      slot.recycleReason = undefined;
-      this.scheduleRespawn(slot, () => this.nextRecycle());
+      const stillServing = slot.worker !== undefined && slot.worker.state !== 'dead' && slot.worker.state !== 'retiring';
+      if (this.recyclingSlot === slot) this.recyclingSlot = undefined;
+      if (stillServing && slot.recycleReason !== undefined) {
+        if (!this.recycleQueue.includes(slot)) this.recycleQueue.push(slot);
+        this.scheduleRespawn(slot, () => this.nextRecycle());
+      } else {
+        slot.recycleReason = undefined;
+        this.scheduleRespawn(slot, () => {
+          if (slot.worker === undefined && slot.replacement === undefined) this.spawnInto(slot);
+        });
+        this.nextRecycle();
+      }
       return;
     }
     if (slot.worker !== worker) return; // a retired worker leaving: its slot already has the new one
     slot.worker = undefined;
     if (this.closing) return;
+    if (slot.replacement !== undefined) return; // its replacement is warming and takes the slot when ready
     if (reason === 'crash' || reason === 'startup-failed') slot.failures++;
     this.scheduleRespawn(slot, () => {
-      if (slot.worker === undefined) this.spawnInto(slot);
+      if (slot.worker === undefined && slot.replacement === undefined) this.spawnInto(slot);
     });
   }
 

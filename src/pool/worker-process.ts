@@ -45,6 +45,8 @@ export class WorkerProcess {
   state: WorkerState = 'starting';
   tasksDone = 0;
   readyMs: number | undefined;
+  /** When it last became idle (ready, or a task ended): the pool hands work to the longest idle. */
+  idleSince = 0;
   rssBytes: number | undefined;
   /** Set when the pool decided this worker's end (so its exit is not a crash). */
   endReason: EndReason | undefined;
@@ -90,6 +92,7 @@ export class WorkerProcess {
       const msg = parsed.data;
       if (msg.type === 'ready') {
         this.readyMs = performance.now() - this.spawnedAt;
+        this.idleSince = performance.now();
         if (this.state === 'starting') this.state = 'idle';
         readyResolve();
       } else if (msg.type === 'startup-failed') {
@@ -186,6 +189,7 @@ export class WorkerProcess {
     clearTimeout(r.timer);
     r.hooks.signal?.removeEventListener('abort', r.onAbort);
     this.running = undefined;
+    this.idleSince = performance.now();
     if (this.state === 'busy') this.state = 'idle';
   }
 
