@@ -10,6 +10,11 @@ export interface SegmentOptions {
   minFrames: number;
   /** Shortest pause that counts as a silence, in frames. */
   minSilenceFrames: number;
+  /**
+   * A pause at least this long (frames) is a sentence break: the first one in
+   * the window is taken. Without one, the window's longest pause is.
+   */
+  breakFrames: number;
 }
 
 export interface FrameRange {
@@ -48,11 +53,15 @@ export function cutAtSilences(energies: Float32Array, options: SegmentOptions): 
   while (total - start > options.maxFrames) {
     const lo = start + options.minFrames;
     const hi = start + options.maxFrames;
-    let best: FrameRange | undefined;
-    for (const r of runs) {
+    const inWindow = runs.filter((r) => {
       const mid = (r.start + r.end) >> 1;
-      if (mid <= lo || mid >= hi) continue;
-      if (best === undefined || r.end - r.start >= best.end - best.start) best = r;
+      return mid > lo && mid < hi;
+    });
+    // Cutting at the first real break keeps utterances near sentence length,
+    // which decodes better than fewer, longer pieces (measured on the dev set).
+    let best: FrameRange | undefined = inWindow.find((r) => r.end - r.start >= options.breakFrames);
+    if (best === undefined) {
+      for (const r of inWindow) if (best === undefined || r.end - r.start >= best.end - best.start) best = r;
     }
     let cut: number;
     if (best !== undefined) {

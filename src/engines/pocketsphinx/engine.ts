@@ -81,8 +81,9 @@ export class PocketsphinxEngine implements Engine {
     const energies = await frameEnergies(audio.path, audio.samples);
     const ranges = cutAtSilences(energies, {
       maxFrames: Math.round(this.options.utteranceMaxSeconds * fps),
-      minFrames: Math.round(5 * fps),
+      minFrames: Math.round(4 * fps),
       minSilenceFrames: Math.round(0.15 * fps),
+      breakFrames: Math.round(0.5 * fps),
     });
     hooks.onLog?.(`decoding ${audio.durationSeconds.toFixed(1)} s of audio as ${ranges.length} utterance(s)`);
 
