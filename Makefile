@@ -12,7 +12,8 @@ test: setup
 	@scripts/setup.sh --test
 	@npm run --silent lint
 	@npm run --silent typecheck
-	@npx vitest run
+	@npx vitest run --reporter=default --reporter=json --outputFile=.vitest-results.json
+	@node scripts/test-summary.mjs .vitest-results.json
 
 bench: setup
 	@npm run --silent bench:accuracy
