@@ -1,28 +1,17 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tally, wer } from '../src/eval/index.js';
 import { spawnServer, type ChildServer } from './support/child-server.js';
+import { hark as harkCli } from './support/cli.js';
 import { clip } from './support/corpus.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 let server: ChildServer;
 beforeAll(async () => {
   server = await spawnServer({ ENABLE_PROCESS_ISOLATED: 'false' });
 });
 afterAll(async () => server?.stop());
 
-function hark(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, HARK_URL: server.url }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const hark = (args: string[]) => harkCli(args, { HARK_URL: server.url });
+
 
 describe('hark jobs', () => {
   const a = clip('1089-134686-0001');

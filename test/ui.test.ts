@@ -1,7 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +16,7 @@ import { clip, devClips } from './support/corpus.js';
 import { poolView } from './support/http.js';
 import { getJob, submitJob, waitFinished, waitForJob } from './support/jobs.js';
 import { startTestServer, type TestServer } from './support/server.js';
+import { freePort } from './support/net.js';
 
 const UI_DIR = fileURLToPath(new URL('../dist/ui/', import.meta.url));
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -57,15 +57,6 @@ async function expectAccessible(page: Page, view: string): Promise<void> {
   await page.emulateMedia({ colorScheme: 'light' });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 const fact = (page: Page, name: string) => page.locator(`dd[data-fact="${name}"]`);
 const badge = (page: Page, status: string) => page.locator('.status-line .badge', { hasText: status });
