@@ -2,25 +2,10 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { BYTES_PER_SAMPLE, SAMPLE_RATE } from '../../src/audio/index.js';
+import { wavHeader } from '../../test/support/audio.js';
 
-/** The 44-byte header of a 16 kHz mono s16le WAV holding `dataBytes` of samples. */
-export function wavHeader(dataBytes: number): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'ascii');
-  h.writeUInt32LE(36 + dataBytes, 4);
-  h.write('WAVE', 8, 'ascii');
-  h.write('fmt ', 12, 'ascii');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20); // PCM
-  h.writeUInt16LE(1, 22); // mono
-  h.writeUInt32LE(SAMPLE_RATE, 24);
-  h.writeUInt32LE(SAMPLE_RATE * BYTES_PER_SAMPLE, 28);
-  h.writeUInt16LE(BYTES_PER_SAMPLE, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'ascii');
-  h.writeUInt32LE(dataBytes, 40);
-  return h;
-}
+/** The 44-byte header of a 16 kHz mono s16le WAV (shared with the tests). */
+export { wavHeader };
 
 /**
  * Writes raw PCM files (hark's decoded form), one after the other and the whole
