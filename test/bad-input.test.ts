@@ -647,12 +647,13 @@ describe('bodies over MAX_FILE_SIZE_MB', () => {
     }
     // Never sent the closing boundary nor the last chunk: the answer came while the body was still open.
     expect(conn.bytesWritten()).toBeLessThan(cap);
-    const res = await withTimeout(conn.response, 5000, 'the 413');
+    // Generous bounds: these guard against a hang, not a speed (CI machines can be busy).
+    const res = await withTimeout(conn.response, 20_000, 'the 413');
     expect(res.status, res.body).toBe(413);
     const body = JSON.parse(res.body) as { error: { code: string; message: string } };
     expect(body.error.code).toBe('FILE_TOO_LARGE');
     expect(body.error.message).toMatch(/1 MB.*MAX_FILE_SIZE_MB/);
-    await withTimeout(conn.closed, 3000, 'the server to close the connection');
+    await withTimeout(conn.closed, 10_000, 'the server to close the connection');
     conn.socket.destroy();
   });
 

@@ -57,7 +57,7 @@ describe('jobs survive what kills their processes', () => {
     expect(done.process_id).not.toBe(pid);
     const logs = (await (await fetch(`${s.url}/api/v1/jobs/${id}/logs`)).json()) as { lines: string[] };
     expect(logs.lines.some((l) => l.includes('WORKER_CRASHED') && l.includes('queued again'))).toBe(true);
-  });
+  }, 180_000);
 
   it('crash test: 20 jobs, the server killed with SIGKILL mid-way, a new server on the same DATA_DIR completes all 20', async () => {
     const first = await start({ WORKER_COUNT: '2', HEARTBEAT_SECONDS: '1' });
@@ -89,7 +89,7 @@ describe('jobs survive what kills their processes', () => {
       expect(log.match(/ completed in /g)?.length, id).toBe(1);
     }
     for (const pid of oldWorkers) expect(alive(pid)).toBe(false);
-  });
+  }, 180_000);
 
   it('leaves alone an unrelated process that now has an orphaned job\'s pid, and kills the same process', async () => {
     // Audio kept, so the jobs can be made "running" again below and re-run.
@@ -124,5 +124,5 @@ describe('jobs survive what kills their processes', () => {
       unrelated.kill('SIGKILL');
       same.kill('SIGKILL');
     }
-  });
+  }, 180_000);
 });
