@@ -15,6 +15,16 @@ export default tseslint.config(
     },
   },
   {
+    // k6 scripts: k6's init-context globals.
+    files: ['loadtest/k6/**/*.js'],
+    languageOptions: { globals: { __ENV: 'readonly', __VU: 'readonly', __ITER: 'readonly', open: 'readonly' } },
+  },
+  {
+    // Plain Node scripts (the load-test kit's, the project's).
+    files: ['loadtest/**/*.mjs', 'scripts/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
     // The CLI, benchmarks and test helpers talk to a terminal.
     files: ['src/cli/**', 'bench/**', 'test/**', 'scripts/**'],
     rules: { 'no-console': 'off' },

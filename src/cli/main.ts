@@ -5,6 +5,7 @@ import { main as serve } from '../main.js';
 import { ISOLATION_MODES, type Isolation } from '../engines/index.js';
 import { VERSION } from '../http/index.js';
 import { ApiError, formatJobRow, JobsClient } from './jobs.js';
+import { registerLoadtest } from './loadtest.js';
 import { CLI_FORMATS, transcribeFiles, type CliFormat } from './transcribe.js';
 
 function config(overrides: Record<string, string> = {}): Config {
@@ -153,6 +154,8 @@ jobs
   .description('cancel a queued or running job (its worker process is killed)')
   .argument('<id>')
   .action(api(async (client, id: string) => void process.stdout.write(`${formatJobRow(await client.cancel(id))}\n`)));
+
+registerLoadtest(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`hark: ${err instanceof Error ? err.message : String(err)}\n`);
