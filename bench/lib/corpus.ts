@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { decodeToPcm } from '../../src/audio/index.js';
-import { loadClips, type Clip } from '../../src/eval/index.js';
+import { corpusDir, loadClips, type Clip } from '../../src/eval/index.js';
 import { sum } from './runs.js';
 
 export interface BenchCorpus {
@@ -12,8 +12,8 @@ export interface BenchCorpus {
 }
 
 export function benchCorpus(): BenchCorpus {
-  const clips = loadClips('dev');
-  const warmup = loadClips('synthetic')[0];
+  const clips = loadClips('dev', corpusDir(process.env));
+  const warmup = loadClips('synthetic', corpusDir(process.env))[0];
   if (clips.length === 0 || warmup === undefined) throw new Error('the corpus at ../shared/corpus has no dev or synthetic clips');
   return { clips, warmup, audioSeconds: sum(clips.map((c) => c.durationSeconds)) };
 }

@@ -132,8 +132,8 @@ export function registerLoadtest(program: Command): void {
 }
 
 async function shortestDevClip(): Promise<string> {
-  const { loadClips } = await import('../eval/corpus.js');
-  const clips = loadClips('dev').sort((a, b) => a.durationSeconds - b.durationSeconds);
+  const { corpusDir, loadClips } = await import('../eval/corpus.js');
+  const clips = loadClips('dev', corpusDir(process.env)).sort((a, b) => a.durationSeconds - b.durationSeconds);
   if (clips[0] === undefined) throw new Error('no clip in the shared corpus: pass --clip <file>');
   return clips[0].path;
 }

@@ -1,7 +1,7 @@
-import { loadClips, type Clip } from '../../src/eval/index.js';
+import { corpusDir, loadClips, type Clip } from '../../src/eval/index.js';
 
-export const devClips: Clip[] = loadClips('dev');
-export const syntheticClips: Clip[] = loadClips('synthetic');
+export const devClips: Clip[] = loadClips('dev', corpusDir(process.env));
+export const syntheticClips: Clip[] = loadClips('synthetic', corpusDir(process.env));
 
 export function clip(id: string): Clip {
   const c = devClips.find((x) => x.id === id) ?? syntheticClips.find((x) => x.id === id);
