@@ -118,14 +118,15 @@ try {
     if (r.status !== 202) throw new Error(`submit: HTTP ${r.status}: ${r.body.slice(0, 300)}`);
     ids.push((JSON.parse(r.body) as { job_id: string }).job_id);
   }
+  // Poll lightly: a tight loop of big list pages would take CPU from the decoders it measures.
   for (;;) {
-    const res = await fetch(`${b.url}/api/v1/jobs?limit=200`);
+    const res = await fetch(`${b.url}/api/v1/jobs?limit=${ids.length}`);
     const list = (await res.json()) as { jobs: { id: string; status: string }[] };
     const mine = list.jobs.filter((j) => ids.includes(j.id));
     const failed = mine.filter((j) => j.status === 'failed' || j.status === 'cancelled');
     if (failed.length > 0) throw new Error(`${failed.length} jobs failed`);
     if (mine.length === ids.length && mine.every((j) => j.status === 'completed')) break;
-    await sleep(20);
+    await sleep(250);
   }
   batchMs = performance.now() - t0;
   batchCpu = treeCpuSeconds(b.pid) - cpu0;
