@@ -3,22 +3,13 @@ import { tally, wer } from '../src/eval/index.js';
 import { transcriptionResponseSchema } from '../src/transcription/index.js';
 import { clip, devClips } from './support/corpus.js';
 import { postForm, startTestServer, type TestServer } from './support/server.js';
+import { parseTimes } from './support/captions.js';
 
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer({ IN_PROCESS_CONCURRENCY: '2' });
 });
 afterAll(async () => server?.stop());
-
-function parseTimes(body: string, sep: ',' | '.'): number[] {
-  const re = new RegExp(`(\\d{2}):(\\d{2}):(\\d{2})\\${sep}(\\d{3}) --> (\\d{2}):(\\d{2}):(\\d{2})\\${sep}(\\d{3})`, 'g');
-  const times: number[] = [];
-  for (const m of body.matchAll(re)) {
-    const n = m.slice(1).map(Number);
-    times.push(n[0]! * 3600 + n[1]! * 60 + n[2]! + n[3]! / 1000, n[4]! * 3600 + n[5]! * 60 + n[6]! + n[7]! / 1000);
-  }
-  return times;
-}
 
 describe('POST /transcriptions on real speech', () => {
   it('transcribes dev clips within the WER bound, with word and segment times inside the audio', async () => {

@@ -9,6 +9,7 @@ import { clip, devClips } from './support/corpus.js';
 import { poolView, postAudio } from './support/http.js';
 import { getJob, submitJob, waitFinished, waitForJob, type JobView } from './support/jobs.js';
 import { postForm, startTestServer, type TestServer } from './support/server.js';
+import { parseTimes } from './support/captions.js';
 
 const short = clip('1089-134686-0001'); // 3.3 s
 const shortPath = short.path;
@@ -26,16 +27,6 @@ afterAll(async () => rm(scratch, { recursive: true, force: true }));
 
 interface ErrorBody {
   error: { code: string; message: string };
-}
-
-function parseTimes(body: string, sep: ',' | '.'): number[] {
-  const re = new RegExp(`(\\d{2}):(\\d{2}):(\\d{2})\\${sep}(\\d{3}) --> (\\d{2}):(\\d{2}):(\\d{2})\\${sep}(\\d{3})`, 'g');
-  const times: number[] = [];
-  for (const m of body.matchAll(re)) {
-    const n = m.slice(1).map(Number);
-    times.push(n[0]! * 3600 + n[1]! * 60 + n[2]! + n[3]! / 1000, n[4]! * 3600 + n[5]! * 60 + n[6]! + n[7]! / 1000);
-  }
-  return times;
 }
 
 /** Every job, walking the list with `limit` per page; also returns the pages' sizes. */
