@@ -47,11 +47,13 @@ export async function runCliTranscribe(files: readonly string[]): Promise<CliRun
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
     const at = performance.now() - started;
     pending += chunk;
-    // `--format json` prints each file as a pretty-printed object ending in a "}" line.
-    for (let end = pending.indexOf('\n}\n'); end >= 0; end = pending.indexOf('\n}\n')) {
-      const obj = JSON.parse(pending.slice(0, end + 2)) as { file: string; text: string };
+    // `--format json` with several files prints JSON Lines: one object per file, per line.
+    for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
+      const line = pending.slice(0, end).trim();
+      pending = pending.slice(end + 1);
+      if (line === '') continue;
+      const obj = JSON.parse(line) as { file: string; text: string };
       results.push({ file: obj.file, text: obj.text, atMs: at });
-      pending = pending.slice(end + 3);
     }
   });
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
