@@ -47,9 +47,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   // With the flag off no pool object exists at all, so nothing can spawn a worker.
   const pool = config.ENABLE_PROCESS_ISOLATED ? new WorkerPool({ config, logger: logger.child({ component: 'pool' }) }) : undefined;
-  const executors: Executor[] = [
-    new InProcessExecutor({ config, logger: logger.child({ component: 'in-process' }), engines: [config.ENGINE], concurrency: config.IN_PROCESS_CONCURRENCY }),
-  ];
+  const inProcess = new InProcessExecutor({ config, logger: logger.child({ component: 'in-process' }), engines: [config.ENGINE], concurrency: config.IN_PROCESS_CONCURRENCY });
+  const executors: Executor[] = [inProcess];
   if (pool !== undefined) executors.push(new PoolExecutor(pool));
   const service = new TranscriptionService(config, temp, executors);
   const readiness: Readiness = { state: 'starting', engines: [], isolationModes: service.isolationModes() };
@@ -71,7 +70,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const ready = service.start().then(
     () => {
       readiness.state = 'ready';
-      readiness.engines = [{ name: config.ENGINE, version: '5prealpha', model: config.POCKETSPHINX_MODEL_DIR, loadMs: Math.round(performance.now() - started) }];
+      readiness.engines = [...inProcess.loaded];
       logger.info({ ms: Math.round(performance.now() - started) }, 'engines ready');
       jobs.start();
     },

@@ -99,7 +99,8 @@ export async function decodeToPcm(inPath: string, outPath: string, options: Deco
 }
 
 /** `seconds` is the length when known (from the container); undefined when only the capped decode found it too long. */
-function tooLong(seconds: number | undefined, max: number): AppError {
+/** AUDIO_TOO_LONG, naming the length when it is known (not claiming one that was not measured). */
+export function tooLong(seconds: number | undefined, max: number): AppError {
   if (seconds === undefined) {
     return new AppError('AUDIO_TOO_LONG', `the audio is longer than the ${max} s this server accepts (MAX_AUDIO_SECONDS)`, {
       details: { max_audio_seconds: max },

@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import { createEngine, type Engine, type EngineName, type TranscribeHooks } from '../engines/index.js';
+import { createEngine, type Engine, type EngineInfo, type EngineName, type TranscribeHooks } from '../engines/index.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ExecutionResult, Executor, TranscriptionTask } from './types.js';
@@ -23,6 +23,8 @@ export class InProcessExecutor implements Executor {
   private readonly idle = new Map<EngineName, Engine[]>();
   private readonly all: Engine[] = [];
   private running = 0;
+  /** What each engine reported when it loaded (one entry per engine, for /readyz). */
+  readonly loaded: EngineInfo[] = [];
   private drained: (() => void) | undefined;
 
   constructor(private readonly options: InProcessExecutorOptions) {
@@ -33,9 +35,10 @@ export class InProcessExecutor implements Executor {
     for (const name of this.options.engines) {
       const instances = Array.from({ length: this.concurrency }, () => createEngine(name, this.options.config));
       // Sequential loads: parallel ones only compete for the same disk and cores.
-      for (const engine of instances) {
+      for (const [i, engine] of instances.entries()) {
         const info = await engine.load();
         this.options.logger.debug({ engine: info }, 'engine instance loaded');
+        if (i === 0) this.loaded.push(info);
       }
       this.idle.set(name, instances);
       this.all.push(...instances);

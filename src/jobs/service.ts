@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { probeAudio, sniffAudio } from '../audio/index.js';
+import { probeAudio, sniffAudio, tooLong } from '../audio/index.js';
 import type { Config } from '../config/index.js';
 import type { EngineName, Isolation } from '../engines/index.js';
 import { AppError } from '../errors.js';
@@ -9,7 +9,6 @@ import type { JobStore } from '../store/index.js';
 import { JobLog } from './job-log.js';
 import { isTerminal, type Job, type JobOptions, type JobStatus, type Priority } from './model.js';
 import type { JobRunner } from './runner.js';
-import type { WebhookSender } from './webhooks.js';
 
 export interface SubmitRequest {
   uploadPath: string;
@@ -46,7 +45,6 @@ export class JobService {
     private readonly config: Config,
     private readonly store: JobStore,
     private readonly runner: JobRunner,
-    private readonly webhooks: WebhookSender,
     dataDir: string,
   ) {
     this.jobsDir = join(dataDir, 'jobs');
@@ -75,10 +73,10 @@ export class JobService {
     // anything else gets a full ffprobe, so junk is refused now with the sync codes.
     // Decoding proper (and an undecodable body) is the runner's.
     const sniffed = await sniffAudio(req.uploadPath, req.fileSize);
-    const probe = sniffed !== undefined ? { format: sniffed.container, codec: 'auto', durationSeconds: sniffed.durationSeconds } : await probeAudio(req.uploadPath);
-    if (probe.durationSeconds !== undefined && probe.durationSeconds > this.config.MAX_AUDIO_SECONDS) {
-      throw new AppError('AUDIO_TOO_LONG', `the audio lasts ${probe.durationSeconds.toFixed(1)} s, longer than the ${this.config.MAX_AUDIO_SECONDS} s this server accepts (MAX_AUDIO_SECONDS)`);
-    }
+    const probe = sniffed === undefined ? await probeAudio(req.uploadPath) : undefined;
+    const container = sniffed?.container ?? `${probe?.format}/${probe?.codec}`;
+    const durationSeconds = sniffed?.durationSeconds ?? probe?.durationSeconds;
+    if (durationSeconds !== undefined && durationSeconds > this.config.MAX_AUDIO_SECONDS) throw tooLong(durationSeconds, this.config.MAX_AUDIO_SECONDS);
     const id = randomUUID();
     const dir = join(this.jobsDir, id);
     await mkdir(dir, { recursive: true });
@@ -92,7 +90,7 @@ export class JobService {
         createdAt: Date.now(),
         fileName: req.fileName,
         fileSize: req.fileSize,
-        durationSeconds: probe.durationSeconds ?? null,
+        durationSeconds: durationSeconds ?? null,
         audioPath,
         options: req.options,
         engine: req.engine,
@@ -101,7 +99,7 @@ export class JobService {
         idempotencyKey: req.idempotencyKey ?? null,
         callbackUrl: req.callbackUrl ?? null,
       });
-      log.append(`accepted: ${JSON.stringify(req.fileName)}, ${req.fileSize} bytes, ${probe.format}${probe.codec === 'auto' ? '' : `/${probe.codec}`}, priority ${req.priority}, isolation ${req.isolation}`);
+      log.append(`accepted: ${JSON.stringify(req.fileName)}, ${req.fileSize} bytes, ${container}, priority ${req.priority}, isolation ${req.isolation}`);
       this.runner.tick();
       return { job, created: true };
     } catch (err) {
@@ -151,7 +149,4 @@ export class JobService {
     return new JobLog(job.logFilePath);
   }
 
-  get webhookSender(): WebhookSender {
-    return this.webhooks;
-  }
 }

@@ -71,7 +71,7 @@ export async function openJobSystem(opts: {
   });
   const runner = new JobRunner({ config, logger, store, service, webhooks, instanceId });
   const recovery = new OrphanRecovery({ config, logger, store, instanceId, runningHere: () => runner.runningIds() });
-  const jobService = new JobService(config, store, runner, webhooks, dataDir);
+  const jobService = new JobService(config, store, runner, dataDir);
   const retention = new Retention(store, logger, config.JOB_CLEANUP_MAX_AGE_HOURS * 3600 * 1000);
 
   // Before anything runs: what did the last crash leave behind?
