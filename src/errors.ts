@@ -39,7 +39,13 @@ export const ERROR_CODES = [
   'INVALID_CALLBACK_URL',
   'ORPHANED',
   'CANCELLED',
+  // Engines that call another service
+  'UPSTREAM_AUTH_FAILED',
+  'UPSTREAM_RATE_LIMITED',
+  'UPSTREAM_TIMEOUT',
+  'UPSTREAM_ERROR',
   // Engine and internals
+  'UNSUPPORTED_LANGUAGE',
   'ENGINE_ERROR',
   'INTERNAL_ERROR',
 ] as const;

@@ -47,11 +47,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   // With the flag off no pool object exists at all, so nothing can spawn a worker.
   const pool = config.ENABLE_PROCESS_ISOLATED ? new WorkerPool({ config, logger: logger.child({ component: 'pool' }) }) : undefined;
-  const inProcess = new InProcessExecutor({ config, logger: logger.child({ component: 'in-process' }), engines: [config.ENGINE], concurrency: config.IN_PROCESS_CONCURRENCY });
+  const inProcess = new InProcessExecutor({ config, logger: logger.child({ component: 'in-process' }), engines: config.ENGINES, concurrency: config.IN_PROCESS_CONCURRENCY });
   const executors: Executor[] = [inProcess];
   if (pool !== undefined) executors.push(new PoolExecutor(pool));
   const service = new TranscriptionService(config, temp, executors);
-  const readiness: Readiness = { state: 'starting', engines: [], isolationModes: service.isolationModes() };
+  const readiness: Readiness = { state: 'starting', isolationModes: service.isolationModes() };
   let url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`;
   const jobs = await openJobSystem({ config, logger, service, dataDir, baseUrl: () => url });
   const metrics = new Metrics({ config, service, pool, jobs });
@@ -61,7 +61,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const address = app.server.address();
   if (typeof address === 'object' && address !== null) url = url.replace(/:\d+$/, `:${address.port}`);
   logger.info(
-    { url, dataDir, engine: config.ENGINE, inProcessConcurrency: config.IN_PROCESS_CONCURRENCY, workers: pool?.size ?? 0, defaultIsolation: service.defaultIsolation },
+    { url, dataDir, engines: config.ENGINES, engine: config.ENGINE, inProcessConcurrency: config.IN_PROCESS_CONCURRENCY, workers: pool?.size ?? 0, defaultIsolation: service.defaultIsolation },
     'hark listening',
   );
 
@@ -70,8 +70,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const ready = service.start().then(
     () => {
       readiness.state = 'ready';
-      readiness.engines = [...inProcess.loaded];
-      logger.info({ ms: Math.round(performance.now() - started) }, 'engines ready');
+      const failed = service.engineStatus().filter((e) => e.ready_in.length === 0);
+      if (failed.length > 0) logger.error({ failed: failed.map((e) => ({ engine: e.name, error: e.error?.message })) }, 'some engines failed to load');
+      logger.info({ ms: Math.round(performance.now() - started), engines: config.ENGINES.length - failed.length }, 'engines ready');
       jobs.start();
     },
     (err: unknown) => {

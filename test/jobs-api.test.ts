@@ -329,10 +329,17 @@ describe('jobs API on one in-process server', () => {
 
   it('refuses bad submit fields with 400, and process isolation on a server without the pool with 503, storing no job', async () => {
     const before = (await listAll(base, 200)).ids.length;
-    for (const fields of [{ priority: 'urgent' }, { engine: 'nope' }, { isolation: 'sandbox' }] as Record<string, string>[]) {
+    const refusals: [Record<string, string>, string][] = [
+      [{ priority: 'urgent' }, 'INVALID_REQUEST'],
+      [{ isolation: 'sandbox' }, 'INVALID_REQUEST'],
+      // An engine this server did not load, known to hark or not.
+      [{ engine: 'nope' }, 'MODEL_NOT_FOUND'],
+      [{ engine: 'whisper' }, 'MODEL_NOT_FOUND'],
+    ];
+    for (const [fields, code] of refusals) {
       const res = await postAudio(`${base}/api/v1/jobs`, shortPath, fields);
       expect(res.status, JSON.stringify(fields)).toBe(400);
-      expect(((await res.json()) as ErrorBody).error.code).toBe('INVALID_REQUEST');
+      expect(((await res.json()) as ErrorBody).error.code).toBe(code);
     }
     const isolated = await postAudio(`${base}/api/v1/jobs`, shortPath, { isolation: 'process' });
     expect(isolated.status).toBe(503);

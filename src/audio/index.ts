@@ -4,3 +4,4 @@ export { cutAtSilences, type FrameRange, type SegmentOptions } from './segment.j
 export { runProcess, type RunResult } from './process.js';
 export { TempDir } from './temp-dir.js';
 export { sniffAudio, type Sniffed } from './sniff.js';
+export { utterances, encodeWav, type Utterance, type UtteranceOptions } from './utterances.js';

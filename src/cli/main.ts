@@ -6,6 +6,7 @@ import { ISOLATION_MODES, type Isolation } from '../engines/index.js';
 import { VERSION } from '../http/index.js';
 import { ApiError, formatJobRow, JobsClient } from './jobs.js';
 import { registerLoadtest } from './loadtest.js';
+import { registerModels } from './models.js';
 import { CLI_FORMATS, transcribeFiles, type CliFormat } from './transcribe.js';
 
 function config(overrides: Record<string, string> = {}): Config {
@@ -156,6 +157,7 @@ jobs
   .action(api(async (client, id: string) => void process.stdout.write(`${formatJobRow(await client.cancel(id))}\n`)));
 
 registerLoadtest(program);
+registerModels(program, () => config({ LOG_LEVEL: 'silent' }), `hark/${VERSION}`);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`hark: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -35,13 +35,26 @@ function render(format: CliFormat, file: string, t: Transcript, several: boolean
 export async function transcribeFiles(files: string[], config: Config, opts: TranscribeCommandOptions): Promise<number> {
   const scratch = await mkdtemp(join(tmpdir(), 'hark-cli-'));
   const temp = new TempDir(scratch);
+  // Only the engine asked for is loaded, here or in the one worker.
+  const one: Config = { ...config, ENGINES: [opts.engine], ENGINE: opts.engine, WORKER_COUNT: 1 };
+  const pool = opts.isolation === 'process' ? new WorkerPool({ config: one, logger: createLogger('silent') }) : undefined;
   const executor: Executor =
-    opts.isolation === 'process'
-      ? new PoolExecutor(new WorkerPool({ config: { ...config, WORKER_COUNT: 1 }, logger: createLogger('silent') }))
-      : new InProcessExecutor({ config, logger: createLogger('silent'), engines: [opts.engine], concurrency: 1 });
+    pool !== undefined
+      ? new PoolExecutor(pool)
+      : new InProcessExecutor({ config: one, logger: createLogger('silent'), engines: [opts.engine], concurrency: 1 });
   let failures = 0;
   try {
     await executor.start();
+    const failed = executor.engineStatus().find((s) => s.state === 'failed');
+    if (failed?.state === 'failed') {
+      process.stderr.write(`hark: the ${failed.name} engine did not load: ${failed.error.message} (${failed.error.code})\n`);
+      return 1;
+    }
+    if (pool !== undefined && pool.snapshot().readyWorkers === 0) {
+      const why = pool.lastStartupError instanceof Error ? pool.lastStartupError.message : 'see the server log';
+      process.stderr.write(`hark: the worker process did not start: ${why}\n`);
+      return 1;
+    }
     for (const file of files) {
       const pcmPath = temp.file('.pcm');
       try {

@@ -32,7 +32,28 @@ describe('loadConfig', () => {
     expect(problems({ PORT: '70000' })).toEqual(['invalid configuration: PORT="70000" is not allowed (expected an integer from 0 to 65535)']);
     expect(problems({ IN_PROCESS_CONCURRENCY: '1.5' })[0]).toContain('an integer from 1 to 64');
     expect(problems({ POCKETSPHINX_ARGS: '-lw' })[0]).toContain('pairs of "-name value"');
-    expect(problems({ ENGINE: 'whisper' })[0]).toContain('ENGINE="whisper" is not allowed (expected one of pocketsphinx)');
+    expect(problems({ ENGINE: 'whisper' })[0]).toContain('ENGINE="whisper" is not allowed (expected one of ENGINES (pocketsphinx))');
+    expect(problems({ ENGINE: 'vosk' })[0]).toContain('ENGINE="vosk" is not allowed (expected one of pocketsphinx, whisper, azure, upstream)');
+    expect(problems({ ENGINES: 'pocketsphinx,vosk' })[0]).toContain('ENGINES="pocketsphinx,vosk" is not allowed (expected a comma list of pocketsphinx, whisper, azure, upstream)');
+  });
+
+  it('reads ENGINES as a list, with ENGINE defaulting to its first', () => {
+    expect(loadConfig({ env: { ENGINES: ' whisper , pocketsphinx,whisper', WHISPER_MODEL_PATH: '/m.bin' } })).toMatchObject({
+      ENGINES: ['whisper', 'pocketsphinx'],
+      ENGINE: 'whisper',
+    });
+    expect(loadConfig({ env: { ENGINES: 'whisper,pocketsphinx', ENGINE: 'pocketsphinx' } }).ENGINE).toBe('pocketsphinx');
+    expect(loadConfig({ env: {} })).toMatchObject({ ENGINES: ['pocketsphinx'], ENGINE: 'pocketsphinx' });
+  });
+
+  it('asks for what a remote engine needs to reach its service', () => {
+    expect(problems({ ENGINES: 'upstream' })).toEqual([
+      'invalid configuration: UPSTREAM_BASE_URL=undefined is not allowed (expected the upstream server\'s base URL when ENGINES includes upstream)',
+    ]);
+    expect(problems({ ENGINES: 'azure', AZURE_SPEECH_KEY: 'k' })[0]).toContain('AZURE_SPEECH_REGION');
+    expect(problems({ ENGINES: 'azure' }).join('\n')).toContain('AZURE_SPEECH_ENDPOINT');
+    expect(problems({ ENGINES: 'azure', AZURE_SPEECH_KEY: 'k', AZURE_SPEECH_REGION: 'westeurope' })).toEqual([]);
+    expect(problems({ UPSTREAM_BASE_URL: 'ftp://x' })[0]).toContain('an http:// or https:// URL');
   });
 
   it.each([

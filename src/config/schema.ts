@@ -48,7 +48,33 @@ function text(def: string) {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Engines this build knows; the registry (engines/) maps each name to its implementation. */
-export const ENGINE_NAMES = ['pocketsphinx'] as const;
+export const ENGINE_NAMES = ['pocketsphinx', 'whisper', 'azure', 'upstream'] as const;
+
+/** ggml model sizes whisper.cpp publishes (`ggml-<size>.bin`). */
+export const WHISPER_MODEL_SIZES = [
+  'tiny', 'tiny.en', 'base', 'base.en', 'small', 'small.en', 'medium', 'medium.en', 'large-v1', 'large-v2', 'large-v3', 'large-v3-turbo',
+] as const;
+
+function optionalText() {
+  return z.string().min(1).optional();
+}
+
+function optionalInt(min: number, max: number) {
+  const allowed = `an integer from ${min} to ${max} (or empty)`;
+  return z
+    .string()
+    .regex(/^\d+$/, { error: allowed })
+    .optional()
+    .transform((v) => (v === undefined ? undefined : Number(v)))
+    .pipe(z.number().int().min(min, { error: allowed }).max(max, { error: allowed }).optional());
+}
+
+function httpUrl() {
+  return z
+    .string()
+    .refine((v) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol), { error: 'an http:// or https:// URL' })
+    .optional();
+}
 
 const DEFAULT_POCKETSPHINX_MODEL_DIR = '/usr/share/pocketsphinx/model/en-us';
 
@@ -61,7 +87,16 @@ export const configShape = {
     'Largest upload accepted, in MB (10^6 bytes). Larger bodies get 413 FILE_TOO_LARGE before they are read.',
   ),
   MAX_AUDIO_SECONDS: num(1, 86_400, 14_400).describe('Longest audio accepted, in seconds (after decoding). Longer gets 400 AUDIO_TOO_LONG.'),
-  ENGINE: oneOf(ENGINE_NAMES, 'pocketsphinx').describe('Speech engine used when a request names none.'),
+  ENGINES: z
+    .string()
+    .default('pocketsphinx')
+    .transform((v) => [...new Set(v.split(',').map((s) => s.trim()).filter((s) => s !== ''))])
+    .pipe(z.array(z.enum(ENGINE_NAMES, { error: `a comma list of ${ENGINE_NAMES.join(', ')}` })).min(1, { error: 'at least one engine' }))
+    .describe(`Engines loaded at start, comma-separated: ${ENGINE_NAMES.join(', ')}. Requests pick one with \`model\`.`),
+  ENGINE: z
+    .enum(ENGINE_NAMES, { error: `one of ${ENGINE_NAMES.join(', ')}` })
+    .optional()
+    .describe('Engine used when a request names none (and for the `whisper-1` alias). Empty: the first of ENGINES.'),
   IN_PROCESS_CONCURRENCY: int(1, 64, 1).describe(
     'Decodes that run at once inside the server, one engine instance each (PocketSphinx: ~95 MB per instance).',
   ),
@@ -76,6 +111,30 @@ export const configShape = {
     .regex(/^\s*(-\w+\s+\S+\s*)*$/, { error: 'pairs of "-name value", e.g. "-lw 6 -beam 1e-60"' })
     .default('')
     .describe('Extra PocketSphinx decoder arguments, e.g. `-lw 6 -beam 1e-60`; they override hark\'s tuned defaults.'),
+  MODELS_DIR: optionalText().describe('Where `hark models pull` puts model files and WHISPER_MODEL_SIZE is looked up. Empty: DATA_DIR/models.'),
+  MODELS_BASE_URL: z
+    .string()
+    .refine((v) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol), { error: 'an http:// or https:// URL' })
+    .default('https://huggingface.co/ggerganov/whisper.cpp/resolve/main')
+    .describe('Where `hark models pull SIZE` downloads `ggml-<size>.bin` from (only when a user runs it); point it at a mirror for closed networks.'),
+  WHISPER_MODEL_SIZE: oneOf(WHISPER_MODEL_SIZES, 'base.en').describe('whisper.cpp model used when WHISPER_MODEL_PATH is empty: `MODELS_DIR/ggml-<size>.bin`.'),
+  WHISPER_MODEL_PATH: optionalText().describe('A ggml model file for the whisper engine; overrides WHISPER_MODEL_SIZE.'),
+  WHISPER_THREADS: optionalInt(1, 256).describe('CPU threads of one whisper decode. Empty: CPU count divided by the decodes that can run at once (at least 1).'),
+  WHISPER_LANGUAGE: text('en').describe('Spoken language for whisper when a request names none (`auto` detects it; `.en` models know only English).'),
+  WHISPER_BEST_OF: int(1, 16, 5).describe('Candidates whisper samples when it falls back to a higher temperature (greedy decoding; see README on beam search).'),
+  AZURE_SPEECH_KEY: optionalText().describe('Azure Speech resource key. Empty: a Microsoft Entra ID token from @azure/identity (DefaultAzureCredential) with AZURE_SPEECH_ENDPOINT.'),
+  AZURE_SPEECH_REGION: optionalText().describe('Azure region of the Speech resource, e.g. `westeurope` (or set AZURE_SPEECH_ENDPOINT).'),
+  AZURE_SPEECH_ENDPOINT: httpUrl().describe('Speech resource endpoint, e.g. `https://<name>.cognitiveservices.azure.com` (required for Entra ID). Overrides the region.'),
+  AZURE_SPEECH_LANGUAGE: text('en-US').describe('Locale for Azure Speech when a request names none.'),
+  AZURE_SPEECH_PROFANITY: oneOf(['masked', 'removed', 'raw'] as const, 'masked').describe('What Azure does with profanity.'),
+  AZURE_SPEECH_DIARIZATION_MAX_SPEAKERS: int(0, 36, 0).describe('Azure speaker diarization: up to this many speakers (0: off).'),
+  AZURE_SPEECH_TIMEOUT_SECONDS: num(1, 7200, 600).describe('Time limit of one Azure request.'),
+  AZURE_SPEECH_MAX_RETRIES: int(0, 20, 4).describe('Retries of an Azure request answered 429 or 5xx, or not answered (backoff, Retry-After honoured).'),
+  UPSTREAM_BASE_URL: httpUrl().describe('Base URL of an OpenAI-compatible server for the upstream engine, e.g. `https://api.openai.com/v1`.'),
+  UPSTREAM_API_KEY: optionalText().describe('API key sent to the upstream server (Bearer).'),
+  UPSTREAM_MODEL: text('whisper-1').describe('`model` sent to the upstream server.'),
+  UPSTREAM_TIMEOUT_SECONDS: num(1, 7200, 300).describe('Time limit of one upstream request.'),
+  UPSTREAM_MAX_RETRIES: int(0, 20, 2).describe('Retries of an upstream request answered 429, 5xx or not at all.'),
   UTTERANCE_MAX_SECONDS: num(5, 60, 30).describe(
     'Long audio is cut at silences into utterances no longer than this, each decoded whole (memory stays flat with length).',
   ),
@@ -125,7 +184,12 @@ export const configShape = {
   ENABLE_DOCS: bool(true).describe('Serve the OpenAPI document at `/docs` (UI) and `/docs/json`.'),
 } as const;
 
-export const configSchema = z.object(configShape).superRefine((c, ctx) => {
+export const configSchema = z
+  .object(configShape)
+  .superRefine((c, ctx) => {
+  if (c.ENGINE !== undefined && !c.ENGINES.includes(c.ENGINE)) {
+    ctx.addIssue({ code: 'custom', path: ['ENGINE'], message: `one of ENGINES (${c.ENGINES.join(', ')})` });
+  }
   if (c.DEFAULT_ISOLATION === 'process' && !c.ENABLE_PROCESS_ISOLATED) {
     ctx.addIssue({
       code: 'custom',
@@ -133,7 +197,21 @@ export const configSchema = z.object(configShape).superRefine((c, ctx) => {
       message: 'in-process or auto while ENABLE_PROCESS_ISOLATED=false (there is no pool to send requests to)',
     });
   }
-});
+  if (c.ENGINES.includes('azure') && c.AZURE_SPEECH_REGION === undefined && c.AZURE_SPEECH_ENDPOINT === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['AZURE_SPEECH_REGION'], message: 'a region (or AZURE_SPEECH_ENDPOINT) when ENGINES includes azure' });
+  }
+  if (c.ENGINES.includes('azure') && c.AZURE_SPEECH_KEY === undefined && c.AZURE_SPEECH_ENDPOINT === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['AZURE_SPEECH_ENDPOINT'],
+      message: 'the resource endpoint when ENGINES includes azure without AZURE_SPEECH_KEY (Entra ID tokens need the custom-domain endpoint)',
+    });
+  }
+  if (c.ENGINES.includes('upstream') && c.UPSTREAM_BASE_URL === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['UPSTREAM_BASE_URL'], message: 'the upstream server\'s base URL when ENGINES includes upstream' });
+  }
+  })
+  .transform((c) => ({ ...c, ENGINE: c.ENGINE ?? c.ENGINES[0] ?? 'pocketsphinx' }));
 
 /** The parsed, frozen configuration every module receives from `main.ts`. */
 export type Config = Readonly<z.output<typeof configSchema>>;

@@ -1,28 +1,18 @@
 import type { Config } from '../config/index.js';
-import { AppError } from '../errors.js';
-import { PocketsphinxEngine, POCKETSPHINX_CAPABILITIES, parseDecoderArgs } from './pocketsphinx/index.js';
+import { AppError, toSerializedError } from '../errors.js';
+import { azureEntry } from './azure/index.js';
 import { LeakingEngine } from './leak.js';
-import type { Engine, EngineCapabilities } from './types.js';
+import { pocketsphinxEntry } from './pocketsphinx/index.js';
+import type { Engine, EngineCapabilities, EngineEntry, EngineInfo, EngineName, EngineStatus } from './types.js';
+import { upstreamEntry } from './upstream/index.js';
+import { whisperEntry } from './whisper/index.js';
 
-export type EngineName = Config['ENGINE'];
-
-interface EngineEntry {
-  capabilities: EngineCapabilities;
-  /** A fresh, unloaded instance; executors create one per parallel decode. */
-  create(config: Config): Engine;
-}
-
-/** Every engine this build knows. Adding one is adding an entry here. */
+/** Every engine this build knows. Adding one is adding an entry here (and its name to ENGINE_NAMES). */
 const ENGINES: Record<EngineName, EngineEntry> = {
-  pocketsphinx: {
-    capabilities: POCKETSPHINX_CAPABILITIES,
-    create: (config) =>
-      new PocketsphinxEngine({
-        modelDir: config.POCKETSPHINX_MODEL_DIR,
-        extraArgs: parseDecoderArgs(config.POCKETSPHINX_ARGS),
-        utteranceMaxSeconds: config.UTTERANCE_MAX_SECONDS,
-      }),
-  },
+  pocketsphinx: pocketsphinxEntry,
+  whisper: whisperEntry,
+  azure: azureEntry,
+  upstream: upstreamEntry,
 };
 
 /** Model names clients already send (OpenAI's) that mean "the default engine". */
@@ -37,19 +27,60 @@ export function engineCapabilities(name: EngineName): EngineCapabilities {
   return ENGINES[name].capabilities;
 }
 
+/**
+ * Loads `count` instances of each engine. An engine that fails is reported as
+ * failed (its error kept for /readyz and for requests naming it), never thrown:
+ * the other engines still serve.
+ */
+export async function loadEngines(
+  names: readonly EngineName[],
+  config: Config,
+  count = 1,
+): Promise<{ instances: Map<EngineName, Engine[]>; status: EngineStatus[] }> {
+  const instances = new Map<EngineName, Engine[]>();
+  const status: EngineStatus[] = [];
+  for (const name of names) {
+    const loaded: Engine[] = [];
+    try {
+      // Sequential loads: parallel ones only compete for the same disk and cores.
+      let info: EngineInfo | undefined;
+      for (let i = 0; i < count; i++) {
+        const engine = createEngine(name, config);
+        const loadedInfo = await engine.load();
+        info ??= loadedInfo;
+        loaded.push(engine);
+      }
+      instances.set(name, loaded);
+      if (info !== undefined) status.push({ name, state: 'ready', info });
+    } catch (err) {
+      await Promise.allSettled(loaded.map((e) => e.unload()));
+      const { code, message } = toSerializedError(err);
+      status.push({ name, state: 'failed', error: { code, message } });
+    }
+  }
+  return { instances, status };
+}
+
+/** The error a request for an engine that did not load gets. */
+export function engineNotReady(name: string, status: readonly EngineStatus[], where: string): AppError {
+  const s = status.find((e) => e.name === name);
+  const why = s?.state === 'failed' ? `: ${s.error.message}` : '';
+  return new AppError('ENGINE_NOT_READY', `engine "${name}" is not loaded ${where}${why}`);
+}
+
 /** Resolves an OpenAI-style `model` to an engine, or fails with MODEL_NOT_FOUND listing valid names. */
 export function resolveModel(model: string | undefined, config: Config): EngineName {
   if (model === undefined || model === '' || (DEFAULT_MODEL_ALIASES as readonly string[]).includes(model)) {
     return config.ENGINE;
   }
-  if (model in ENGINES) return model as EngineName;
-  const valid = [...listModels(config)].join(', ');
+  if ((config.ENGINES as readonly string[]).includes(model)) return model as EngineName;
+  const valid = listModels(config).join(', ');
   throw new AppError('MODEL_NOT_FOUND', `unknown model "${model}"; this server offers: ${valid}`, {
     details: { valid_models: listModels(config) },
   });
 }
 
-/** Names a client may pass as `model`. */
+/** Names a client may pass as `model`: the loaded engines, then the aliases of the default one. */
 export function listModels(config: Config): string[] {
-  return [config.ENGINE, ...DEFAULT_MODEL_ALIASES];
+  return [...config.ENGINES, ...DEFAULT_MODEL_ALIASES];
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { PcmAudio } from '../audio/index.js';
+import type { Config } from '../config/index.js';
 
 /** Where a transcription runs: inside the server, or in a supervised worker process. */
 export const ISOLATION_MODES = ['in-process', 'process'] as const;
@@ -64,11 +65,35 @@ export interface TranscribeHooks {
   onStart?: ((info: { pid: number }) => void) | undefined;
 }
 
-export interface EngineInfo {
-  name: string;
-  version: string;
-  model: string;
-  loadMs: number;
+export const engineInfoSchema = z.object({
+  name: z.string(),
+  version: z.string(),
+  model: z.string(),
+  loadMs: z.number(),
+  /** What the engine said about its model at load that an operator should see (in /readyz). */
+  warnings: z.array(z.string()).optional(),
+});
+export type EngineInfo = z.infer<typeof engineInfoSchema>;
+
+/** An engine name this build knows (ENGINES, ENGINE). */
+export type EngineName = Config['ENGINE'];
+
+
+/** One engine's load outcome in one process: what /readyz reports and what requests are checked against. */
+export const engineStatusSchema = z.discriminatedUnion('state', [
+  z.object({ name: z.string(), state: z.literal('ready'), info: engineInfoSchema }),
+  z.object({ name: z.string(), state: z.literal('failed'), error: z.object({ code: z.string(), message: z.string() }) }),
+]);
+export type EngineStatus = z.infer<typeof engineStatusSchema>;
+
+/**
+ * How the registry knows an engine: what it can do, and how to make an
+ * unloaded instance of it from the configuration. Each engine folder exports one.
+ */
+export interface EngineEntry {
+  capabilities: EngineCapabilities;
+  /** A fresh, unloaded instance; executors create one per parallel decode. */
+  create(config: Config): Engine;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import { createEngine, type Engine, type EngineInfo, type EngineName, type TranscribeHooks } from '../engines/index.js';
+import { engineNotReady, loadEngines, type Engine, type EngineName, type EngineStatus, type TranscribeHooks } from '../engines/index.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ExecutionResult, Executor, TranscriptionTask } from './types.js';
@@ -20,11 +20,10 @@ export interface InProcessExecutorOptions {
 export class InProcessExecutor implements Executor {
   readonly isolation = 'in-process' as const;
   readonly concurrency: number;
-  private readonly idle = new Map<EngineName, Engine[]>();
+  private idle = new Map<EngineName, Engine[]>();
   private readonly all: Engine[] = [];
   private running = 0;
-  /** What each engine reported when it loaded (one entry per engine, for /readyz). */
-  readonly loaded: EngineInfo[] = [];
+  private status: EngineStatus[] = [];
   private drained: (() => void) | undefined;
 
   constructor(private readonly options: InProcessExecutorOptions) {
@@ -32,22 +31,23 @@ export class InProcessExecutor implements Executor {
   }
 
   async start(): Promise<void> {
-    for (const name of this.options.engines) {
-      const instances = Array.from({ length: this.concurrency }, () => createEngine(name, this.options.config));
-      // Sequential loads: parallel ones only compete for the same disk and cores.
-      for (const [i, engine] of instances.entries()) {
-        const info = await engine.load();
-        this.options.logger.debug({ engine: info }, 'engine instance loaded');
-        if (i === 0) this.loaded.push(info);
-      }
-      this.idle.set(name, instances);
-      this.all.push(...instances);
+    const { instances, status } = await loadEngines(this.options.engines, this.options.config, this.concurrency);
+    for (const s of status) {
+      if (s.state === 'failed') this.options.logger.error({ engine: s.name, error: s.error }, 'engine failed to load');
+      else this.options.logger.debug({ engine: s.info }, 'engine loaded');
     }
+    this.idle = instances;
+    for (const list of instances.values()) this.all.push(...list);
+    this.status = status;
+  }
+
+  engineStatus(): readonly EngineStatus[] {
+    return this.status;
   }
 
   async run(task: TranscriptionTask, hooks: TranscribeHooks = {}): Promise<ExecutionResult> {
     const pool = this.idle.get(task.engine);
-    if (pool === undefined) throw new AppError('ENGINE_NOT_READY', `engine "${task.engine}" is not loaded in this server`);
+    if (pool === undefined) throw engineNotReady(task.engine, this.status, 'in this server');
     const engine = pool.pop();
     // Admission lets at most `concurrency` tasks in, so an instance is always free here.
     if (engine === undefined) throw new AppError('INTERNAL_ERROR', 'no idle engine instance although admission allowed the task');

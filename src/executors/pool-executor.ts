@@ -1,4 +1,4 @@
-import type { TranscribeHooks } from '../engines/index.js';
+import { engineNotReady, type EngineStatus, type TranscribeHooks } from '../engines/index.js';
 import type { WorkerPool } from '../pool/index.js';
 import type { ExecutionResult, Executor, TranscriptionTask } from './types.js';
 
@@ -19,7 +19,16 @@ export class PoolExecutor implements Executor {
     return this.pool.start();
   }
 
+  engineStatus(): readonly EngineStatus[] {
+    return this.pool.engineStatus();
+  }
+
   async run(task: TranscriptionTask, hooks: TranscribeHooks = {}): Promise<ExecutionResult> {
+    const status = this.pool.engineStatus();
+    // Checked here, not in the worker: a task for an engine the workers lack never takes one.
+    if (status.length > 0 && !status.some((s) => s.name === task.engine && s.state === 'ready')) {
+      throw engineNotReady(task.engine, status, 'in the worker processes');
+    }
     const { transcript, pid } = await this.pool.run({ type: 'task', ...task }, hooks);
     return { transcript, isolation: this.isolation, pid };
   }

@@ -1,5 +1,5 @@
 import type { PcmAudio } from '../audio/index.js';
-import type { EngineName, Isolation, TranscribeHooks, TranscribeOptions, Transcript } from '../engines/index.js';
+import type { EngineName, EngineStatus, Isolation, TranscribeHooks, TranscribeOptions, Transcript } from '../engines/index.js';
 
 /** One transcription, its audio already decoded to PCM on disk. */
 export interface TranscriptionTask {
@@ -27,6 +27,8 @@ export interface Executor {
   /** Loads engines; resolves when the executor can take tasks (warm). */
   start(): Promise<void>;
   run(task: TranscriptionTask, hooks?: TranscribeHooks): Promise<ExecutionResult>;
+  /** Each engine's load outcome where this executor runs (empty before start). */
+  engineStatus(): readonly EngineStatus[];
   /** Waits for running tasks, then unloads. */
   close(): Promise<void>;
 }

@@ -33,6 +33,12 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   // Job outcomes, not HTTP answers: shown in a job's `error`; mapped for completeness.
   ORPHANED: 500,
   CANCELLED: 409,
+  // The upstream refused our credentials: the operator's problem, not the client's.
+  UPSTREAM_AUTH_FAILED: 502,
+  UPSTREAM_RATE_LIMITED: 503,
+  UPSTREAM_TIMEOUT: 504,
+  UPSTREAM_ERROR: 502,
+  UNSUPPORTED_LANGUAGE: 400,
   ENGINE_ERROR: 500,
   INTERNAL_ERROR: 500,
 };

@@ -18,20 +18,33 @@ export function clientGone(reply: FastifyReply): AbortSignal {
  * server answers 503 before reading the body), then the upload, then the
  * route's own field parsing, then the transcription. The upload is removed on
  * every path.
+ *
+ * `chosen` is the mode the URL asked for. Without one, the line is that of the
+ * default engine's mode; when the form names an engine whose mode differs
+ * (a remote engine runs in-process, a native one in the pool), the place moves
+ * to that mode's line once the fields are read.
  */
 export async function transcribeUpload<T>(
   deps: AppDeps,
   request: FastifyRequest,
   reply: FastifyReply,
-  isolation: Isolation,
+  chosen: Isolation | undefined,
   parse: (upload: Upload) => T & Pick<TranscribeFileRequest, 'engine' | 'options'>,
 ): Promise<{ parsed: T; result: TranscriptionResponse; upload: Upload }> {
-  const ticket = deps.service.admit(isolation);
+  let isolation = chosen ?? deps.service.defaultIsolation;
+  let ticket = deps.service.admit(isolation);
   let upload: Upload | undefined;
   try {
     const signal = clientGone(reply);
     upload = await receiveUpload(request, deps.temp, deps.config.MAX_FILE_SIZE_MB * 1e6);
     const parsed = parse(upload);
+    const wanted = chosen ?? deps.service.isolationFor(parsed.engine);
+    if (wanted !== isolation) {
+      ticket.release();
+      isolation = wanted;
+      ticket = deps.service.admit(isolation);
+    }
+    deps.service.requireEngine(parsed.engine, isolation);
     request.log.info({ fileName: upload.fileName, bytes: upload.size, engine: parsed.engine, isolation }, 'transcription accepted');
     const result = await deps.service.transcribeFile(ticket, isolation, {
       id: request.id,

@@ -1,6 +1,6 @@
 import type { TempDir } from '../audio/index.js';
 import type { Config } from '../config/index.js';
-import type { EngineInfo, Isolation } from '../engines/index.js';
+import type { Isolation } from '../engines/index.js';
 import type { JobService } from '../jobs/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { MemoryHistory } from '../metrics/memory-history.js';
@@ -10,7 +10,6 @@ import type { TranscriptionService } from '../transcription/index.js';
 /** What `/readyz` reports; main.ts moves it along as the server starts and stops. */
 export interface Readiness {
   state: 'starting' | 'ready' | 'failed' | 'stopping';
-  engines: EngineInfo[];
   isolationModes: Isolation[];
   error?: string;
 }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/index.js';
-import type { TranscribeHooks, Transcript } from '../engines/index.js';
+import type { EngineStatus, TranscribeHooks, Transcript } from '../engines/index.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { readRssBytes } from './proc.js';
@@ -103,6 +103,7 @@ export class WorkerPool {
     timedOut: 0,
     startupFailures: 0,
   };
+  private lastEngineStatus: readonly EngineStatus[] = [];
   /** Recent spawn-to-ready durations (ms). */
   readonly spawnToReadyMs: number[] = [];
   private readonly observers: PoolObserver[] = [];
@@ -156,6 +157,14 @@ export class WorkerPool {
       this.waiting.push(waiting);
       this.dispatch();
     });
+  }
+
+  /** Why the last worker that failed to start failed (e.g. no engine loaded). */
+  lastStartupError: unknown;
+
+  /** What the most recently ready worker loaded: every worker runs the same engines. */
+  engineStatus(): readonly EngineStatus[] {
+    return this.lastEngineStatus;
   }
 
   snapshot(): PoolSnapshot {
@@ -236,6 +245,7 @@ export class WorkerPool {
     worker.ready.then(
       () => {
         slot.failures = 0;
+        this.lastEngineStatus = worker.engines;
         if (worker.readyMs !== undefined) {
           this.spawnToReadyMs.push(worker.readyMs);
           for (const o of this.observers) o.workerReady(worker.readyMs);
@@ -246,6 +256,7 @@ export class WorkerPool {
         this.dispatch();
       },
       (err: unknown) => {
+        this.lastStartupError = err;
         this.options.logger.error({ err, workerPid: worker.pid, slot: slot.index }, 'worker failed to start');
       },
     );

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ENGINE_NAMES } from '../config/index.js';
-import { transcriptSchema } from '../engines/index.js';
+import { engineStatusSchema, transcriptSchema } from '../engines/index.js';
 import { ERROR_CODES } from '../errors.js';
 
 /**
@@ -28,7 +28,7 @@ export const toWorkerSchema = z.discriminatedUnion('type', [taskMessageSchema, z
 
 /** Worker -> server. */
 export const fromWorkerSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ready'), pid: z.number().int(), loadMs: z.number() }),
+  z.object({ type: z.literal('ready'), pid: z.number().int(), loadMs: z.number(), engines: z.array(engineStatusSchema) }),
   z.object({ type: z.literal('startup-failed'), error: serializedErrorSchema }),
   z.object({
     type: z.literal('progress'),

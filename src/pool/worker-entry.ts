@@ -5,8 +5,8 @@
  * outlives its server.
  */
 import type { Config } from '../config/index.js';
-import { createEngine, loadAddon } from '../engines/index.js';
-import { AppError, toSerializedError } from '../errors.js';
+import { engineNotReady, loadAddon, loadEngines } from '../engines/index.js';
+import { toSerializedError } from '../errors.js';
 import { fromWorkerSchema, toWorkerSchema, WORKER_CONFIG_ENV, type FromWorker, type TaskMessage } from './protocol.js';
 
 function send(msg: FromWorker): void {
@@ -23,20 +23,24 @@ async function start(): Promise<void> {
     // Only Linux has prctl; the disconnect handler above still applies.
   }
   const config = JSON.parse(process.env[WORKER_CONFIG_ENV] ?? '{}') as Config;
-  const engine = createEngine(config.ENGINE, config);
   const started = performance.now();
-  try {
-    await engine.load();
-  } catch (err) {
-    send({ type: 'startup-failed', error: toSerializedError(err) });
+  const { instances, status } = await loadEngines(config.ENGINES, config);
+  if (instances.size === 0) {
+    const first = status.find((s) => s.state === 'failed');
+    send({
+      type: 'startup-failed',
+      error: { code: 'ENGINE_ERROR', message: first?.state === 'failed' ? first.error.message : 'no engine configured' },
+    });
     process.exit(3);
   }
+  const engines = new Map([...instances].map(([name, list]) => [name, list[0]!]));
 
   let busy = false;
   const run = async (task: TaskMessage) => {
     busy = true;
     try {
-      if (task.engine !== config.ENGINE) throw new AppError('ENGINE_NOT_READY', `engine "${task.engine}" is not loaded in this worker`);
+      const engine = engines.get(task.engine);
+      if (engine === undefined) throw engineNotReady(task.engine, status, `in worker ${process.pid}`);
       const transcript = await engine.transcribe(task.audio, task.options, {
         onProgress: (p) => send({ type: 'progress', id: task.id, ...p }),
         onLog: (message) => send({ type: 'log', id: task.id, message }),
@@ -54,7 +58,7 @@ async function start(): Promise<void> {
     if (!parsed.success) return; // not ours; the server only sends validated messages
     const msg = parsed.data;
     if (msg.type === 'shutdown') {
-      void engine.unload().finally(() => process.exit(0));
+      void Promise.allSettled([...engines.values()].map((e) => e.unload())).finally(() => process.exit(0));
       return;
     }
     if (busy) {
@@ -63,7 +67,7 @@ async function start(): Promise<void> {
     }
     void run(msg);
   });
-  send({ type: 'ready', pid: process.pid, loadMs: Math.round(performance.now() - started) });
+  send({ type: 'ready', pid: process.pid, loadMs: Math.round(performance.now() - started), engines: status });
 }
 
 start().catch((err: unknown) => {

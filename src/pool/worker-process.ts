@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Config } from '../config/index.js';
-import type { TranscribeHooks, Transcript } from '../engines/index.js';
+import type { EngineStatus, TranscribeHooks, Transcript } from '../engines/index.js';
 import { AppError, fromSerializedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { killGroup } from './proc.js';
@@ -45,6 +45,8 @@ export class WorkerProcess {
   state: WorkerState = 'starting';
   tasksDone = 0;
   readyMs: number | undefined;
+  /** Each engine's load outcome in this worker, from its `ready` message. */
+  engines: EngineStatus[] = [];
   /** When it last became idle (ready, or a task ended): the pool hands work to the longest idle. */
   idleSince = 0;
   rssBytes: number | undefined;
@@ -92,6 +94,7 @@ export class WorkerProcess {
       const msg = parsed.data;
       if (msg.type === 'ready') {
         this.readyMs = performance.now() - this.spawnedAt;
+        this.engines = msg.engines;
         this.idleSince = performance.now();
         if (this.state === 'starting') this.state = 'idle';
         readyResolve();

@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import { decodeToPcm, type TempDir } from '../audio/index.js';
-import type { EngineName, Isolation, TranscribeHooks, TranscribeOptions } from '../engines/index.js';
+import { engineCapabilities, engineNotReady, type EngineName, type EngineStatus, type Isolation, type TranscribeHooks, type TranscribeOptions } from '../engines/index.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import { Admission, type AdmissionSnapshot, type Executor, type Ticket } from '../executors/index.js';
 import type { Logger } from '../logger.js';
@@ -26,6 +26,16 @@ export interface TranscriptionObserver {
     seconds: number;
     audioSeconds: number | undefined;
   }): void;
+}
+
+/** One engine as /readyz and /api/v1/system show it. */
+export interface EngineView {
+  name: EngineName;
+  capabilities: ReturnType<typeof engineCapabilities>;
+  /** Modes where it loaded. */
+  ready_in: Isolation[];
+  info: Extract<EngineStatus, { state: 'ready' }>['info'] | undefined;
+  error: { code: string; message: string } | undefined;
 }
 
 interface Lane {
@@ -58,11 +68,49 @@ export class TranscriptionService {
     this.observers.push(observer);
   }
 
-  /** Mode used when a request does not choose (DEFAULT_ISOLATION; auto picks the pool when it is enabled). */
-  get defaultIsolation(): Isolation {
+  /**
+   * Mode used when a request does not choose: DEFAULT_ISOLATION, or with auto
+   * the engine's own default (native engines: the pool, when it is enabled).
+   */
+  isolationFor(engine: EngineName): Isolation {
     const d = this.config.DEFAULT_ISOLATION;
     if (d !== 'auto') return d;
-    return this.lanes.has('process') ? 'process' : 'in-process';
+    const preferred = engineCapabilities(engine).defaultIsolation;
+    return this.lanes.has(preferred) ? preferred : 'in-process';
+  }
+
+  /** The default engine's mode (what capacity reports and what a request naming nothing gets). */
+  get defaultIsolation(): Isolation {
+    return this.isolationFor(this.config.ENGINE);
+  }
+
+  /**
+   * Each configured engine's state across the modes: ready where it loaded,
+   * failed (with the load error) where it loaded nowhere.
+   */
+  engineStatus(): EngineView[] {
+    return this.config.ENGINES.map((name) => {
+      const ready: Isolation[] = [];
+      let info: EngineView['info'];
+      let error: EngineView['error'];
+      for (const [isolation, lane] of this.lanes) {
+        const s = lane.executor.engineStatus().find((e) => e.name === name);
+        if (s?.state === 'ready') {
+          ready.push(isolation);
+          info ??= s.info;
+        } else if (s?.state === 'failed') error ??= s.error;
+      }
+      return { name, capabilities: engineCapabilities(name), ready_in: ready, info, error: ready.length > 0 ? undefined : error };
+    });
+  }
+
+  /** Throws ENGINE_NOT_READY (with the load error) when `engine` did not load where `isolation` runs. */
+  requireEngine(engine: EngineName, isolation: Isolation): void {
+    const status = this.lane(isolation).executor.engineStatus();
+    if (status.some((s) => s.name === engine && s.state === 'ready')) return;
+    // Before the first worker is ready the pool knows nothing yet: let the task wait for it.
+    if (status.length === 0 && isolation === 'process') return;
+    throw engineNotReady(engine, status, isolation === 'process' ? 'in the worker processes' : 'in this server');
   }
 
   isolationModes(): Isolation[] {

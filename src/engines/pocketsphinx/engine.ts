@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cutAtSilences, frameEnergies, readPcmRange, type PcmAudio } from '../../audio/index.js';
+import { utterances, type PcmAudio } from '../../audio/index.js';
 import { AppError } from '../../errors.js';
 import type { Engine, EngineCapabilities, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
 import { loadAddon, type NativeDecoder } from './native.js';
@@ -33,7 +33,7 @@ export const POCKETSPHINX_CAPABILITIES: EngineCapabilities = {
   wordTimestamps: true,
   streaming: false,
   native: true,
-  defaultIsolation: 'in-process',
+  defaultIsolation: 'process',
 };
 
 /** Parses `-name value -name value` into an argument list, or says what is wrong. */
@@ -77,30 +77,18 @@ export class PocketsphinxEngine implements Engine {
     const decoder = this.decoder;
     if (decoder === undefined) throw new AppError('ENGINE_NOT_READY', 'the PocketSphinx engine is not loaded');
     const fps = decoder.frameRate;
-    const samplesPerFrame = 16_000 / fps;
-    const energies = await frameEnergies(audio.path, audio.samples);
-    const ranges = cutAtSilences(energies, {
-      maxFrames: Math.round(this.options.utteranceMaxSeconds * fps),
-      minFrames: Math.round(4 * fps),
-      minSilenceFrames: Math.round(0.15 * fps),
-      breakFrames: Math.round(0.5 * fps),
-    });
-    hooks.onLog?.(`decoding ${audio.durationSeconds.toFixed(1)} s of audio as ${ranges.length} utterance(s)`);
-
     const segments: Segment[] = [];
     const words: Word[] = [];
-    for (const [i, range] of ranges.entries()) {
-      hooks.signal?.throwIfAborted();
-      const pcm = await readPcmRange(audio.path, range.start * samplesPerFrame, range.end * samplesPerFrame);
-      const utt = await decoder.decode(pcm);
-      const offset = range.start / fps;
+    for await (const utt of utterances(audio, { maxSeconds: this.options.utteranceMaxSeconds, signal: hooks.signal })) {
+      if (utt.index === 0) hooks.onLog?.(`decoding ${audio.durationSeconds.toFixed(1)} s of audio as ${utt.count} utterance(s)`);
+      const decoded = await decoder.decode(utt.pcm);
       const uttWords: Word[] = [];
-      for (const w of utt.words) {
+      for (const w of decoded.words) {
         if (FILLER.test(w.word)) continue;
         uttWords.push({
           word: w.word.replace(/\(\d+\)$/, ''),
-          start: round(offset + w.startFrame / fps),
-          end: round(offset + (w.endFrame + 1) / fps),
+          start: round(utt.start + w.startFrame / fps),
+          end: round(utt.start + (w.endFrame + 1) / fps),
           confidence: round(Math.min(1, Math.max(0, w.prob))),
         });
       }
@@ -115,9 +103,8 @@ export class PocketsphinxEngine implements Engine {
         });
         words.push(...uttWords);
       }
-      const processedSeconds = Math.min(audio.durationSeconds, range.end / fps);
-      hooks.onProgress?.({ fraction: processedSeconds / audio.durationSeconds, processedSeconds, totalSeconds: audio.durationSeconds });
-      hooks.onLog?.(`utterance ${i + 1}/${ranges.length} (${offset.toFixed(1)}-${(range.end / fps).toFixed(1)} s): ${uttWords.length} words`);
+      hooks.onProgress?.({ fraction: utt.end / audio.durationSeconds, processedSeconds: utt.end, totalSeconds: audio.durationSeconds });
+      hooks.onLog?.(`utterance ${utt.index + 1}/${utt.count} (${utt.start.toFixed(1)}-${utt.end.toFixed(1)} s): ${uttWords.length} words`);
     }
     return {
       text: segments.map((s) => s.text).join(' '),

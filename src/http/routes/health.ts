@@ -4,7 +4,19 @@ import type { AppDeps } from '../types.js';
 
 const poolSummarySchema = z.object({ enabled: z.boolean(), size: z.number(), ready_workers: z.number(), degraded: z.boolean() });
 
-const engineInfoSchema = z.object({ name: z.string(), version: z.string(), model: z.string(), loadMs: z.number() });
+const engineSchema = z.object({
+  name: z.string(),
+  status: z.enum(['ready', 'failed', 'loading']).describe('failed: it loaded in no mode (see error); requests naming it get 503 ENGINE_NOT_READY'),
+  default: z.boolean().describe('The engine of requests that name none (ENGINE).'),
+  isolation_modes: z.array(z.string()).describe('Modes where it is loaded.'),
+  default_isolation: z.string().describe('Mode of requests naming this engine and no mode.'),
+  version: z.string().optional(),
+  model: z.string().optional(),
+  loadMs: z.number().optional(),
+  warnings: z.array(z.string()).optional(),
+  capabilities: z.object({ languages: z.array(z.string()), word_timestamps: z.boolean(), streaming: z.boolean(), native: z.boolean() }),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
 
 export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
   app.get(
@@ -28,7 +40,7 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
         response: {
           200: z.object({
             status: z.enum(['ready', 'degraded']),
-            engines: z.array(engineInfoSchema),
+            engines: z.array(engineSchema),
             isolation_modes: z.array(z.string()),
             default_isolation: z.string(),
             pool: poolSummarySchema,
@@ -36,6 +48,7 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
           503: z.object({
             status: z.enum(['starting', 'failed', 'stopping']),
             error: z.object({ code: z.string(), message: z.string() }),
+            engines: z.array(engineSchema).optional(),
             pool: poolSummarySchema.optional(),
           }),
         },
@@ -45,10 +58,34 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
       const r = deps.readiness;
       const p = deps.pool?.snapshot();
       const pool = { enabled: p !== undefined, size: p?.size ?? 0, ready_workers: p?.readyWorkers ?? 0, degraded: p?.degraded ?? false };
+      const engines = deps.service.engineStatus().map((e) => ({
+        name: e.name,
+        status: r.state === 'starting' ? ('loading' as const) : e.ready_in.length > 0 ? ('ready' as const) : ('failed' as const),
+        default: e.name === deps.config.ENGINE,
+        isolation_modes: e.ready_in,
+        default_isolation: deps.service.isolationFor(e.name),
+        ...(e.info === undefined ? {} : { version: e.info.version, model: e.info.model, loadMs: e.info.loadMs, warnings: e.info.warnings }),
+        capabilities: {
+          languages: [...e.capabilities.languages],
+          word_timestamps: e.capabilities.wordTimestamps,
+          streaming: e.capabilities.streaming,
+          native: e.capabilities.native,
+        },
+        ...(e.error === undefined ? {} : { error: e.error }),
+      }));
+      const defaultEngine = engines.find((e) => e.default);
+      if (r.state === 'ready' && defaultEngine?.status === 'failed') {
+        return reply.status(503).send({
+          status: 'failed',
+          error: { code: 'ENGINE_NOT_READY', message: `the default engine ${defaultEngine.name} failed to load: ${defaultEngine.error?.message ?? 'unknown'}` },
+          engines,
+          pool,
+        });
+      }
       if (r.state === 'ready' && (p === undefined || p.readyWorkers > 0)) {
         return {
-          status: pool.degraded ? ('degraded' as const) : ('ready' as const),
-          engines: r.engines,
+          status: pool.degraded || engines.some((e) => e.status === 'failed') ? ('degraded' as const) : ('ready' as const),
+          engines,
           isolation_modes: r.isolationModes,
           default_isolation: deps.service.defaultIsolation,
           pool,

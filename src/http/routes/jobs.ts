@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ENGINE_NAMES } from '../../config/index.js';
-import { ISOLATION_MODES } from '../../engines/index.js';
+import { ISOLATION_MODES, resolveModel } from '../../engines/index.js';
 import { checkCallbackUrl, isTerminal, JOB_STATUSES, PRIORITIES, type Job } from '../../jobs/index.js';
 import { AppError } from '../../errors.js';
 import { CONTENT_TYPES, renderText, transcriptionResponseSchema } from '../../transcription/index.js';
@@ -73,7 +73,7 @@ const submitFields = z.object({
   priority: z.enum(PRIORITIES).default('normal'),
   callback_url: z.string().max(2048).optional(),
   language: z.string().max(16).optional(),
-  engine: z.enum(ENGINE_NAMES).optional(),
+  engine: z.string().max(64).optional(),
   isolation: z.enum(ISOLATION_MODES).optional(),
 });
 
@@ -86,8 +86,8 @@ const uploadConfig = (fileField: string): UploadRouteConfig => ({
       priority: { type: 'string', description: 'high, normal (default) or low; a waiting job moves up every PRIORITY_AGING_SECONDS.', enum: PRIORITIES },
       callback_url: { type: 'string', description: 'http(s) URL that gets a signed POST when the job ends.' },
       language: { type: 'string', description: 'Language hint.' },
-      engine: { type: 'string', description: 'Engine (default: ENGINE).', enum: ENGINE_NAMES },
-      isolation: { type: 'string', description: 'in-process or process (default: DEFAULT_ISOLATION).', enum: ISOLATION_MODES },
+      engine: { type: 'string', description: 'Engine, one of those loaded (default: ENGINE).', enum: ENGINE_NAMES },
+      isolation: { type: 'string', description: "in-process or process (default: DEFAULT_ISOLATION; with auto, the engine's own mode).", enum: ISOLATION_MODES },
     },
   },
 });
@@ -108,14 +108,16 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
     let submitted;
     try {
       const f = parseFields(submitFields, upload.fields);
-      const isolation = f.isolation ?? deps.service.defaultIsolation;
+      const engine = resolveModel(f.engine, deps.config);
+      const isolation = f.isolation ?? deps.service.isolationFor(engine);
       deps.service.requireIsolation(isolation);
+      deps.service.requireEngine(engine, isolation);
       submitted = await jobs.submit({
         uploadPath: upload.path,
         fileName: upload.fileName,
         fileSize: upload.size,
         priority: f.priority,
-        engine: f.engine ?? deps.config.ENGINE,
+        engine,
         isolation,
         options: { language: f.language },
         idempotencyKey: key,

@@ -103,15 +103,14 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
         summary: 'OpenAI-compatible transcription',
         consumes: ['multipart/form-data'],
         querystring: z.object({
-          isolation: z.enum(ISOLATION_MODES).optional().describe('hark extension: in-process or process (default: DEFAULT_ISOLATION)'),
+          isolation: z.enum(ISOLATION_MODES).optional().describe("hark extension: in-process or process (default: DEFAULT_ISOLATION, with auto the engine's own mode)"),
         }),
         response: { 200: z.union([openaiVerboseSchema, openaiJsonSchema, z.string()]), ...errorResponses(400, 413, 415, 500, 502, 503, 504) },
       },
       config: uploadConfig,
     },
     async (request, reply) => {
-      const isolation = request.query.isolation ?? deps.service.defaultIsolation;
-      const { parsed, result } = await transcribeUpload(deps, request, reply, isolation, (upload) => {
+      const { parsed, result } = await transcribeUpload(deps, request, reply, request.query.isolation, (upload) => {
         const f = parseFields(fieldsSchema, upload.fields);
         if (f.stream === 'true') throw new AppError('INVALID_REQUEST', 'stream=true is not supported yet; omit it to get the whole transcript');
         return { ...f, engine: resolveModel(f.model, deps.config), options: { language: f.language, prompt: f.prompt } };

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ENGINE_NAMES } from '../../config/index.js';
-import { ISOLATION_MODES, type Isolation } from '../../engines/index.js';
+import { ISOLATION_MODES, resolveModel, type Isolation } from '../../engines/index.js';
 import { CONTENT_TYPES, renderText, transcriptionResponseSchema } from '../../transcription/index.js';
 import { parseFields } from '../fields.js';
 import { transcribeUpload, type UploadRouteConfig } from '../transcribe-handler.js';
@@ -12,7 +12,8 @@ import { errorResponses } from '../openapi.js';
 const HARK_FORMATS = ['json', 'text', 'srt', 'vtt'] as const;
 
 const fieldsSchema = z.object({
-  engine: z.enum(ENGINE_NAMES, { error: `one of ${ENGINE_NAMES.join(', ')}` }).optional(),
+  // Checked against the loaded engines by resolveModel (400 MODEL_NOT_FOUND listing them).
+  engine: z.string().max(64).optional(),
   language: z.string().max(16).optional(),
   response_format: z.enum(HARK_FORMATS).default('json'),
 });
@@ -21,7 +22,7 @@ const uploadConfig: UploadRouteConfig = {
   upload: {
     fields: {
       file: { type: 'string', description: 'The audio (wav, flac, mp3, ogg/opus, m4a/aac, webm...). `audio_file` is accepted too.' },
-      engine: { type: 'string', description: 'Engine to use (default: ENGINE).', enum: ENGINE_NAMES },
+      engine: { type: 'string', description: 'Engine to use, one of those loaded (ENGINES; see GET /v1/models). Default: ENGINE.', enum: ENGINE_NAMES },
       language: { type: 'string', description: 'Language hint (ISO 639-1).' },
       response_format: { type: 'string', description: 'json (default), text, srt or vtt.', enum: HARK_FORMATS },
     },
@@ -42,10 +43,9 @@ export const transcriptionRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, d
    */
   const handler = (fixed: Isolation | undefined) => async (request: FastifyRequest, reply: FastifyReply) => {
     const query = request.query as { isolation?: Isolation };
-    const isolation = fixed ?? query.isolation ?? deps.service.defaultIsolation;
-    const { parsed, result } = await transcribeUpload(deps, request, reply, isolation, (upload) => {
+    const { parsed, result } = await transcribeUpload(deps, request, reply, fixed ?? query.isolation, (upload) => {
       const f = parseFields(fieldsSchema, upload.fields);
-      return { format: f.response_format, engine: f.engine ?? deps.config.ENGINE, options: { language: f.language } };
+      return { format: f.response_format, engine: resolveModel(f.engine, deps.config), options: { language: f.language } };
     });
     if (parsed.format === 'json') return result;
     return reply.type(CONTENT_TYPES[parsed.format]).send(renderText(parsed.format, result));

@@ -1,0 +1,210 @@
+import type { TokenCredential } from '@azure/identity';
+import { FRAME_SAMPLES, SAMPLE_RATE, cutAtSilences, encodeWav, frameEnergies, utterances, type PcmAudio } from '../../audio/index.js';
+import type { Config } from '../../config/index.js';
+import { AppError } from '../../errors.js';
+import type { Engine, EngineCapabilities, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
+import { entraAuth, keyAuth } from './auth.js';
+import { AzureClient } from './client.js';
+import { AZURE_LOCALES, azureLocale, languageOf, type LocaleChoice } from './locale.js';
+import {
+  FAST_API_VERSION, SHORT_AUDIO_CONTENT_TYPE, azureEndpoints, fastDefinition, fastMultipart, fastPiece, fastResultSchema, round, shortAudioUrl,
+  shortPiece, shortResultSchema, type AzureEndpoints, type Piece,
+} from './protocol.js';
+
+export const AZURE_CAPABILITIES: EngineCapabilities = {
+  languages: AZURE_LOCALES,
+  wordTimestamps: true,
+  streaming: false,
+  native: false,
+  // Only HTTP: nothing here can crash or leak the way native code can.
+  defaultIsolation: 'in-process',
+};
+
+/** What tests and embedders may set beyond the configuration. */
+export interface AzureEngineOptions {
+  /** Used instead of DefaultAzureCredential when AZURE_SPEECH_KEY is empty. */
+  credential?: TokenCredential;
+  /** Longest piece sent to fast transcription in one request (Azure: < 2 h and < 200 MB). */
+  fastMaxSeconds?: number;
+  /** First retry backoff step. */
+  retryBaseMs?: number;
+  /** A Retry-After longer than this fails the request at once instead of being waited out. */
+  maxRetryWaitMs?: number;
+}
+
+/** 90 minutes of 16 kHz 16-bit mono is 173 MB: under both of Azure's limits. */
+const FAST_MAX_SECONDS = 90 * 60;
+/** The short-audio API takes at most 60 s per request. */
+const SHORT_AUDIO_MAX_SECONDS = 60;
+const FPS = SAMPLE_RATE / FRAME_SAMPLES;
+
+/**
+ * Azure AI Speech over its REST APIs (no native SDK). The whole file goes to
+ * fast transcription in one request (cut at silences into 90-minute pieces
+ * past that); where a resource has no fast transcription (404), the file is
+ * sent one utterance at a time to the short-audio API instead. Holds no
+ * per-request state: one instance serves any number of concurrent calls.
+ */
+export class AzureSpeechEngine implements Engine {
+  readonly name = 'azure';
+  readonly capabilities = AZURE_CAPABILITIES;
+  private endpoints: AzureEndpoints | undefined;
+  private client: AzureClient | undefined;
+  /** false once fast transcription answered 404: later calls go straight to short audio. */
+  private fastAvailable = true;
+
+  constructor(
+    private readonly config: Config,
+    private readonly options: AzureEngineOptions = {},
+  ) {}
+
+  /** Checks the settings and builds the client; calls nothing (no network at boot). */
+  async load(): Promise<EngineInfo> {
+    const started = performance.now();
+    const endpoints = azureEndpoints(this.config);
+    if (endpoints === undefined) throw new AppError('ENGINE_ERROR', 'the azure engine needs AZURE_SPEECH_REGION or AZURE_SPEECH_ENDPOINT');
+    const key = this.config.AZURE_SPEECH_KEY;
+    if (key === undefined && this.config.AZURE_SPEECH_ENDPOINT === undefined) {
+      throw new AppError('ENGINE_ERROR', 'the azure engine needs AZURE_SPEECH_KEY, or AZURE_SPEECH_ENDPOINT for Microsoft Entra ID');
+    }
+    try {
+      azureLocale(this.config.AZURE_SPEECH_LANGUAGE);
+    } catch (cause) {
+      throw new AppError('ENGINE_ERROR', `AZURE_SPEECH_LANGUAGE=${this.config.AZURE_SPEECH_LANGUAGE} is neither a locale (en-US) nor a known language code (en)`, { cause });
+    }
+    this.endpoints = endpoints;
+    this.client = new AzureClient({
+      auth: key !== undefined ? keyAuth(key) : entraAuth(this.options.credential),
+      timeoutMs: this.config.AZURE_SPEECH_TIMEOUT_SECONDS * 1000,
+      maxRetries: this.config.AZURE_SPEECH_MAX_RETRIES,
+      retryBaseMs: this.options.retryBaseMs ?? 500,
+      maxRetryWaitMs: this.options.maxRetryWaitMs ?? 60_000,
+    });
+    return { name: this.name, version: FAST_API_VERSION, model: `azure-speech (${endpoints.label})`, loadMs: Math.round(performance.now() - started) };
+  }
+
+  async transcribe(audio: PcmAudio, options: TranscribeOptions, hooks: TranscribeHooks = {}): Promise<Transcript> {
+    const { client, endpoints } = this;
+    if (client === undefined || endpoints === undefined) throw new AppError('ENGINE_NOT_READY', 'the azure engine is not loaded');
+    const requested = options.language === undefined || options.language.trim() === '' ? this.config.AZURE_SPEECH_LANGUAGE : options.language;
+    const choice = azureLocale(requested);
+    hooks.signal?.throwIfAborted();
+    if (audio.samples === 0) return transcript([], choice, audio);
+    if (this.fastAvailable) {
+      try {
+        return await this.fast(client, endpoints, audio, choice, hooks);
+      } catch (err) {
+        if (!(err instanceof AppError && err.details?.['upstream_status'] === 404)) throw err;
+        this.fastAvailable = false;
+        hooks.onLog?.(`azure: no fast transcription at ${endpoints.label} (HTTP 404); using the short-audio API, one utterance at a time`);
+      }
+    }
+    return this.shortAudio(client, endpoints, audio, choice, hooks);
+  }
+
+  async unload(): Promise<void> {
+    this.client = undefined;
+    this.endpoints = undefined;
+  }
+
+  private async fast(client: AzureClient, endpoints: AzureEndpoints, audio: PcmAudio, choice: LocaleChoice, hooks: TranscribeHooks): Promise<Transcript> {
+    const pieces = await this.fastPieces(audio, hooks.signal);
+    const definition = fastDefinition(this.config, choice.kind === 'locale' ? choice.locale : undefined);
+    hooks.onLog?.(`azure: fast transcription of ${audio.durationSeconds.toFixed(1)} s in ${pieces.length} request(s)`);
+    const results: Piece[] = [];
+    for (const [i, [from, to]] of pieces.entries()) {
+      const upload = fastMultipart(definition, audio.path, from, to);
+      const result = await client.post(
+        {
+          api: 'fast transcription',
+          url: endpoints.fast,
+          headers: { 'Content-Type': upload.contentType, 'Content-Length': String(upload.contentLength), Accept: 'application/json' },
+          body: upload.body,
+          schema: fastResultSchema,
+        },
+        hooks,
+      );
+      const piece = fastPiece(result, from / SAMPLE_RATE);
+      results.push(piece);
+      const done = to / SAMPLE_RATE;
+      hooks.onProgress?.({ fraction: Math.min(1, done / audio.durationSeconds), processedSeconds: done, totalSeconds: audio.durationSeconds });
+      const speakers = piece.speakers.size > 0 ? `, ${piece.speakers.size} speaker(s)` : '';
+      hooks.onLog?.(`azure: piece ${i + 1}/${pieces.length}: ${piece.segments.length} phrase(s)${speakers}`);
+    }
+    return transcript(results, choice, audio);
+  }
+
+  /** [startSample, endSample) ranges of at most fastMaxSeconds, cut at silences. */
+  private async fastPieces(audio: PcmAudio, signal: AbortSignal | undefined): Promise<[number, number][]> {
+    const maxSeconds = this.options.fastMaxSeconds ?? FAST_MAX_SECONDS;
+    if (audio.durationSeconds <= maxSeconds) return [[0, audio.samples]];
+    const energies = await frameEnergies(audio.path, audio.samples);
+    signal?.throwIfAborted();
+    const ranges = cutAtSilences(energies, {
+      maxFrames: Math.round(maxSeconds * FPS),
+      minFrames: Math.round(Math.min(60, maxSeconds / 4) * FPS),
+      minSilenceFrames: Math.round(0.15 * FPS),
+      breakFrames: Math.round(0.5 * FPS),
+    });
+    return ranges.map((r) => [r.start * FRAME_SAMPLES, Math.min(audio.samples, r.end * FRAME_SAMPLES)]);
+  }
+
+  private async shortAudio(client: AzureClient, endpoints: AzureEndpoints, audio: PcmAudio, choice: LocaleChoice, hooks: TranscribeHooks): Promise<Transcript> {
+    // The short-audio API needs a locale: language identification falls back to the configured one.
+    const fallback = azureLocale(this.config.AZURE_SPEECH_LANGUAGE);
+    const locale = choice.kind === 'locale' ? choice.locale : fallback.kind === 'locale' ? fallback.locale : 'en-US';
+    const url = shortAudioUrl(endpoints.shortAudio, this.config, locale);
+    const maxSeconds = Math.min(SHORT_AUDIO_MAX_SECONDS, this.config.UTTERANCE_MAX_SECONDS);
+    const results: Piece[] = [];
+    for await (const utt of utterances(audio, { maxSeconds, signal: hooks.signal })) {
+      if (utt.index === 0) hooks.onLog?.(`azure: short-audio recognition of ${audio.durationSeconds.toFixed(1)} s as ${utt.count} utterance(s)`);
+      const wav = encodeWav(utt.pcm);
+      const result = await client.post(
+        {
+          api: 'short audio',
+          url,
+          headers: { 'Content-Type': SHORT_AUDIO_CONTENT_TYPE, Accept: 'application/json' },
+          body: () => wav,
+          schema: shortResultSchema,
+        },
+        hooks,
+      );
+      const piece = shortPiece(result, utt.start, locale);
+      if (piece === null) {
+        throw new AppError('UPSTREAM_ERROR', `Azure Speech (short audio) could not recognise utterance ${utt.index + 1} (RecognitionStatus ${result.RecognitionStatus})`, {
+          details: { recognition_status: result.RecognitionStatus },
+        });
+      }
+      results.push(piece);
+      hooks.onProgress?.({ fraction: Math.min(1, utt.end / audio.durationSeconds), processedSeconds: utt.end, totalSeconds: audio.durationSeconds });
+      hooks.onLog?.(`azure: utterance ${utt.index + 1}/${utt.count} (${utt.start.toFixed(1)}-${utt.end.toFixed(1)} s): ${result.RecognitionStatus}`);
+    }
+    return transcript(results, { kind: 'locale', locale }, audio);
+  }
+}
+
+/** Stitches the pieces in file order; confidence is the duration-weighted mean of the segments'. */
+function transcript(pieces: Piece[], choice: LocaleChoice, audio: PcmAudio): Transcript {
+  const segments: Segment[] = pieces.flatMap((p) => p.segments);
+  const words: Word[] = pieces.flatMap((p) => p.words);
+  const scored = segments.filter((s) => s.confidence !== undefined);
+  const weight = scored.reduce((sum, s) => sum + Math.max(0.001, s.end - s.start), 0);
+  const confidence = scored.length === 0 ? null : round(scored.reduce((sum, s) => sum + (s.confidence ?? 0) * Math.max(0.001, s.end - s.start), 0) / weight);
+  const locale = mostCommon(pieces.flatMap((p) => p.locales)) ?? (choice.kind === 'locale' ? choice.locale : undefined);
+  return {
+    text: segments.map((s) => s.text).join(' '),
+    language: locale === undefined ? 'und' : languageOf(locale),
+    duration_seconds: round(audio.durationSeconds),
+    confidence,
+    segments,
+    words,
+  };
+}
+
+function mostCommon(values: string[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  let best: string | undefined;
+  for (const [v, n] of counts) if (best === undefined || n > (counts.get(best) ?? 0)) best = v;
+  return best;
+}

@@ -1,0 +1,191 @@
+import OpenAI, { toFile } from 'openai';
+import { VERSION } from 'openai/version';
+import { encodeWav, utterances, type PcmAudio, type Utterance } from '../../audio/index.js';
+import type { Config } from '../../config/index.js';
+import { AppError } from '../../errors.js';
+import type { Engine, EngineCapabilities, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
+import { parseAnswer, placeAnswer, round, transcriptConfidence, type UpstreamAnswer } from './answer.js';
+import { badRequestKind, displayUrl, notATranscription, toUpstreamError, type UpstreamErrorContext } from './errors.js';
+import { deadlineTransport, type UpstreamTransport } from './transport.js';
+
+/** Settings of one upstream engine, from the UPSTREAM_* keys. */
+export interface UpstreamEngineOptions {
+  baseUrl: string | undefined;
+  apiKey: string | undefined;
+  model: string;
+  timeoutSeconds: number;
+  maxRetries: number;
+  utteranceMaxSeconds: number;
+}
+
+export function upstreamOptions(config: Config): UpstreamEngineOptions {
+  return {
+    baseUrl: config.UPSTREAM_BASE_URL,
+    apiKey: config.UPSTREAM_API_KEY,
+    model: config.UPSTREAM_MODEL,
+    timeoutSeconds: config.UPSTREAM_TIMEOUT_SECONDS,
+    maxRetries: config.UPSTREAM_MAX_RETRIES,
+    utteranceMaxSeconds: config.UTTERANCE_MAX_SECONDS,
+  };
+}
+
+/** Languages are whatever the upstream accepts: `[]` declares no list, and hark checks none. */
+export const UPSTREAM_CAPABILITIES: EngineCapabilities = {
+  languages: [],
+  wordTimestamps: true,
+  streaming: false,
+  native: false,
+  defaultIsolation: 'in-process',
+};
+
+/** Sent as the Bearer token to servers that need none (the client insists on one). */
+const PLACEHOLDER_KEY = 'hark-no-key';
+
+/** Whisper reads only the last 224 tokens of a prompt; a little over that in characters is plenty. */
+const CONTEXT_CHARS = 1000;
+
+type Fields = { language: string | undefined; prompt: string | undefined };
+
+/**
+ * Any server with OpenAI's `POST /v1/audio/transcriptions` (OpenAI, speaches,
+ * whisper.cpp's server, another hark), through the official openai client.
+ * Audio goes one utterance per request (OpenAI takes at most 25 MB a file;
+ * 30 s of 16 kHz WAV is 1 MB). The instance holds no per-call state, so one
+ * serves any number of concurrent calls.
+ */
+export class UpstreamEngine implements Engine {
+  readonly name = 'upstream';
+  readonly capabilities = UPSTREAM_CAPABILITIES;
+  private client: OpenAI | undefined;
+  private ctx: UpstreamErrorContext | undefined;
+  /** Set once the upstream refused verbose_json and took plain json: later requests go plain at once. */
+  private plainJson = false;
+
+  constructor(private readonly options: UpstreamEngineOptions) {}
+
+  /** Builds the client; no request is made, so an unreachable upstream does not stop hark starting. */
+  async load(): Promise<EngineInfo> {
+    const started = performance.now();
+    const { baseUrl, apiKey, model, timeoutSeconds, maxRetries } = this.options;
+    if (baseUrl === undefined) throw new AppError('ENGINE_ERROR', 'the upstream engine needs UPSTREAM_BASE_URL (e.g. https://api.openai.com/v1)');
+    const url = new URL(baseUrl);
+    if (url.username !== '' || url.password !== '') {
+      // fetch refuses URLs with credentials, and a key belongs in UPSTREAM_API_KEY (never in logs).
+      throw new AppError('ENGINE_ERROR', `UPSTREAM_BASE_URL (${displayUrl(url)}) must not carry a user or password; put the key in UPSTREAM_API_KEY`);
+    }
+    const timeoutMs = Math.round(timeoutSeconds * 1000);
+    const transport: UpstreamTransport = deadlineTransport(timeoutMs);
+    this.ctx = { host: url.host, baseUrl: displayUrl(url), timeoutSeconds, maxRetries, apiKey, errorBody: transport.errorBody };
+    // Every option the client would otherwise read from OPENAI_* variables is given here,
+    // so hark's configuration alone decides what is sent (and to whom).
+    this.client = new OpenAI({
+      baseURL: baseUrl,
+      apiKey: apiKey ?? PLACEHOLDER_KEY,
+      adminAPIKey: null,
+      organization: null,
+      project: null,
+      webhookSecret: null,
+      timeout: timeoutMs,
+      maxRetries,
+      fetch: transport.fetch,
+      logLevel: 'off',
+    });
+    return { name: this.name, version: VERSION, model: `${model} @ ${url.host}`, loadMs: Math.round(performance.now() - started) };
+  }
+
+  async transcribe(audio: PcmAudio, options: TranscribeOptions, hooks: TranscribeHooks = {}): Promise<Transcript> {
+    const { client, ctx } = this;
+    if (client === undefined || ctx === undefined) throw new AppError('ENGINE_NOT_READY', 'the upstream engine is not loaded');
+    const texts: string[] = [];
+    const segments: Segment[] = [];
+    const words: Word[] = [];
+    let language: string | undefined;
+    let previous: string | undefined;
+    const own = options.prompt === '' ? undefined : options.prompt;
+    for await (const utt of utterances(audio, { maxSeconds: this.options.utteranceMaxSeconds, signal: hooks.signal })) {
+      if (utt.index === 0) {
+        const context = own !== undefined ? "the request's prompt" : "each utterance's prompt is the previous one's text";
+        hooks.onLog?.(`sending ${audio.durationSeconds.toFixed(1)} s of audio to ${ctx.host} (model ${this.options.model}) as ${utt.count} utterance(s); ${context}`);
+      }
+      // Without a prompt of its own, each request gets the text before it, so names and
+      // spelling carry across cuts as they would in one long request.
+      const prompt = own ?? lastChars(previous, CONTEXT_CHARS);
+      const { answer, verbose } = await this.request(client, ctx, utt, { language: options.language, prompt }, hooks);
+      const placed = placeAnswer(answer, utt);
+      if (placed.text !== '') {
+        texts.push(placed.text);
+        previous = placed.text;
+      }
+      language ??= placed.language;
+      segments.push(...placed.segments);
+      words.push(...placed.words);
+      hooks.onProgress?.({ fraction: Math.min(1, utt.end / audio.durationSeconds), processedSeconds: utt.end, totalSeconds: audio.durationSeconds });
+      hooks.onLog?.(
+        `utterance ${utt.index + 1}/${utt.count} (${utt.start.toFixed(1)}-${utt.end.toFixed(1)} s): ${placed.words.length} words, ` +
+          `${verbose ? 'verbose_json' : 'json (no timestamps)'}${prompt !== undefined ? ', with prompt' : ''}`,
+      );
+    }
+    return {
+      text: texts.join(' '),
+      language: language ?? options.language ?? 'und',
+      duration_seconds: round(audio.durationSeconds),
+      confidence: transcriptConfidence(segments),
+      segments,
+      words,
+    };
+  }
+
+  async unload(): Promise<void> {
+    this.client = undefined;
+  }
+
+  /**
+   * One utterance, as verbose_json with word and segment times; a server that
+   * refuses that with a 400/422 not about the audio or language is asked once
+   * more in plain json, and if that works, plain json it is from then on.
+   */
+  private async request(
+    client: OpenAI,
+    ctx: UpstreamErrorContext,
+    utt: Utterance,
+    fields: Fields,
+    hooks: TranscribeHooks,
+  ): Promise<{ answer: UpstreamAnswer; verbose: boolean }> {
+    const file = await toFile(encodeWav(utt.pcm), `utterance-${utt.index + 1}.wav`, { type: 'audio/wav' });
+    const { signal } = hooks;
+    if (!this.plainJson) {
+      try {
+        const body = await client.audio.transcriptions.create(
+          { file, model: this.options.model, response_format: 'verbose_json', timestamp_granularities: ['word', 'segment'], ...fields },
+          { signal },
+        );
+        return { answer: this.answerOf(body, ctx), verbose: true };
+      } catch (err) {
+        signal?.throwIfAborted();
+        if (badRequestKind(err, ctx) !== 'other') throw toUpstreamError(err, ctx);
+        hooks.onLog?.(`${ctx.host} refused verbose_json (${(err as { status?: number }).status}); asking again in plain json, without timestamps`);
+      }
+    }
+    try {
+      const body = await client.audio.transcriptions.create({ file, model: this.options.model, response_format: 'json', ...fields }, { signal });
+      const answer = this.answerOf(body, ctx);
+      this.plainJson = true;
+      return { answer, verbose: false };
+    } catch (err) {
+      signal?.throwIfAborted();
+      throw toUpstreamError(err, ctx);
+    }
+  }
+
+  private answerOf(body: unknown, ctx: UpstreamErrorContext): UpstreamAnswer {
+    const answer = parseAnswer(body);
+    if (answer === undefined) throw notATranscription(ctx, typeof body === 'string' ? 'text, not JSON' : 'JSON without a text field');
+    return answer;
+  }
+}
+
+/** The end of `text`, at most `max` characters, starting at a word. */
+function lastChars(text: string | undefined, max: number): string | undefined {
+  if (text === undefined || text.length <= max) return text;
+  return text.slice(-max).replace(/^\S*\s+/, '');
+}

@@ -1,0 +1,150 @@
+import { open } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { utterances, type PcmAudio } from '../../audio/index.js';
+import { AppError } from '../../errors.js';
+import { GGML_MAGIC } from '../../models/index.js';
+import type { Engine, EngineCapabilities, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript } from '../types.js';
+import { loadWhisperBinding, type WhisperContext } from './binding.js';
+
+export interface WhisperEngineOptions {
+  /** A ggml model file (`ggml-<size>.bin`). */
+  modelPath: string;
+  /** How the path was chosen, for the error when the file is missing. */
+  modelSource: string;
+  threads: number;
+  /** ISO 639-1 code, or `auto` to detect. */
+  language: string;
+  bestOf: number;
+  utteranceMaxSeconds: number;
+}
+
+/** whisper.cpp's languages (ISO 639-1), as `whisper_lang_str` names them. */
+export const WHISPER_LANGUAGES = [
+  'en', 'zh', 'de', 'es', 'ru', 'ko', 'fr', 'ja', 'pt', 'tr', 'pl', 'ca', 'nl', 'ar', 'sv', 'it', 'id', 'hi', 'fi', 'vi', 'he', 'uk',
+  'el', 'ms', 'cs', 'ro', 'da', 'hu', 'ta', 'no', 'th', 'ur', 'hr', 'bg', 'lt', 'la', 'mi', 'ml', 'cy', 'sk', 'te', 'fa', 'lv', 'bn',
+  'sr', 'az', 'sl', 'kn', 'et', 'mk', 'br', 'eu', 'is', 'hy', 'ne', 'mn', 'bs', 'kk', 'sq', 'sw', 'gl', 'mr', 'pa', 'si', 'km', 'sn',
+  'yo', 'so', 'af', 'oc', 'ka', 'be', 'tg', 'sd', 'gu', 'am', 'yi', 'lo', 'uz', 'fo', 'ht', 'ps', 'tk', 'nn', 'mt', 'sa', 'lb', 'my',
+  'bo', 'tl', 'mg', 'as', 'tt', 'haw', 'ln', 'ha', 'ba', 'jw', 'su', 'yue',
+] as const;
+
+export const WHISPER_CAPABILITIES: EngineCapabilities = {
+  languages: WHISPER_LANGUAGES,
+  // The binding returns segment times only (no per-token times).
+  wordTimestamps: false,
+  streaming: false,
+  native: true,
+  defaultIsolation: 'process',
+};
+
+
+const BINDING_VERSION = (createRequire(import.meta.url)('@fugood/whisper.node/package.json') as { version: string }).version;
+
+/**
+ * whisper.cpp through @fugood/whisper.node (prebuilt, CPU). Long audio is
+ * decoded one utterance (<= 30 s, whisper's own window) at a time: memory stays
+ * flat with length, progress is real, and cancel acts between utterances
+ * without the binding's stop(), whose promise never settles.
+ */
+export class WhisperEngine implements Engine {
+  readonly name = 'whisper';
+  readonly capabilities = WHISPER_CAPABILITIES;
+  private context: WhisperContext | undefined;
+
+  constructor(private readonly options: WhisperEngineOptions) {}
+
+  async load(): Promise<EngineInfo> {
+    const started = performance.now();
+    const { modelPath, modelSource } = this.options;
+    await checkModelFile(modelPath, modelSource);
+    const binding = await loadWhisperBinding();
+    const loaded = await binding.load(modelPath).catch((cause: unknown) => {
+      throw new AppError('ENGINE_ERROR', `whisper.cpp could not load the model ${modelPath}: ${(cause as Error).message}`, { cause });
+    });
+    this.context = loaded.context;
+    return {
+      name: this.name,
+      version: `whisper.node ${BINDING_VERSION}`,
+      model: modelPath,
+      loadMs: Math.round(performance.now() - started),
+      ...(loaded.warnings.length > 0 ? { warnings: loaded.warnings } : {}),
+    };
+  }
+
+  async transcribe(audio: PcmAudio, options: TranscribeOptions, hooks: TranscribeHooks = {}): Promise<Transcript> {
+    const context = this.context;
+    if (context === undefined) throw new AppError('ENGINE_NOT_READY', 'the whisper engine is not loaded');
+    const language = whisperLanguage(options.language ?? this.options.language);
+    const segments: Segment[] = [];
+    let detected: string | undefined;
+    for await (const utt of utterances(audio, { maxSeconds: Math.min(30, this.options.utteranceMaxSeconds), signal: hooks.signal })) {
+      if (utt.index === 0) hooks.onLog?.(`decoding ${audio.durationSeconds.toFixed(1)} s of audio as ${utt.count} utterance(s) with ${this.options.threads} thread(s)`);
+      const pcm = utt.pcm.buffer.slice(utt.pcm.byteOffset, utt.pcm.byteOffset + utt.pcm.byteLength) as ArrayBuffer;
+      const { promise } = context.transcribeData(pcm, {
+        language,
+        maxThreads: this.options.threads,
+        temperature: 0,
+        bestOf: this.options.bestOf,
+        ...(options.prompt === undefined ? {} : { prompt: options.prompt }),
+      });
+      const result = await promise;
+      detected ??= result.language;
+      let words = 0;
+      for (const s of result.segments) {
+        const text = s.text.trim();
+        if (text === '') continue;
+        words += text.split(/\s+/).length;
+        segments.push({ start: round(utt.start + s.t0 / 1000), end: round(Math.min(utt.end, utt.start + s.t1 / 1000)), text });
+      }
+      hooks.onProgress?.({ fraction: utt.end / audio.durationSeconds, processedSeconds: utt.end, totalSeconds: audio.durationSeconds });
+      hooks.onLog?.(`utterance ${utt.index + 1}/${utt.count} (${utt.start.toFixed(1)}-${utt.end.toFixed(1)} s): ${words} words`);
+    }
+    return {
+      text: segments.map((s) => s.text).join(' '),
+      language: detected ?? (language === 'auto' ? 'und' : language),
+      duration_seconds: round(audio.durationSeconds),
+      confidence: null,
+      segments,
+      words: [],
+    };
+  }
+
+  async unload(): Promise<void> {
+    const context = this.context;
+    this.context = undefined;
+    if (context !== undefined) await (await loadWhisperBinding()).release(context);
+  }
+}
+
+/** `en`, `en-US`, `EN` -> `en`; `auto` stays; anything whisper does not know is a 400. */
+export function whisperLanguage(requested: string): string {
+  const code = requested.toLowerCase().split(/[-_]/)[0] ?? '';
+  if (code === 'auto' || (WHISPER_LANGUAGES as readonly string[]).includes(code)) return code;
+  throw new AppError('UNSUPPORTED_LANGUAGE', `whisper does not know the language "${requested}"; use an ISO 639-1 code such as en, de, fr, or auto`, {
+    details: { supported_languages: WHISPER_LANGUAGES },
+  });
+}
+
+/** A missing or foreign file is reported here, before whisper.cpp sees it. */
+async function checkModelFile(path: string, source: string): Promise<void> {
+  const hint = 'Get one with `hark models pull <size>` (e.g. base.en) or set WHISPER_MODEL_PATH to a ggml model file.';
+  let head: Buffer;
+  try {
+    const fh = await open(path, 'r');
+    try {
+      head = Buffer.alloc(4);
+      await fh.read(head, 0, 4, 0);
+    } finally {
+      await fh.close();
+    }
+  } catch (cause) {
+    const why = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(cause as Error).message})`;
+    throw new AppError('ENGINE_ERROR', `whisper model file ${path} (${source}) ${why}. ${hint}`, { cause });
+  }
+  if (head.readUInt32LE(0) !== GGML_MAGIC) {
+    throw new AppError('ENGINE_ERROR', `${path} (${source}) is not a whisper.cpp ggml model file (bad magic number). ${hint}`);
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

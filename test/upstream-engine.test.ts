@@ -1,0 +1,283 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { VERSION } from 'openai/version';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeToPcm, type PcmAudio } from '../src/audio/index.js';
+import { loadConfig, type ConfigInput } from '../src/config/index.js';
+import type { Engine, Transcript, TranscribeHooks } from '../src/engines/types.js';
+import { upstreamEntry } from '../src/engines/upstream/index.js';
+import { AppError } from '../src/errors.js';
+import { joinWavs } from './support/audio.js';
+import { clip, devClips } from './support/corpus.js';
+import { startFakeUpstream, type FakeMode, type FakeUpstream } from './support/fake-upstream.js';
+import { freePort } from './support/net.js';
+import { startTestServer, type TestServer } from './support/server.js';
+
+const KEY = 'sk-hark-test-9f8e7d6c5b4a-SECRET';
+const shortClip = clip('1089-134686-0000');
+
+let dir: string;
+let hark: TestServer;
+let fake: FakeUpstream;
+let short: PcmAudio;
+let long: PcmAudio;
+let longWav: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hark-upstream-'));
+  [hark, fake] = await Promise.all([startTestServer(), startFakeUpstream({ model: 'whisper-1' })]);
+  short = await decodeToPcm(shortClip.path, join(dir, 'short.pcm'), { maxSeconds: 600 });
+  // Enough dev clips for > 40 s: several utterances at the default 30 s limit.
+  const parts: string[] = [];
+  let seconds = 0;
+  for (const c of devClips) {
+    if (seconds > 40) break;
+    parts.push(c.path);
+    seconds += c.durationSeconds;
+  }
+  longWav = join(dir, 'long.wav');
+  joinWavs(parts, longWav);
+  long = await decodeToPcm(longWav, join(dir, 'long.pcm'), { maxSeconds: 600 });
+});
+
+afterAll(async () => {
+  await Promise.all([hark?.stop(), fake?.close()]);
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
+
+async function engineAt(baseUrl: string, env: ConfigInput = {}): Promise<Engine> {
+  const engine = upstreamEntry.create(loadConfig({ env: { ENGINES: 'upstream', UPSTREAM_BASE_URL: baseUrl, UPSTREAM_MAX_RETRIES: '0', ...env } }));
+  await engine.load();
+  return engine;
+}
+
+/** Runs a transcription, keeping what it reported along the way. */
+async function run(engine: Engine, audio: PcmAudio, options: { prompt?: string; language?: string } = {}, signal?: AbortSignal) {
+  const logs: string[] = [];
+  const progress: number[] = [];
+  const hooks: TranscribeHooks = { signal, onLog: (m) => logs.push(m), onProgress: (p) => progress.push(p.fraction) };
+  const transcript = await engine.transcribe(audio, options, hooks);
+  return { transcript, logs, progress };
+}
+
+async function failure(promise: Promise<unknown>): Promise<AppError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(AppError);
+  return err as AppError;
+}
+
+function expectTiled(t: Transcript, audio: PcmAudio): void {
+  expect(t.segments[0]?.start).toBe(0);
+  for (let i = 1; i < t.segments.length; i++) expect(t.segments[i]!.start).toBeCloseTo(t.segments[i - 1]!.end, 2);
+  expect(t.segments.at(-1)?.end).toBeCloseTo(audio.durationSeconds, 2);
+}
+
+describe('upstream engine against a real hark', () => {
+  const direct = (path: string) =>
+    new OpenAI({ baseURL: `${hark.url}/v1`, apiKey: 'unused', maxRetries: 0 }).audio.transcriptions.create({
+      file: createReadStream(path),
+      model: 'pocketsphinx',
+      response_format: 'verbose_json',
+      timestamp_granularities: ['word', 'segment'],
+    });
+
+  it('gives the text hark gives for the same clip', async () => {
+    const engine = await engineAt(`${hark.url}/v1`, { UPSTREAM_MODEL: 'pocketsphinx' });
+    const [{ transcript: t }, expected] = await Promise.all([run(engine, short), direct(shortClip.path)]);
+    expect(expected.text.length).toBeGreaterThan(20);
+    expect(t.text).toBe(expected.text);
+    expect(t.language).toBe('en');
+    expect(t.duration_seconds).toBeCloseTo(shortClip.durationSeconds, 1);
+    expect(t.words.map((w) => w.word)).toEqual(expected.words?.map((w) => w.word));
+    // hark sends avg_logprob = log(confidence); the engine reads it back.
+    expect(t.confidence).toBeGreaterThan(0);
+    expect(t.confidence).toBeLessThanOrEqual(1);
+  });
+
+  it('cuts a long clip into utterances and puts every word at its time in the file', async () => {
+    const engine = await engineAt(`${hark.url}/v1`, { UPSTREAM_MODEL: 'pocketsphinx' });
+    const { transcript: t, logs, progress } = await run(engine, long);
+    const expected = await direct(longWav);
+    expect(long.durationSeconds).toBeGreaterThan(40);
+    expect(t.segments.length).toBeGreaterThanOrEqual(2);
+    expect(progress.length).toBe(t.segments.length);
+    expect(progress.at(-1)).toBe(1);
+    expect(t.text).toBe(expected.text);
+    expect(t.words.length).toBe(expected.words?.length);
+    t.words.forEach((w, i) => {
+      const e = expected.words![i]!;
+      expect(w.word).toBe(e.word);
+      expect(Math.abs(w.start - e.start)).toBeLessThan(0.02);
+      expect(Math.abs(w.end - e.end)).toBeLessThan(0.02);
+    });
+    expect(t.words.at(-1)!.end).toBeGreaterThan(30);
+    expect(logs[0]).toMatch(/as \d+ utterance\(s\); each utterance's prompt is the previous one's text/);
+  });
+});
+
+describe('upstream engine requests (local OpenAI-compatible fake)', () => {
+  it('sends each utterance as a WAV with the model, verbose_json, both granularities and the key; offsets times', async () => {
+    const engine = await engineAt(fake.baseUrl('ok'), { UPSTREAM_API_KEY: KEY, UTTERANCE_MAX_SECONDS: '5' });
+    const before = fake.requests.length;
+    const { transcript: t, logs } = await run(engine, short);
+    const sent = fake.requests.slice(before);
+    expect(fake.problems).toEqual([]);
+    expect(sent.length).toBeGreaterThanOrEqual(2);
+    for (const r of sent) {
+      expect(r).toMatchObject({ model: 'whisper-1', responseFormat: 'verbose_json', authorization: `Bearer ${KEY}` });
+      expect(r.granularities.sort()).toEqual(['segment', 'word']);
+      expect(r.seconds).toBeLessThanOrEqual(5.01);
+    }
+    // All the audio went, once.
+    expect(sent.reduce((s, r) => s + r.seconds, 0)).toBeCloseTo(short.durationSeconds, 1);
+    expect(t.segments.length).toBe(sent.length);
+    expectTiled(t, short);
+    expect(t.words.length).toBe(2 * sent.length);
+    expect(t.words[2]!.start).toBeCloseTo(t.segments[1]!.start, 3);
+    expect(t.text).toBe(t.segments.map((s) => s.text).join(' '));
+    expect(t.language).toBe('en');
+    expect(t.confidence).toBeCloseTo(Math.exp(-0.25), 3);
+    expect(logs.join('\n')).not.toContain(KEY);
+  });
+
+  it("passes the previous utterance's text as prompt only when the request has none", async () => {
+    const engine = await engineAt(fake.baseUrl('ok'), { UTTERANCE_MAX_SECONDS: '5' });
+    let before = fake.requests.length;
+    const { transcript: t } = await run(engine, short, { language: 'en' });
+    let sent = fake.requests.slice(before);
+    expect(sent[0]!.prompt).toBeUndefined();
+    sent.slice(1).forEach((r, i) => expect(r.prompt).toBe(t.segments[i]!.text));
+    expect(sent.every((r) => r.language === 'en')).toBe(true);
+    // No key configured: a placeholder goes, never an empty header.
+    expect(sent[0]!.authorization).toMatch(/^Bearer \S+$/);
+
+    before = fake.requests.length;
+    const { logs } = await run(engine, short, { prompt: 'Stephen Dedalus' });
+    sent = fake.requests.slice(before);
+    expect(sent.map((r) => r.prompt)).toEqual(sent.map(() => 'Stephen Dedalus'));
+    expect(logs[0]).toContain("the request's prompt");
+  });
+
+  it('serves concurrent calls from one instance, each with its own result', async () => {
+    const engine = await engineAt(fake.baseUrl('ok'));
+    const results = await Promise.all([run(engine, long), run(engine, short), run(engine, long)]);
+    const [a, b, c] = results.map((r) => r.transcript);
+    expectTiled(a!, long);
+    expectTiled(b!, short);
+    expectTiled(c!, long);
+    expect(b!.duration_seconds).toBeCloseTo(short.durationSeconds, 2);
+  });
+
+  it('works with a server that answers plain json: one segment per utterance, no words', async () => {
+    const engine = await engineAt(fake.baseUrl('json-only'), { UTTERANCE_MAX_SECONDS: '5' });
+    const { transcript: t } = await run(engine, short);
+    expect(t.segments.length).toBeGreaterThanOrEqual(2);
+    expectTiled(t, short);
+    expect(t.segments.every((s) => /^utterance \d+$/.test(s.text))).toBe(true);
+    expect(t.words).toEqual([]);
+    expect(t.confidence).toBeNull();
+  });
+
+  it.each(['no-verbose', 'no-verbose-422'] as const)('%s: asks again in plain json once, then remembers', async (mode) => {
+    const engine = await engineAt(fake.baseUrl(mode), { UTTERANCE_MAX_SECONDS: '5' });
+    let before = fake.requests.length;
+    const first = await run(engine, short);
+    const formats = fake.requests.slice(before).map((r) => r.responseFormat);
+    expect(formats[0]).toBe('verbose_json');
+    expect(formats.slice(1).every((f) => f === 'json')).toBe(true);
+    expect(first.transcript.segments.length).toBe(formats.length - 1);
+    expect(first.logs.join('\n')).toMatch(/refused verbose_json .*plain json/);
+    before = fake.requests.length;
+    await run(engine, short);
+    expect(fake.requests.slice(before).every((r) => r.responseFormat === 'json')).toBe(true);
+  });
+});
+
+describe('upstream engine errors', () => {
+  const cases: [FakeMode, string, RegExp][] = [
+    ['401', 'UPSTREAM_AUTH_FAILED', /127\.0\.0\.1:\d+ refused hark's credentials \(401\); check UPSTREAM_API_KEY/],
+    ['403', 'UPSTREAM_AUTH_FAILED', /\(403\); check UPSTREAM_API_KEY/],
+    ['500', 'UPSTREAM_ERROR', /answered 500: The server had an error/],
+    ['html', 'UPSTREAM_ERROR', /answered something that is not a transcription/],
+    ['garbage', 'UPSTREAM_ERROR', /answered something that is not a transcription/],
+    ['no-text', 'UPSTREAM_ERROR', /answered something that is not a transcription/],
+    ['bad-audio', 'INVALID_AUDIO', /refused the audio: Audio file might be corrupted or unsupported/],
+    ['hark-bad-audio', 'INVALID_AUDIO', /the file is not audio hark can decode/],
+    ['bad-language', 'UNSUPPORTED_LANGUAGE', /Invalid language 'xx'/],
+    ['echo-key', 'UPSTREAM_ERROR', /answered 500: token Bearer \[redacted\] is not known/],
+  ];
+
+  it.each(cases)('%s -> %s, without the key', async (mode, code, message) => {
+    const engine = await engineAt(fake.baseUrl(mode), { UPSTREAM_API_KEY: KEY });
+    const logs: string[] = [];
+    const err = await failure(engine.transcribe(short, {}, { onLog: (m) => logs.push(m) }));
+    expect(err.code).toBe(code);
+    expect(err.message).toMatch(message);
+    expect(JSON.stringify({ message: err.message, details: err.details, logs })).not.toContain(KEY);
+    expect(fake.problems).toEqual([]);
+  });
+
+  it('429 after the retries -> UPSTREAM_RATE_LIMITED with retry_after_seconds', async () => {
+    const engine = await engineAt(fake.baseUrl('429'), { UPSTREAM_API_KEY: KEY, UPSTREAM_MAX_RETRIES: '1' });
+    const before = fake.requests.length;
+    const err = await failure(engine.transcribe(short, {}));
+    expect(fake.requests.length - before).toBe(2);
+    expect(err.code).toBe('UPSTREAM_RATE_LIMITED');
+    expect(err.message).toMatch(/rate-limiting hark \(429\) after 1 retry/);
+    expect(err.details).toMatchObject({ retry_after_seconds: 1 });
+    expect(err.message).not.toContain(KEY);
+  });
+
+  it("a hark upstream's 503 with Retry-After (at capacity) -> UPSTREAM_RATE_LIMITED, its message kept", async () => {
+    const engine = await engineAt(fake.baseUrl('busy'));
+    const err = await failure(engine.transcribe(short, {}));
+    expect(err.code).toBe('UPSTREAM_RATE_LIMITED');
+    expect(err.message).toMatch(/\(503\): all engines are busy/);
+    expect(err.details).toMatchObject({ retry_after_seconds: 3, upstream_status: 503 });
+  });
+
+  it.each(['hang', 'stall'] as const)('%s -> UPSTREAM_TIMEOUT after UPSTREAM_TIMEOUT_SECONDS', async (mode) => {
+    const engine = await engineAt(fake.baseUrl(mode), { UPSTREAM_TIMEOUT_SECONDS: '1' });
+    const started = performance.now();
+    const err = await failure(engine.transcribe(short, {}));
+    expect(err.code).toBe('UPSTREAM_TIMEOUT');
+    expect(err.message).toMatch(/did not answer within 1 s/);
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+
+  it('rethrows the AbortError of an aborted signal as is', async () => {
+    const engine = await engineAt(fake.baseUrl('hang'));
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 200);
+    const err = await engine.transcribe(short, {}, { signal: ac.signal }).catch((e: unknown) => e);
+    expect(err).toBe(ac.signal.reason);
+    expect((err as Error).name).toBe('AbortError');
+  });
+
+  it('connection refused -> UPSTREAM_ERROR naming the base URL; load() needs no network', async () => {
+    const port = await freePort();
+    const engine = upstreamEntry.create(loadConfig({ env: { ENGINES: 'upstream', UPSTREAM_BASE_URL: `http://127.0.0.1:${port}/v1`, UPSTREAM_MAX_RETRIES: '0' } }));
+    const info = await engine.load();
+    expect(info).toMatchObject({ name: 'upstream', version: VERSION, model: `whisper-1 @ 127.0.0.1:${port}` });
+    expect(engine.capabilities).toMatchObject({ languages: [], native: false, defaultIsolation: 'in-process', wordTimestamps: true });
+    const err = await failure(engine.transcribe(short, {}));
+    expect(err.code).toBe('UPSTREAM_ERROR');
+    expect(err.message).toContain(`http://127.0.0.1:${port}/v1`);
+    expect(err.message).toContain('ECONNREFUSED');
+    expect(err.message).not.toContain(KEY);
+  });
+
+  it('refuses a base URL with credentials at load, without repeating them', async () => {
+    const engine = upstreamEntry.create(loadConfig({ env: { ENGINES: 'upstream', UPSTREAM_BASE_URL: `https://user:${KEY}@example.test/v1` } }));
+    const err = await failure(engine.load());
+    expect(err.code).toBe('ENGINE_ERROR');
+    expect(err.message).toContain('https://example.test/v1');
+    expect(err.message).not.toContain(KEY);
+  });
+});
