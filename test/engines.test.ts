@@ -226,3 +226,32 @@ describe('the CLI with another engine', () => {
     expect(missing.stderr).toContain('hark models pull');
   });
 });
+
+describe('Azure Speech through the same API', () => {
+  it('needs the key and where the resource is, then answers the openai client with Azure\'s transcript', async () => {
+    const { FakeAzure } = await import('./support/fake-azure.js');
+    const KEY = 'azure-test-key-0123456789';
+    const fake = await FakeAzure.start({ key: KEY });
+    // The fake stands where the region's host would be: AZURE_SPEECH_ENDPOINT instead of AZURE_SPEECH_REGION.
+    const server = await startTestServer({ ENGINES: 'azure', AZURE_SPEECH_KEY: KEY, AZURE_SPEECH_ENDPOINT: fake.url });
+    try {
+      const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'not-needed', maxRetries: 0 });
+      const t = await client.audio.transcriptions.create({
+        file: createReadStream(c.path),
+        model: 'whisper-1',
+        response_format: 'verbose_json',
+        timestamp_granularities: ['word', 'segment'],
+      });
+      // The documentation's example phrases, as the fake answers them.
+      expect(t.text).toContain('Good afternoon.');
+      expect(t.words?.[0]).toMatchObject({ word: 'Good', start: 0.96 });
+      expect(fake.requests.map((r) => r.api)).toEqual(['fast']);
+      expect(fake.requests[0]?.headers['ocp-apim-subscription-key']).toBe(KEY);
+      const { body } = await readyz(server.url);
+      expect(body.engines[0]).toMatchObject({ name: 'azure', status: 'ready', default_isolation: 'in-process' });
+    } finally {
+      await server.stop();
+      await fake.close();
+    }
+  });
+});
