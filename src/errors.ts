@@ -39,6 +39,10 @@ export const ERROR_CODES = [
   'INVALID_CALLBACK_URL',
   'ORPHANED',
   'CANCELLED',
+  // Live streams
+  'STREAM_TOO_FAST',
+  'FRAME_TOO_LARGE',
+  'STREAM_IDLE_TIMEOUT',
   // Engines that call another service
   'UPSTREAM_AUTH_FAILED',
   'UPSTREAM_RATE_LIMITED',

@@ -138,6 +138,13 @@ export const configShape = {
   UTTERANCE_MAX_SECONDS: num(5, 60, 30).describe(
     'Long audio is cut at silences into utterances no longer than this, each decoded whole (memory stays flat with length).',
   ),
+  MAX_STREAMS: int(0, 10_000, 4).describe('Live WebSocket streams at once (each holds an engine instance or a worker); past it the upgrade gets 503 AT_CAPACITY.'),
+  STREAM_MIN_CHUNK_SIZE: int(320, 1_048_576, 3200).describe('Bytes of 16 kHz PCM gathered before a stream decodes (3200 = 100 ms); smaller frames are joined.'),
+  STREAM_MAX_BUFFER_SIZE: int(3200, 104_857_600, 320_000).describe(
+    'Bytes of audio a stream may hold undecoded (320000 = 10 s of PCM); a client sending faster than that is told STREAM_TOO_FAST and closed. Also the largest frame.',
+  ),
+  STREAM_SILENCE_SECONDS: num(0.1, 10, 0.5).describe('A pause this long ends an utterance of a live stream (its final result is sent).'),
+  STREAM_IDLE_TIMEOUT_SECONDS: num(1, 3600, 30).describe('A stream that sends nothing for this long is closed with STREAM_IDLE_TIMEOUT.'),
   ENABLE_PROCESS_ISOLATED: bool(true).describe(
     'Run the supervised worker pool. false: no worker process is ever spawned and the process-isolated route answers 503 PROCESS_ISOLATION_DISABLED.',
   ),

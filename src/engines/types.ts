@@ -96,6 +96,41 @@ export interface EngineEntry {
   create(config: Config): Engine;
 }
 
+/** One utterance of a live stream, ended by a pause (or UTTERANCE_MAX_SECONDS). */
+export interface StreamFinal {
+  text: string;
+  /** Seconds from the start of the stream. */
+  start: number;
+  end: number;
+  words: Word[];
+}
+
+export interface StreamCallbacks {
+  /** The current utterance's best guess so far (replaces the previous partial). */
+  onPartial(text: string): void;
+  onFinal(result: StreamFinal): void;
+}
+
+/**
+ * A live transcription: audio in as it arrives, partial and final text out
+ * through the callbacks. One stream holds its engine instance until it ends.
+ */
+export interface EngineStream {
+  /** 16 kHz mono s16le samples, in order. Resolves once they are decoded: the caller's backpressure. */
+  write(pcm: Int16Array): Promise<void>;
+  /** Decodes what is left, sends the last final, and releases the engine instance. */
+  end(): Promise<void>;
+  /** Stops at once, sends nothing more, and releases the engine instance. */
+  abort(): Promise<void>;
+}
+
+export interface StreamOptions extends TranscribeOptions {
+  /** A pause this long ends an utterance. */
+  silenceSeconds: number;
+  /** Longest utterance; cut there even without a pause. */
+  utteranceMaxSeconds: number;
+}
+
 /**
  * A speech engine. One instance decodes one file at a time; executors run as
  * many instances as they want decodes in parallel.
@@ -105,5 +140,10 @@ export interface Engine {
   readonly capabilities: EngineCapabilities;
   load(): Promise<EngineInfo>;
   transcribe(audio: PcmAudio, options: TranscribeOptions, hooks?: TranscribeHooks): Promise<Transcript>;
+  /**
+   * Incremental decoding with partial results, for engines whose capabilities
+   * say `streaming`; others are streamed by decoding buffered utterances whole.
+   */
+  openStream?(options: StreamOptions, callbacks: StreamCallbacks): EngineStream;
   unload(): Promise<void>;
 }

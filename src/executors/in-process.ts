@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import { engineNotReady, loadEngines, type Engine, type EngineName, type EngineStatus, type TranscribeHooks } from '../engines/index.js';
+import { engineNotReady, loadEngines, type Engine, type EngineName, type EngineStatus, type EngineStream, type TranscribeHooks } from '../engines/index.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ExecutionResult, Executor, TranscriptionTask } from './types.js';
@@ -39,6 +39,11 @@ export class InProcessExecutor implements Executor {
     this.idle = instances;
     for (const list of instances.values()) this.all.push(...list);
     this.status = status;
+  }
+
+  // Placeholder until streaming lands.
+  openStream(): Promise<EngineStream> {
+    return Promise.reject(new AppError('ENGINE_NOT_READY', 'streaming is not available yet'));
   }
 
   engineStatus(): readonly EngineStatus[] {

@@ -1,4 +1,5 @@
-import { engineNotReady, type EngineStatus, type TranscribeHooks } from '../engines/index.js';
+import { AppError } from '../errors.js';
+import { engineNotReady, type EngineStatus, type EngineStream, type TranscribeHooks } from '../engines/index.js';
 import type { WorkerPool } from '../pool/index.js';
 import type { ExecutionResult, Executor, TranscriptionTask } from './types.js';
 
@@ -17,6 +18,11 @@ export class PoolExecutor implements Executor {
 
   start(): Promise<void> {
     return this.pool.start();
+  }
+
+  // Placeholder until streaming lands.
+  openStream(): Promise<EngineStream> {
+    return Promise.reject(new AppError('ENGINE_NOT_READY', 'streaming is not available yet'));
   }
 
   engineStatus(): readonly EngineStatus[] {

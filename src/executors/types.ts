@@ -1,5 +1,5 @@
 import type { PcmAudio } from '../audio/index.js';
-import type { EngineName, EngineStatus, Isolation, TranscribeHooks, TranscribeOptions, Transcript } from '../engines/index.js';
+import type { EngineName, EngineStatus, EngineStream, Isolation, StreamCallbacks, StreamOptions, TranscribeHooks, TranscribeOptions, Transcript } from '../engines/index.js';
 
 /** One transcription, its audio already decoded to PCM on disk. */
 export interface TranscriptionTask {
@@ -27,6 +27,12 @@ export interface Executor {
   /** Loads engines; resolves when the executor can take tasks (warm). */
   start(): Promise<void>;
   run(task: TranscriptionTask, hooks?: TranscribeHooks): Promise<ExecutionResult>;
+  /**
+   * Starts a live stream on one engine instance (in-process) or one worker
+   * (process), held until the stream ends. `signal` aborts it; a worker that
+   * dies ends it with WORKER_CRASHED through `onError`.
+   */
+  openStream(engine: EngineName, options: StreamOptions, callbacks: StreamCallbacks & { onError(err: Error): void }, signal?: AbortSignal): Promise<EngineStream>;
   /** Each engine's load outcome where this executor runs (empty before start). */
   engineStatus(): readonly EngineStatus[];
   /** Waits for running tasks, then unloads. */

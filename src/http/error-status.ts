@@ -33,6 +33,10 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   // Job outcomes, not HTTP answers: shown in a job's `error`; mapped for completeness.
   ORPHANED: 500,
   CANCELLED: 409,
+  // Stream errors travel as WebSocket messages; mapped for completeness.
+  STREAM_TOO_FAST: 429,
+  FRAME_TOO_LARGE: 413,
+  STREAM_IDLE_TIMEOUT: 408,
   // The upstream refused our credentials: the operator's problem, not the client's.
   UPSTREAM_AUTH_FAILED: 502,
   UPSTREAM_RATE_LIMITED: 503,
