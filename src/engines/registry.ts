@@ -1,18 +1,20 @@
 import type { Config } from '../config/index.js';
 import { AppError, toSerializedError } from '../errors.js';
-import { azureEntry } from './azure/index.js';
+import { AZURE_CAPABILITIES } from './azure/capabilities.js';
+import { deferredEntry } from './deferred.js';
 import { LeakingEngine } from './leak.js';
 import { pocketsphinxEntry } from './pocketsphinx/index.js';
 import type { Engine, EngineCapabilities, EngineEntry, EngineInfo, EngineName, EngineStatus } from './types.js';
-import { upstreamEntry } from './upstream/index.js';
+import { UPSTREAM_CAPABILITIES } from './upstream/capabilities.js';
 import { whisperEntry } from './whisper/index.js';
 
 /** Every engine this build knows. Adding one is adding an entry here (and its name to ENGINE_NAMES). */
 const ENGINES: Record<EngineName, EngineEntry> = {
   pocketsphinx: pocketsphinxEntry,
   whisper: whisperEntry,
-  azure: azureEntry,
-  upstream: upstreamEntry,
+  // Remote engines load their HTTP clients only when configured.
+  azure: deferredEntry('azure', AZURE_CAPABILITIES, async () => (await import('./azure/index.js')).azureEntry),
+  upstream: deferredEntry('upstream', UPSTREAM_CAPABILITIES, async () => (await import('./upstream/index.js')).upstreamEntry),
 };
 
 /** Model names clients already send (OpenAI's) that mean "the default engine". */

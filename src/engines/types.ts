@@ -63,6 +63,11 @@ export interface TranscribeHooks {
   onLog?: ((message: string) => void) | undefined;
   /** Called when a process starts on the task (the server itself in-process, a worker otherwise). */
   onStart?: ((info: { pid: number }) => void) | undefined;
+  /**
+   * Called with each segment (file time) as soon as its utterance is decoded,
+   * in order, before the transcript resolves: what `stream=true` answers send.
+   */
+  onSegment?: ((segment: Segment) => void) | undefined;
 }
 
 export const engineInfoSchema = z.object({

@@ -1,4 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
+import { AZURE_CAPABILITIES } from './capabilities.js';
 import { FRAME_SAMPLES, SAMPLE_RATE, cutAtSilences, encodeWav, frameEnergies, utterances, type PcmAudio } from '../../audio/index.js';
 import type { Config } from '../../config/index.js';
 import { AppError } from '../../errors.js';
@@ -11,14 +12,7 @@ import {
   shortPiece, shortResultSchema, type AzureEndpoints, type Piece,
 } from './protocol.js';
 
-export const AZURE_CAPABILITIES: EngineCapabilities = {
-  languages: AZURE_LOCALES,
-  wordTimestamps: true,
-  streaming: false,
-  native: false,
-  // Only HTTP: nothing here can crash or leak the way native code can.
-  defaultIsolation: 'in-process',
-};
+export { AZURE_CAPABILITIES } from './capabilities.js';
 
 /** What tests and embedders may set beyond the configuration. */
 export interface AzureEngineOptions {
@@ -126,6 +120,7 @@ export class AzureSpeechEngine implements Engine {
       );
       const piece = fastPiece(result, from / SAMPLE_RATE);
       results.push(piece);
+      for (const s of piece.segments) hooks.onSegment?.(s);
       const done = to / SAMPLE_RATE;
       hooks.onProgress?.({ fraction: Math.min(1, done / audio.durationSeconds), processedSeconds: done, totalSeconds: audio.durationSeconds });
       const speakers = piece.speakers.size > 0 ? `, ${piece.speakers.size} speaker(s)` : '';
@@ -176,6 +171,7 @@ export class AzureSpeechEngine implements Engine {
         });
       }
       results.push(piece);
+      for (const s of piece.segments) hooks.onSegment?.(s);
       hooks.onProgress?.({ fraction: Math.min(1, utt.end / audio.durationSeconds), processedSeconds: utt.end, totalSeconds: audio.durationSeconds });
       hooks.onLog?.(`azure: utterance ${utt.index + 1}/${utt.count} (${utt.start.toFixed(1)}-${utt.end.toFixed(1)} s): ${result.RecognitionStatus}`);
     }

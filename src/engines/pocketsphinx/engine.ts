@@ -102,6 +102,7 @@ export class PocketsphinxEngine implements Engine {
           confidence: round(mean(uttWords.map((w) => w.confidence ?? 0))),
         });
         words.push(...uttWords);
+        hooks.onSegment?.(segments[segments.length - 1]!);
       }
       hooks.onProgress?.({ fraction: utt.end / audio.durationSeconds, processedSeconds: utt.end, totalSeconds: audio.durationSeconds });
       hooks.onLog?.(`utterance ${utt.index + 1}/${utt.count} (${utt.start.toFixed(1)}-${utt.end.toFixed(1)} s): ${uttWords.length} words`);

@@ -1,4 +1,5 @@
 import OpenAI, { toFile } from 'openai';
+import { UPSTREAM_CAPABILITIES } from './capabilities.js';
 import { VERSION } from 'openai/version';
 import { encodeWav, utterances, type PcmAudio, type Utterance } from '../../audio/index.js';
 import type { Config } from '../../config/index.js';
@@ -29,14 +30,7 @@ export function upstreamOptions(config: Config): UpstreamEngineOptions {
   };
 }
 
-/** Languages are whatever the upstream accepts: `[]` declares no list, and hark checks none. */
-export const UPSTREAM_CAPABILITIES: EngineCapabilities = {
-  languages: [],
-  wordTimestamps: true,
-  streaming: false,
-  native: false,
-  defaultIsolation: 'in-process',
-};
+export { UPSTREAM_CAPABILITIES } from './capabilities.js';
 
 /** Sent as the Bearer token to servers that need none (the client insists on one). */
 const PLACEHOLDER_KEY = 'hark-no-key';
@@ -119,6 +113,7 @@ export class UpstreamEngine implements Engine {
       language ??= placed.language;
       segments.push(...placed.segments);
       words.push(...placed.words);
+      for (const s of placed.segments) hooks.onSegment?.(s);
       hooks.onProgress?.({ fraction: Math.min(1, utt.end / audio.durationSeconds), processedSeconds: utt.end, totalSeconds: audio.durationSeconds });
       hooks.onLog?.(
         `utterance ${utt.index + 1}/${utt.count} (${utt.start.toFixed(1)}-${utt.end.toFixed(1)} s): ${placed.words.length} words, ` +

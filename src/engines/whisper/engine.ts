@@ -93,7 +93,9 @@ export class WhisperEngine implements Engine {
         const text = s.text.trim();
         if (text === '') continue;
         words += text.split(/\s+/).length;
-        segments.push({ start: round(utt.start + s.t0 / 1000), end: round(Math.min(utt.end, utt.start + s.t1 / 1000)), text });
+        const segment: Segment = { start: round(utt.start + s.t0 / 1000), end: round(Math.min(utt.end, utt.start + s.t1 / 1000)), text };
+        segments.push(segment);
+        hooks.onSegment?.(segment);
       }
       hooks.onProgress?.({ fraction: utt.end / audio.durationSeconds, processedSeconds: utt.end, totalSeconds: audio.durationSeconds });
       hooks.onLog?.(`utterance ${utt.index + 1}/${utt.count} (${utt.start.toFixed(1)}-${utt.end.toFixed(1)} s): ${words} words`);
