@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Isolation } from '../engines/index.js';
+import type { Isolation, TranscribeHooks } from '../engines/index.js';
 import type { TranscribeFileRequest, TranscriptionResponse } from '../transcription/index.js';
 import type { AppDeps } from './types.js';
 import { receiveUpload, type Upload } from './upload.js';
@@ -23,6 +23,9 @@ export function clientGone(reply: FastifyReply): AbortSignal {
  * default engine's mode; when the form names an engine whose mode differs
  * (a remote engine runs in-process, a native one in the pool), the place moves
  * to that mode's line once the fields are read.
+ *
+ * `hooks` are the route's own (e.g. segments for a streamed answer); the
+ * client-gone abort signal is always this function's.
  */
 export async function transcribeUpload<T>(
   deps: AppDeps,
@@ -30,6 +33,7 @@ export async function transcribeUpload<T>(
   reply: FastifyReply,
   chosen: Isolation | undefined,
   parse: (upload: Upload) => T & Pick<TranscribeFileRequest, 'engine' | 'options'>,
+  hooks: Omit<TranscribeHooks, 'signal'> = {},
 ): Promise<{ parsed: T; result: TranscriptionResponse; upload: Upload }> {
   let isolation = chosen ?? deps.service.defaultIsolation;
   let ticket = deps.service.admit(isolation);
@@ -52,7 +56,7 @@ export async function transcribeUpload<T>(
       engine: parsed.engine,
       options: parsed.options,
       logger: request.log,
-      hooks: { signal },
+      hooks: { ...hooks, signal },
     });
     request.log.info(
       { durationSeconds: result.duration_seconds, processingMs: result.processing_ms, words: result.words.length },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ENGINE_NAMES } from '../config/index.js';
-import { engineStatusSchema, transcriptSchema } from '../engines/index.js';
+import { engineStatusSchema, segmentSchema, transcriptSchema } from '../engines/index.js';
 import { ERROR_CODES } from '../errors.js';
 
 /**
@@ -38,6 +38,8 @@ export const fromWorkerSchema = z.discriminatedUnion('type', [
     totalSeconds: z.number(),
   }),
   z.object({ type: z.literal('log'), id: z.string(), message: z.string() }),
+  /** One decoded segment, in file time, sent as its utterance is done (for streamed answers). */
+  z.object({ type: z.literal('segment'), id: z.string(), segment: segmentSchema }),
   z.object({ type: z.literal('result'), id: z.string(), transcript: transcriptSchema }),
   z.object({ type: z.literal('error'), id: z.string(), error: serializedErrorSchema }),
 ]);

@@ -44,6 +44,7 @@ async function start(): Promise<void> {
       const transcript = await engine.transcribe(task.audio, task.options, {
         onProgress: (p) => send({ type: 'progress', id: task.id, ...p }),
         onLog: (message) => send({ type: 'log', id: task.id, message }),
+        onSegment: (segment) => send({ type: 'segment', id: task.id, segment }),
       });
       send({ type: 'result', id: task.id, transcript });
     } catch (err) {

@@ -173,6 +173,9 @@ export class WorkerProcess {
       case 'log':
         r.hooks.onLog?.(msg.message);
         return;
+      case 'segment':
+        r.hooks.onSegment?.(msg.segment);
+        return;
       case 'result':
         this.tasksDone++;
         this.finish();

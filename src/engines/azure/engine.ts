@@ -3,10 +3,10 @@ import { AZURE_CAPABILITIES } from './capabilities.js';
 import { FRAME_SAMPLES, SAMPLE_RATE, cutAtSilences, encodeWav, frameEnergies, utterances, type PcmAudio } from '../../audio/index.js';
 import type { Config } from '../../config/index.js';
 import { AppError } from '../../errors.js';
-import type { Engine, EngineCapabilities, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
+import type { Engine, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
 import { entraAuth, keyAuth } from './auth.js';
 import { AzureClient } from './client.js';
-import { AZURE_LOCALES, azureLocale, languageOf, type LocaleChoice } from './locale.js';
+import { azureLocale, languageOf, type LocaleChoice } from './locale.js';
 import {
   FAST_API_VERSION, SHORT_AUDIO_CONTENT_TYPE, azureEndpoints, fastDefinition, fastMultipart, fastPiece, fastResultSchema, round, shortAudioUrl,
   shortPiece, shortResultSchema, type AzureEndpoints, type Piece,

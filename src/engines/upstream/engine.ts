@@ -4,7 +4,7 @@ import { VERSION } from 'openai/version';
 import { encodeWav, utterances, type PcmAudio, type Utterance } from '../../audio/index.js';
 import type { Config } from '../../config/index.js';
 import { AppError } from '../../errors.js';
-import type { Engine, EngineCapabilities, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
+import type { Engine, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
 import { parseAnswer, placeAnswer, round, transcriptConfidence, type UpstreamAnswer } from './answer.js';
 import { badRequestKind, displayUrl, notATranscription, toUpstreamError, type UpstreamErrorContext } from './errors.js';
 import { deadlineTransport, type UpstreamTransport } from './transport.js';

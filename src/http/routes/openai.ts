@@ -1,10 +1,14 @@
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ISOLATION_MODES, listModels, resolveModel, type Transcript } from '../../engines/index.js';
 import { CONTENT_TYPES, RESPONSE_FORMATS, renderText } from '../../transcription/index.js';
 import { AppError } from '../../errors.js';
+import { errorBody, toAppError } from '../error-handler.js';
+import { ERROR_STATUS } from '../error-status.js';
 import { parseFields } from '../fields.js';
 import { errorResponses } from '../openapi.js';
+import { SseBody } from '../sse.js';
 import { transcribeUpload, type UploadRouteConfig } from '../transcribe-handler.js';
 import type { AppDeps } from '../types.js';
 
@@ -54,6 +58,26 @@ const LANGUAGE_NAMES: Record<string, string> = { en: 'english' };
 
 const modelSchema = z.object({ id: z.string(), object: z.literal('model'), created: z.number(), owned_by: z.string() });
 
+/** Formats that may be streamed: the events carry plain text, as OpenAI's do. */
+const STREAM_FORMATS: readonly string[] = ['json', 'text'];
+
+/**
+ * Ends a stream that failed after it started: hark's `{ code, message }` as an
+ * `error` event (the openai client raises it as an APIError), logged as the
+ * error handler would have.
+ */
+function streamFailed(request: FastifyRequest, sse: SseBody, raw: unknown): void {
+  const err = toAppError(raw);
+  request.harkErrorCode = err.code;
+  if (sse.closed) {
+    request.log.info({ code: err.code }, 'transcription stream ended: the client went away');
+    return;
+  }
+  if (ERROR_STATUS[err.code] >= 500) request.log.error({ err: raw }, 'transcription stream failed');
+  else request.log.info({ code: err.code, reason: err.message }, 'transcription stream failed');
+  sse.send({ type: 'error', ...errorBody(err) });
+}
+
 /** OpenAI's `verbose_json` shape, filled from hark's transcript. */
 function verboseJson(t: Transcript, granularities: readonly string[], temperature: number): z.infer<typeof openaiVerboseSchema> {
   return {
@@ -90,6 +114,12 @@ const uploadConfig: UploadRouteConfig = {
       response_format: { type: 'string', description: 'json, text, srt, vtt or verbose_json.', enum: RESPONSE_FORMATS },
       temperature: { type: 'number', description: 'Accepted for compatibility (0-1).' },
       'timestamp_granularities[]': { type: 'string', description: 'word and/or segment (verbose_json only).', enum: ['word', 'segment'] },
+      stream: {
+        type: 'boolean',
+        description:
+          'true: answer text/event-stream, one `transcript.text.delta` event per decoded segment, then `transcript.text.done` ' +
+          '(or an `error` event); json or text only. Errors before decoding starts are ordinary JSON answers.',
+      },
     },
   },
 };
@@ -110,11 +140,44 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
       config: uploadConfig,
     },
     async (request, reply) => {
-      const { parsed, result } = await transcribeUpload(deps, request, reply, request.query.isolation, (upload) => {
-        const f = parseFields(fieldsSchema, upload.fields);
-        if (f.stream === 'true') throw new AppError('INVALID_REQUEST', 'stream=true is not supported yet; omit it to get the whole transcript');
-        return { ...f, engine: resolveModel(f.model, deps.config), options: { language: f.language, prompt: f.prompt } };
-      });
+      // stream=true: set once the fields are read; the answer becomes SSE when decoding starts.
+      const live: { sse?: SseBody; deltas: number } = { deltas: 0 };
+      let decoding = () => {};
+      const started = new Promise<void>((resolve) => (decoding = resolve));
+      const work = transcribeUpload(
+        deps,
+        request,
+        reply,
+        request.query.isolation,
+        (upload) => {
+          const f = parseFields(fieldsSchema, upload.fields);
+          if (f.stream === 'true') {
+            if (!STREAM_FORMATS.includes(f.response_format)) {
+              throw new AppError('INVALID_REQUEST', `stream=true sends text events; use response_format json or text (not ${f.response_format}), or omit stream`);
+            }
+            live.sse = new SseBody();
+          }
+          return { ...f, engine: resolveModel(f.model, deps.config), options: { language: f.language, prompt: f.prompt } };
+        },
+        {
+          onStart: () => {
+            if (live.sse !== undefined) decoding();
+          },
+          // Deltas joined are the transcript's text: segments joined by single spaces.
+          onSegment: (s) => live.sse?.send({ type: 'transcript.text.delta', delta: live.deltas++ === 0 ? s.text : ` ${s.text}` }),
+        },
+      );
+      // Until decoding starts a failure is an ordinary JSON error (bad audio, capacity, unknown model).
+      await Promise.race([work, started]);
+      const sse = live.sse;
+      if (sse !== undefined) {
+        sse.comment('decoding');
+        void work
+          .then(({ result }) => sse.send({ type: 'transcript.text.done', text: result.text }), (err: unknown) => streamFailed(request, sse, err))
+          .finally(() => sse.end());
+        return sse.reply(reply);
+      }
+      const { parsed, result } = await work;
       switch (parsed.response_format) {
         case 'json':
           return { text: result.text, usage: { type: 'duration' as const, seconds: Math.ceil(result.duration_seconds) } };
