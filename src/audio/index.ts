@@ -5,3 +5,5 @@ export { runProcess, type RunResult } from './process.js';
 export { TempDir } from './temp-dir.js';
 export { sniffAudio, type Sniffed } from './sniff.js';
 export { utterances, encodeWav, type Utterance, type UtteranceOptions } from './utterances.js';
+export { StreamDecoder, STREAM_ENCODINGS, parseStreamEncoding, type StreamEncoding } from './stream-decoder.js';
+export { Endpointer, type EndpointEvent, type EndpointerOptions } from './endpointer.js';

@@ -9,3 +9,4 @@ export {
   DEFAULT_MODEL_ALIASES,
 } from './registry.js';
 export { loadAddon } from './pocketsphinx/index.js';
+export { openEngineStream, bufferedStream } from './stream.js';

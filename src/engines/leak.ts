@@ -1,4 +1,4 @@
-import type { Engine, TranscribeHooks, TranscribeOptions, Transcript } from './types.js';
+import type { Engine, EngineStream, StreamCallbacks, StreamOptions, TranscribeHooks, TranscribeOptions, Transcript } from './types.js';
 import type { PcmAudio } from '../audio/index.js';
 import { loadAddon } from './pocketsphinx/index.js';
 
@@ -30,6 +30,12 @@ export class LeakingEngine implements Engine {
     const t = await this.inner.transcribe(audio, options, hooks);
     loadAddon().leakNativeMemory(this.leakBytes);
     return t;
+  }
+
+  /** Present only when the inner engine streams, so callers still pick the buffered path for the others. */
+  get openStream(): ((options: StreamOptions, callbacks: StreamCallbacks) => EngineStream) | undefined {
+    const open = this.inner.openStream?.bind(this.inner);
+    return open;
   }
 
   unload() {

@@ -48,6 +48,21 @@ export class Admission {
     return new Ticket(this);
   }
 
+  /**
+   * A ticket only if an engine is free right now (nothing running or waiting
+   * in its place): a live stream cannot wait in line while its audio arrives.
+   */
+  admitNow(): Ticket {
+    if (this.active + this.admitted >= this.options.concurrency) {
+      const retryAfter = this.retryAfterSeconds();
+      throw new AppError('AT_CAPACITY', `no engine free for a live stream: ${this.active} running and ${this.admitted} queued; retry in ${retryAfter} s`, {
+        details: { retry_after_seconds: retryAfter },
+      });
+    }
+    this.admitted++;
+    return new Ticket(this);
+  }
+
   snapshot(): AdmissionSnapshot {
     const total = this.options.concurrency + this.options.maxQueue;
     const used = this.active + this.admitted;

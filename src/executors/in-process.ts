@@ -1,5 +1,20 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TempDir } from '../audio/index.js';
 import type { Config } from '../config/index.js';
-import { engineNotReady, loadEngines, type Engine, type EngineName, type EngineStatus, type EngineStream, type TranscribeHooks } from '../engines/index.js';
+import {
+  engineNotReady,
+  loadEngines,
+  openEngineStream,
+  type Engine,
+  type EngineName,
+  type EngineStatus,
+  type EngineStream,
+  type StreamCallbacks,
+  type StreamOptions,
+  type TranscribeHooks,
+} from '../engines/index.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ExecutionResult, Executor, TranscriptionTask } from './types.js';
@@ -10,6 +25,12 @@ export interface InProcessExecutorOptions {
   engines: readonly EngineName[];
   /** Engine instances per engine: decodes that run at once (IN_PROCESS_CONCURRENCY). */
   concurrency: number;
+  /**
+   * Where streams on engines without incremental decoding put each utterance
+   * to transcribe it (DATA_DIR/tmp, already created). Without it, a directory
+   * of the executor's own under the OS temp dir, removed at close.
+   */
+  scratch?: TempDir | undefined;
 }
 
 /**
@@ -25,6 +46,7 @@ export class InProcessExecutor implements Executor {
   private running = 0;
   private status: EngineStatus[] = [];
   private drained: (() => void) | undefined;
+  private scratch: TempDir | undefined;
 
   constructor(private readonly options: InProcessExecutorOptions) {
     this.concurrency = options.concurrency;
@@ -39,11 +61,51 @@ export class InProcessExecutor implements Executor {
     this.idle = instances;
     for (const list of instances.values()) this.all.push(...list);
     this.status = status;
+    this.scratch = this.options.scratch ?? new TempDir(await mkdtemp(join(tmpdir(), 'hark-streams-')));
   }
 
-  // Placeholder until streaming lands.
-  openStream(): Promise<EngineStream> {
-    return Promise.reject(new AppError('ENGINE_NOT_READY', 'streaming is not available yet'));
+  /**
+   * Holds one idle instance of `name` for the stream until it ends or aborts
+   * (or `signal` aborts it). Engine failures reject the stream's own
+   * write/end; `onError` is for the worker pool's crashes and is not called here.
+   */
+  async openStream(name: EngineName, options: StreamOptions, callbacks: StreamCallbacks, signal?: AbortSignal): Promise<EngineStream> {
+    const pool = this.idle.get(name);
+    const scratch = this.scratch;
+    if (pool === undefined || scratch === undefined) throw engineNotReady(name, this.status, 'in this server');
+    if (signal?.aborted === true) throw new AppError('REQUEST_ABORTED', 'the stream was closed before it started');
+    const engine = pool.pop();
+    // Admission in front lets a stream in only when an instance is free, as for tasks.
+    if (engine === undefined) throw new AppError('INTERNAL_ERROR', 'no idle engine instance although admission allowed the stream');
+    this.running++;
+    const logger = this.options.logger;
+    // Declared (hoisted) before `release` needs it; only runs once `stream` exists.
+    function onAbort(): void {
+      stream.abort().catch((err: unknown) => logger.error({ err, engine: name }, 'aborting a live stream failed'));
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      signal?.removeEventListener('abort', onAbort);
+      pool.push(engine);
+      this.running--;
+      if (this.running === 0) this.drained?.();
+    };
+    let inner: EngineStream;
+    try {
+      inner = openEngineStream(engine, options, callbacks, scratch);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    const stream: EngineStream = {
+      write: (pcm) => inner.write(pcm),
+      end: () => inner.end().finally(release),
+      abort: () => inner.abort().finally(release),
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    return stream;
   }
 
   engineStatus(): readonly EngineStatus[] {
@@ -73,5 +135,7 @@ export class InProcessExecutor implements Executor {
     await Promise.all(this.all.map((e) => e.unload()));
     this.idle.clear();
     this.all.length = 0;
+    if (this.options.scratch === undefined && this.scratch !== undefined) await rm(this.scratch.path, { recursive: true, force: true });
+    this.scratch = undefined;
   }
 }

@@ -1,5 +1,13 @@
-import { AppError } from '../errors.js';
-import { engineNotReady, type EngineStatus, type EngineStream, type TranscribeHooks } from '../engines/index.js';
+import { randomUUID } from 'node:crypto';
+import {
+  engineNotReady,
+  type EngineName,
+  type EngineStatus,
+  type EngineStream,
+  type StreamCallbacks,
+  type StreamOptions,
+  type TranscribeHooks,
+} from '../engines/index.js';
 import type { WorkerPool } from '../pool/index.js';
 import type { ExecutionResult, Executor, TranscriptionTask } from './types.js';
 
@@ -20,9 +28,20 @@ export class PoolExecutor implements Executor {
     return this.pool.start();
   }
 
-  // Placeholder until streaming lands.
-  openStream(): Promise<EngineStream> {
-    return Promise.reject(new AppError('ENGINE_NOT_READY', 'streaming is not available yet'));
+  /**
+   * Runs a live stream in one worker, held for the stream's whole life (the
+   * audio crosses IPC as it arrives). A worker that dies mid-stream ends it
+   * with WORKER_CRASHED through `onError`, and its slot respawns as usual.
+   */
+  async openStream(
+    engine: EngineName,
+    options: StreamOptions,
+    callbacks: StreamCallbacks & { onError(err: Error): void },
+    signal?: AbortSignal,
+  ): Promise<EngineStream> {
+    this.checkEngine(engine);
+    const { stream } = await this.pool.openStream(randomUUID(), engine, options, callbacks, signal);
+    return stream;
   }
 
   engineStatus(): readonly EngineStatus[] {
@@ -30,13 +49,17 @@ export class PoolExecutor implements Executor {
   }
 
   async run(task: TranscriptionTask, hooks: TranscribeHooks = {}): Promise<ExecutionResult> {
-    const status = this.pool.engineStatus();
-    // Checked here, not in the worker: a task for an engine the workers lack never takes one.
-    if (status.length > 0 && !status.some((s) => s.name === task.engine && s.state === 'ready')) {
-      throw engineNotReady(task.engine, status, 'in the worker processes');
-    }
+    this.checkEngine(task.engine);
     const { transcript, pid } = await this.pool.run({ type: 'task', ...task }, hooks);
     return { transcript, isolation: this.isolation, pid };
+  }
+
+  /** Checked here, not in the worker: work for an engine the workers lack never takes one. */
+  private checkEngine(engine: EngineName): void {
+    const status = this.pool.engineStatus();
+    if (status.length > 0 && !status.some((s) => s.name === engine && s.state === 'ready')) {
+      throw engineNotReady(engine, status, 'in the worker processes');
+    }
   }
 
   close(): Promise<void> {

@@ -1,8 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/index.js';
-import type { EngineStatus, TranscribeHooks, Transcript } from '../engines/index.js';
+import type { EngineName, EngineStatus, EngineStream, StreamOptions, TranscribeHooks, Transcript } from '../engines/index.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { PoolStreamCallbacks } from './pool-stream.js';
 import { readRssBytes } from './proc.js';
 import type { TaskMessage } from './protocol.js';
 import { WorkerProcess, type EndReason, type WorkerState } from './worker-process.js';
@@ -50,11 +51,11 @@ interface Slot {
   recycleReason: RecycleReason | undefined;
 }
 
+/** A task or a stream waiting for an idle worker. */
 interface Waiting {
-  task: TaskMessage;
-  hooks: TranscribeHooks;
-  timeoutMs: number;
-  resolve: (r: { transcript: Transcript; pid: number }) => void;
+  /** Starts the work on `worker` when its turn comes. */
+  begin(slot: Slot, worker: WorkerProcess): void;
+  signal: AbortSignal | undefined;
   reject: (e: unknown) => void;
   onAbort: () => void;
 }
@@ -140,23 +141,64 @@ export class WorkerPool {
     if (this.closing) return Promise.reject(new AppError('SHUTTING_DOWN', 'the server is shutting down'));
     const timeoutMs = 1000 * (this.options.config.TASK_TIMEOUT_SECONDS ?? Math.max(120, 2.5 * task.audio.durationSeconds));
     return new Promise((resolve, reject) => {
-      const waiting: Waiting = {
-        task,
-        hooks,
-        timeoutMs,
-        resolve,
-        reject,
-        onAbort: () => {
-          const i = this.waiting.indexOf(waiting);
-          if (i >= 0) this.waiting.splice(i, 1);
-          reject(new AppError('REQUEST_ABORTED', 'the request was cancelled while waiting for a worker'));
-        },
-      };
-      if (hooks.signal?.aborted) return waiting.onAbort();
-      hooks.signal?.addEventListener('abort', waiting.onAbort, { once: true });
-      this.waiting.push(waiting);
-      this.dispatch();
+      this.enqueue(hooks.signal, reject, (slot, worker) => {
+        worker.run(task, hooks, timeoutMs).then(
+          (transcript) => {
+            resolve({ transcript, pid: worker.pid });
+            void this.afterTask(slot, worker);
+          },
+          (err: unknown) => {
+            reject(err);
+            if (worker.state !== 'dead') void this.afterTask(slot, worker);
+          },
+        );
+      });
     });
+  }
+
+  /**
+   * Opens a live stream on a worker, which it holds (busy, no time limit) until
+   * the stream ends; waits in the same FIFO as tasks while none is idle.
+   * Resolves once the worker's engine has accepted the stream.
+   */
+  openStream(
+    id: string,
+    engine: EngineName,
+    options: StreamOptions,
+    callbacks: PoolStreamCallbacks,
+    signal?: AbortSignal,
+  ): Promise<{ stream: EngineStream; pid: number }> {
+    if (this.closing) return Promise.reject(new AppError('SHUTTING_DOWN', 'the server is shutting down'));
+    return new Promise((resolve, reject) => {
+      this.enqueue(signal, reject, (slot, worker) => {
+        const stream = worker.openStream(id, engine, options, callbacks);
+        const onAbort = () => void stream.abort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        void stream.over.then(() => {
+          signal?.removeEventListener('abort', onAbort);
+          // Like a task: the recycle rules apply, then the worker takes the next in line.
+          if (worker.state !== 'dead') void this.afterTask(slot, worker);
+        });
+        stream.opened.then(() => resolve({ stream, pid: worker.pid }), reject);
+      });
+    });
+  }
+
+  private enqueue(signal: AbortSignal | undefined, reject: (e: unknown) => void, begin: Waiting['begin']): void {
+    const waiting: Waiting = {
+      begin,
+      signal,
+      reject,
+      onAbort: () => {
+        const i = this.waiting.indexOf(waiting);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(new AppError('REQUEST_ABORTED', 'the request was cancelled while waiting for a worker'));
+      },
+    };
+    if (signal?.aborted) return waiting.onAbort();
+    signal?.addEventListener('abort', waiting.onAbort, { once: true });
+    this.waiting.push(waiting);
+    this.dispatch();
   }
 
   /** Why the last worker that failed to start failed (e.g. no engine loaded). */
@@ -215,7 +257,10 @@ export class WorkerPool {
    */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
-    for (const w of this.waiting.splice(0)) w.reject(new AppError('SHUTTING_DOWN', 'the server is shutting down'));
+    for (const w of this.waiting.splice(0)) {
+      w.signal?.removeEventListener('abort', w.onAbort);
+      w.reject(new AppError('SHUTTING_DOWN', 'the server is shutting down'));
+    }
     for (const slot of this.slots) clearTimeout(slot.respawnTimer);
     const all = () => this.slots.flatMap((s) => [s.worker, s.replacement]).filter((w): w is WorkerProcess => w !== undefined && w.state !== 'dead');
     for (const w of all()) w.retire('shutdown', graceMs);
@@ -289,19 +334,9 @@ export class WorkerPool {
     while (this.waiting.length > 0 && !this.closing) {
       const slot = this.nextIdle();
       if (slot === undefined || slot.worker === undefined) return;
-      const worker = slot.worker;
       const job = this.waiting.shift()!;
-      job.hooks.signal?.removeEventListener('abort', job.onAbort);
-      worker.run(job.task, job.hooks, job.timeoutMs).then(
-        (transcript) => {
-          job.resolve({ transcript, pid: worker.pid });
-          void this.afterTask(slot, worker);
-        },
-        (err: unknown) => {
-          job.reject(err);
-          if (worker.state !== 'dead') void this.afterTask(slot, worker);
-        },
-      );
+      job.signal?.removeEventListener('abort', job.onAbort);
+      job.begin(slot, slot.worker);
     }
   }
 

@@ -2,11 +2,13 @@ import { z } from 'zod';
 import { ENGINE_NAMES } from '../config/index.js';
 import { engineStatusSchema, segmentSchema, transcriptSchema } from '../engines/index.js';
 import { ERROR_CODES } from '../errors.js';
+import { streamFromWorkerSchemas, streamToWorkerSchemas } from './stream-protocol.js';
 
 /**
  * The IPC protocol between the server and a worker: a few typed messages,
- * validated at both ends. Audio crosses as a path to decoded PCM on disk, never
- * as bytes, so a long file costs the channel nothing.
+ * validated at both ends. A task's audio crosses as a path to decoded PCM on
+ * disk, never as bytes, so a long file costs the channel nothing; only live
+ * streams send audio itself (stream-protocol.ts).
  */
 
 const serializedErrorSchema = z.object({
@@ -24,7 +26,7 @@ export const taskMessageSchema = z.object({
 });
 
 /** Server -> worker. */
-export const toWorkerSchema = z.discriminatedUnion('type', [taskMessageSchema, z.object({ type: z.literal('shutdown') })]);
+export const toWorkerSchema = z.discriminatedUnion('type', [taskMessageSchema, z.object({ type: z.literal('shutdown') }), ...streamToWorkerSchemas]);
 
 /** Worker -> server. */
 export const fromWorkerSchema = z.discriminatedUnion('type', [
@@ -42,6 +44,7 @@ export const fromWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('segment'), id: z.string(), segment: segmentSchema }),
   z.object({ type: z.literal('result'), id: z.string(), transcript: transcriptSchema }),
   z.object({ type: z.literal('error'), id: z.string(), error: serializedErrorSchema }),
+  ...streamFromWorkerSchemas,
 ]);
 
 export type ToWorker = z.infer<typeof toWorkerSchema>;

@@ -1,13 +1,14 @@
 /**
  * Entry point of a worker process: loads the engine once, says `ready`, then
- * decodes one task at a time for the server over IPC. It exits when the server
- * goes away (IPC disconnect, or the kernel's parent-death signal), so no worker
- * outlives its server.
+ * decodes one task or live stream at a time for the server over IPC. It exits
+ * when the server goes away (IPC disconnect, or the kernel's parent-death
+ * signal), so no worker outlives its server.
  */
 import type { Config } from '../config/index.js';
 import { engineNotReady, loadAddon, loadEngines } from '../engines/index.js';
 import { toSerializedError } from '../errors.js';
 import { fromWorkerSchema, toWorkerSchema, WORKER_CONFIG_ENV, type FromWorker, type TaskMessage } from './protocol.js';
+import { StreamHost } from './stream-host.js';
 
 function send(msg: FromWorker): void {
   // Validated on the way out too: a malformed message is a bug here, not there.
@@ -54,6 +55,7 @@ async function start(): Promise<void> {
     }
   };
 
+  const streams = new StreamHost({ engines, status, send, taskRunning: () => busy });
   process.on('message', (raw: unknown) => {
     const parsed = toWorkerSchema.safeParse(raw);
     if (!parsed.success) return; // not ours; the server only sends validated messages
@@ -62,7 +64,8 @@ async function start(): Promise<void> {
       void Promise.allSettled([...engines.values()].map((e) => e.unload())).finally(() => process.exit(0));
       return;
     }
-    if (busy) {
+    if (msg.type !== 'task') return streams.handle(msg);
+    if (busy || streams.active) {
       send({ type: 'error', id: msg.id, error: { code: 'WORKER_UNAVAILABLE', message: 'worker is busy' } });
       return;
     }

@@ -1,11 +1,14 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Config } from '../config/index.js';
-import type { EngineStatus, TranscribeHooks, Transcript } from '../engines/index.js';
+import type { EngineName, EngineStatus, StreamOptions, TranscribeHooks, Transcript } from '../engines/index.js';
 import { AppError, fromSerializedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { killGroup } from './proc.js';
+import { PoolStream, type PoolStreamCallbacks } from './pool-stream.js';
 import { fromWorkerSchema, WORKER_CONFIG_ENV, type FromWorker, type TaskMessage } from './protocol.js';
+import { workerScratchDir } from './stream-protocol.js';
 
 export type WorkerState = 'starting' | 'idle' | 'busy' | 'retiring' | 'dead';
 
@@ -58,6 +61,8 @@ export class WorkerProcess {
   readonly ready: Promise<void>;
   readonly exited: Promise<void>;
   private running: Running | undefined;
+  /** A live stream holding this worker (instead of a task). */
+  private streaming: PoolStream | undefined;
   private readonly log: Logger;
 
   constructor(opts: WorkerSpawnOptions) {
@@ -101,6 +106,8 @@ export class WorkerProcess {
       } else if (msg.type === 'startup-failed') {
         this.endReason = 'startup-failed';
         readyReject(fromSerializedError(msg.error));
+      } else if (this.streaming?.id === msg.id) {
+        this.streaming.receive(msg);
       } else {
         this.onTaskMessage(msg);
       }
@@ -111,7 +118,19 @@ export class WorkerProcess {
         this.exitCode = code;
         this.exitSignal = signal;
         const wasRunning = this.running;
+        const wasStreaming = this.streaming;
+        this.streaming = undefined;
         this.state = 'dead';
+        void rm(workerScratchDir(this.pid), { recursive: true, force: true }).catch((err: unknown) =>
+          this.log.warn({ err }, 'could not remove the worker\'s scratch folder'),
+        );
+        wasStreaming?.workerExited(
+          this.endReason === 'shutdown'
+            ? new AppError('SHUTTING_DOWN', 'the server shut down during the stream')
+            : new AppError('WORKER_CRASHED', `worker ${this.pid} died during the stream (${describeExit(code, signal)})`, {
+                details: { exit_code: code, signal },
+              }),
+        );
         readyReject(new AppError('WORKER_CRASHED', `worker ${this.pid} exited before it was ready (${describeExit(code, signal)})`));
         if (wasRunning !== undefined) {
           this.finish();
@@ -138,7 +157,34 @@ export class WorkerProcess {
 
   /** Age in seconds of the task running now, if any. */
   currentTask(): { id: string; ageSeconds: number } | undefined {
-    return this.running && { id: this.running.id, ageSeconds: (performance.now() - this.running.startedAt) / 1000 };
+    const current = this.running ?? this.streaming;
+    return current && { id: current.id, ageSeconds: (performance.now() - current.startedAt) / 1000 };
+  }
+
+  /**
+   * Starts a live stream on this worker, which holds it (busy) until the
+   * stream is over; `opened` settles once the worker's engine accepted it.
+   * No time limit: an abort the worker does not answer kills it instead.
+   */
+  openStream(id: string, engine: EngineName, options: StreamOptions, callbacks: PoolStreamCallbacks): PoolStream {
+    if (this.state !== 'idle') throw new AppError('WORKER_UNAVAILABLE', `worker ${this.pid} is ${this.state}`);
+    this.state = 'busy';
+    const stream = new PoolStream({
+      id,
+      callbacks,
+      send: (msg) => this.child.send(msg),
+      kill: () => this.kill('cancel'),
+      release: () => {
+        // A stream counts as one task for MAX_TASKS_PER_WORKER.
+        this.tasksDone++;
+        this.streaming = undefined;
+        this.idleSince = performance.now();
+        if (this.state === 'busy') this.state = 'idle';
+      },
+    });
+    this.streaming = stream;
+    this.child.send({ type: 'stream-start', id, engine, options });
+    return stream;
   }
 
   run(task: TaskMessage, hooks: TranscribeHooks, timeoutMs: number): Promise<Transcript> {

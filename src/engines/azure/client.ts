@@ -78,7 +78,9 @@ export class AzureClient {
     const both = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
     try {
       const headers = { ...(await this.options.auth.headers(both)), ...req.headers };
-      const res = await fetch(req.url, { method: 'POST', headers, body: req.body(), duplex: 'half', signal: both });
+      // Node's fetch takes a Buffer or an async iterable (streamed upload); the DOM typing (the UI's type-check) does not know that.
+      const body = req.body() as unknown as RequestInit['body'];
+      const res = await fetch(req.url, { method: 'POST', headers, body, duplex: 'half', signal: both } as RequestInit);
       return { status: res.status, headers: res.headers, text: await res.text() };
     } catch (err) {
       if (signal?.aborted) throw signal.reason;

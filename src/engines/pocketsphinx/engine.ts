@@ -2,8 +2,10 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { utterances, type PcmAudio } from '../../audio/index.js';
 import { AppError } from '../../errors.js';
-import type { Engine, EngineCapabilities, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
+import type { Engine, EngineCapabilities, EngineInfo, EngineStream, Segment, StreamCallbacks, StreamOptions, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
 import { loadAddon, type NativeDecoder } from './native.js';
+import { PocketsphinxStream } from './stream.js';
+import { mean, round, utteranceWords } from './words.js';
 
 export interface PocketsphinxEngineOptions {
   /** Folder with `en-us/`, `en-us.lm.bin`, `cmudict-en-us.dict` (Debian's pocketsphinx-en-us). */
@@ -26,12 +28,10 @@ export const TUNED_ARGS: readonly string[] = [
   '-remove_silence', 'no',
 ];
 
-const FILLER = /^(<s>|<\/s>|<sil>|\[.*\]|\+\+.*\+\+)$/;
-
 export const POCKETSPHINX_CAPABILITIES: EngineCapabilities = {
   languages: ['en'],
   wordTimestamps: true,
-  streaming: false,
+  streaming: true,
   native: true,
   defaultIsolation: 'process',
 };
@@ -45,11 +45,16 @@ export function parseDecoderArgs(text: string): string[] {
   return parts;
 }
 
-/** Debian's PocketSphinx, in this process, through the N-API addon. One decoder per instance. */
+/**
+ * Debian's PocketSphinx, in this process, through the N-API addon. One decoder
+ * per instance: a live stream holds it from `openStream` until the stream
+ * ends or aborts, and `transcribe` is refused meanwhile.
+ */
 export class PocketsphinxEngine implements Engine {
   readonly name = 'pocketsphinx';
   readonly capabilities = POCKETSPHINX_CAPABILITIES;
   private decoder: NativeDecoder | undefined;
+  private stream: PocketsphinxStream | undefined;
 
   constructor(private readonly options: PocketsphinxEngineOptions) {}
 
@@ -74,24 +79,13 @@ export class PocketsphinxEngine implements Engine {
   }
 
   async transcribe(audio: PcmAudio, _options: TranscribeOptions, hooks: TranscribeHooks = {}): Promise<Transcript> {
-    const decoder = this.decoder;
-    if (decoder === undefined) throw new AppError('ENGINE_NOT_READY', 'the PocketSphinx engine is not loaded');
+    const decoder = this.usableDecoder();
     const fps = decoder.frameRate;
     const segments: Segment[] = [];
     const words: Word[] = [];
     for await (const utt of utterances(audio, { maxSeconds: this.options.utteranceMaxSeconds, signal: hooks.signal })) {
       if (utt.index === 0) hooks.onLog?.(`decoding ${audio.durationSeconds.toFixed(1)} s of audio as ${utt.count} utterance(s)`);
-      const decoded = await decoder.decode(utt.pcm);
-      const uttWords: Word[] = [];
-      for (const w of decoded.words) {
-        if (FILLER.test(w.word)) continue;
-        uttWords.push({
-          word: w.word.replace(/\(\d+\)$/, ''),
-          start: round(utt.start + w.startFrame / fps),
-          end: round(utt.start + (w.endFrame + 1) / fps),
-          confidence: round(Math.min(1, Math.max(0, w.prob))),
-        });
-      }
+      const uttWords = utteranceWords(await decoder.decode(utt.pcm), utt.start, fps);
       if (uttWords.length > 0) {
         const first = uttWords[0]!;
         const last = uttWords[uttWords.length - 1]!;
@@ -117,16 +111,25 @@ export class PocketsphinxEngine implements Engine {
     };
   }
 
+  openStream(options: StreamOptions, callbacks: StreamCallbacks): EngineStream {
+    const decoder = this.usableDecoder();
+    const stream = new PocketsphinxStream(decoder, options, callbacks, () => {
+      if (this.stream === stream) this.stream = undefined;
+    });
+    this.stream = stream;
+    return stream;
+  }
+
   async unload(): Promise<void> {
+    await this.stream?.abort();
     this.decoder?.free();
     this.decoder = undefined;
   }
-}
 
-function mean(values: number[]): number {
-  return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
-}
-
-function round(n: number): number {
-  return Math.round(n * 1000) / 1000;
+  /** The decoder, when loaded and not held by a stream (executors hand an instance to one task at a time). */
+  private usableDecoder(): NativeDecoder {
+    if (this.decoder === undefined) throw new AppError('ENGINE_NOT_READY', 'the PocketSphinx engine is not loaded');
+    if (this.stream !== undefined) throw new AppError('INTERNAL_ERROR', 'this PocketSphinx instance is held by a live stream');
+    return this.decoder;
+  }
 }

@@ -9,11 +9,32 @@ export interface NativeUtterance {
   words: { word: string; startFrame: number; endFrame: number; prob: number }[];
 }
 
+export interface StartUttOptions {
+  /**
+   * Seeds live CMN with the mean cepstrum of these samples (a stream's first
+   * second) before the utterance opens. Without it, the utterance goes on from
+   * the live CMN the previous one left.
+   */
+  cmnAudio?: Int16Array;
+}
+
+/**
+ * One PocketSphinx decoder. It runs one operation at a time (a second call
+ * while `busy` throws), each on the libuv thread pool; between `startUtt` and
+ * `endUtt` it belongs to that utterance and `decode` throws.
+ */
 export interface NativeDecoder {
   readonly busy: boolean;
+  readonly inUtterance: boolean;
   readonly frameRate: number;
-  /** Decodes one whole utterance on the libuv thread pool. */
+  /** Decodes one whole utterance (batch CMN). */
   decode(pcm: Int16Array): Promise<NativeUtterance>;
+  /** Opens an utterance for incremental decoding (live CMN). */
+  startUtt(options?: StartUttOptions): Promise<void>;
+  /** Searches the next samples of the open utterance; `partial` is the best hypothesis so far. */
+  processChunk(pcm: Int16Array): Promise<{ partial: string }>;
+  /** Closes the open utterance: its final hypothesis and words, frames from its start. */
+  endUtt(): Promise<NativeUtterance>;
   free(): void;
 }
 

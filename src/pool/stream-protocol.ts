@@ -1,0 +1,65 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ENGINE_NAMES } from '../config/index.js';
+import { wordSchema, type StreamFinal } from '../engines/index.js';
+
+/**
+ * The live-stream messages of the IPC protocol (joined into the unions in
+ * protocol.ts). Unlike a task, a stream's audio crosses the channel: it arrives
+ * as it is spoken (32 KB/s of PCM), so there is no file to point at. Each
+ * `stream-audio` is answered by `stream-written` once decoded: that answer is
+ * the server's backpressure. A stream ends with `stream-ended` (after
+ * `stream-end` or `stream-abort`) or an `error`; either way the worker is free.
+ */
+
+export const streamStartSchema = z.object({
+  type: z.literal('stream-start'),
+  id: z.string(),
+  engine: z.enum(ENGINE_NAMES),
+  options: z.object({
+    language: z.string().optional(),
+    prompt: z.string().optional(),
+    silenceSeconds: z.number().positive(),
+    utteranceMaxSeconds: z.number().positive(),
+  }),
+});
+
+/** Server -> worker. */
+export const streamToWorkerSchemas = [
+  streamStartSchema,
+  /** 16 kHz mono s16le samples, base64 (the channel speaks JSON). */
+  z.object({ type: z.literal('stream-audio'), id: z.string(), pcm: z.base64() }),
+  z.object({ type: z.literal('stream-end'), id: z.string() }),
+  z.object({ type: z.literal('stream-abort'), id: z.string() }),
+] as const;
+
+const streamFinalSchema = z.object({
+  text: z.string(),
+  start: z.number(),
+  end: z.number(),
+  words: z.array(wordSchema),
+}) satisfies z.ZodType<StreamFinal>;
+
+/** Worker -> server. Errors travel in the protocol's `error` message, with the stream's id. */
+export const streamFromWorkerSchemas = [
+  /** The engine accepted the stream (language, model): `openStream` resolves. */
+  z.object({ type: z.literal('stream-started'), id: z.string() }),
+  z.object({ type: z.literal('stream-partial'), id: z.string(), text: z.string() }),
+  z.object({ type: z.literal('stream-final'), id: z.string(), final: streamFinalSchema }),
+  z.object({ type: z.literal('stream-written'), id: z.string() }),
+  z.object({ type: z.literal('stream-ended'), id: z.string() }),
+] as const;
+
+export type StreamToWorker = z.infer<(typeof streamToWorkerSchemas)[number]>;
+export type StreamStart = z.infer<typeof streamStartSchema>;
+export type StreamFromWorker = z.infer<(typeof streamFromWorkerSchemas)[number]>;
+
+/**
+ * A worker's scratch space for streams (buffered utterances as PCM files). Its
+ * own folder, outside DATA_DIR/tmp, so the server's upload accounting never
+ * sees it; the server removes it when the worker exits, however it exits.
+ */
+export function workerScratchDir(pid: number): string {
+  return join(tmpdir(), `hark-worker-${pid}`);
+}
