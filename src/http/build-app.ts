@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import fastifyMultipart from '@fastify/multipart';
+import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../logger.js';
@@ -12,6 +13,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from '../metrics/index.js';
 import { healthRoutes } from './routes/health.js';
 import { openaiRoutes } from './routes/openai.js';
+import { streamRoutes } from './routes/stream.js';
 import { systemRoutes } from './routes/system.js';
 import { transcriptionRoutes } from './routes/transcriptions.js';
 import { uiRoutes } from './routes/ui.js';
@@ -68,6 +70,8 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
     // Limits are set per request in receiveUpload; these are the outer bounds.
     limits: { fileSize: deps.config.MAX_FILE_SIZE_MB * 1e6, files: 1, fields: 32, parts: 40, headerPairs: 100 },
   });
+  // Frames over STREAM_MAX_BUFFER_SIZE are refused by the session with a message; ws's own limit is the backstop.
+  await app.register(fastifyWebsocket, { options: { maxPayload: deps.config.STREAM_MAX_BUFFER_SIZE * 4 + 65_536 } });
   if (deps.config.ENABLE_DOCS) await registerOpenApi(app, VERSION);
 
   // A body whose declared length is over the limit is refused before a byte of it is read.
@@ -84,12 +88,15 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
 
   if (deps.metrics !== undefined) metricsRoutes(app, deps.metrics);
   await app.register(healthRoutes, deps);
-  await app.register(transcriptionRoutes, deps);
-  await app.register(openaiRoutes, deps);
+  // ROLE=worker serves what operators and probes need, and nothing that takes audio.
+  const serving = deps.config.ROLE !== 'worker';
+  if (serving) await app.register(transcriptionRoutes, deps);
+  if (serving) await app.register(openaiRoutes, deps);
+  if (serving) await app.register(streamRoutes(deps.metrics?.streams), deps);
   await app.register(capacityRoutes, deps);
-  await app.register(jobRoutes, deps);
+  if (serving) await app.register(jobRoutes, deps);
   if (deps.config.ENABLE_DEBUG_ENDPOINTS ?? isLoopback(deps.config.HOST)) await app.register(debugRoutes, deps);
-  await app.register(systemRoutes, deps);
-  await app.register(uiRoutes, deps);
+  if (serving) await app.register(systemRoutes, deps);
+  if (serving) await app.register(uiRoutes, deps);
   return app;
 }

@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import { ERROR_CODES } from '../errors.js';
 import { JOB_STATUSES, type Job, type JobSystem } from '../jobs/index.js';
 import type { WorkerPool, WorkerState } from '../pool/index.js';
-import type { TranscriptionObserver, TranscriptionService } from '../transcription/index.js';
+import type { StreamObserver, TranscriptionObserver, TranscriptionService } from '../transcription/index.js';
 
 const WORKER_STATES: readonly WorkerState[] = ['starting', 'idle', 'busy', 'retiring'];
 const RECYCLE_REASONS = ['tasks', 'rss', 'timeout', 'crash', 'cancel'] as const;
@@ -88,6 +88,36 @@ export class Metrics implements TranscriptionObserver {
     registers: [this.registry],
   });
 
+  readonly streamsTotal = new Counter({
+    name: 'hark_streams_total',
+    help: 'Live streams ended, by engine, isolation mode and outcome (ok or the error code).',
+    labelNames: ['engine', 'isolation', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly streamAudioSeconds = new Counter({
+    name: 'hark_stream_audio_seconds_total',
+    help: 'Seconds of audio received by live streams.',
+    labelNames: ['engine', 'isolation'] as const,
+    registers: [this.registry],
+  });
+  readonly streamResultLatency = new Histogram({
+    name: 'hark_stream_result_latency_seconds',
+    help: 'Time from a chunk of live audio reaching the engine to the partial or final result it produced.',
+    labelNames: ['kind'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2],
+    registers: [this.registry],
+  });
+
+  /** What live streams report (see StreamSession). */
+  readonly streams: StreamObserver = {
+    streamStarted: () => undefined,
+    streamEnded: (e) => {
+      this.streamsTotal.inc({ engine: e.engine, isolation: e.isolation, outcome: e.outcome });
+      this.streamAudioSeconds.inc({ engine: e.engine, isolation: e.isolation }, e.audioSeconds);
+    },
+    resultSent: (e) => this.streamResultLatency.observe({ kind: e.kind }, e.latencySeconds),
+  };
+
   constructor(private readonly s: MetricsSources) {
     collectDefaultMetrics({ register: this.registry });
     // Every code starts at 0, so the first error of a kind shows in rate()/increase()
@@ -99,6 +129,14 @@ export class Metrics implements TranscriptionObserver {
     this.registerPool();
     this.registerCapacity();
     this.registerJobs();
+    new Gauge({
+      name: 'hark_streams_active',
+      help: 'Live WebSocket streams open now (MAX_STREAMS at most).',
+      registers: [this.registry],
+      collect() {
+        this.set(s.service.streams().active);
+      },
+    });
   }
 
   transcriptionFinished(e: Parameters<TranscriptionObserver['transcriptionFinished']>[0]): void {

@@ -1,6 +1,17 @@
 import type { Config } from '../config/index.js';
 import { decodeToPcm, type TempDir } from '../audio/index.js';
-import { engineCapabilities, engineNotReady, type EngineName, type EngineStatus, type Isolation, type TranscribeHooks, type TranscribeOptions } from '../engines/index.js';
+import {
+  engineCapabilities,
+  engineNotReady,
+  type EngineName,
+  type EngineStatus,
+  type EngineStream,
+  type Isolation,
+  type StreamCallbacks,
+  type StreamOptions,
+  type TranscribeHooks,
+  type TranscribeOptions,
+} from '../engines/index.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import { Admission, type AdmissionSnapshot, type Executor, type Ticket } from '../executors/index.js';
 import type { Logger } from '../logger.js';
@@ -141,6 +152,42 @@ export class TranscriptionService {
   /** Throws PROCESS_ISOLATION_DISABLED (or ENGINE_NOT_READY) when this server cannot run `isolation`. */
   requireIsolation(isolation: Isolation): void {
     this.lane(isolation);
+  }
+
+  private activeStreams = 0;
+
+  /** Counts a live stream against MAX_STREAMS, or throws AT_CAPACITY; call the result once when it ends. */
+  reserveStream(): () => void {
+    if (this.activeStreams >= this.config.MAX_STREAMS) {
+      throw new AppError('AT_CAPACITY', `${this.activeStreams} live streams already (MAX_STREAMS); retry later`, { details: { retry_after_seconds: 5 } });
+    }
+    this.activeStreams++;
+    let released = false;
+    return () => {
+      if (!released) this.activeStreams--;
+      released = true;
+    };
+  }
+
+  streams(): { active: number; max: number } {
+    return { active: this.activeStreams, max: this.config.MAX_STREAMS };
+  }
+
+  /** A place for a live stream only if an engine of `isolation` is free now (a stream cannot wait in line). */
+  admitStream(isolation: Isolation): Ticket {
+    return this.lane(isolation).admission.admitNow();
+  }
+
+  /** Opens a live stream on the executor of `isolation`; the caller holds the ticket's slot for its duration. */
+  openStream(
+    isolation: Isolation,
+    engine: EngineName,
+    options: StreamOptions,
+    callbacks: StreamCallbacks & { onError(err: Error): void },
+    signal?: AbortSignal,
+  ): Promise<EngineStream> {
+    this.requireEngine(engine, isolation);
+    return this.lane(isolation).executor.openStream(engine, options, callbacks, signal);
   }
 
   /** Takes a place in line, or throws AT_CAPACITY at once (before any upload is read). */

@@ -30,12 +30,17 @@ export const capacityRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) 
       schema: {
         tags: ['capacity'],
         summary: 'How full the server is (the seeds\' shape), for the default isolation mode and each mode',
-        response: { 200: capacitySchema.extend({ modes: z.record(z.string(), capacitySchema) }) },
+        response: {
+          200: capacitySchema.extend({
+            modes: z.record(z.string(), capacitySchema),
+            streams: z.object({ active: z.number().int(), max: z.number().int() }).describe('Live WebSocket streams (MAX_STREAMS).'),
+          }),
+        },
       },
     },
     async () => {
       const modes = Object.fromEntries(deps.service.isolationModes().map((m) => [m, view(deps.service.capacity(m))]));
-      return { ...view(deps.service.capacity(deps.service.defaultIsolation)), modes };
+      return { ...view(deps.service.capacity(deps.service.defaultIsolation)), modes, streams: deps.service.streams() };
     },
   );
 };
