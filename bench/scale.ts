@@ -7,9 +7,12 @@
  * Clips go longest first, so the run does not end on one long clip with the
  * other worker idle. With --rounds N the order of the two alternates (1,2 then
  * 2,1 ...) and the totals are summed, to spread drifting load from other work.
+ * Then the scale-out comparison (bench/lib/scale-out.ts): the same clips as
+ * jobs through 1 instance x 2 workers vs 2 ROLE=worker instances x 1 worker
+ * (+1 ROLE=api) on one PostgreSQL, throughput and p95 side by side.
  * Prints figures next to their targets; asserts nothing.
  *
- *   npm run bench:scale [-- --rounds N]
+ *   npm run bench:scale [-- --rounds N] [-- --part workers|instances|all]
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -18,6 +21,7 @@ import { startChildServer } from './lib/child-server.js';
 import { installCleanup } from './lib/cleanup.js';
 import { benchCorpus, CORPUS_CREDIT } from './lib/corpus.js';
 import { poolSettled, readPool, recycledTotal, waitForPool } from './lib/pool.js';
+import { compareScaleOut, type ScaleOutRun } from './lib/scale-out.js';
 import { serverLaunch } from './lib/paths.js';
 import { fixed, heading, loadAverage, machine, printMachine, table, verdict, writeResults } from './lib/report.js';
 import { MODE_PATHS, transcribeVia } from './lib/routes.js';
@@ -32,6 +36,7 @@ const WORKER_COUNTS = [1, 2] as const;
 const { values: flags } = parseArgs({
   options: {
     rounds: { type: 'string', default: '1' },
+    part: { type: 'string', default: 'all' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -120,11 +125,15 @@ async function runConfig(workers: number, round: number, clips: readonly Clip[],
 
 async function main(): Promise<void> {
   if (flags.help) {
-    console.log('usage: npm run bench:scale [-- --rounds N]\n  --rounds N  runs of each worker count, alternating which goes first (default 1)');
+    console.log(
+      'usage: npm run bench:scale [-- --rounds N] [-- --part workers|instances|all]\n  --rounds N  runs of each worker count, alternating which goes first (default 1)\n' +
+        '  --part      workers: 1 vs 2 pool workers; instances: 1 instance x 2 workers vs 2 worker instances on PostgreSQL; all (default)',
+    );
     return;
   }
   const rounds = Number(flags.rounds);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, not ${flags.rounds}`);
+  if (!['all', 'workers', 'instances'].includes(flags.part)) throw new Error(`--part must be workers, instances or all, not ${flags.part}`);
   installCleanup();
   const info = machine();
   const loadAtStart = loadAverage();
@@ -137,6 +146,12 @@ async function main(): Promise<void> {
   console.log(`${CORPUS_CREDIT}\n${clips.length} clips, ${fixed(corpus.audioSeconds, 1)} s of audio, longest first; warm-up clip ${corpus.warmup.id} (not counted)`);
   const cores = os.availableParallelism();
   if (cores !== 2) console.log(`NOTE: this machine has ${cores} cores; the target is stated for 2`);
+
+  const scaleOut = flags.part === 'workers' ? [] : await scaleOutSection(clips, corpus.warmup);
+  if (flags.part === 'instances') {
+    writeResults('scale-out', { machine: info, load_avg: { start: loadAtStart, end: loadAverage() }, launch, corpus: { set: 'dev', clips: clips.length, audio_seconds: corpus.audioSeconds }, scale_out: scaleOut });
+    return;
+  }
 
   heading(`Throughput: POST ${MODE_PATHS.process}, ${IN_FLIGHT_PER_WORKER} requests in flight per worker`);
   const runs: Run[] = [];
@@ -250,7 +265,47 @@ async function main(): Promise<void> {
     totals: { one_worker: one, two_workers: two },
     identical_transcripts: sameText,
     runs,
+    scale_out: scaleOut,
   });
+}
+
+/** Prints the scale-out comparison (1 instance x 2 workers vs 2 worker instances on PostgreSQL). */
+async function scaleOutSection(clips: readonly Clip[], warmup: Clip): Promise<ScaleOutRun[]> {
+  heading('Scale-out: the clips as jobs, 1 instance x 2 workers vs 2 worker instances x 1 worker (+1 api), one PostgreSQL');
+  const runs = await compareScaleOut(clips, warmup);
+  console.log(
+    table(
+      [
+        { header: 'setup', align: 'left' },
+        { header: 'jobs' },
+        { header: 'wall s' },
+        { header: 'audio s/s' },
+        { header: 'jobs/s' },
+        { header: 'p50 latency ms' },
+        { header: 'p95 latency ms' },
+        { header: 'retried' },
+        { header: 'failed' },
+        { header: 'jobs per decoding process', align: 'left' },
+      ],
+      runs.map((r) => [
+        r.setup,
+        String(r.jobs),
+        fixed(r.wallMs / 1000, 1),
+        fixed(r.audioSeconds / (r.wallMs / 1000), 3),
+        fixed(r.jobs / (r.wallMs / 1000), 3),
+        fixed(r.latencyP50, 0),
+        fixed(r.latencyP95, 0),
+        String(r.retried),
+        String(r.failed),
+        Object.values(r.perProcess).join(' + '),
+      ]),
+    ),
+  );
+  const [one, two] = runs;
+  if (one !== undefined && two !== undefined) {
+    console.log(`  throughput 2 instances / 1 instance: ${fixed(one.wallMs / two.wallMs, 2)}x; latency is submit to finish with every job submitted at once (queueing included)`);
+  }
+  return runs;
 }
 
 main().then(

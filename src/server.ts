@@ -47,7 +47,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   // With the flag off no pool object exists at all, so nothing can spawn a worker.
   const pool = config.ENABLE_PROCESS_ISOLATED ? new WorkerPool({ config, logger: logger.child({ component: 'pool' }) }) : undefined;
-  const inProcess = new InProcessExecutor({ config, logger: logger.child({ component: 'in-process' }), engines: config.ENGINES, concurrency: config.IN_PROCESS_CONCURRENCY });
+  const inProcess = new InProcessExecutor({
+    config,
+    logger: logger.child({ component: 'in-process' }),
+    engines: config.ENGINES,
+    concurrency: config.IN_PROCESS_CONCURRENCY,
+    // Buffered live streams (engines without their own streaming) write utterances here.
+    scratch: temp,
+  });
   const executors: Executor[] = [inProcess];
   if (pool !== undefined) executors.push(new PoolExecutor(pool));
   const service = new TranscriptionService(config, temp, executors);
@@ -61,7 +68,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const address = app.server.address();
   if (typeof address === 'object' && address !== null) url = url.replace(/:\d+$/, `:${address.port}`);
   logger.info(
-    { url, dataDir, engines: config.ENGINES, engine: config.ENGINE, inProcessConcurrency: config.IN_PROCESS_CONCURRENCY, workers: pool?.size ?? 0, defaultIsolation: service.defaultIsolation },
+    { url, role: config.ROLE, dataDir, engines: config.ENGINES, engine: config.ENGINE, inProcessConcurrency: config.IN_PROCESS_CONCURRENCY, workers: pool?.size ?? 0, defaultIsolation: service.defaultIsolation },
     'hark listening',
   );
 

@@ -165,7 +165,8 @@ describe('jobs API on one in-process server', () => {
     expect(ids).toHaveLength(new Set(ids).size);
     // Nothing of the repeated uploads is left behind.
     expect(await server.tempFiles()).toEqual([]);
-    expect(readdirSync(join(server.dataDir, 'jobs'))).toHaveLength(ids.length);
+    // Every folder left belongs to a stored job (a finished job's goes with its audio).
+    expect(readdirSync(join(server.dataDir, 'jobs')).filter((d) => !ids.includes(d))).toEqual([]);
   });
 
   it('streams log lines while the job runs, then `end` with the final status; tail=N gives the last N lines', async () => {
@@ -238,12 +239,14 @@ describe('jobs API on one in-process server', () => {
     const { job_id } = await submitJob(base, shortPath);
     await waitFinished(base, job_id);
     const dir = join(server.dataDir, 'jobs', job_id);
-    expect(existsSync(join(dir, 'job.log'))).toBe(true);
+    // The log is in the job store now; it goes with the job.
+    expect(((await (await fetch(`${base}/api/v1/jobs/${job_id}/logs`)).json()) as { lines: string[] }).lines.length).toBeGreaterThan(0);
     const res = await fetch(`${base}/api/v1/jobs/${job_id}`, { method: 'DELETE' });
     expect(res.status).toBe(204);
     expect(await res.text()).toBe('');
     expect(existsSync(dir)).toBe(false);
     expect((await fetch(`${base}/api/v1/jobs/${job_id}`)).status).toBe(404);
+    expect((await fetch(`${base}/api/v1/jobs/${job_id}/logs`)).status).toBe(404);
     expect((await fetch(`${base}/api/v1/jobs/${job_id}`, { method: 'DELETE' })).status).toBe(404);
     expect((await listAll(base, 200)).ids).not.toContain(job_id);
   });
@@ -253,7 +256,7 @@ describe('jobs API on one in-process server', () => {
     expect((await waitFinished(base, job_id)).status).toBe('completed');
     // Removed right after the result is stored (not before: a requeued run still needs it).
     await waitForJob(base, job_id, (j) => !j.audio_available, 5000);
-    expect(readdirSync(join(server.dataDir, 'jobs', job_id))).toEqual(['job.log']);
+    expect(existsSync(join(server.dataDir, 'jobs', job_id))).toBe(false); // its folder held only the audio
   });
 
   it('pages through every job exactly once, newest first, with limit=2 and next_cursor', async () => {
@@ -417,7 +420,7 @@ describe('jobs queue order with one decoder', () => {
     // Cancelling the waiting job frees its place at once, and its audio goes with it.
     expect((await cancel(base, waiting.job_id)).status).toBe(200);
     expect(await getJob(base, waiting.job_id)).toMatchObject({ status: 'cancelled', audio_available: false, started_at: null });
-    expect(readdirSync(join(server.dataDir, 'jobs', waiting.job_id))).toEqual(['job.log']);
+    expect(existsSync(join(server.dataDir, 'jobs', waiting.job_id))).toBe(false);
     const ok = await postAudio(`${base}/api/v1/jobs`, shortPath);
     expect(ok.status).toBe(202);
     expect((await cancel(base, block.job_id)).status).toBe(200);
@@ -477,7 +480,7 @@ describe('retention and KEEP_JOB_AUDIO', () => {
     const old = await waitFinished(server.url, (await submitJob(server.url, shortPath)).job_id);
     expect(old).toMatchObject({ status: 'completed', audio_available: true });
     const oldDir = join(dataDir, 'jobs', old.id);
-    expect(readdirSync(oldDir).sort()).toEqual(['audio', 'job.log']);
+    expect(readdirSync(oldDir)).toEqual(['audio']);
 
     // A second job, finished well after the first: still young at the restart.
     await waitFor(() => Date.now() > Date.parse(old.finished_at!) + 2500, 10_000);
@@ -491,7 +494,7 @@ describe('retention and KEEP_JOB_AUDIO', () => {
     expect(existsSync(oldDir)).toBe(false);
     // Only what had expired went.
     expect(await getJob(server.url, young.id)).toMatchObject({ status: 'completed', audio_available: true });
-    expect(readdirSync(join(dataDir, 'jobs', young.id)).sort()).toEqual(['audio', 'job.log']);
+    expect(readdirSync(join(dataDir, 'jobs', young.id))).toEqual(['audio']);
     expect((await fetch(`${server.url}/api/v1/jobs/${young.id}/result`)).status).toBe(200);
   });
 });

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -85,7 +84,7 @@ describe('jobs survive what kills their processes', () => {
     expect(views.map((v) => v.status)).toEqual(ids.map(() => 'completed'));
     // No result was written twice: one "completed" line in each job's log.
     for (const id of ids) {
-      const log = readFileSync(join(dataDir, 'jobs', id, 'job.log'), 'utf8');
+      const log = ((await (await fetch(`${second.url}/api/v1/jobs/${id}/logs`)).json()) as { lines: string[] }).lines.join('\n');
       expect(log.match(/ completed in /g)?.length, id).toBe(1);
     }
     for (const pid of oldWorkers) expect(alive(pid)).toBe(false);

@@ -177,6 +177,9 @@ export const configShape = {
     .regex(/^(postgres(ql)?:\/\/.+|sqlite:.+)$/, { error: 'postgres://user:pass@host:5432/db, or sqlite:/path/to/file.db' })
     .optional()
     .describe('Job store. Empty: SQLite at DATA_DIR/hark.db. postgres://... shares jobs between several hark instances.'),
+  ROLE: oneOf(['all', 'api', 'worker'] as const, 'all').describe(
+    'What this instance does. all: HTTP API and job runner. api: every HTTP route, stores jobs, claims none (sync requests still run here). worker: claims and runs jobs; HTTP only health, readiness, metrics, capacity and debug. Several instances share jobs through DATABASE_URL (PostgreSQL).',
+  ),
   HEARTBEAT_SECONDS: num(0.1, 3600, 5).describe('How often the server records a heartbeat for its running jobs (and itself).'),
   ORPHAN_SCAN_SECONDS: num(1, 86_400, 600).describe(
     'How often (and at start) running jobs with a heartbeat older than 3 heartbeats, or a dead owner, are recovered.',

@@ -4,5 +4,5 @@ export { JobRunner, type JobRunnerOptions } from './runner.js';
 export { OrphanRecovery, type RecoveryReport } from './recovery.js';
 export { Retention } from './retention.js';
 export { WebhookSender, checkCallbackUrl, signPayload, webhookPayload } from './webhooks.js';
-export { JobLog } from './job-log.js';
+export { JobLogs, formatLogLine } from './job-log.js';
 export { openJobSystem, type JobSystem } from './system.js';

@@ -1,52 +1,68 @@
-import { appendFileSync } from 'node:fs';
-import { open, readFile, stat } from 'node:fs/promises';
+import type { Logger } from '../logger.js';
+import type { JobStore, LogLine, LogLinesQuery } from '../store/index.js';
+
+export interface JobLogsOptions {
+  store: JobStore;
+  logger: Logger;
+  /** Lines wait at most this long before they are written (a follower sees them this much later). */
+  flushMs?: number;
+  /** A job with this many lines waiting is written at once. */
+  maxBatch?: number;
+}
+
+/** How a stored line reads in the API: ISO time, a space, the message (the format of the old log files). */
+export function formatLogLine(l: LogLine): string {
+  return `${new Date(l.time).toISOString()} ${l.line}`;
+}
 
 /**
- * A job's log file: one line per event (accepted, decode started, progress,
- * engine messages, result or error), each prefixed with an ISO time. Appends
- * are synchronous and small so lines never interleave or get lost on a crash.
+ * Jobs' logs, kept in the job store (table hark_job_log_lines) so that any
+ * instance shows the log of a job another instance runs. One line per event
+ * (accepted, decode started, progress, engine messages, result or error).
+ * Appends are buffered and written in one INSERT per job every `flushMs`, so a
+ * chatty engine does not cost one statement per line; the runner flushes when a
+ * job ends. Writes are serial, so a job's lines keep their order.
  */
-export class JobLog {
-  constructor(readonly path: string) {}
+export class JobLogs {
+  private pending = new Map<string, { time: number; line: string }[]>();
+  private waiting = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private readonly flushMs: number;
+  private readonly maxBatch: number;
 
-  append(message: string): void {
-    const line = `${new Date().toISOString()} ${message.replace(/[\r\n]+/g, ' ')}\n`;
-    try {
-      appendFileSync(this.path, line);
-    } catch {
-      // The job's folder was deleted (job removed): nothing left to log to.
-    }
+  constructor(private readonly o: JobLogsOptions) {
+    this.flushMs = o.flushMs ?? 200;
+    this.maxBatch = o.maxBatch ?? 200;
   }
 
-  /** The last `n` lines (all when n is undefined). */
-  async tail(n?: number): Promise<string[]> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch {
-      return [];
-    }
-    const lines = text.split('\n').filter(Boolean);
-    return n === undefined ? lines : lines.slice(-n);
+  append(jobId: string, message: string): void {
+    const lines = this.pending.get(jobId) ?? [];
+    if (lines.length === 0) this.pending.set(jobId, lines);
+    lines.push({ time: Date.now(), line: message.replace(/[\r\n]+/g, ' ') });
+    this.waiting++;
+    if (this.waiting >= this.maxBatch) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.flushMs);
   }
 
-  /** Bytes from `offset` to the current end, for followers (SSE). */
-  async readFrom(offset: number): Promise<{ text: string; next: number }> {
-    try {
-      const { size } = await stat(this.path);
-      if (size <= offset) return { text: '', next: offset };
-      const fh = await open(this.path, 'r');
-      try {
-        const buf = Buffer.alloc(size - offset);
-        await fh.read(buf, 0, buf.length, offset);
-        // Only whole lines: a follower must never see half of one.
-        const end = buf.lastIndexOf(0x0a) + 1;
-        return { text: buf.subarray(0, end).toString('utf8'), next: offset + end };
-      } finally {
-        await fh.close();
+  /** Writes every waiting line; resolves once they are stored (or their write failed and was logged). */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.pending;
+    this.pending = new Map();
+    this.waiting = 0;
+    this.writing = this.writing.then(async () => {
+      for (const [jobId, lines] of batch) {
+        // A boundary: a log that cannot be written must never fail the job it describes.
+        await this.o.store.appendLogLines(jobId, lines).catch((err: unknown) => this.o.logger.warn({ err, jobId, lines: lines.length }, 'could not store job log lines'));
       }
-    } catch {
-      return { text: '', next: offset };
-    }
+    });
+    return this.writing;
+  }
+
+  /** A job's stored lines (lines still waiting to be written are not included). */
+  read(jobId: string, query?: LogLinesQuery): Promise<LogLine[]> {
+    return this.o.store.logLines(jobId, query);
   }
 }

@@ -67,7 +67,6 @@ export interface Job {
   processId: number | null;
   /** Start time of `processId` (clock ticks since boot): tells a reused pid from ours. */
   processStartedAt: number | null;
-  logFilePath: string;
   lastHeartbeat: number | null;
   ownerInstanceId: string | null;
   /** New at every claim: a result is written only by the run that holds it (never twice). */
@@ -82,7 +81,7 @@ export interface Job {
 
 export type NewJob = Pick<
   Job,
-  'id' | 'priority' | 'createdAt' | 'fileName' | 'fileSize' | 'durationSeconds' | 'audioPath' | 'options' | 'engine' | 'isolation' | 'logFilePath' | 'idempotencyKey' | 'callbackUrl'
+  'id' | 'priority' | 'createdAt' | 'fileName' | 'fileSize' | 'durationSeconds' | 'audioPath' | 'options' | 'engine' | 'isolation' | 'idempotencyKey' | 'callbackUrl'
 >;
 
 export function illegalMove(job: Pick<Job, 'id' | 'status'>, to: JobStatus): AppError {

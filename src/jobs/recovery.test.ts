@@ -8,6 +8,7 @@ import { loadConfig } from '../config/index.js';
 import { createLogger } from '../logger.js';
 import { readStartTime } from '../pool/index.js';
 import { SqliteJobStore } from '../store/index.js';
+import { JobLogs } from './job-log.js';
 import { OrphanRecovery } from './recovery.js';
 
 const config = loadConfig({ env: { HEARTBEAT_SECONDS: '1' } });
@@ -29,10 +30,10 @@ describe('OrphanRecovery.scan', () => {
   });
 
   const recovery = (runningHere: string[] = []) =>
-    new OrphanRecovery({ config, logger: createLogger('silent'), store, instanceId: ME, runningHere: () => runningHere });
+    new OrphanRecovery({ config, logger: createLogger('silent'), store, instanceId: ME, logs: new JobLogs({ store, logger: createLogger('silent') }), runningHere: () => runningHere });
 
   it('leaves alone a job this instance has just claimed but not yet listed as running', async () => {
-    await store.create(newJob({ id: 'fresh', logFilePath: join(dir, 'fresh.log') }));
+    await store.create(newJob({ id: 'fresh' }));
     await store.claimNext({ instanceId: ME, now: Date.now(), agingMs: 1000 });
     // The scan reads between the claim's UPDATE and the runner's bookkeeping.
     expect(await recovery([]).scan()).toEqual({ requeued: 0, failed: 0, killed: 0 });
@@ -40,7 +41,7 @@ describe('OrphanRecovery.scan', () => {
   });
 
   it('requeues a job of this instance whose heartbeat went stale (lost by its runner)', async () => {
-    await store.create(newJob({ id: 'lost', logFilePath: join(dir, 'lost.log') }));
+    await store.create(newJob({ id: 'lost' }));
     const claimedAt = Date.now() - 10_000;
     await store.claimNext({ instanceId: ME, now: claimedAt, agingMs: 1000 });
     expect((await recovery([]).scan()).requeued).toBe(1);
@@ -48,14 +49,14 @@ describe('OrphanRecovery.scan', () => {
   });
 
   it('requeues a job whose owner is gone, even with a fresh heartbeat', async () => {
-    await store.create(newJob({ id: 'gone', logFilePath: join(dir, 'gone.log') }));
+    await store.create(newJob({ id: 'gone' }));
     await store.claimNext({ instanceId: 'instance-that-never-registered', now: Date.now(), agingMs: 1000 });
     expect((await recovery().scan()).requeued).toBe(1);
     expect((await store.get('gone'))?.status).toBe('queued');
   });
 
   it('never touches what runs here', async () => {
-    await store.create(newJob({ id: 'here', logFilePath: join(dir, 'here.log') }));
+    await store.create(newJob({ id: 'here' }));
     await store.claimNext({ instanceId: ME, now: Date.now() - 10_000, agingMs: 1000 });
     expect((await recovery(['here']).scan()).requeued).toBe(0);
     expect((await store.get('here'))?.status).toBe('running');

@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../logger.js';
 import { killGroup, readStartTime } from '../pool/index.js';
 import type { InstanceRecord, JobStore } from '../store/index.js';
-import { JobLog } from './job-log.js';
+import type { JobLogs } from './job-log.js';
 import type { Job } from './model.js';
 
 export interface RecoveryOptions {
@@ -11,6 +11,7 @@ export interface RecoveryOptions {
   logger: Logger;
   store: JobStore;
   instanceId: string;
+  logs: JobLogs;
   /** Jobs this instance is running right now (never orphans). */
   runningHere: () => string[];
 }
@@ -87,7 +88,8 @@ export class OrphanRecovery {
       if (outcome === 'gone') continue;
       report[outcome === 'requeued' ? 'requeued' : 'failed']++;
       this.totals.recovered++;
-      new JobLog(job.logFilePath).append(
+      this.o.logs.append(
+        job.id,
         outcome === 'requeued'
           ? `its server was lost (attempt ${job.attempts}); queued again`
           : `its server was lost ${job.attempts} times; failed (ORPHANED)`,
@@ -95,6 +97,7 @@ export class OrphanRecovery {
       logger.warn({ jobId: job.id, outcome, attempts: job.attempts, owner: job.ownerInstanceId }, 'recovered orphaned job');
     }
     for (const id of dead) await store.removeInstance(id);
+    await this.o.logs.flush();
     return report;
   }
 

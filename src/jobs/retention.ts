@@ -28,8 +28,8 @@ export class Retention {
       const batch = await this.store.finishedBefore(now - this.maxAgeMs, 100);
       if (batch.length === 0) return removed;
       for (const job of batch) {
-        await rm(dirname(job.logFilePath), { recursive: true, force: true });
-        if (job.audioPath) await rm(job.audioPath, { force: true });
+        // The job's folder (its audio, when kept); the log lines go with the row.
+        if (job.audioPath) await rm(dirname(job.audioPath), { recursive: true, force: true });
         await this.store.delete(job.id);
         removed++;
       }

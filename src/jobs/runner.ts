@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Config } from '../config/index.js';
 import { transcriptSchema, type EngineName, type Isolation } from '../engines/index.js';
 import { AppError, toSerializedError, type ErrorCode } from '../errors.js';
@@ -6,7 +7,7 @@ import type { Logger } from '../logger.js';
 import { readStartTime } from '../pool/index.js';
 import type { JobStore, RunRef } from '../store/index.js';
 import type { TranscriptionService } from '../transcription/index.js';
-import { JobLog } from './job-log.js';
+import type { JobLogs } from './job-log.js';
 import type { Job } from './model.js';
 import type { WebhookSender } from './webhooks.js';
 
@@ -19,7 +20,10 @@ export interface JobRunnerOptions {
   store: JobStore;
   service: TranscriptionService;
   webhooks: WebhookSender;
+  logs: JobLogs;
   instanceId: string;
+  /** false for ROLE=api: the runner only heartbeats this instance and never claims a job. */
+  claims?: boolean;
 }
 
 interface InFlight {
@@ -82,7 +86,7 @@ export class JobRunner {
 
   /** Looks for work now. Safe to call often: one pass runs at a time. */
   tick(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.o.claims === false) return;
     if (this.ticking) {
       this.again = true;
       return;
@@ -132,7 +136,7 @@ export class JobRunner {
   private execute(job: Job, isolation: Isolation, ticket: ReturnType<TranscriptionService['admit']>): void {
     const run: RunRef = { id: job.id, runToken: job.runToken ?? '' };
     const abort = new AbortController();
-    const log = new JobLog(job.logFilePath);
+    const log = { append: (message: string) => this.o.logs.append(job.id, message) };
     const logger = this.o.logger.child({ jobId: job.id });
     const entry: InFlight = { run, abort, cancelled: false, done: Promise.resolve() };
     this.inFlight.set(job.id, entry);
@@ -193,6 +197,8 @@ export class JobRunner {
         }
       } finally {
         this.inFlight.delete(job.id);
+        // The job's last lines are stored before anyone can see it ended and stop following.
+        await this.o.logs.flush();
         await this.afterRun(job.id);
       }
     })()
@@ -210,10 +216,12 @@ export class JobRunner {
     const job = await this.o.store.get(id);
     if (job === undefined || job.status === 'queued' || job.status === 'running') return;
     if (!this.o.config.KEEP_JOB_AUDIO && job.audioPath !== null) {
-      await rm(job.audioPath, { force: true });
+      // The job's folder holds only its audio (the log is in the store).
+      await rm(dirname(job.audioPath), { recursive: true, force: true });
       await this.o.store.clearAudio(id);
     }
-    this.o.webhooks.deliver(job);
+    // A job cancelled through another instance ends on both: the first to get here sends it.
+    if (job.webhookStatus === 'pending') this.o.webhooks.deliver(job);
   }
 
   private async heartbeat(): Promise<void> {

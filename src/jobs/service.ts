@@ -6,7 +6,7 @@ import type { Config } from '../config/index.js';
 import type { EngineName, Isolation } from '../engines/index.js';
 import { AppError } from '../errors.js';
 import type { JobStore } from '../store/index.js';
-import { JobLog } from './job-log.js';
+import { formatLogLine, type JobLogs } from './job-log.js';
 import { isTerminal, type Job, type JobOptions, type JobStatus, type Priority } from './model.js';
 import type { JobRunner } from './runner.js';
 
@@ -45,6 +45,7 @@ export class JobService {
     private readonly config: Config,
     private readonly store: JobStore,
     private readonly runner: JobRunner,
+    private readonly logs: JobLogs,
     dataDir: string,
   ) {
     this.jobsDir = join(dataDir, 'jobs');
@@ -81,7 +82,6 @@ export class JobService {
     const dir = join(this.jobsDir, id);
     await mkdir(dir, { recursive: true });
     const audioPath = join(dir, 'audio');
-    const log = new JobLog(join(dir, 'job.log'));
     try {
       await rename(req.uploadPath, audioPath);
       const job = await this.store.create({
@@ -95,11 +95,10 @@ export class JobService {
         options: req.options,
         engine: req.engine,
         isolation: req.isolation,
-        logFilePath: log.path,
         idempotencyKey: req.idempotencyKey ?? null,
         callbackUrl: req.callbackUrl ?? null,
       });
-      log.append(`accepted: ${JSON.stringify(req.fileName)}, ${req.fileSize} bytes, ${container}, priority ${req.priority}, isolation ${req.isolation}`);
+      this.logs.append(id, `accepted: ${JSON.stringify(req.fileName)}, ${req.fileSize} bytes, ${container}, priority ${req.priority}, isolation ${req.isolation}`);
       this.runner.tick();
       return { job, created: true };
     } catch (err) {
@@ -131,7 +130,8 @@ export class JobService {
     const after = await this.store.cancel(id, Date.now());
     if (after === undefined) throw new AppError('JOB_NOT_FOUND', `no job ${id}`);
     if (after.status !== 'cancelled') throw new AppError('JOB_ALREADY_FINISHED', `job ${id} already ended (${after.status})`);
-    new JobLog(after.logFilePath).append('cancel requested');
+    this.logs.append(id, 'cancel requested');
+    await this.logs.flush();
     // Running here: kill its worker now. Elsewhere: its instance sees the status at its next heartbeat.
     if (!this.runner.abort(id)) await this.runner.afterRun(id);
     return after;
@@ -145,8 +145,9 @@ export class JobService {
     if (job.audioPath) await rm(job.audioPath, { force: true });
   }
 
-  log(job: Job): JobLog {
-    return new JobLog(job.logFilePath);
+  /** A job's log lines as the API shows them, with their seq (a follower's position). */
+  async logLines(id: string, query: { afterSeq?: number | undefined; tail?: number | undefined; limit?: number | undefined } = {}): Promise<{ seq: number; text: string }[]> {
+    return (await this.logs.read(id, query)).map((l) => ({ seq: l.seq, text: formatLogLine(l) }));
   }
 
 }

@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { readStartTime } from '../pool/index.js';
 import { PostgresJobStore, SqliteJobStore, type JobStore } from '../store/index.js';
 import type { TranscriptionService } from '../transcription/index.js';
+import { JobLogs } from './job-log.js';
 import { OrphanRecovery } from './recovery.js';
 import { Retention } from './retention.js';
 import { JobRunner } from './runner.js';
@@ -19,6 +20,7 @@ export interface JobSystem {
   runner: JobRunner;
   recovery: OrphanRecovery;
   webhooks: WebhookSender;
+  logs: JobLogs;
   /** Starts claiming (call once engines are warm). */
   start(): void;
   /** Stops claiming and timers; waits for running jobs unless `wait` is false. */
@@ -44,7 +46,8 @@ export async function openStore(config: Config, dataDir: string, logger: Logger)
 }
 
 /**
- * Opens the job store, registers this server as an instance, recovers what a
+ * Opens the job store, registers this server as an instance (whatever its ROLE: every
+ * role heartbeats and scans for orphans), recovers what a
  * previous crash left running, and wires the runner, webhooks and retention.
  */
 export async function openJobSystem(opts: {
@@ -69,9 +72,11 @@ export async function openJobSystem(opts: {
     timeoutMs: config.WEBHOOK_TIMEOUT_SECONDS * 1000,
     baseUrl: opts.baseUrl,
   });
-  const runner = new JobRunner({ config, logger, store, service, webhooks, instanceId });
-  const recovery = new OrphanRecovery({ config, logger, store, instanceId, runningHere: () => runner.runningIds() });
-  const jobService = new JobService(config, store, runner, dataDir);
+  const logs = new JobLogs({ store, logger });
+  // ROLE=api stores jobs and answers for them; only `all` and `worker` claim.
+  const runner = new JobRunner({ config, logger, store, service, webhooks, logs, instanceId, claims: config.ROLE !== 'api' });
+  const recovery = new OrphanRecovery({ config, logger, store, instanceId, logs, runningHere: () => runner.runningIds() });
+  const jobService = new JobService(config, store, runner, logs, dataDir);
   const retention = new Retention(store, logger, config.JOB_CLEANUP_MAX_AGE_HOURS * 3600 * 1000);
 
   // Before anything runs: what did the last crash leave behind?
@@ -85,6 +90,7 @@ export async function openJobSystem(opts: {
     runner,
     recovery,
     webhooks,
+    logs,
     start() {
       runner.start();
       recovery.start();
@@ -102,6 +108,7 @@ export async function openJobSystem(opts: {
       if (wait) await runner.stop();
       else void runner.stop();
       await webhooks.stop(); // quick: due retries stay pending for the next start
+      await logs.flush();
       await store.removeInstance(instanceId).catch(() => undefined);
       await store.close();
     },

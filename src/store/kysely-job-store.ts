@@ -4,9 +4,18 @@ import type { SerializedError } from '../errors.js';
 import { JOB_STATUSES, PRIORITY_RANK, sourcesOf, type Job, type JobStatus, type NewJob, type WebhookStatus } from '../jobs/model.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Database, JobsTable } from './schema.js';
-import type { ClaimOptions, InstanceRecord, JobStore, ListJobsQuery, RunRef } from './types.js';
+import type { ClaimOptions, InstanceRecord, JobStore, ListJobsQuery, LogLine, LogLinesQuery, RunRef } from './types.js';
 
 type Row = Selectable<JobsTable>;
+
+/** Rows of one INSERT of log lines: well under SQLite's and PostgreSQL's parameter limits. */
+const LOG_CHUNK = 500;
+
+/** Two writers numbered lines of one job at once: the loser tries again with the next numbers. */
+function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '23505' || (typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT'));
+}
 
 function toJob(r: Row): Job {
   return {
@@ -30,7 +39,6 @@ function toJob(r: Row): Job {
     progress: r.progress,
     processId: r.process_id,
     processStartedAt: r.process_started_at === null ? null : Number(r.process_started_at),
-    logFilePath: r.log_file_path,
     lastHeartbeat: r.last_heartbeat === null ? null : Number(r.last_heartbeat),
     ownerInstanceId: r.owner_instance_id,
     runToken: r.run_token,
@@ -94,7 +102,7 @@ export abstract class KyselyJobStore implements JobStore {
         options: JSON.stringify(job.options),
         engine: job.engine,
         isolation: job.isolation,
-        log_file_path: job.logFilePath,
+        log_file_path: '',
         idempotency_key: job.idempotencyKey,
         callback_url: job.callbackUrl,
         webhook_status: job.callbackUrl === null ? null : 'pending',
@@ -148,8 +156,11 @@ export abstract class KyselyJobStore implements JobStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    const res = await this.db.deleteFrom('transcription_jobs').where('id', '=', id).executeTakeFirst();
-    return Number(res.numDeletedRows) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('hark_job_log_lines').where('job_id', '=', id).execute();
+      const res = await trx.deleteFrom('transcription_jobs').where('id', '=', id).executeTakeFirst();
+      return Number(res.numDeletedRows) > 0;
+    });
   }
 
   async claimNext({ instanceId, now, agingMs, isolation }: ClaimOptions): Promise<Job | undefined> {
@@ -294,6 +305,36 @@ export abstract class KyselyJobStore implements JobStore {
       })
       .executeTakeFirst();
     return Number(res.numUpdatedRows) > 0 ? 'failed' : 'gone';
+  }
+
+  async appendLogLines(jobId: string, lines: readonly { time: number; line: string }[]): Promise<void> {
+    for (let start = 0; start < lines.length; start += LOG_CHUNK) {
+      const chunk = lines.slice(start, start + LOG_CHUNK);
+      // Numbered in the statement itself (after the job's last line), so a batch is one
+      // INSERT; VALUES columns are column1..3 in both SQLite and PostgreSQL.
+      const values = sql.join(chunk.map((l, i) => sql`(${sql.lit(i + 1)}, CAST(${l.time} AS bigint), CAST(${l.line} AS text))`));
+      const insert = sql`INSERT INTO hark_job_log_lines (job_id, seq, time, line)
+        SELECT CAST(${jobId} AS text), base.n + v.column1, v.column2, v.column3
+        FROM (SELECT COALESCE(MAX(seq), 0) AS n FROM hark_job_log_lines WHERE job_id = ${jobId}) AS base, (VALUES ${values}) AS v`;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await insert.execute(this.db);
+          break;
+        } catch (err) {
+          if (!isUniqueViolation(err) || attempt >= 10) throw err;
+        }
+      }
+    }
+  }
+
+  async logLines(jobId: string, q: LogLinesQuery = {}): Promise<LogLine[]> {
+    let query = this.db.selectFrom('hark_job_log_lines').select(['seq', 'time', 'line']).where('job_id', '=', jobId);
+    if (q.afterSeq !== undefined) query = query.where('seq', '>', q.afterSeq);
+    const rows =
+      q.tail !== undefined
+        ? (await query.orderBy('seq', 'desc').limit(q.tail).execute()).reverse()
+        : await (q.limit === undefined ? query : query.limit(q.limit)).orderBy('seq', 'asc').execute();
+    return rows.map((r) => ({ seq: Number(r.seq), time: Number(r.time), line: r.line }));
   }
 
   async finishedBefore(before: number, limit: number): Promise<Job[]> {

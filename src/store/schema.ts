@@ -23,6 +23,7 @@ export interface JobsTable {
   progress: Generated<number>;
   process_id: number | null;
   process_started_at: number | null;
+  /** Unused since migration 003 (logs are rows of hark_job_log_lines); written empty. */
   log_file_path: string;
   last_heartbeat: number | null;
   owner_instance_id: string | null;
@@ -45,7 +46,16 @@ export interface InstancesTable {
   last_heartbeat: number;
 }
 
+/** Migration 003: one row per log line of a job. */
+export interface JobLogLinesTable {
+  job_id: string;
+  seq: number;
+  time: number;
+  line: string;
+}
+
 export interface Database {
   transcription_jobs: JobsTable;
   hark_instances: InstancesTable;
+  hark_job_log_lines: JobLogLinesTable;
 }

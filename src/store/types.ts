@@ -27,6 +27,23 @@ export interface InstanceRecord {
   lastHeartbeat: number;
 }
 
+/** One line of a job's log. `seq` counts from 1 per job, in the order lines were stored. */
+export interface LogLine {
+  seq: number;
+  /** Epoch milliseconds when the line was written. */
+  time: number;
+  line: string;
+}
+
+export interface LogLinesQuery {
+  /** Only lines after this seq (a follower's position). */
+  afterSeq?: number | undefined;
+  /** Only the last `tail` lines (of those after `afterSeq`). */
+  tail?: number | undefined;
+  /** At most this many lines from the first (default: all). */
+  limit?: number | undefined;
+}
+
 /** Where a running job stands, for the runner's writes (guarded by the claim's token). */
 export interface RunRef {
   id: string;
@@ -47,6 +64,7 @@ export interface JobStore {
   findByIdempotencyKey(key: string): Promise<Job | undefined>;
   list(query: ListJobsQuery): Promise<Job[]>;
   countByStatus(): Promise<Record<JobStatus, number>>;
+  /** Deletes the job and its log lines. */
   delete(id: string): Promise<boolean>;
 
   /** Atomically takes the next queued job (priority with aging, then FIFO) and marks it running. */
@@ -70,6 +88,11 @@ export interface JobStore {
   runningJobs(): Promise<Job[]>;
   /** Requeues (attempts left) or fails with ORPHANED: once, whoever calls it first. */
   recoverOrphan(job: Pick<Job, 'id' | 'runToken' | 'attempts'>, maxAttempts: number, now: number): Promise<'requeued' | 'failed' | 'gone'>;
+
+  /** Appends lines to a job's log in one statement, numbered after its last line. */
+  appendLogLines(jobId: string, lines: readonly { time: number; line: string }[]): Promise<void>;
+  /** A job's log lines in seq order (none for an unknown job). */
+  logLines(jobId: string, query?: LogLinesQuery): Promise<LogLine[]>;
 
   finishedBefore(before: number, limit: number): Promise<Job[]>;
   setWebhook(id: string, status: WebhookStatus, attempts: number, lastError: string | null): Promise<void>;

@@ -18,7 +18,6 @@ export function newJob(over: Partial<NewJob> = {}): NewJob {
     options: {},
     engine: 'pocketsphinx',
     isolation: 'process',
-    logFilePath: `/tmp/${id}.log`,
     idempotencyKey: null,
     callbackUrl: null,
     ...over,
@@ -130,6 +129,52 @@ export function describeJobStore(name: string, open: () => Promise<JobStore>): v
       await store.create(newJob({ id: 'a', idempotencyKey: 'k1' }));
       expect((await store.findByIdempotencyKey('k1'))?.id).toBe('a');
       await expect(store.create(newJob({ id: 'b', idempotencyKey: 'k1' }))).rejects.toThrow();
+    });
+
+    it('keeps a job\'s log lines in order by seq, per job, and reads after a seq or the last n', async () => {
+      await store.create(newJob({ id: 'a' }));
+      await store.create(newJob({ id: 'b' }));
+      await store.appendLogLines('a', [
+        { time: 1000, line: 'accepted' },
+        { time: 1001, line: 'started' },
+      ]);
+      await store.appendLogLines('b', [{ time: 1002, line: 'other job' }]);
+      await store.appendLogLines('a', [{ time: 1003, line: 'it\'s "done"; DROP TABLE x' }]);
+      expect(await store.logLines('a')).toEqual([
+        { seq: 1, time: 1000, line: 'accepted' },
+        { seq: 2, time: 1001, line: 'started' },
+        { seq: 3, time: 1003, line: 'it\'s "done"; DROP TABLE x' },
+      ]);
+      expect(await store.logLines('b')).toEqual([{ seq: 1, time: 1002, line: 'other job' }]);
+      expect((await store.logLines('a', { afterSeq: 1 })).map((l) => l.seq)).toEqual([2, 3]);
+      expect((await store.logLines('a', { tail: 2 })).map((l) => l.line)).toEqual(['started', 'it\'s "done"; DROP TABLE x']);
+      expect((await store.logLines('a', { afterSeq: 0, limit: 1 })).map((l) => l.seq)).toEqual([1]);
+      expect(await store.logLines('missing')).toEqual([]);
+    });
+
+    it('numbers log lines without gaps or duplicates when writers append to one job at once', async () => {
+      await store.create(newJob({ id: 'busy' }));
+      await Promise.all(
+        Array.from({ length: 8 }, (_, w) => store.appendLogLines('busy', Array.from({ length: 30 }, (_, i) => ({ time: i, line: `w${w} l${i}` })))),
+      );
+      const lines = await store.logLines('busy');
+      expect(lines.map((l) => l.seq)).toEqual(Array.from({ length: 240 }, (_, i) => i + 1));
+      // Each batch stays whole and in order.
+      for (let w = 0; w < 8; w++) {
+        const mine = lines.filter((l) => l.line.startsWith(`w${w} `));
+        expect(mine.map((l) => l.line)).toEqual(Array.from({ length: 30 }, (_, i) => `w${w} l${i}`));
+        expect(mine[29]!.seq - mine[0]!.seq).toBe(29);
+      }
+    });
+
+    it('deletes a job\'s log lines with the job', async () => {
+      await store.create(newJob({ id: 'd' }));
+      await store.create(newJob({ id: 'keep' }));
+      await store.appendLogLines('d', [{ time: 1, line: 'x' }]);
+      await store.appendLogLines('keep', [{ time: 1, line: 'y' }]);
+      expect(await store.delete('d')).toBe(true);
+      expect(await store.logLines('d')).toEqual([]);
+      expect(await store.logLines('keep')).toHaveLength(1);
     });
 
     it('finds finished jobs for retention and pending webhooks', async () => {

@@ -40,6 +40,7 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
         response: {
           200: z.object({
             status: z.enum(['ready', 'degraded']),
+            role: z.enum(['all', 'api', 'worker']).describe('ROLE: what this instance does (api: claims no job; worker: runs jobs, no uploads).'),
             engines: z.array(engineSchema),
             isolation_modes: z.array(z.string()),
             default_isolation: z.string(),
@@ -47,6 +48,7 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
           }),
           503: z.object({
             status: z.enum(['starting', 'failed', 'stopping']),
+            role: z.enum(['all', 'api', 'worker']),
             error: z.object({ code: z.string(), message: z.string() }),
             engines: z.array(engineSchema).optional(),
             pool: poolSummarySchema.optional(),
@@ -56,6 +58,7 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
     },
     async (_req, reply) => {
       const r = deps.readiness;
+      const role = deps.config.ROLE;
       const p = deps.pool?.snapshot();
       const pool = { enabled: p !== undefined, size: p?.size ?? 0, ready_workers: p?.readyWorkers ?? 0, degraded: p?.degraded ?? false };
       const engines = deps.service.engineStatus().map((e) => ({
@@ -77,6 +80,7 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
       if (r.state === 'ready' && defaultEngine?.status === 'failed') {
         return reply.status(503).send({
           status: 'failed',
+          role,
           error: { code: 'ENGINE_NOT_READY', message: `the default engine ${defaultEngine.name} failed to load: ${defaultEngine.error?.message ?? 'unknown'}` },
           engines,
           pool,
@@ -85,6 +89,7 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
       if (r.state === 'ready' && (p === undefined || p.readyWorkers > 0)) {
         return {
           status: pool.degraded || engines.some((e) => e.status === 'failed') ? ('degraded' as const) : ('ready' as const),
+          role,
           engines,
           isolation_modes: r.isolationModes,
           default_isolation: deps.service.defaultIsolation,
@@ -94,6 +99,7 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
       if (r.state === 'ready') {
         return reply.status(503).send({
           status: 'failed',
+          role,
           error: { code: 'WORKER_UNAVAILABLE', message: 'no worker process is ready (see /debug/pool; workers that fail to start are retried with backoff)' },
           pool,
         });
@@ -102,6 +108,7 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
         r.state === 'starting' ? 'engines are loading' : r.state === 'stopping' ? 'the server is shutting down' : `engine failed to load: ${r.error ?? 'unknown'}`;
       return reply.status(503).send({
         status: r.state,
+        role,
         error: { code: r.state === 'stopping' ? 'SHUTTING_DOWN' : 'ENGINE_NOT_READY', message },
       });
     },

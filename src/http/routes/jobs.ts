@@ -222,15 +222,24 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
     {
       schema: {
         tags: ['jobs'],
-        summary: 'The job\'s log lines (the last `tail` ones)',
+        summary: 'The job\'s log lines (the last `tail` ones), from the job store: the same on every instance',
         params: idParams,
         querystring: z.object({ tail: z.coerce.number().int().min(1).max(10_000).optional() }),
-        response: { 200: z.object({ job_id: z.string(), status: z.enum(JOB_STATUSES), lines: z.array(z.string()) }), ...errorResponses(404) },
+        response: {
+          200: z.object({
+            job_id: z.string(),
+            status: z.enum(JOB_STATUSES),
+            lines: z.array(z.string()),
+            last_seq: z.number().int().describe('Number of the last line (0: none yet); the SSE stream\'s event ids are these numbers.'),
+          }),
+          ...errorResponses(404),
+        },
       },
     },
     async (request) => {
       const job = await jobs.get(request.params.id);
-      return { job_id: job.id, status: job.status, lines: await jobs.log(job).tail(request.query.tail) };
+      const lines = await jobs.logLines(job.id, { tail: request.query.tail });
+      return { job_id: job.id, status: job.status, lines: lines.map((l) => l.text), last_seq: lines[lines.length - 1]?.seq ?? 0 };
     },
   );
 
@@ -239,14 +248,16 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
     {
       schema: {
         tags: ['jobs'],
-        summary: 'Live log (Server-Sent Events: `log` events, then one `end` event when the job ends)',
+        summary:
+          'Live log (Server-Sent Events: `log` events whose `id` is the line\'s number, then one `end` event when the job ends). A reconnect with `Last-Event-ID` resumes after that line.',
         params: idParams,
         response: errorResponses(404),
       },
     },
     async (request, reply) => {
       const first = await jobs.get(request.params.id);
-      const log = jobs.log(first);
+      const lastEventId = Number(request.headers['last-event-id']);
+      let after = Number.isInteger(lastEventId) && lastEventId > 0 ? lastEventId : 0;
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -257,13 +268,17 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
         'x-request-id': request.id,
       });
       res.write('retry: 2000\n\n');
-      let offset = 0;
       let closed = false;
       request.raw.on('close', () => (closed = true));
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      // The store is polled by seq: whichever instance runs the job, its lines reach every follower.
       const pump = async () => {
-        const { text, next } = await log.readFrom(offset);
-        offset = next;
-        for (const line of text.split('\n')) if (line) res.write(`event: log\ndata: ${line}\n\n`);
+        for (;;) {
+          const lines = await jobs.logLines(first.id, { afterSeq: after, limit: 500 });
+          for (const l of lines) res.write(`id: ${l.seq}\nevent: log\ndata: ${l.text}\n\n`);
+          after = lines[lines.length - 1]?.seq ?? after;
+          if (lines.length < 500) return;
+        }
       };
       let ticks = 0;
       while (!closed && deps.readiness.state !== 'stopping') {
@@ -272,13 +287,15 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
         if (ticks++ % 4 === 0) {
           const job = await deps.jobs?.get(first.id).catch(() => undefined);
           if (job === undefined || isTerminal(job.status)) {
+            // The runner stores a job's last lines right after its status; give them a moment.
+            await sleep(300);
             await pump();
             res.write(`event: end\ndata: ${JSON.stringify({ status: job?.status ?? 'deleted' })}\n\n`);
             break;
           }
           res.write(': keep-alive\n\n');
         }
-        await new Promise((r) => setTimeout(r, 250));
+        await sleep(250);
       }
       res.end();
     },

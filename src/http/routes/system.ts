@@ -19,6 +19,7 @@ export const systemInfoSchema = z.object({
   max_audio_seconds: z.number(),
   keep_job_audio: z.boolean().describe('Whether a finished job keeps its audio (KEEP_JOB_AUDIO), so /api/v1/jobs/{id}/audio can play it.'),
   jobs_enabled: z.boolean(),
+  role: z.enum(['all', 'api', 'worker']).describe('ROLE of the instance that answered (api: stores jobs, workers run them).'),
   uptime_seconds: z.number(),
 });
 
@@ -78,6 +79,7 @@ export const systemRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
         max_audio_seconds: deps.config.MAX_AUDIO_SECONDS,
         keep_job_audio: deps.config.KEEP_JOB_AUDIO,
         jobs_enabled: deps.jobs !== undefined,
+        role: deps.config.ROLE,
         uptime_seconds: Math.round(process.uptime()),
       };
     },

@@ -60,4 +60,20 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('transcription_jobs_queue').on('transcription_jobs').columns(['status', 'priority_rank', 'created_at']).execute();
     },
   },
+  '003_job_log_lines': {
+    async up(db: Kysely<unknown>) {
+      // A job's log in the database, so any instance can show a job another one runs.
+      // seq counts per job from 1; (job_id, seq) is unique, so two writers of one job
+      // cannot take the same number and a follower reading `seq > n` misses nothing.
+      await db.schema
+        .createTable('hark_job_log_lines')
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('time', 'bigint', (c) => c.notNull())
+        .addColumn('line', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('hark_job_log_lines_pk', ['job_id', 'seq'])
+        .execute();
+      // Jobs no longer get a log file; the column stays (migrations are append-only) and is written empty.
+    },
+  },
 };

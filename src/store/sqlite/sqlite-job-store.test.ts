@@ -20,15 +20,15 @@ describe('SQLite migrations', () => {
       const j = newJob({ id: `old-${i}`, createdAt: 1000 + i });
       await db
         .insertInto('transcription_jobs')
-        .values({ id: j.id, status: 'queued', priority: 'normal', priority_rank: 1, created_at: j.createdAt, file_name: j.fileName, file_size: 1, options: '{}', engine: 'pocketsphinx', isolation: 'process', log_file_path: j.logFilePath })
+        .values({ id: j.id, status: 'queued', priority: 'normal', priority_rank: 1, created_at: j.createdAt, file_name: j.fileName, file_size: 1, options: '{}', engine: 'pocketsphinx', isolation: 'process', log_file_path: '/old/job.log' })
         .execute();
     }
     await old.close();
 
     const store = await SqliteJobStore.open(path);
-    expect(await store.pendingMigrations()).toEqual(['002_instances_webhooks_cancel']);
+    expect(await store.pendingMigrations()).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines']);
     await store.migrate();
-    expect(store.lastMigration.applied).toEqual(['002_instances_webhooks_cancel']);
+    expect(store.lastMigration.applied).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines']);
     expect(store.lastMigration.backupPath).toMatch(/hark\.db\.backup-.*-before-002_instances_webhooks_cancel$/);
     expect(readdirSync(dir)).toContain(store.lastMigration.backupPath!.split('/').pop());
     const jobs = await store.list({ limit: 10 });
@@ -38,7 +38,7 @@ describe('SQLite migrations', () => {
 
     // The backup is the old database, still readable at the old version.
     const backup = await SqliteJobStore.open(store.lastMigration.backupPath!);
-    expect(await backup.pendingMigrations()).toEqual(['002_instances_webhooks_cancel']);
+    expect(await backup.pendingMigrations()).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines']);
     await backup.close();
   });
 

@@ -16,8 +16,8 @@ const MAX_LINES = 5000;
 
 /**
  * Follows a job's log over Server-Sent Events. EventSource reconnects by itself
- * (the server asks for 2 s), for instance after a server restart; the server then
- * sends the log again from its start, so lines already shown are skipped by position.
+ * (the server asks for 2 s), for instance after a server restart, and the server
+ * resumes after the last line it had sent.
  */
 export function useLogStream(id: string): { lines: string[]; state: StreamState } {
   const [lines, setLines] = useState<string[]>([]);
@@ -26,17 +26,17 @@ export function useLogStream(id: string): { lines: string[]; state: StreamState 
   useEffect(() => {
     setLines([]);
     setState('connecting');
-    let total = 0; // lines received over all connections, deduplicated
-    let seen = 0; // lines received on the current connection
+    // Each line's event id is its number in the job's log. EventSource sends the last one back when it
+    // reconnects (Last-Event-ID) and the server resumes after it; the check below drops any line seen twice.
+    let lastSeq = 0;
     const source = new EventSource(jobUrls.logStream(id));
-    source.onopen = () => {
-      seen = 0;
-      setState('live');
-    };
+    source.onopen = () => setState('live');
     source.addEventListener('log', (e: MessageEvent<string>) => {
-      seen++;
-      if (seen <= total) return;
-      total = seen;
+      const seq = Number(e.lastEventId);
+      if (Number.isInteger(seq) && seq > 0) {
+        if (seq <= lastSeq) return;
+        lastSeq = seq;
+      }
       setLines((ls) => (ls.length >= MAX_LINES ? [...ls.slice(ls.length - MAX_LINES + 1), e.data] : [...ls, e.data]));
     });
     source.addEventListener('end', () => {
