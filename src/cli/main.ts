@@ -7,6 +7,7 @@ import { VERSION } from '../http/index.js';
 import { ApiError, formatJobRow, JobsClient } from './jobs.js';
 import { registerLoadtest } from './loadtest.js';
 import { registerModels } from './models.js';
+import { registerStream } from './stream.js';
 import { CLI_FORMATS, transcribeFiles, type CliFormat } from './transcribe.js';
 
 function config(overrides: Record<string, string> = {}): Config {
@@ -31,8 +32,9 @@ program
   .description('start the HTTP service (settings from the environment and .env; see .env.example)')
   .option('--host <host>', 'address to listen on (HOST)')
   .option('--port <port>', 'port (PORT)')
-  .action(async (opts: { host?: string; port?: string }) => {
-    await serve({ ...process.env, ...(opts.host ? { HOST: opts.host } : {}), ...(opts.port ? { PORT: opts.port } : {}) });
+  .addOption(new Option('--role <role>', 'all: API and job runner; api: API only, claims no job; worker: runs jobs, HTTP for probes only (ROLE)').choices(['all', 'api', 'worker']))
+  .action(async (opts: { host?: string; port?: string; role?: string }) => {
+    await serve({ ...process.env, ...(opts.host ? { HOST: opts.host } : {}), ...(opts.port ? { PORT: opts.port } : {}), ...(opts.role ? { ROLE: opts.role } : {}) });
   });
 
 program
@@ -157,6 +159,7 @@ jobs
   .action(api(async (client, id: string) => void process.stdout.write(`${formatJobRow(await client.cancel(id))}\n`)));
 
 registerLoadtest(program);
+registerStream(program, DEFAULT_URL);
 registerModels(program, () => config({ LOG_LEVEL: 'silent' }), `hark/${VERSION}`);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

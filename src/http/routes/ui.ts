@@ -38,8 +38,21 @@ const MISSING_PAGE = `<!doctype html>
 </body></html>
 `;
 
+/** A Host header safe to echo into a CSP source: a name or IP literal and a port, nothing else. */
+const PLAIN_HOST = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+
+/**
+ * UI_CSP plus the page's own WebSocket origin (the live microphone): CSP Level 3
+ * lets 'self' match ws:/wss: of the same host, but older browsers (Safari before
+ * 15.4) need it spelled out. Only this host, never any ws: URL.
+ */
+function pageCsp(host: string | undefined): string {
+  if (host === undefined || !PLAIN_HOST.test(host)) return UI_CSP;
+  return UI_CSP.replace("connect-src 'self'", `connect-src 'self' ws://${host} wss://${host}`);
+}
+
 function pageHeaders(reply: FastifyReply): void {
-  void reply.header('content-security-policy', UI_CSP);
+  void reply.header('content-security-policy', pageCsp(reply.request.headers.host));
   void reply.header('x-content-type-options', 'nosniff');
   void reply.header('referrer-policy', 'no-referrer');
   // The HTML names the hashed assets of the current build: always revalidate it.

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, type Isolation, type Priority, type ResultFormat, type SystemInfo, type UploadAnswer, type UploadMode } from '../api.js';
+import { LiveMic } from '../components/live-mic.js';
 import { ErrorNote, ProgressBar } from '../components/status.js';
 import { Transcript } from '../components/transcript.js';
 import { bytes } from '../format.js';
@@ -261,6 +262,8 @@ export function UploadView() {
           )}
         </form>
       </div>
+
+      <LiveMic />
     </section>
   );
 }

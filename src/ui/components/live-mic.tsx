@@ -1,0 +1,185 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { announce } from '../announce.js';
+import { ErrorNote } from './status.js';
+
+/*
+ * Live transcription from the microphone: MediaRecorder's Opus-in-WebM chunks go
+ * to the streaming WebSocket (docs/streaming.md) as they are recorded; hark
+ * decodes the container itself, so the page does no audio processing.
+ */
+
+const MIME = 'audio/webm;codecs=opus';
+/** Small chunks keep the delay from speech to partial short. */
+const TIMESLICE_MS = 100;
+
+type Phase = 'idle' | 'starting' | 'live' | 'stopping';
+
+interface Caption {
+  id: number;
+  text: string;
+}
+
+interface Failure {
+  title: string;
+  detail?: string;
+}
+
+interface ServerMessage {
+  type: string;
+  text?: string;
+  code?: string;
+  message?: string;
+}
+
+function streamUrl(): string {
+  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/v1/audio/stream`;
+}
+
+/** Failures of getUserMedia, in words a user can act on. */
+function micFailure(err: unknown): Failure {
+  const name = err instanceof DOMException ? err.name : '';
+  if (name === 'NotAllowedError') return { title: 'The microphone is blocked', detail: 'Allow this page to use the microphone in the browser, then try again.' };
+  if (name === 'NotFoundError') return { title: 'No microphone found', detail: 'Connect a microphone, then try again.' };
+  return { title: 'The microphone could not be started', detail: err instanceof Error ? err.message : String(err) };
+}
+
+export function LiveMic() {
+  const [phase, setPhase] = useState<Phase>('idle');
+  const [partial, setPartial] = useState('');
+  const [captions, setCaptions] = useState<Caption[]>([]);
+  const [failure, setFailure] = useState<Failure>();
+  const socket = useRef<WebSocket | undefined>(undefined);
+  const recorder = useRef<MediaRecorder | undefined>(undefined);
+  const nextId = useRef(0);
+  const supported = typeof MediaRecorder !== 'undefined' && typeof navigator.mediaDevices?.getUserMedia === 'function' && MediaRecorder.isTypeSupported(MIME);
+
+  /** Stops recording and releases the microphone (the browser's recording indicator goes off). */
+  const release = () => {
+    const r = recorder.current;
+    recorder.current = undefined;
+    if (r === undefined) return;
+    if (r.state !== 'inactive') r.stop();
+    for (const t of r.stream.getTracks()) t.stop();
+  };
+
+  // Leaving the page mid-stream frees the microphone and the server's stream slot.
+  useEffect(
+    () => () => {
+      release();
+      socket.current?.close();
+    },
+    [],
+  );
+
+  const start = async () => {
+    setFailure(undefined);
+    setPartial('');
+    setPhase('starting');
+    let media: MediaStream;
+    try {
+      media = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true } });
+    } catch (err) {
+      setFailure(micFailure(err));
+      setPhase('idle');
+      return;
+    }
+    const rec = new MediaRecorder(media, { mimeType: MIME });
+    recorder.current = rec;
+    const ws = new WebSocket(streamUrl());
+    socket.current = ws;
+    let ended = false;
+
+    ws.onopen = () => ws.send(JSON.stringify({ encoding: 'webm' }));
+    ws.onmessage = (e: MessageEvent) => {
+      if (typeof e.data !== 'string') return;
+      const m = JSON.parse(e.data) as ServerMessage;
+      if (m.type === 'ready') {
+        // Recording starts only once an engine is held, so the first words are not lost to a refusal.
+        rec.ondataavailable = (d) => {
+          if (d.data.size > 0 && ws.readyState === WebSocket.OPEN) ws.send(d.data);
+        };
+        rec.onstop = () => {
+          if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'end' }));
+        };
+        rec.start(TIMESLICE_MS);
+        setPhase('live');
+        announce('Listening');
+      } else if (m.type === 'partial') {
+        setPartial(m.text ?? '');
+      } else if (m.type === 'final') {
+        setPartial('');
+        const text = (m.text ?? '').trim();
+        if (text !== '') setCaptions((cs) => [...cs, { id: nextId.current++, text }]);
+      } else if (m.type === 'error') {
+        ended = true;
+        setFailure({ title: 'Live transcription stopped', detail: `${m.message ?? 'The server ended the stream'} (${m.code ?? 'ERROR'})` });
+      } else if (m.type === 'done') {
+        ended = true;
+      }
+    };
+    ws.onclose = () => {
+      release();
+      setPartial('');
+      setPhase('idle');
+      // A refused upgrade (AT_CAPACITY) or a dropped connection ends without a message.
+      if (!ended) setFailure({ title: 'Live transcription stopped', detail: 'The connection to the server closed. The server may be busy (too many live streams); try again shortly.' });
+      else announce('Live transcription ended');
+      if (socket.current === ws) socket.current = undefined;
+    };
+  };
+
+  const stop = () => {
+    setPhase('stopping');
+    // The recorder's last chunk comes before its stop event, which sends {"type":"end"}.
+    if (recorder.current?.state === 'recording') release();
+    else {
+      release();
+      const ws = socket.current;
+      if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'end' }));
+    }
+  };
+
+  const live = phase === 'live' || phase === 'stopping';
+  return (
+    <section class="panel live-mic" aria-labelledby="live-mic-title">
+      <h2 id="live-mic-title">Live from the microphone</h2>
+      <p class="hint" id="live-mic-hint">
+        Speak and watch the text appear; each pause ends a line.
+      </p>
+      {!supported ? (
+        <p class="muted">This browser cannot record Opus audio (MediaRecorder with audio/webm), so live transcription is not available here.</p>
+      ) : live ? (
+        <button type="button" class="button button-danger" onClick={stop} disabled={phase === 'stopping'} aria-describedby="live-mic-hint">
+          {phase === 'stopping' ? 'Finishing…' : 'Stop'}
+          <span class="visually-hidden"> live transcription</span>
+        </button>
+      ) : (
+        <button type="button" class="button button-primary" onClick={() => void start()} disabled={phase === 'starting'} aria-describedby="live-mic-hint">
+          <svg class="mic-icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+            <path d="M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM5 11a7 7 0 0 0 14 0M12 18v3" />
+          </svg>
+          {phase === 'starting' ? 'Starting…' : 'Start the microphone'}
+        </button>
+      )}
+      {failure !== undefined && <ErrorNote title={failure.title} detail={failure.detail} />}
+      <ol class="captions" aria-label="Captions" aria-live="polite" aria-relevant="additions">
+        {captions.map((c) => (
+          <li key={c.id} class="caption">
+            {c.text}
+          </li>
+        ))}
+      </ol>
+      {/* The partial changes many times a second: visible, but not read aloud (the finals are). */}
+      {partial !== '' && (
+        <p class="caption caption-partial" aria-hidden="true">
+          {partial}
+        </p>
+      )}
+      {captions.length > 0 && !live && (
+        <button type="button" class="button button-small button-quiet" onClick={() => setCaptions([])}>
+          Clear captions
+        </button>
+      )}
+    </section>
+  );
+}

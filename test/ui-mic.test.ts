@@ -1,0 +1,133 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, describeViolations, seriousA11yViolations, watchPage } from './support/browser.js';
+import { clip } from './support/corpus.js';
+import { startTestServer, type TestServer } from './support/server.js';
+
+const UI_DIR = fileURLToPath(new URL('../dist/ui/', import.meta.url));
+/** The fake microphone plays this clip (Chromium loops it). */
+const SPOKEN = clip('1089-134686-0000');
+
+let server: TestServer;
+let context: BrowserContext;
+let profile: string;
+
+beforeAll(async () => {
+  if (!existsSync(join(UI_DIR, 'index.html'))) throw new Error('dist/ui is missing: run `npm run build:ui` (make test builds it)');
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run \`scripts/setup.sh --test\` (apt-get install chromium)`);
+  profile = await mkdtemp(join(tmpdir(), 'hark-chromium-mic-'));
+  [server, context] = await Promise.all([
+    startTestServer({ MAX_STREAMS: '2', IN_PROCESS_CONCURRENCY: '2' }),
+    // As launchBrowser() in support/browser.ts, plus a fake microphone that plays a dev clip
+    // and grants the permission without a prompt.
+    chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--use-fake-ui-for-media-stream',
+        '--use-fake-device-for-media-stream',
+        `--use-file-for-fake-audio-capture=${SPOKEN.path}`,
+      ],
+      viewport: { width: 1280, height: 800 },
+      colorScheme: 'light',
+      reducedMotion: 'reduce',
+      // Playwright's waiting and axe-core need script the page's CSP forbids; the header is checked over HTTP below.
+      bypassCSP: true,
+    }),
+  ]);
+});
+
+afterAll(async () => {
+  await context?.close();
+  if (profile !== undefined) await rm(profile, { recursive: true, force: true });
+  await server?.stop();
+});
+
+describe('web page: live microphone', () => {
+  it("the page's CSP lets it open a WebSocket to its own host only", async () => {
+    const res = await fetch(`${server.url}/`);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    const host = new URL(server.url).host;
+    const connect = csp.split(';').map((d) => d.trim()).find((d) => d.startsWith('connect-src'));
+    expect(connect).toBe(`connect-src 'self' ws://${host} wss://${host}`);
+    // A Host header that tries to smuggle a directive in gets the plain policy.
+    const { request } = await import('node:http');
+    const hostile = await new Promise<string>((resolve, reject) => {
+      const req = request(`${server.url}/`, { headers: { host: "evil.example; script-src 'unsafe-inline'" } }, (r) => {
+        r.resume();
+        resolve(String(r.headers['content-security-policy']));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(hostile).toContain("connect-src 'self';");
+    expect(hostile).not.toContain('evil.example');
+  });
+
+  it('records, shows captions with words as they are heard, and stops', async () => {
+    const page = await context.newPage();
+    const watch = watchPage(page, server.url);
+    const sockets: string[] = [];
+    page.on('websocket', (ws) => sockets.push(ws.url()));
+    await page.goto(`${server.url}/#/`);
+
+    const start = page.getByRole('button', { name: 'Start the microphone' });
+    await start.click();
+    const stop = page.getByRole('button', { name: /^Stop live transcription$/ });
+    await stop.waitFor({ timeout: 15_000 });
+
+    // The captions list is a polite live region: finals are read out as they arrive.
+    const captions = page.getByRole('list', { name: 'Captions' });
+    expect(await captions.getAttribute('aria-live')).toBe('polite');
+    const first = captions.getByRole('listitem').first();
+    await first.waitFor({ timeout: 45_000 });
+    const text = (await first.textContent()) ?? '';
+    expect(text.split(/\s+/).filter((w) => /[a-z]/i.test(w)).length).toBeGreaterThanOrEqual(2);
+    // Words of the clip the fake microphone plays, not noise.
+    const spoken = new Set(SPOKEN.transcript.toLowerCase().split(/\s+/));
+    expect(text.toLowerCase().split(/\s+/).some((w) => spoken.has(w))).toBe(true);
+
+    expect(describeViolations(await seriousA11yViolations(page))).toBe('');
+
+    await stop.click();
+    // The stream ends cleanly: back to the start button, no error note.
+    await start.waitFor({ timeout: 20_000 });
+    expect(await page.locator('.live-mic .note-error').count()).toBe(0);
+    expect(await captions.getByRole('listitem').count()).toBeGreaterThanOrEqual(1);
+
+    expect(sockets).toEqual([`${server.url.replace('http', 'ws')}/v1/audio/stream`]);
+    expect(watch.external).toEqual([]);
+    expect(watch.errors).toEqual([]);
+    await page.close();
+  }, 90_000);
+
+  it('a stream the server refuses shows the error in the page', async () => {
+    const page = await context.newPage();
+    // An engine the server does not have: the config is refused with MODEL_NOT_FOUND.
+    await page.routeWebSocket(/\/v1\/audio\/stream$/, (ws) => {
+      const upstream = ws.connectToServer();
+      ws.onMessage((m) => upstream.send(typeof m === 'string' && m.startsWith('{"encoding"') ? JSON.stringify({ encoding: 'webm', engine: 'no-such-engine' }) : m));
+    });
+    await page.goto(`${server.url}/#/`);
+    await page.getByRole('button', { name: 'Start the microphone' }).click();
+    const alert = page.locator('.live-mic [role="alert"]');
+    await alert.waitFor({ timeout: 15_000 });
+    expect(await alert.textContent()).toContain('MODEL_NOT_FOUND');
+    await page.getByRole('button', { name: 'Start the microphone' }).waitFor();
+    expect(describeViolations(await seriousA11yViolations(page))).toBe('');
+    await page.close();
+  }, 60_000);
+});
