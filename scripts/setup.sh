@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(ffmpeg pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev pkg-config build-essential python3)
 # Test-only system packages are added by `scripts/setup.sh --test`.
 if [[ "${1:-}" == "--test" ]]; then
-  # promtool/prometheus (observability tests), PostgreSQL (job store suite), Chromium (web page tests)
-  APT_PACKAGES+=(prometheus postgresql chromium)
+  # promtool/prometheus (observability tests), PostgreSQL (job store suite), Chromium (web page tests),
+  # docker-compose (validates docker-compose.yml; Debian has no hadolint, test/deploy-container.test.ts lints instead)
+  # gettext-base (envsubst, for the Azure Container Apps manifest test)
+  APT_PACKAGES+=(prometheus postgresql chromium docker-compose gettext-base)
 fi
 
 missing=()
