@@ -51,7 +51,7 @@ async function fakeAzure(options: FakeAzureOptions = { key: KEY }): Promise<Fake
 }
 
 function azureConfig(fake: FakeAzure, env: Record<string, string> = {}) {
-  return loadConfig({ env: { ENGINES: 'azure', AZURE_SPEECH_ENDPOINT: fake.url, AZURE_SPEECH_KEY: KEY, AZURE_SPEECH_MAX_RETRIES: '2', ...env } });
+  return loadConfig({ env: { ENGINES: 'azure', OUTBOUND_ALLOW: '127.0.0.1/32', AZURE_SPEECH_ENDPOINT: fake.url, AZURE_SPEECH_KEY: KEY, AZURE_SPEECH_MAX_RETRIES: '2', ...env } });
 }
 
 async function loaded(fake: FakeAzure, env: Record<string, string> = {}, options?: AzureEngineOptions): Promise<Engine> {
@@ -130,7 +130,7 @@ describe('azure engine: fast transcription', () => {
   it('authenticates with a Microsoft Entra ID token when there is no key', async () => {
     const fake = await fakeAzure({ token: 'entra-token-xyz' });
     const credential = new FakeCredential('entra-token-xyz');
-    const config = loadConfig({ env: { ENGINES: 'azure', AZURE_SPEECH_ENDPOINT: fake.url } });
+    const config = loadConfig({ env: { ENGINES: 'azure', OUTBOUND_ALLOW: '127.0.0.1/32', AZURE_SPEECH_ENDPOINT: fake.url } });
     const engine = new AzureSpeechEngine(config, { credential });
     await engine.load();
     expect(credential.calls).toHaveLength(0);
@@ -145,7 +145,7 @@ describe('azure engine: fast transcription', () => {
 
   it('reports a credential that cannot get a token as UPSTREAM_AUTH_FAILED, without calling Azure', async () => {
     const fake = await fakeAzure({ token: 'entra-token-xyz' });
-    const config = loadConfig({ env: { ENGINES: 'azure', AZURE_SPEECH_ENDPOINT: fake.url } });
+    const config = loadConfig({ env: { ENGINES: 'azure', OUTBOUND_ALLOW: '127.0.0.1/32', AZURE_SPEECH_ENDPOINT: fake.url } });
     const engine = new AzureSpeechEngine(config, { credential: new FakeCredential(new Error('no managed identity here\nsee https://aka.ms/troubleshoot')) });
     await engine.load();
     const err = await failure(engine.transcribe(speech, {}));
@@ -320,7 +320,7 @@ describe('azure engine: failures', () => {
 
   it('retries a resource that cannot be reached, then reports UPSTREAM_ERROR', async () => {
     const port = await freePort();
-    const config = loadConfig({ env: { ENGINES: 'azure', AZURE_SPEECH_ENDPOINT: `http://127.0.0.1:${port}`, AZURE_SPEECH_KEY: KEY, AZURE_SPEECH_MAX_RETRIES: '1' } });
+    const config = loadConfig({ env: { ENGINES: 'azure', OUTBOUND_ALLOW: '127.0.0.1/32', AZURE_SPEECH_ENDPOINT: `http://127.0.0.1:${port}`, AZURE_SPEECH_KEY: KEY, AZURE_SPEECH_MAX_RETRIES: '1' } });
     const engine = new AzureSpeechEngine(config, { retryBaseMs: 20 });
     await engine.load();
     const logs: string[] = [];

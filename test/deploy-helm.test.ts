@@ -153,7 +153,7 @@ describe('Helm chart deploy/helm/hark', () => {
       properties: Record<string, { propertyNames: { enum: string[] } }>;
     };
     const chartManaged = ['HOST', 'PORT', 'DATA_DIR', 'ROLE'];
-    const secretOnly = ['AZURE_SPEECH_KEY', 'UPSTREAM_API_KEY', 'WEBHOOK_SECRET', 'DATABASE_URL'];
+    const secretOnly = ['AZURE_SPEECH_KEY', 'UPSTREAM_API_KEY', 'WEBHOOK_SECRET', 'DATABASE_URL', 'METRICS_TOKEN'];
     const config = [...SETTINGS].filter((k) => !chartManaged.includes(k) && !secretOnly.includes(k));
     expect(schema.properties.config!.propertyNames.enum.toSorted()).toEqual(config.toSorted());
     expect(schema.properties.secrets!.propertyNames.enum.toSorted()).toEqual([...config, ...secretOnly].toSorted());

@@ -45,6 +45,8 @@ describe('several engines in one server, chosen per request', () => {
       WHISPER_MODEL_PATH: WHISPER_TEST_MODEL,
       WHISPER_BEST_OF: '1',
       UPSTREAM_BASE_URL: `${upstream.url}/v1`,
+      // The upstream hark listens on loopback, refused unless allowed.
+      OUTBOUND_ALLOW: '127.0.0.1/32',
       UPSTREAM_MODEL: 'pocketsphinx',
     });
     client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'not-needed', maxRetries: 0 });
@@ -190,7 +192,7 @@ describe('an upstream that refuses the key', () => {
   const KEY = 'sk-test-5ecret-upstream-key';
   beforeAll(async () => {
     fake = await startFakeUpstream({ model: 'whisper-1' });
-    server = await startTestServer({ ENGINES: 'upstream', UPSTREAM_BASE_URL: fake.baseUrl('401'), UPSTREAM_API_KEY: KEY, UPSTREAM_MAX_RETRIES: '0' });
+    server = await startTestServer({ ENGINES: 'upstream', OUTBOUND_ALLOW: '127.0.0.1/32', UPSTREAM_BASE_URL: fake.baseUrl('401'), UPSTREAM_API_KEY: KEY, UPSTREAM_MAX_RETRIES: '0' });
   });
   afterAll(async () => {
     await server?.stop();
@@ -233,7 +235,7 @@ describe('Azure Speech through the same API', () => {
     const KEY = 'azure-test-key-0123456789';
     const fake = await FakeAzure.start({ key: KEY });
     // The fake stands where the region's host would be: AZURE_SPEECH_ENDPOINT instead of AZURE_SPEECH_REGION.
-    const server = await startTestServer({ ENGINES: 'azure', AZURE_SPEECH_KEY: KEY, AZURE_SPEECH_ENDPOINT: fake.url });
+    const server = await startTestServer({ ENGINES: 'azure', OUTBOUND_ALLOW: '127.0.0.1/32', AZURE_SPEECH_KEY: KEY, AZURE_SPEECH_ENDPOINT: fake.url });
     try {
       const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'not-needed', maxRetries: 0 });
       const t = await client.audio.transcriptions.create({

@@ -49,7 +49,7 @@ afterAll(async () => {
 });
 
 async function engineAt(baseUrl: string, env: ConfigInput = {}): Promise<Engine> {
-  const engine = upstreamEntry.create(loadConfig({ env: { ENGINES: 'upstream', UPSTREAM_BASE_URL: baseUrl, UPSTREAM_MAX_RETRIES: '0', ...env } }));
+  const engine = upstreamEntry.create(loadConfig({ env: { ENGINES: 'upstream', OUTBOUND_ALLOW: '127.0.0.1/32', UPSTREAM_BASE_URL: baseUrl, UPSTREAM_MAX_RETRIES: '0', ...env } }));
   await engine.load();
   return engine;
 }
@@ -262,7 +262,7 @@ describe('upstream engine errors', () => {
 
   it('connection refused -> UPSTREAM_ERROR naming the base URL; load() needs no network', async () => {
     const port = await freePort();
-    const engine = upstreamEntry.create(loadConfig({ env: { ENGINES: 'upstream', UPSTREAM_BASE_URL: `http://127.0.0.1:${port}/v1`, UPSTREAM_MAX_RETRIES: '0' } }));
+    const engine = upstreamEntry.create(loadConfig({ env: { ENGINES: 'upstream', OUTBOUND_ALLOW: '127.0.0.1/32', UPSTREAM_BASE_URL: `http://127.0.0.1:${port}/v1`, UPSTREAM_MAX_RETRIES: '0' } }));
     const info = await engine.load();
     expect(info).toMatchObject({ name: 'upstream', version: VERSION, model: `whisper-1 @ 127.0.0.1:${port}` });
     expect(engine.capabilities).toMatchObject({ languages: [], native: false, defaultIsolation: 'in-process', wordTimestamps: true });
@@ -274,7 +274,7 @@ describe('upstream engine errors', () => {
   });
 
   it('refuses a base URL with credentials at load, without repeating them', async () => {
-    const engine = upstreamEntry.create(loadConfig({ env: { ENGINES: 'upstream', UPSTREAM_BASE_URL: `https://user:${KEY}@example.test/v1` } }));
+    const engine = upstreamEntry.create(loadConfig({ env: { ENGINES: 'upstream', OUTBOUND_ALLOW: '127.0.0.1/32', UPSTREAM_BASE_URL: `https://user:${KEY}@example.test/v1` } }));
     const err = await failure(engine.load());
     expect(err.code).toBe('ENGINE_ERROR');
     expect(err.message).toContain('https://example.test/v1');

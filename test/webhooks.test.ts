@@ -13,6 +13,8 @@ import { startTestServer, type TestServer } from './support/server.js';
 const SECRET = 'whsec-test-0123456789';
 const MAX_ATTEMPTS = 3;
 const audio = clip('1089-134686-0001').path; // 3.3 s
+/** The receivers listen on loopback, which hark refuses to call unless OUTBOUND_ALLOW lets it. */
+const LOOPBACK = '127.0.0.1/32';
 
 interface Delivery {
   headers: IncomingHttpHeaders;
@@ -74,7 +76,7 @@ interface Payload {
 let server: TestServer;
 let receiver: Receiver | undefined;
 beforeAll(async () => {
-  server = await startTestServer({ WEBHOOK_SECRET: SECRET, WEBHOOK_MAX_ATTEMPTS: String(MAX_ATTEMPTS), UTTERANCE_MAX_SECONDS: '5' });
+  server = await startTestServer({ OUTBOUND_ALLOW: LOOPBACK, WEBHOOK_SECRET: SECRET, WEBHOOK_MAX_ATTEMPTS: String(MAX_ATTEMPTS), UTTERANCE_MAX_SECONDS: '5' });
 });
 afterAll(async () => server?.stop());
 afterEach(async () => {
@@ -190,7 +192,7 @@ describe('webhooks across a restart', () => {
   });
 
   it('does not hold up shutdown while waiting to retry, and resumes the delivery after the restart', async () => {
-    const env = { DATA_DIR: dataDir, WEBHOOK_SECRET: SECRET, WEBHOOK_MAX_ATTEMPTS: String(MAX_ATTEMPTS) };
+    const env = { OUTBOUND_ALLOW: LOOPBACK, DATA_DIR: dataDir, WEBHOOK_SECRET: SECRET, WEBHOOK_MAX_ATTEMPTS: String(MAX_ATTEMPTS) };
     receiver = await startReceiver((n) => (n === 1 ? { status: 503, headers: { 'retry-after': '120' } } : { status: 200 }));
     other = await startTestServer(env);
     const { job_id } = await submitJob(other.url, audio, { callback_url: receiver.url });

@@ -5,6 +5,7 @@ import { main as serve } from '../main.js';
 import { ISOLATION_MODES, type Isolation } from '../engines/index.js';
 import { VERSION } from '../http/index.js';
 import { ApiError, formatJobRow, JobsClient } from './jobs.js';
+import { registerKeys } from './keys.js';
 import { registerLoadtest } from './loadtest.js';
 import { registerModels } from './models.js';
 import { registerStream } from './stream.js';
@@ -158,6 +159,7 @@ jobs
   .argument('<id>')
   .action(api(async (client, id: string) => void process.stdout.write(`${formatJobRow(await client.cancel(id))}\n`)));
 
+registerKeys(program, () => config({ LOG_LEVEL: 'silent' }));
 registerLoadtest(program);
 registerStream(program, DEFAULT_URL);
 registerModels(program, () => config({ LOG_LEVEL: 'silent' }), `hark/${VERSION}`);

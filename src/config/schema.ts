@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
 
@@ -67,6 +68,22 @@ function optionalInt(min: number, max: number) {
     .optional()
     .transform((v) => (v === undefined ? undefined : Number(v)))
     .pipe(z.number().int().min(min, { error: allowed }).max(max, { error: allowed }).optional());
+}
+
+/** A comma-separated list, trimmed, without empty or repeated entries. */
+function commaList() {
+  return z
+    .string()
+    .default('')
+    .transform((v) => [...new Set(v.split(',').map((s) => s.trim()).filter((s) => s !== ''))]);
+}
+
+/** A host name, an IP address, or a CIDR range (checked loosely; src/net parses it). */
+function outboundEntryOk(entry: string): boolean {
+  const [net = '', bits, extra] = entry.replace(/^\[|\]$/g, '').split('/');
+  if (extra !== undefined) return false;
+  if (bits !== undefined) return isIP(net) !== 0 && /^\d{1,3}$/.test(bits) && Number(bits) <= (isIP(net) === 4 ? 32 : 128);
+  return isIP(net) !== 0 || /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?\.?$/i.test(net);
 }
 
 function httpUrl() {
@@ -191,7 +208,24 @@ export const configShape = {
   WEBHOOK_SECRET: z.string().optional().describe('HMAC-SHA256 key for signing job webhooks (X-Hark-Signature). Empty: webhooks are sent unsigned.'),
   WEBHOOK_MAX_ATTEMPTS: int(1, 50, 5).describe('Deliveries tried per webhook (backoff 1 s, 2 s, 4 s...; Retry-After honoured).'),
   WEBHOOK_TIMEOUT_SECONDS: num(0.1, 300, 10).describe('Time limit of one webhook delivery.'),
+  OUTBOUND_ALLOW: commaList()
+    .refine((v) => v.every(outboundEntryOk), { error: 'a comma list of host names, IP addresses or CIDR ranges (e.g. 10.0.0.0/8, fd00::/8)' })
+    .describe(
+      'Exceptions to the outbound guard: hark calls webhook callback URLs, UPSTREAM_BASE_URL and AZURE_SPEECH_ENDPOINT only on public addresses (never loopback, private, link-local, unique-local, CGNAT, multicast or unspecified ones) unless the host name or a CIDR range is listed here, comma-separated, e.g. `127.0.0.1/32,speaches.internal`.',
+    ),
+  CORS_ORIGINS: commaList().describe('Origins allowed to call the API from a browser (CORS), comma-separated, e.g. `https://app.example.com`. Empty: no cross-origin access.'),
+  REQUEST_TIMEOUT_SECONDS: int(1, 86_400, 300).describe(
+    'Time limit for receiving a whole request, upload included; a client that sends slower is cut off (slow-loris). Raise it for very large uploads over slow links.',
+  ),
   ENABLE_DOCS: bool(true).describe('Serve the OpenAPI document at `/docs` (UI) and `/docs/json`.'),
+  AUTH_MODE: oneOf(['none', 'api_key'] as const, 'none').describe(
+    'none: every route is open (a loud warning at start when HOST is not loopback). api_key: API routes need a key from `hark keys create`, sent as `Authorization: Bearer` or `X-API-Key`.',
+  ),
+  METRICS_TOKEN: z.string().min(16, { error: 'at least 16 characters' }).optional().describe('With AUTH_MODE=api_key, this Bearer token also opens /metrics (for Prometheus), besides a key with the admin scope.'),
+  RATE_LIMIT_PER_MINUTE: optionalInt(0, 1_000_000).describe(
+    'Requests per minute per API key (per client IP without one), with RateLimit-* headers; over it, 429 RATE_LIMITED. 0: off. Empty: 120 with AUTH_MODE=api_key, off with AUTH_MODE=none. /healthz and /readyz are never counted.',
+  ),
+  KEY_MAX_ACTIVE_JOBS: int(0, 1_000_000, 0).describe('Queued plus running jobs one API key may have; a submit over it gets 429 RATE_LIMITED. 0: no cap.'),
 } as const;
 
 export const configSchema = z

@@ -5,7 +5,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../logger.js';
 import { AppError } from '../errors.js';
+import { installAccess } from './auth.js';
 import { installErrorHandler, sendError } from './error-handler.js';
+import { httpServerOptions, installHttpSecurity } from './security.js';
 import { registerOpenApi } from './openapi.js';
 import { capacityRoutes } from './routes/capacity.js';
 import { debugRoutes } from './routes/debug.js';
@@ -47,8 +49,11 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
     // Upload bodies are streamed by the multipart parser; JSON bodies are small.
     bodyLimit: 1024 * 1024,
     routerOptions: { maxParamLength: 200 },
-    requestTimeout: 0,
+    // The whole request (upload included) must arrive in this time: a trickling body is cut (slow loris).
+    // Answers may take longer (a long synchronous transcription): Node times the request only.
+    requestTimeout: deps.config.REQUEST_TIMEOUT_SECONDS * 1000,
     connectionTimeout: 0,
+    http: httpServerOptions(deps.config),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -56,6 +61,8 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
     void reply.header('x-request-id', request.id);
   });
   installErrorHandler(app);
+  // First of the hooks, so every answer (404, 413, 401 included) has the security headers.
+  await installHttpSecurity(app, deps.config);
   const methodsFor = routeTable(app);
   app.setNotFoundHandler((request, reply) => {
     const allowed = methodsFor(request.url);
@@ -86,6 +93,7 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
     }
   });
 
+  await installAccess(app, deps.config, deps.keys, isLoopback(deps.config.HOST));
   if (deps.metrics !== undefined) metricsRoutes(app, deps.metrics);
   await app.register(healthRoutes, deps);
   // ROLE=worker serves what operators and probes need, and nothing that takes audio.

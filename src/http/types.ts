@@ -1,4 +1,5 @@
 import type { TempDir } from '../audio/index.js';
+import type { KeyLookup } from './auth.js';
 import type { Config } from '../config/index.js';
 import type { Isolation } from '../engines/index.js';
 import type { JobService } from '../jobs/index.js';
@@ -22,6 +23,8 @@ export interface AppDeps {
   readiness: Readiness;
   /** The worker pool, for read-only views (/debug/pool, /readyz); undefined when ENABLE_PROCESS_ISOLATED=false. */
   pool: WorkerPool | undefined;
+  /** API keys (the job store); needed when AUTH_MODE=api_key. */
+  keys?: KeyLookup | undefined;
   /** Async jobs (durable, in the job store). */
   jobs: JobService | undefined;
   /** Prometheus metrics; /metrics is served when present. */

@@ -3,6 +3,6 @@ export { JobService, encodeCursor, decodeCursor, type SubmitRequest } from './se
 export { JobRunner, type JobRunnerOptions } from './runner.js';
 export { OrphanRecovery, type RecoveryReport } from './recovery.js';
 export { Retention } from './retention.js';
-export { WebhookSender, checkCallbackUrl, signPayload, webhookPayload } from './webhooks.js';
+export { WebhookSender, checkCallbackTarget, checkCallbackUrl, signPayload, webhookPayload } from './webhooks.js';
 export { JobLogs, formatLogLine } from './job-log.js';
 export { openJobSystem, type JobSystem } from './system.js';

@@ -77,12 +77,14 @@ export interface Job {
   webhookAttempts: number;
   webhookLastError: string | null;
   cancelRequested: boolean;
+  /** The API key that submitted it (null without AUTH_MODE=api_key). */
+  apiKeyId: string | null;
 }
 
 export type NewJob = Pick<
   Job,
   'id' | 'priority' | 'createdAt' | 'fileName' | 'fileSize' | 'durationSeconds' | 'audioPath' | 'options' | 'engine' | 'isolation' | 'idempotencyKey' | 'callbackUrl'
->;
+> & { apiKeyId?: string | null | undefined };
 
 export function illegalMove(job: Pick<Job, 'id' | 'status'>, to: JobStatus): AppError {
   return new AppError('JOB_ALREADY_FINISHED', `job ${job.id} is ${job.status} and cannot become ${to}`);

@@ -20,6 +20,8 @@ export interface SubmitRequest {
   options: JobOptions;
   idempotencyKey: string | undefined;
   callbackUrl: string | undefined;
+  /** The API key submitting it (AUTH_MODE=api_key). */
+  apiKeyId?: string | undefined;
 }
 
 /** Opaque, URL-safe list position: created_at and id of the last job seen. */
@@ -65,6 +67,18 @@ export class JobService {
     }
   }
 
+  /** KEY_MAX_ACTIVE_JOBS: one key may not hold more queued plus running jobs than this. */
+  async checkKeyQuota(apiKeyId: string | undefined): Promise<void> {
+    const max = this.config.KEY_MAX_ACTIVE_JOBS;
+    if (apiKeyId === undefined || max === 0) return;
+    const active = await this.store.countActiveByApiKey(apiKeyId);
+    if (active >= max) {
+      throw new AppError('RATE_LIMITED', `this API key already has ${active} queued or running jobs (KEY_MAX_ACTIVE_JOBS=${max}); wait for one to end`, {
+        details: { retry_after_seconds: 10, active_jobs: active, max_active_jobs: max },
+      });
+    }
+  }
+
   async submit(req: SubmitRequest): Promise<{ job: Job; created: boolean }> {
     if (req.idempotencyKey !== undefined) {
       const existing = await this.store.findByIdempotencyKey(req.idempotencyKey);
@@ -97,6 +111,7 @@ export class JobService {
         isolation: req.isolation,
         idempotencyKey: req.idempotencyKey ?? null,
         callbackUrl: req.callbackUrl ?? null,
+        apiKeyId: req.apiKeyId ?? null,
       });
       this.logs.append(id, `accepted: ${JSON.stringify(req.fileName)}, ${req.fileSize} bytes, ${container}, priority ${req.priority}, isolation ${req.isolation}`);
       this.runner.tick();
@@ -118,8 +133,9 @@ export class JobService {
     return job;
   }
 
-  async list(status: JobStatus | undefined, limit: number, cursor: string | undefined): Promise<{ jobs: Job[]; nextCursor: string | null }> {
-    const jobs = await this.store.list({ status, limit: limit + 1, cursor: cursor === undefined ? undefined : decodeCursor(cursor) });
+  /** `apiKeyId`: only that key's jobs. */
+  async list(status: JobStatus | undefined, limit: number, cursor: string | undefined, apiKeyId?: string): Promise<{ jobs: Job[]; nextCursor: string | null }> {
+    const jobs = await this.store.list({ status, limit: limit + 1, cursor: cursor === undefined ? undefined : decodeCursor(cursor), apiKeyId });
     const page = jobs.slice(0, limit);
     return { jobs: page, nextCursor: jobs.length > limit ? encodeCursor(page[page.length - 1]!) : null };
   }

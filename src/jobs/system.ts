@@ -12,6 +12,7 @@ import { Retention } from './retention.js';
 import { JobRunner } from './runner.js';
 import { JobService } from './service.js';
 import { WebhookSender } from './webhooks.js';
+import { parseOutboundAllow } from '../net/index.js';
 
 export interface JobSystem {
   instanceId: string;
@@ -68,6 +69,7 @@ export async function openJobSystem(opts: {
     store,
     logger,
     secret: config.WEBHOOK_SECRET,
+    allow: parseOutboundAllow(config.OUTBOUND_ALLOW),
     maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
     timeoutMs: config.WEBHOOK_TIMEOUT_SECONDS * 1000,
     baseUrl: opts.baseUrl,

@@ -1,5 +1,8 @@
 import { createHmac } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { AppError } from '../errors.js';
+import { checkOutboundUrl, guardedLookup, OutboundRefusedError, type OutboundAllow } from '../net/index.js';
 import type { Logger } from '../logger.js';
 import type { JobStore } from '../store/index.js';
 import type { Job } from './model.js';
@@ -8,6 +11,8 @@ export interface WebhookOptions {
   store: JobStore;
   logger: Logger;
   secret: string | undefined;
+  /** OUTBOUND_ALLOW: the private hosts and ranges callbacks may reach. */
+  allow: OutboundAllow;
   maxAttempts: number;
   timeoutMs: number;
   /** Base of the links in the payload, e.g. http://127.0.0.1:8000 */
@@ -29,6 +34,61 @@ export function checkCallbackUrl(raw: string): string {
   }
   if (url.username || url.password) throw new AppError('INVALID_CALLBACK_URL', 'callback_url must not carry credentials');
   return url.toString();
+}
+
+/**
+ * Refuses (400 INVALID_CALLBACK_URL) a callback URL whose host is, or resolves
+ * to, a private, loopback, link-local... address not in OUTBOUND_ALLOW. The
+ * delivery checks again (DNS can change in between) and connects to the
+ * address it checked.
+ */
+export async function checkCallbackTarget(url: string, allow: OutboundAllow): Promise<string> {
+  try {
+    await checkOutboundUrl(new URL(url), allow);
+  } catch (err) {
+    if (err instanceof OutboundRefusedError) throw new AppError('INVALID_CALLBACK_URL', `callback_url refused: ${err.message}`);
+    const code = (err as { code?: unknown }).code;
+    throw new AppError('INVALID_CALLBACK_URL', `callback_url host ${new URL(url).hostname} could not be resolved (${typeof code === 'string' ? code : 'DNS error'})`, { cause: err });
+  }
+  return url;
+}
+
+/** Bytes of a receiver's answer read at most: only the status matters, the rest is dropped. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+interface Answer {
+  status: number;
+  retryAfter: string | null;
+}
+
+/**
+ * POSTs `body` through node:http(s) with a lookup that refuses private
+ * addresses, so the address checked is the one connected to (DNS rebinding
+ * between check and connect cannot slip through). Redirects are not followed.
+ */
+async function post(url: string, headers: Record<string, string>, body: string, allow: OutboundAllow, signal: AbortSignal): Promise<Answer> {
+  const target = new URL(url);
+  // An IP literal never goes through `lookup`: check it here.
+  await checkOutboundUrl(target, allow, async () => []);
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise<Answer>((resolve, reject) => {
+    const req = send(target, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup: guardedLookup(allow), signal }, (res) => {
+      let read = 0;
+      const answer = { status: res.statusCode ?? 0, retryAfter: typeof res.headers['retry-after'] === 'string' ? res.headers['retry-after'] : null };
+      res.on('data', (chunk: Buffer) => {
+        read += chunk.length;
+        // A receiver streaming an endless answer must not hold the delivery: the status is known.
+        if (read > MAX_ANSWER_BYTES) {
+          res.destroy();
+          resolve(answer);
+        }
+      });
+      res.on('end', () => resolve(answer));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /**
@@ -133,8 +193,7 @@ export class WebhookSender {
       let retryAfterMs: number | undefined;
       try {
         const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping]);
-        const res = await fetch(job.callbackUrl!, { method: 'POST', headers, body, redirect: 'manual', signal });
-        await res.body?.cancel();
+        const res = await post(job.callbackUrl!, headers, body, this.options.allow, signal);
         if (res.status >= 200 && res.status < 300) {
           await store.setWebhook(job.id, 'delivered', attempt, null);
           this.totals.delivered++;
@@ -142,7 +201,7 @@ export class WebhookSender {
           return;
         }
         lastError = `HTTP ${res.status}`;
-        retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
+        retryAfterMs = parseRetryAfter(res.retryAfter);
       } catch (err) {
         // Cut short by shutdown: not the receiver's failure; the next start tries this attempt again.
         if (stopping.aborted) return;

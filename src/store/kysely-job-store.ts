@@ -4,7 +4,8 @@ import type { SerializedError } from '../errors.js';
 import { JOB_STATUSES, PRIORITY_RANK, sourcesOf, type Job, type JobStatus, type NewJob, type WebhookStatus } from '../jobs/model.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Database, JobsTable } from './schema.js';
-import type { ClaimOptions, InstanceRecord, JobStore, ListJobsQuery, LogLine, LogLinesQuery, RunRef } from './types.js';
+import * as apiKeys from './kysely-api-keys.js';
+import type { ApiKeyRecord, ClaimOptions, InstanceRecord, JobStore, ListJobsQuery, LogLine, LogLinesQuery, RunRef } from './types.js';
 
 type Row = Selectable<JobsTable>;
 
@@ -48,6 +49,7 @@ function toJob(r: Row): Job {
     webhookAttempts: r.webhook_attempts,
     webhookLastError: r.webhook_last_error,
     cancelRequested: Boolean(r.cancel_requested),
+    apiKeyId: r.api_key_id,
   };
 }
 
@@ -117,6 +119,7 @@ export abstract class KyselyJobStore implements JobStore {
         owner_instance_id: null,
         run_token: null,
         webhook_last_error: null,
+        api_key_id: job.apiKeyId ?? null,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -136,6 +139,7 @@ export abstract class KyselyJobStore implements JobStore {
   async list(q: ListJobsQuery): Promise<Job[]> {
     let query = this.db.selectFrom('transcription_jobs').selectAll();
     if (q.status !== undefined) query = query.where('status', '=', q.status);
+    if (q.apiKeyId !== undefined) query = query.where('api_key_id', '=', q.apiKeyId);
     if (q.cursor !== undefined) {
       const { createdAt, id } = q.cursor;
       query = query.where((eb) => eb.or([eb('created_at', '<', createdAt), eb.and([eb('created_at', '=', createdAt), eb('id', '<', id)])]));
@@ -360,5 +364,25 @@ export abstract class KyselyJobStore implements JobStore {
       .where('status', 'in', ['completed', 'failed', 'cancelled'])
       .execute();
     return rows.map(toJob);
+  }
+
+  countActiveByApiKey(apiKeyId: string): Promise<number> {
+    return apiKeys.countActiveByApiKey(this.db, apiKeyId);
+  }
+
+  createApiKey(key: Omit<ApiKeyRecord, 'revokedAt'>): Promise<ApiKeyRecord> {
+    return apiKeys.createApiKey(this.db, key);
+  }
+
+  findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
+    return apiKeys.findApiKeyByHash(this.db, keyHash);
+  }
+
+  listApiKeys(): Promise<ApiKeyRecord[]> {
+    return apiKeys.listApiKeys(this.db);
+  }
+
+  revokeApiKey(id: string, now: number): Promise<boolean> {
+    return apiKeys.revokeApiKey(this.db, id, now);
   }
 }

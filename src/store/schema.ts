@@ -35,6 +35,8 @@ export interface JobsTable {
   webhook_attempts: Generated<number>;
   webhook_last_error: string | null;
   cancel_requested: Generated<number>;
+  // Migration 004
+  api_key_id: string | null;
 }
 
 export interface InstancesTable {
@@ -54,8 +56,20 @@ export interface JobLogLinesTable {
   line: string;
 }
 
+/** Migration 004: API keys, by the SHA-256 of the key (never the key). */
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  key_hash: string;
+  /** Comma-separated scopes. */
+  scopes: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
 export interface Database {
   transcription_jobs: JobsTable;
   hark_instances: InstancesTable;
   hark_job_log_lines: JobLogLinesTable;
+  hark_api_keys: ApiKeysTable;
 }

@@ -7,6 +7,21 @@ export interface ListJobsQuery {
   limit: number;
   /** Opaque position from a previous page (newest first). */
   cursor?: { createdAt: number; id: string } | undefined;
+  /** Only jobs submitted with this API key. */
+  apiKeyId?: string | undefined;
+}
+
+export const API_KEY_SCOPES = ['transcribe', 'jobs', 'admin'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+/** An API key as stored: its hash, never the key. */
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  keyHash: string;
+  scopes: ApiKeyScope[];
+  createdAt: number;
+  revokedAt: number | null;
 }
 
 export interface ClaimOptions {
@@ -64,6 +79,8 @@ export interface JobStore {
   findByIdempotencyKey(key: string): Promise<Job | undefined>;
   list(query: ListJobsQuery): Promise<Job[]>;
   countByStatus(): Promise<Record<JobStatus, number>>;
+  /** Queued plus running jobs of one API key (KEY_MAX_ACTIVE_JOBS). */
+  countActiveByApiKey(apiKeyId: string): Promise<number>;
   /** Deletes the job and its log lines. */
   delete(id: string): Promise<boolean>;
 
@@ -97,4 +114,11 @@ export interface JobStore {
   finishedBefore(before: number, limit: number): Promise<Job[]>;
   setWebhook(id: string, status: WebhookStatus, attempts: number, lastError: string | null): Promise<void>;
   pendingWebhooks(): Promise<Job[]>;
+
+  createApiKey(key: Omit<ApiKeyRecord, 'revokedAt'>): Promise<ApiKeyRecord>;
+  /** The key with this hash, revoked or not (the caller checks `revokedAt`). */
+  findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** False when no unrevoked key has this id. */
+  revokeApiKey(id: string, now: number): Promise<boolean>;
 }

@@ -10,6 +10,7 @@ import type { MemoryHistoryView, SystemInfo } from '../http/routes/system.js';
 import type { errorBodySchema } from '../http/openapi.js';
 import type { TranscriptionResponse } from '../transcription/index.js';
 import type { JobStatus } from '../jobs/model.js';
+import { authHeaders, keyRefused } from './auth.js';
 
 export type { MemoryHistoryView, SystemInfo, TranscriptionResponse, JobStatus };
 export type JobView = z.infer<typeof jobViewSchema>;
@@ -71,11 +72,12 @@ function toApiError(status: number, bodyText: string, retryHeader: string | null
 async function request<T>(path: string, init?: RequestInit): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(path, { ...init, headers: { accept: 'application/json', ...init?.headers } });
+    res = await fetch(path, { ...init, headers: { accept: 'application/json', ...authHeaders(), ...init?.headers } });
   } catch {
     throw new ApiError(0, 'NETWORK', 'the server cannot be reached');
   }
   const text = await res.text();
+  if (res.status === 401) keyRefused();
   if (!res.ok) throw toApiError(res.status, text, res.headers.get('retry-after'));
   return JSON.parse(text) as T;
 }
@@ -148,6 +150,7 @@ export function upload(file: File, options: UploadOptions, onProgress: (sent: nu
     xhr.onabort = () => reject(new ApiError(0, 'ABORTED', 'upload cancelled'));
     xhr.onload = () => {
       const text = xhr.responseText;
+      if (xhr.status === 401) keyRefused();
       if (xhr.status < 200 || xhr.status >= 300) {
         reject(toApiError(xhr.status, text, xhr.getResponseHeader('retry-after')));
         return;
@@ -164,6 +167,7 @@ export function upload(file: File, options: UploadOptions, onProgress: (sent: nu
   });
   xhr.open('POST', url);
   xhr.setRequestHeader('accept', 'application/json');
+  for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
   xhr.send(form);
   return { done, abort: () => xhr.abort() };
 }

@@ -1,5 +1,6 @@
 import { useEffect, useRef } from 'preact/hooks';
 import { LiveRegion } from './announce.js';
+import { KeyPrompt } from './components/key-prompt.js';
 import { href, useRoute, type Route } from './router.js';
 import { HistoryView } from './views/history.js';
 import { JobPage } from './views/job.js';
@@ -104,6 +105,7 @@ export function App() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
+        <KeyPrompt />
         <View route={route} />
       </main>
       <LiveRegion />

@@ -6,6 +6,7 @@ import { AppError } from '../../errors.js';
 import type { Engine, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
 import { entraAuth, keyAuth } from './auth.js';
 import { AzureClient } from './client.js';
+import { refuseInternal } from '../outbound-check.js';
 import { azureLocale, languageOf, type LocaleChoice } from './locale.js';
 import {
   FAST_API_VERSION, SHORT_AUDIO_CONTENT_TYPE, azureEndpoints, fastDefinition, fastMultipart, fastPiece, fastResultSchema, round, shortAudioUrl,
@@ -65,6 +66,9 @@ export class AzureSpeechEngine implements Engine {
       azureLocale(this.config.AZURE_SPEECH_LANGUAGE);
     } catch (cause) {
       throw new AppError('ENGINE_ERROR', `AZURE_SPEECH_LANGUAGE=${this.config.AZURE_SPEECH_LANGUAGE} is neither a locale (en-US) nor a known language code (en)`, { cause });
+    }
+    if (this.config.AZURE_SPEECH_ENDPOINT !== undefined) {
+      await refuseInternal(new URL(this.config.AZURE_SPEECH_ENDPOINT), this.config.OUTBOUND_ALLOW, 'AZURE_SPEECH_ENDPOINT');
     }
     this.endpoints = endpoints;
     this.client = new AzureClient({

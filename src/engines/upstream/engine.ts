@@ -7,6 +7,7 @@ import { AppError } from '../../errors.js';
 import type { Engine, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
 import { parseAnswer, placeAnswer, round, transcriptConfidence, type UpstreamAnswer } from './answer.js';
 import { badRequestKind, displayUrl, notATranscription, toUpstreamError, type UpstreamErrorContext } from './errors.js';
+import { refuseInternal } from '../outbound-check.js';
 import { deadlineTransport, type UpstreamTransport } from './transport.js';
 
 /** Settings of one upstream engine, from the UPSTREAM_* keys. */
@@ -17,6 +18,8 @@ export interface UpstreamEngineOptions {
   timeoutSeconds: number;
   maxRetries: number;
   utteranceMaxSeconds: number;
+  /** OUTBOUND_ALLOW: a private or loopback upstream must be listed there. */
+  outboundAllow: readonly string[];
 }
 
 export function upstreamOptions(config: Config): UpstreamEngineOptions {
@@ -27,6 +30,7 @@ export function upstreamOptions(config: Config): UpstreamEngineOptions {
     timeoutSeconds: config.UPSTREAM_TIMEOUT_SECONDS,
     maxRetries: config.UPSTREAM_MAX_RETRIES,
     utteranceMaxSeconds: config.UTTERANCE_MAX_SECONDS,
+    outboundAllow: config.OUTBOUND_ALLOW,
   };
 }
 
@@ -67,6 +71,7 @@ export class UpstreamEngine implements Engine {
       // fetch refuses URLs with credentials, and a key belongs in UPSTREAM_API_KEY (never in logs).
       throw new AppError('ENGINE_ERROR', `UPSTREAM_BASE_URL (${displayUrl(url)}) must not carry a user or password; put the key in UPSTREAM_API_KEY`);
     }
+    await refuseInternal(url, this.options.outboundAllow, 'UPSTREAM_BASE_URL');
     const timeoutMs = Math.round(timeoutSeconds * 1000);
     const transport: UpstreamTransport = deadlineTransport(timeoutMs);
     this.ctx = { host: url.host, baseUrl: displayUrl(url), timeoutSeconds, maxRetries, apiKey, errorBody: transport.errorBody };

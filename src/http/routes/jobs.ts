@@ -3,12 +3,14 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ENGINE_NAMES } from '../../config/index.js';
 import { ISOLATION_MODES, resolveModel } from '../../engines/index.js';
-import { checkCallbackUrl, isTerminal, JOB_STATUSES, PRIORITIES, type Job } from '../../jobs/index.js';
+import { checkCallbackTarget, checkCallbackUrl, isTerminal, JOB_STATUSES, PRIORITIES, type Job } from '../../jobs/index.js';
 import { AppError } from '../../errors.js';
+import { parseOutboundAllow } from '../../net/index.js';
 import { CONTENT_TYPES, renderText, transcriptionResponseSchema } from '../../transcription/index.js';
 import { parseFields } from '../fields.js';
 import { errorResponses } from '../openapi.js';
 import type { UploadRouteConfig } from '../transcribe-handler.js';
+import { canSeeJob } from '../auth.js';
 import type { AppDeps } from '../types.js';
 import { receiveUpload } from '../upload.js';
 
@@ -98,12 +100,22 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
   const jobs = deps.jobs;
   if (jobs === undefined) return;
 
+  // A key sees only the jobs it submitted (admin: all); another key's job is "not found", so ids do not leak.
+  app.addHook('preHandler', async (request) => {
+    const id = (request.params as { id?: unknown } | undefined)?.id;
+    if (typeof id !== 'string' || request.apiKey === undefined) return;
+    const job = await jobs.get(id).catch(() => undefined);
+    if (job !== undefined && !canSeeJob(request, job.apiKeyId)) throw new AppError('JOB_NOT_FOUND', `no job ${id}`);
+  });
+
+  const outboundAllow = parseOutboundAllow(deps.config.OUTBOUND_ALLOW);
   const submit = async (request: FastifyRequest, reply: FastifyReply) => {
     const key = request.headers['idempotency-key'];
     if (key !== undefined && (typeof key !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(key))) {
       throw new AppError('INVALID_REQUEST', 'Idempotency-Key must be 1-255 visible ASCII characters');
     }
     await jobs.checkCapacity(key);
+    await jobs.checkKeyQuota(request.apiKey?.id);
     const upload = await receiveUpload(request, deps.temp, deps.config.MAX_FILE_SIZE_MB * 1e6);
     let submitted;
     try {
@@ -121,7 +133,8 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
         isolation,
         options: { language: f.language },
         idempotencyKey: key,
-        callbackUrl: f.callback_url === undefined ? undefined : checkCallbackUrl(f.callback_url),
+        callbackUrl: f.callback_url === undefined ? undefined : await checkCallbackTarget(checkCallbackUrl(f.callback_url), outboundAllow),
+        apiKeyId: request.apiKey?.id,
       });
     } finally {
       // Moved into the job's folder on success; gone either way, before the client hears back.
@@ -161,7 +174,8 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
     },
     async (request) => {
       const { status, limit, cursor } = request.query;
-      const page = await jobs.list(status, limit, cursor);
+      const own = request.apiKey !== undefined && !request.apiKey.scopes.includes('admin') ? request.apiKey.id : undefined;
+      const page = await jobs.list(status, limit, cursor, own);
       const now = Date.now();
       return { jobs: page.jobs.map((j) => jobView(j, now)), next_cursor: page.nextCursor };
     },

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ISOLATION_MODES } from '../../engines/index.js';
 import { AppError } from '../../errors.js';
 import { errorResponses } from '../openapi.js';
+import { canSeeJob } from '../auth.js';
 import type { AppDeps } from '../types.js';
 
 export const systemInfoSchema = z.object({
@@ -114,6 +115,7 @@ export const systemRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
     },
     async (request, reply) => {
       const job = await jobs.get(request.params.id);
+      if (!canSeeJob(request, job.apiKeyId)) throw new AppError('JOB_NOT_FOUND', `no job ${job.id}`);
       const gone = () => new AppError('JOB_NOT_FOUND', `the audio of job ${job.id} was deleted (KEEP_JOB_AUDIO=false)`);
       if (job.audioPath === null) throw gone();
       // The job may end (and its audio go) between the read above and the stream below.

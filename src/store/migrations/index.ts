@@ -76,4 +76,22 @@ export const MIGRATIONS: Record<string, Migration> = {
       // Jobs no longer get a log file; the column stays (migrations are append-only) and is written empty.
     },
   },
+  '004_api_keys': {
+    async up(db: Kysely<unknown>) {
+      // Only the SHA-256 of a key is stored: keys are 256 random bits, so a fast hash is
+      // as good as a slow one (nothing to brute-force) and lookups stay one indexed read.
+      await db.schema
+        .createTable('hark_api_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('scopes', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      // The key that submitted a job (null: submitted without auth); a key sees only its own jobs.
+      await db.schema.alterTable('transcription_jobs').addColumn('api_key_id', 'text').execute();
+      await db.schema.createIndex('transcription_jobs_api_key').on('transcription_jobs').columns(['api_key_id', 'status']).execute();
+    },
+  },
 };

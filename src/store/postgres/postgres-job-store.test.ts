@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeApiKeyStore } from '../../../test/support/api-key-store-suite.js';
 import { describeJobStore, newJob } from '../../../test/support/job-store-suite.js';
 import { startPostgres, type TestPostgres } from '../../../test/support/postgres.js';
 import { PostgresJobStore } from './postgres-job-store.js';
@@ -12,6 +13,7 @@ afterAll(async () => pg?.stop());
 
 // The same contract as SQLite, each test on a fresh database of a real server.
 describeJobStore('PostgreSQL', () => PostgresJobStore.open(pg.createDatabase(`contract_${n++}`)));
+describeApiKeyStore('PostgreSQL', () => PostgresJobStore.open(pg.createDatabase(`keys_${n++}`)));
 
 describe('PostgreSQL claims under contention', () => {
   it('gives each of 40 jobs to exactly one of 8 concurrent claimers', async () => {

@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import { describeApiKeyStore } from '../../../test/support/api-key-store-suite.js';
 import { describeJobStore, newJob } from '../../../test/support/job-store-suite.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 
 describeJobStore('SQLite', () => SqliteJobStore.open(join(mkdtempSync(join(tmpdir(), 'hark-store-')), 'hark.db')));
+describeApiKeyStore('SQLite', () => SqliteJobStore.open(join(mkdtempSync(join(tmpdir(), 'hark-store-')), 'hark.db')));
 
 describe('SQLite migrations', () => {
   it('upgrades a file made with the first schema, keeping every row, after a backup copy', async () => {
@@ -26,9 +28,9 @@ describe('SQLite migrations', () => {
     await old.close();
 
     const store = await SqliteJobStore.open(path);
-    expect(await store.pendingMigrations()).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines']);
+    expect(await store.pendingMigrations()).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines', '004_api_keys']);
     await store.migrate();
-    expect(store.lastMigration.applied).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines']);
+    expect(store.lastMigration.applied).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines', '004_api_keys']);
     expect(store.lastMigration.backupPath).toMatch(/hark\.db\.backup-.*-before-002_instances_webhooks_cancel$/);
     expect(readdirSync(dir)).toContain(store.lastMigration.backupPath!.split('/').pop());
     const jobs = await store.list({ limit: 10 });
@@ -38,7 +40,7 @@ describe('SQLite migrations', () => {
 
     // The backup is the old database, still readable at the old version.
     const backup = await SqliteJobStore.open(store.lastMigration.backupPath!);
-    expect(await backup.pendingMigrations()).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines']);
+    expect(await backup.pendingMigrations()).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines', '004_api_keys']);
     await backup.close();
   });
 

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { announce } from '../announce.js';
 import { ErrorNote } from './status.js';
+import { apiKey } from '../auth.js';
 
 /*
  * Live transcription from the microphone: MediaRecorder's Opus-in-WebM chunks go
@@ -32,7 +33,9 @@ interface ServerMessage {
 }
 
 function streamUrl(): string {
-  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/v1/audio/stream`;
+  // Browsers cannot set headers on a WebSocket: the key goes in the query (the server accepts it there only).
+  const key = apiKey();
+  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/v1/audio/stream${key === null ? '' : `?api_key=${encodeURIComponent(key)}`}`;
 }
 
 /** Failures of getUserMedia, in words a user can act on. */

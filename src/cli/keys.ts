@@ -1,0 +1,67 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { createApiKey, parseScopes } from '../auth/keys.js';
+import type { Config } from '../config/index.js';
+import { AppError } from '../errors.js';
+import { openStore } from '../jobs/system.js';
+import { createLogger } from '../logger.js';
+import type { JobStore } from '../store/index.js';
+
+/*
+ * `hark keys create|list|revoke`: API keys in the job store named by DATABASE_URL (or
+ * DATA_DIR/hark.db), opened directly: no server needs to run, and a revoke takes effect at
+ * the server's next request (it reads keys from the store every time).
+ */
+
+async function withStore(config: Config, fn: (store: JobStore) => Promise<void>): Promise<void> {
+  const store = await openStore(config, resolve(config.DATA_DIR), createLogger('silent'));
+  try {
+    await fn(store);
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    process.stderr.write(`hark: ${err.message}\n`);
+    process.exitCode = 1;
+  } finally {
+    await store.close();
+  }
+}
+
+export function registerKeys(program: Command, config: () => Config): void {
+  const keys = program.command('keys').description('API keys (AUTH_MODE=api_key), in the job store (DATABASE_URL / DATA_DIR)');
+
+  keys
+    .command('create')
+    .description('create a key; it is printed once (only its SHA-256 is stored)')
+    .requiredOption('--name <name>', 'who or what the key is for')
+    .option('--scopes <list>', 'comma-separated: transcribe, jobs, admin', 'transcribe,jobs')
+    .action(async (opts: { name: string; scopes: string }) => {
+      await withStore(config(), async (store) => {
+        const { key, record } = await createApiKey(store, opts.name, parseScopes(opts.scopes));
+        process.stdout.write(`${key}\n`);
+        process.stderr.write(`created key ${record.id} (${record.name}; scopes ${record.scopes.join(',')}). Store it now: it is not shown again.\n`);
+      });
+    });
+
+  keys
+    .command('list')
+    .description('keys: id, name, scopes, created, revoked')
+    .action(async () => {
+      await withStore(config(), async (store) => {
+        for (const k of await store.listApiKeys()) {
+          const revoked = k.revokedAt === null ? 'active' : `revoked ${new Date(k.revokedAt).toISOString()}`;
+          process.stdout.write(`${k.id}  ${k.name}  ${k.scopes.join(',')}  ${new Date(k.createdAt).toISOString()}  ${revoked}\n`);
+        }
+      });
+    });
+
+  keys
+    .command('revoke')
+    .description('revoke a key by id (requests with it get 401 from then on)')
+    .argument('<id>')
+    .action(async (id: string) => {
+      await withStore(config(), async (store) => {
+        if (!(await store.revokeApiKey(id, Date.now()))) throw new AppError('NOT_FOUND', `no active key ${id}`);
+        process.stdout.write(`revoked ${id}\n`);
+      });
+    });
+}

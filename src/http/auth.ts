@@ -1,0 +1,128 @@
+import { timingSafeEqual } from 'node:crypto';
+import fastifyRateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { hashApiKey } from '../auth/keys.js';
+import type { Config } from '../config/index.js';
+import { AppError } from '../errors.js';
+import type { ApiKeyRecord, ApiKeyScope, JobStore } from '../store/index.js';
+
+/** What authentication needs from the store: one indexed read per request (so a revoke takes effect at once). */
+export type KeyLookup = Pick<JobStore, 'findApiKeyByHash'>;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The key this request came with (AUTH_MODE=api_key), once authenticated. */
+    apiKey?: ApiKeyRecord;
+  }
+}
+
+/** Paths anyone may read: probes, the web page's files, the API docs. */
+const OPEN = [/^\/healthz$/, /^\/readyz$/, /^\/$/, /^\/ui(\/|$)/, /^\/assets\//, /^\/favicon/, /^\/docs(\/|$)/];
+
+/** The scope a path needs; `null`: any valid key. */
+export function scopeFor(path: string): ApiKeyScope | null {
+  if (/^\/(v1\/audio\/|v1\/models|transcriptions)/.test(path)) return 'transcribe';
+  if (/^\/api\/v1\/(jobs|transcribe\/batch)/.test(path)) return 'jobs';
+  if (/^\/(debug\/|metrics$)/.test(path)) return 'admin';
+  return null;
+}
+
+/** The key a request presents: Bearer, X-API-Key, or (WebSocket upgrades only) `?api_key=`. */
+function presentedKey(request: FastifyRequest, path: string): string | undefined {
+  const auth = request.headers.authorization;
+  const bearer = auth === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1];
+  if (bearer !== undefined) return bearer;
+  const header = request.headers['x-api-key'];
+  if (typeof header === 'string' && header !== '') return header;
+  // Browsers cannot set headers on a WebSocket, so the stream also takes the key in the query.
+  if (path === '/v1/audio/stream') {
+    const q = (request.query as Record<string, unknown> | undefined)?.['api_key'];
+    if (typeof q === 'string' && q !== '') return q;
+  }
+  return undefined;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function unauthorized(message: string): AppError {
+  return new AppError('UNAUTHORIZED', message);
+}
+
+/** True when the request's key may see a job made by `apiKeyId` (its own, or any with admin). */
+export function canSeeJob(request: FastifyRequest, apiKeyId: string | null): boolean {
+  const key = request.apiKey;
+  return key === undefined || key.scopes.includes('admin') || key.id === apiKeyId;
+}
+
+/**
+ * AUTH_MODE=api_key: every route but the open ones needs a valid, unrevoked key with
+ * the route's scope. Runs first among onRequest hooks so the rate limit can count per key.
+ */
+export function installAuth(app: FastifyInstance, config: Config, keys: KeyLookup): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const path = request.url.split('?')[0] ?? request.url;
+    if (OPEN.some((re) => re.test(path))) return;
+    const scope = scopeFor(path);
+    const key = presentedKey(request, path);
+    if (scope === 'admin' && path === '/metrics' && config.METRICS_TOKEN !== undefined && key !== undefined && sameSecret(key, config.METRICS_TOKEN)) return;
+    if (key === undefined) {
+      void reply.header('www-authenticate', 'Bearer realm="hark"');
+      throw unauthorized('an API key is required: send it as "Authorization: Bearer <key>" or "X-API-Key: <key>"');
+    }
+    const record = await keys.findApiKeyByHash(hashApiKey(key));
+    if (record === undefined || record.revokedAt !== null) {
+      void reply.header('www-authenticate', 'Bearer realm="hark", error="invalid_token"');
+      throw unauthorized('the API key is not valid (unknown or revoked)');
+    }
+    request.apiKey = record;
+    if (scope !== null && !record.scopes.includes(scope)) {
+      throw new AppError('FORBIDDEN', `this API key lacks the "${scope}" scope that ${path} needs`, { details: { required_scope: scope } });
+    }
+  });
+}
+
+/** RATE_LIMIT_PER_MINUTE when empty and AUTH_MODE=api_key. */
+export const DEFAULT_RATE_LIMIT = 120;
+
+/**
+ * RATE_LIMIT_PER_MINUTE per key (per client IP without one), with RateLimit-* headers.
+ * Register before the routes: the plugin attaches itself to routes added after it.
+ */
+export async function installRateLimit(app: FastifyInstance, config: Config): Promise<void> {
+  // Without keys there is no one to count per but an IP (often a proxy's), so the limit is opt-in there.
+  const max = config.RATE_LIMIT_PER_MINUTE ?? (config.AUTH_MODE === 'api_key' ? DEFAULT_RATE_LIMIT : 0);
+  if (max === 0) return;
+  await app.register(fastifyRateLimit, {
+    global: true,
+    max,
+    timeWindow: 60_000,
+    // IETF draft RateLimit-Limit/-Remaining/-Reset headers rather than X-RateLimit-*.
+    enableDraftSpec: true,
+    keyGenerator: (request) => (request.apiKey === undefined ? `ip:${request.ip}` : `key:${request.apiKey.id}`),
+    allowList: (request) => /^\/(healthz|readyz)(\?|$)/.test(request.url),
+    errorResponseBuilder: (_request, context) => {
+      const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
+      return new AppError('RATE_LIMITED', `more than ${context.max} requests in a minute; retry in ${seconds} s (RATE_LIMIT_PER_MINUTE)`, {
+        details: { retry_after_seconds: seconds, limit_per_minute: context.max },
+      });
+    },
+  });
+}
+
+/** Authentication and rate limits, as AUTH_MODE and RATE_LIMIT_PER_MINUTE say; call before any route is added. */
+export async function installAccess(app: FastifyInstance, config: Config, keys: KeyLookup | undefined, loopback: boolean): Promise<void> {
+  if (config.AUTH_MODE === 'api_key') {
+    if (keys === undefined) throw new Error('AUTH_MODE=api_key needs the job store (it holds the keys)');
+    installAuth(app, config, keys);
+  } else if (!loopback) {
+    app.log.warn(
+      { host: config.HOST },
+      'AUTH_MODE=none on a non-loopback address: ANYONE who can reach this port can transcribe, read every job and see /debug. Set AUTH_MODE=api_key (see `hark keys create`) or bind HOST=127.0.0.1',
+    );
+  }
+  await installRateLimit(app, config);
+}

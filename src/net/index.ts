@@ -1,0 +1,3 @@
+export {
+  addressProblem, checkOutboundUrl, guardedLookup, OutboundRefusedError, parseOutboundAllow, refusedRange, type OutboundAllow,
+} from './outbound.js';

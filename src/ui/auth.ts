@@ -1,0 +1,36 @@
+/*
+ * The API key of this tab (AUTH_MODE=api_key). Kept in sessionStorage: it survives a reload
+ * but not the tab, and is never written to localStorage or a cookie. Sent as a Bearer token.
+ */
+
+const STORAGE_KEY = 'hark.apiKey';
+const listeners = new Set<() => void>();
+
+export function apiKey(): string | null {
+  try {
+    return sessionStorage.getItem(STORAGE_KEY);
+  } catch {
+    // storage disabled: the page works without a key
+    return null;
+  }
+}
+
+export function setApiKey(key: string): void {
+  sessionStorage.setItem(STORAGE_KEY, key);
+}
+
+/** Headers that carry the key, if there is one. */
+export function authHeaders(): Record<string, string> {
+  const key = apiKey();
+  return key === null ? {} : { authorization: `Bearer ${key}` };
+}
+
+/** The server answered 401: the key is missing, wrong or revoked; ask the user for one. */
+export function keyRefused(): void {
+  for (const l of listeners) l();
+}
+
+export function onKeyRefused(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
