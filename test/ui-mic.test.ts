@@ -1,11 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, describeViolations, seriousA11yViolations, watchPage } from './support/browser.js';
+import { describeViolations, launchBrowser, seriousA11yViolations, watchPage, type TestBrowser } from './support/browser.js';
 import { clip } from './support/corpus.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -15,44 +13,22 @@ const SPOKEN = clip('1089-134686-0000');
 
 let server: TestServer;
 let context: BrowserContext;
-let profile: string;
+let browser: TestBrowser;
 
 beforeAll(async () => {
   if (!existsSync(join(UI_DIR, 'index.html'))) throw new Error('dist/ui is missing: run `npm run build:ui` (make test builds it)');
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run \`scripts/setup.sh --test\` (apt-get install chromium)`);
-  profile = await mkdtemp(join(tmpdir(), 'hark-chromium-mic-'));
-  [server, context] = await Promise.all([
+  [server, browser] = await Promise.all([
     startTestServer({ MAX_STREAMS: '2', IN_PROCESS_CONCURRENCY: '2' }),
-    // As launchBrowser() in support/browser.ts, plus a fake microphone that plays a dev clip
-    // and grants the permission without a prompt.
-    chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--use-fake-ui-for-media-stream',
-        '--use-fake-device-for-media-stream',
-        `--use-file-for-fake-audio-capture=${SPOKEN.path}`,
-      ],
-      viewport: { width: 1280, height: 800 },
-      colorScheme: 'light',
-      reducedMotion: 'reduce',
-      // Playwright's waiting and axe-core need script the page's CSP forbids; the header is checked over HTTP below.
-      bypassCSP: true,
+    // A fake microphone that plays a dev clip, with the permission granted without a prompt.
+    launchBrowser({
+      extraArgs: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${SPOKEN.path}`],
     }),
   ]);
+  context = browser.context;
 });
 
 afterAll(async () => {
-  await context?.close();
-  if (profile !== undefined) await rm(profile, { recursive: true, force: true });
+  await browser?.close();
   await server?.stop();
 });
 

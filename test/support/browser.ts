@@ -21,7 +21,7 @@ export interface TestBrowser {
  * probes) is switched off: the tests check that the page itself asks nothing of
  * the internet.
  */
-export async function launchBrowser(options: { colorScheme?: 'light' | 'dark' } = {}): Promise<TestBrowser> {
+export async function launchBrowser(options: { colorScheme?: 'light' | 'dark'; extraArgs?: readonly string[] } = {}): Promise<TestBrowser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run \`scripts/setup.sh --test\` (apt-get install chromium)`);
   const profile = await mkdtemp(join(tmpdir(), 'hark-chromium-'));
   // Playwright passes the profile as --user-data-dir itself.
@@ -37,6 +37,7 @@ export async function launchBrowser(options: { colorScheme?: 'light' | 'dark' } 
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...(options.extraArgs ?? []),
     ],
     viewport: { width: 1280, height: 800 },
     colorScheme: options.colorScheme ?? 'light',
