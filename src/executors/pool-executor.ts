@@ -4,12 +4,11 @@ import {
   type EngineName,
   type EngineStatus,
   type EngineStream,
-  type StreamCallbacks,
   type StreamOptions,
   type TranscribeHooks,
 } from '../engines/index.js';
 import type { WorkerPool } from '../pool/index.js';
-import type { ExecutionResult, Executor, TranscriptionTask } from './types.js';
+import type { ExecutionResult, Executor, ExecutorStreamCallbacks, TranscriptionTask } from './types.js';
 
 /**
  * Runs tasks in the supervised worker pool: the engine's native memory lives
@@ -36,7 +35,7 @@ export class PoolExecutor implements Executor {
   async openStream(
     engine: EngineName,
     options: StreamOptions,
-    callbacks: StreamCallbacks & { onError(err: Error): void },
+    callbacks: ExecutorStreamCallbacks,
     signal?: AbortSignal,
   ): Promise<EngineStream> {
     this.checkEngine(engine);

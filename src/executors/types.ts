@@ -1,6 +1,9 @@
 import type { PcmAudio } from '../audio/index.js';
 import type { EngineName, EngineStatus, EngineStream, Isolation, StreamCallbacks, StreamOptions, TranscribeHooks, TranscribeOptions, Transcript } from '../engines/index.js';
 
+/** A stream's callbacks, plus how an executor reports a failure no call is waiting on (a worker dying). */
+export type ExecutorStreamCallbacks = StreamCallbacks & { onError(err: Error): void };
+
 /** One transcription, its audio already decoded to PCM on disk. */
 export interface TranscriptionTask {
   id: string;
@@ -32,7 +35,7 @@ export interface Executor {
    * (process), held until the stream ends. `signal` aborts it; a worker that
    * dies ends it with WORKER_CRASHED through `onError`.
    */
-  openStream(engine: EngineName, options: StreamOptions, callbacks: StreamCallbacks & { onError(err: Error): void }, signal?: AbortSignal): Promise<EngineStream>;
+  openStream(engine: EngineName, options: StreamOptions, callbacks: ExecutorStreamCallbacks, signal?: AbortSignal): Promise<EngineStream>;
   /** Each engine's load outcome where this executor runs (empty before start). */
   engineStatus(): readonly EngineStatus[];
   /** Waits for running tasks, then unloads. */

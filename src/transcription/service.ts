@@ -7,13 +7,12 @@ import {
   type EngineStatus,
   type EngineStream,
   type Isolation,
-  type StreamCallbacks,
   type StreamOptions,
   type TranscribeHooks,
   type TranscribeOptions,
 } from '../engines/index.js';
 import { AppError, type ErrorCode } from '../errors.js';
-import { Admission, type AdmissionSnapshot, type Executor, type Ticket } from '../executors/index.js';
+import { Admission, type AdmissionSnapshot, type Executor, type ExecutorStreamCallbacks, type Ticket } from '../executors/index.js';
 import type { Logger } from '../logger.js';
 import type { TranscriptionResponse } from './schema.js';
 
@@ -183,7 +182,7 @@ export class TranscriptionService {
     isolation: Isolation,
     engine: EngineName,
     options: StreamOptions,
-    callbacks: StreamCallbacks & { onError(err: Error): void },
+    callbacks: ExecutorStreamCallbacks,
     signal?: AbortSignal,
   ): Promise<EngineStream> {
     this.requireEngine(engine, isolation);
