@@ -11,6 +11,7 @@
 
 #include <sys/prctl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -389,6 +390,19 @@ class StartUttWorker : public DecoderWorker {
   std::vector<int16_t> cmnAudio_;
 };
 
+// Most samples given to one incremental ps_process_raw call: 50 ms, at most 5
+// frames. In live mode the main search scores each frame -pl_window (5) frames
+// after the phone-loop lookahead, so every new batch of frames must leave 5
+// frames of room in the feature buffer. PocketSphinx keeps that room by sizing
+// the cepstrum buffer 5 frames below the feature buffer, but a whole-file
+// decode (full_utt) grows both buffers to the file's length without keeping
+// the margin. A large chunk on such a decoder then fills the feature buffer,
+// frames go unscored ("Frame N outside queue", logged and ignored), and the
+// search aborts the process on an assertion in ngram_search_fwdtree.c
+// (eval_nonroot_chan: hmm_frame == frame_idx). The initial feature buffer
+// holds 12 frames, so 5 per call is always safe.
+constexpr size_t kLiveSliceSamples = 800;
+
 class ProcessChunkWorker : public DecoderWorker {
  public:
   ProcessChunkWorker(Napi::Env env, Decoder *decoder, Napi::Object self, std::vector<int16_t> pcm)
@@ -397,9 +411,13 @@ class ProcessChunkWorker : public DecoderWorker {
   void Execute() override {
     ps_decoder_t *ps = decoder_->ps();
     // full_utt = FALSE: searched as it arrives, so partial results exist.
-    if (!pcm_.empty() && ps_process_raw(ps, pcm_.data(), pcm_.size(), FALSE, FALSE) < 0) {
-      SetError("ps_process_raw failed");
-      return;
+    // Fed in slices: see kLiveSliceSamples.
+    for (size_t at = 0; at < pcm_.size(); at += kLiveSliceSamples) {
+      size_t n = std::min(kLiveSliceSamples, pcm_.size() - at);
+      if (ps_process_raw(ps, pcm_.data() + at, n, FALSE, FALSE) < 0) {
+        SetError("ps_process_raw failed");
+        return;
+      }
     }
     int32 score = 0;
     const char *hyp = ps_get_hyp(ps, &score);
