@@ -145,6 +145,83 @@ describe('live streaming over WebSocket', () => {
   });
 });
 
+describe('live streams in a worker, and streams that go quiet', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({
+      ENABLE_PROCESS_ISOLATED: 'true',
+      WORKER_COUNT: '1',
+      ENABLE_DEBUG_ENDPOINTS: 'true',
+      MAX_STREAMS: '2',
+      STREAM_IDLE_TIMEOUT_SECONDS: '1',
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('ends a stream whose worker is killed -9 with WORKER_CRASHED (close 1011); the server stays up and the next stream works', async () => {
+    const ws = await connect(`${server.url.replace('http', 'ws')}/v1/audio/stream?isolation=process`);
+    const messages: Msg[] = [];
+    ws.on('message', (data) => messages.push(JSON.parse(String(data)) as Msg));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.send(JSON.stringify({}));
+    await waitFor(async () => messages.some((m) => m.type === 'ready'));
+    expect(messages[0]).toMatchObject({ type: 'ready', isolation: 'process' });
+    // Real-time audio until a partial proves the worker is decoding it.
+    let off = 0;
+    for (; off < pcm.length && !messages.some((m) => m.type === 'partial' && m.text); off += 3200) {
+      ws.send(pcm.subarray(off, off + 3200));
+      await sleep(100);
+    }
+    const pool = (await (await fetch(`${server.url}/debug/pool`)).json()) as { workers: { pid: number; state: string }[] };
+    const busy = pool.workers.find((w) => w.state === 'busy');
+    expect(busy).toBeDefined();
+    process.kill(busy!.pid, 'SIGKILL');
+    // The client keeps talking: nothing it sends may reach a dead worker or hang the session.
+    while (ws.readyState === WebSocket.OPEN && off < pcm.length) {
+      ws.send(pcm.subarray(off, (off += 3200)));
+      await sleep(20);
+    }
+    expect(await closed).toBe(1011);
+    expect(messages.find((m) => m.type === 'error')).toMatchObject({ code: 'WORKER_CRASHED' });
+    expect(messages.some((m) => m.type === 'done')).toBe(false);
+    await waitFor(async () => (await capacity(server.url)).streams.active === 0);
+
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    // The slot respawns; a new stream holds the new worker and finishes normally.
+    await waitFor(async () => (await (await fetch(`${server.url}/readyz`)).status) === 200, 20_000);
+    const again = await stream(`${server.url}`, {}, pcm.subarray(0, 48_000), 3200, 0);
+    expect(again.messages[0]).toMatchObject({ type: 'ready', isolation: 'process' });
+    expect(again.closeCode).toBe(1000);
+    expect(again.messages.at(-1)).toMatchObject({ type: 'done' });
+    expect(await server.tempFiles()).toEqual([]);
+  });
+
+  it.each([
+    ['before the config', [] as Buffer[]],
+    ['after some audio', [pcm.subarray(0, 16_000)]],
+  ])('closes a stream that sends nothing for STREAM_IDLE_TIMEOUT_SECONDS %s with STREAM_IDLE_TIMEOUT (1008), freeing its place', async (what, audio) => {
+    const ws = await connect(`${server.url.replace('http', 'ws')}/v1/audio/stream`);
+    const messages: Msg[] = [];
+    ws.on('message', (data) => messages.push(JSON.parse(String(data)) as Msg));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    if (what !== 'before the config') ws.send(JSON.stringify({}));
+    for (const a of audio) ws.send(a);
+    expect((await capacity(server.url)).streams.active).toBe(1);
+    expect(await closed).toBe(1008);
+    expect(messages.find((m) => m.type === 'error')).toMatchObject({ code: 'STREAM_IDLE_TIMEOUT' });
+    await waitFor(async () => (await capacity(server.url)).streams.active === 0);
+  });
+
+  it('keeps a stream open while audio keeps arriving, however long past the idle timeout', async () => {
+    // 2.5 s of audio at real-time pace: longer than STREAM_IDLE_TIMEOUT_SECONDS=1, never idle.
+    const run = await stream(server.url, {}, pcm.subarray(0, 80_000), 3200, 100);
+    expect(run.messages.find((m) => m.type === 'error')).toBeUndefined();
+    expect(run.closeCode).toBe(1000);
+  });
+});
+
 function fileForm(path: string): FormData {
   const form = new FormData();
   form.append('file', new Blob([readFileSync(path)], { type: 'audio/wav' }), 'clip.wav');
