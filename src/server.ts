@@ -63,7 +63,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const jobs = await openJobSystem({ config, logger, service, dataDir, baseUrl: () => url });
   const metrics = new Metrics({ config, service, pool, jobs });
   const memory = new MemoryHistory({ pool });
-  const app = await buildApp({ config, service, temp, readiness, pool, jobs: jobs.service, keys: jobs.store, metrics, memory }, logger);
+  const app = await buildApp({ config, service, temp, readiness, pool, jobs: jobs.service, keys: jobs.store, quota: jobs.quota, metrics, memory }, logger);
   await app.listen({ host: config.HOST, port: config.PORT });
   const address = app.server.address();
   if (typeof address === 'object' && address !== null) url = url.replace(/:\d+$/, `:${address.port}`);

@@ -1,9 +1,8 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,27 +12,10 @@ import { installErrorHandler } from '../src/http/error-handler.js';
 import { installAccess } from '../src/http/auth.js';
 import { createLogger } from '../src/logger.js';
 import { clip } from './support/corpus.js';
+import { keysCli } from './support/keys-cli.js';
 import { postForm, startTestServer, type TestServer } from './support/server.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const METRICS_TOKEN = 'prometheus-scrape-token-0123456789';
-
-/** `hark keys ...` from the sources (tsx), on the server's DATA_DIR, as an operator runs it. */
-function keysCli(args: string[], dataDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'keys', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, DATA_DIR: dataDir, ENV_FILE: join(dataDir, 'no.env'), DATABASE_URL: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function createKey(name: string, scopes: string): Promise<string> {
   const r = await keysCli(['create', '--name', name, '--scopes', scopes], server.dataDir);
@@ -62,7 +44,7 @@ describe('hark keys (CLI)', () => {
   it('prints a hark_ key once, lists keys, and stores only its SHA-256', async () => {
     expect(user).toMatch(/^hark_[\w-]{43}$/);
     const list = await keysCli(['list'], server.dataDir);
-    expect(list.stdout).toMatch(/ user {2}transcribe,jobs {2}.* active\n/);
+    expect(list.stdout).toMatch(/ user {2}transcribe,jobs {2}.* active {2}today 0.000 h\n/);
     expect(list.stdout).toMatch(/ ops {2}admin /);
     expect(list.stdout).not.toContain('hark_');
     const files = (await readdir(server.dataDir)).filter((f) => f.startsWith('hark.db'));

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createApiKey, parseScopes } from '../auth/keys.js';
+import { AudioQuota } from '../auth/quota.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors.js';
 import { openStore } from '../jobs/system.js';
@@ -44,12 +45,16 @@ export function registerKeys(program: Command, config: () => Config): void {
 
   keys
     .command('list')
-    .description('keys: id, name, scopes, created, revoked')
+    .description('keys: id, name, scopes, created, revoked, audio hours used today (UTC)')
     .action(async () => {
-      await withStore(config(), async (store) => {
+      const c = config();
+      await withStore(c, async (store) => {
+        const quota = new AudioQuota(store, c.KEY_MAX_AUDIO_HOURS_PER_DAY);
+        const limit = c.KEY_MAX_AUDIO_HOURS_PER_DAY === 0 ? '' : `/${c.KEY_MAX_AUDIO_HOURS_PER_DAY}`;
         for (const k of await store.listApiKeys()) {
           const revoked = k.revokedAt === null ? 'active' : `revoked ${new Date(k.revokedAt).toISOString()}`;
-          process.stdout.write(`${k.id}  ${k.name}  ${k.scopes.join(',')}  ${new Date(k.createdAt).toISOString()}  ${revoked}\n`);
+          const used = ((await quota.usedToday(k.id)) / 3600).toFixed(3);
+          process.stdout.write(`${k.id}  ${k.name}  ${k.scopes.join(',')}  ${new Date(k.createdAt).toISOString()}  ${revoked}  today ${used}${limit} h\n`);
         }
       });
     });

@@ -226,6 +226,9 @@ export const configShape = {
     'Requests per minute per API key (per client IP without one), with RateLimit-* headers; over it, 429 RATE_LIMITED. 0: off. Empty: 120 with AUTH_MODE=api_key, off with AUTH_MODE=none. /healthz and /readyz are never counted.',
   ),
   KEY_MAX_ACTIVE_JOBS: int(0, 1_000_000, 0).describe('Queued plus running jobs one API key may have; a submit over it gets 429 RATE_LIMITED. 0: no cap.'),
+  KEY_MAX_AUDIO_HOURS_PER_DAY: num(0, 1_000_000, 0).describe(
+    'Hours of audio one API key may have transcribed per UTC day (files, jobs and streams); past it, 429 QUOTA_EXCEEDED until 00:00 UTC. 0: no limit (usage is still counted).',
+  ),
 } as const;
 
 export const configSchema = z

@@ -35,6 +35,9 @@ export async function transcribeUpload<T>(
   parse: (upload: Upload) => T & Pick<TranscribeFileRequest, 'engine' | 'options'>,
   hooks: Omit<TranscribeHooks, 'signal'> = {},
 ): Promise<{ parsed: T; result: TranscriptionResponse; upload: Upload }> {
+  const keyId = request.apiKey?.id;
+  // A key whose hours for today are spent is refused before its upload is read.
+  await deps.quota?.check(keyId);
   let isolation = chosen ?? deps.service.defaultIsolation;
   let ticket = deps.service.admit(isolation);
   let upload: Upload | undefined;
@@ -57,6 +60,7 @@ export async function transcribeUpload<T>(
       options: parsed.options,
       logger: request.log,
       hooks: { ...hooks, signal },
+      quota: deps.quota && keyId !== undefined ? { check: (s) => deps.quota!.check(keyId, s), charge: (s) => deps.quota!.charge(keyId, s) } : undefined,
     });
     request.log.info(
       { durationSeconds: result.duration_seconds, processingMs: result.processing_ms, words: result.words.length },

@@ -1,4 +1,5 @@
 import type { TempDir } from '../audio/index.js';
+import type { AudioQuota } from '../auth/quota.js';
 import type { KeyLookup } from './auth.js';
 import type { Config } from '../config/index.js';
 import type { Isolation } from '../engines/index.js';
@@ -25,6 +26,8 @@ export interface AppDeps {
   pool: WorkerPool | undefined;
   /** API keys (the job store); needed when AUTH_MODE=api_key. */
   keys?: KeyLookup | undefined;
+  /** Audio hours per key and day (KEY_MAX_AUDIO_HOURS_PER_DAY); counted for every key, limited when set. */
+  quota?: AudioQuota | undefined;
   /** Async jobs (durable, in the job store). */
   jobs: JobService | undefined;
   /** Prometheus metrics; /metrics is served when present. */

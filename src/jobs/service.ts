@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { probeAudio, sniffAudio, tooLong } from '../audio/index.js';
+import type { AudioQuota } from '../auth/quota.js';
 import type { Config } from '../config/index.js';
 import type { EngineName, Isolation } from '../engines/index.js';
 import { AppError } from '../errors.js';
@@ -48,6 +49,7 @@ export class JobService {
     private readonly store: JobStore,
     private readonly runner: JobRunner,
     private readonly logs: JobLogs,
+    private readonly quota: AudioQuota,
     dataDir: string,
   ) {
     this.jobsDir = join(dataDir, 'jobs');
@@ -67,8 +69,12 @@ export class JobService {
     }
   }
 
-  /** KEY_MAX_ACTIVE_JOBS: one key may not hold more queued plus running jobs than this. */
+  /**
+   * KEY_MAX_ACTIVE_JOBS: one key may not hold more queued plus running jobs than this;
+   * KEY_MAX_AUDIO_HOURS_PER_DAY: nor submit once its day's hours are used.
+   */
   async checkKeyQuota(apiKeyId: string | undefined): Promise<void> {
+    await this.quota.check(apiKeyId);
     const max = this.config.KEY_MAX_ACTIVE_JOBS;
     if (apiKeyId === undefined || max === 0) return;
     const active = await this.store.countActiveByApiKey(apiKeyId);
@@ -92,6 +98,8 @@ export class JobService {
     const container = sniffed?.container ?? `${probe?.format}/${probe?.codec}`;
     const durationSeconds = sniffed?.durationSeconds ?? probe?.durationSeconds;
     if (durationSeconds !== undefined && durationSeconds > this.config.MAX_AUDIO_SECONDS) throw tooLong(durationSeconds, this.config.MAX_AUDIO_SECONDS);
+    // Known length: refused now if it would pass the key's hours for today (counted when it completes).
+    await this.quota.check(req.apiKeyId, durationSeconds);
     const id = randomUUID();
     const dir = join(this.jobsDir, id);
     await mkdir(dir, { recursive: true });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { AudioQuota } from '../auth/quota.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logger.js';
 import { readStartTime } from '../pool/index.js';
@@ -17,6 +18,8 @@ import { parseOutboundAllow } from '../net/index.js';
 export interface JobSystem {
   instanceId: string;
   store: JobStore;
+  /** Audio hours per key and day (KEY_MAX_AUDIO_HOURS_PER_DAY), for every route. */
+  quota: AudioQuota;
   service: JobService;
   runner: JobRunner;
   recovery: OrphanRecovery;
@@ -75,10 +78,11 @@ export async function openJobSystem(opts: {
     baseUrl: opts.baseUrl,
   });
   const logs = new JobLogs({ store, logger });
+  const quota = new AudioQuota(store, config.KEY_MAX_AUDIO_HOURS_PER_DAY);
   // ROLE=api stores jobs and answers for them; only `all` and `worker` claim.
-  const runner = new JobRunner({ config, logger, store, service, webhooks, logs, instanceId, claims: config.ROLE !== 'api' });
+  const runner = new JobRunner({ config, logger, store, service, webhooks, logs, quota, instanceId, claims: config.ROLE !== 'api' });
   const recovery = new OrphanRecovery({ config, logger, store, instanceId, logs, runningHere: () => runner.runningIds() });
-  const jobService = new JobService(config, store, runner, logs, dataDir);
+  const jobService = new JobService(config, store, runner, logs, quota, dataDir);
   const retention = new Retention(store, logger, config.JOB_CLEANUP_MAX_AGE_HOURS * 3600 * 1000);
 
   // Before anything runs: what did the last crash leave behind?
@@ -88,6 +92,7 @@ export async function openJobSystem(opts: {
   return {
     instanceId,
     store,
+    quota,
     service: jobService,
     runner,
     recovery,

@@ -29,6 +29,25 @@ export async function findApiKeyByHash(db: Kysely<Database>, keyHash: string): P
   return row && toKey(row);
 }
 
+export async function findApiKeyById(db: Kysely<Database>, id: string): Promise<ApiKeyRecord | undefined> {
+  const row = await db.selectFrom('hark_api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toKey(row);
+}
+
+/** Adds to a key's audio seconds of `day` in one statement (concurrent adds from several instances sum). */
+export async function addKeyUsage(db: Kysely<Database>, apiKeyId: string, day: string, seconds: number): Promise<void> {
+  await db
+    .insertInto('hark_key_usage')
+    .values({ api_key_id: apiKeyId, day, audio_seconds: seconds })
+    .onConflict((oc) => oc.columns(['api_key_id', 'day']).doUpdateSet((eb) => ({ audio_seconds: eb('hark_key_usage.audio_seconds', '+', eb.ref('excluded.audio_seconds')) })))
+    .execute();
+}
+
+export async function keyUsage(db: Kysely<Database>, apiKeyId: string, day: string): Promise<number> {
+  const row = await db.selectFrom('hark_key_usage').select('audio_seconds').where('api_key_id', '=', apiKeyId).where('day', '=', day).executeTakeFirst();
+  return Number(row?.audio_seconds ?? 0);
+}
+
 export async function listApiKeys(db: Kysely<Database>): Promise<ApiKeyRecord[]> {
   const rows = await db.selectFrom('hark_api_keys').selectAll().orderBy('created_at').orderBy('id').execute();
   return rows.map(toKey);

@@ -378,11 +378,23 @@ export abstract class KyselyJobStore implements JobStore {
     return apiKeys.findApiKeyByHash(this.db, keyHash);
   }
 
+  findApiKeyById(id: string): Promise<ApiKeyRecord | undefined> {
+    return apiKeys.findApiKeyById(this.db, id);
+  }
+
   listApiKeys(): Promise<ApiKeyRecord[]> {
     return apiKeys.listApiKeys(this.db);
   }
 
   revokeApiKey(id: string, now: number): Promise<boolean> {
     return apiKeys.revokeApiKey(this.db, id, now);
+  }
+
+  addKeyUsage(apiKeyId: string, day: string, seconds: number): Promise<void> {
+    return apiKeys.addKeyUsage(this.db, apiKeyId, day, seconds);
+  }
+
+  keyUsage(apiKeyId: string, day: string): Promise<number> {
+    return apiKeys.keyUsage(this.db, apiKeyId, day);
   }
 }

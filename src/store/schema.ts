@@ -67,9 +67,17 @@ export interface ApiKeysTable {
   revoked_at: number | null;
 }
 
+/** Migration 005: audio seconds per key and UTC day (YYYY-MM-DD). */
+export interface KeyUsageTable {
+  api_key_id: string;
+  day: string;
+  audio_seconds: number;
+}
+
 export interface Database {
   transcription_jobs: JobsTable;
   hark_instances: InstancesTable;
   hark_job_log_lines: JobLogLinesTable;
   hark_api_keys: ApiKeysTable;
+  hark_key_usage: KeyUsageTable;
 }

@@ -118,7 +118,12 @@ export interface JobStore {
   createApiKey(key: Omit<ApiKeyRecord, 'revokedAt'>): Promise<ApiKeyRecord>;
   /** The key with this hash, revoked or not (the caller checks `revokedAt`). */
   findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  findApiKeyById(id: string): Promise<ApiKeyRecord | undefined>;
   listApiKeys(): Promise<ApiKeyRecord[]>;
   /** False when no unrevoked key has this id. */
   revokeApiKey(id: string, now: number): Promise<boolean>;
+  /** Adds audio seconds to a key's total for a UTC day (YYYY-MM-DD). */
+  addKeyUsage(apiKeyId: string, day: string, seconds: number): Promise<void>;
+  /** A key's audio seconds on a UTC day; 0 when none. */
+  keyUsage(apiKeyId: string, day: string): Promise<number>;
 }

@@ -24,6 +24,8 @@ export interface TranscribeFileRequest {
   options: TranscribeOptions;
   logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
   hooks?: TranscribeHooks;
+  /** The requesting key's audio hours: checked once the length is known, charged on success. */
+  quota?: { check(audioSeconds: number): Promise<void>; charge(audioSeconds: number): Promise<void> } | undefined;
 }
 
 /** Told of every transcription's end (metrics); never steers it. */
@@ -208,11 +210,13 @@ export class TranscriptionService {
       const audio = await decodeToPcm(req.inputPath, pcmPath, { maxSeconds: this.config.MAX_AUDIO_SECONDS, signal: req.hooks?.signal });
       audioSeconds = audio.durationSeconds;
       req.logger.debug({ durationSeconds: audio.durationSeconds }, 'audio decoded');
+      await req.quota?.check(audio.durationSeconds);
       const result = await ticket.run(
         () => lane.executor.run({ id: req.id, audio, engine: req.engine, options: req.options }, req.hooks),
         req.hooks?.signal,
       );
       outcome = 'ok';
+      await req.quota?.charge(audio.durationSeconds).catch((err: unknown) => req.logger.warn({ err }, 'could not count the audio against the key'));
       return {
         id: req.id,
         ...result.transcript,

@@ -28,6 +28,25 @@ export function describeApiKeyStore(name: string, open: () => Promise<JobStore>)
       expect((await store.findApiKeyByHash('h1'))?.revokedAt).toBe(5000);
     });
 
+    it('finds a key by id, revoked or not', async () => {
+      await store.createApiKey({ id: 'k1', name: 'alice', keyHash: 'h1', scopes: ['jobs'], createdAt: 1000 });
+      expect((await store.findApiKeyById('k1'))?.name).toBe('alice');
+      await store.revokeApiKey('k1', 2000);
+      expect((await store.findApiKeyById('k1'))?.revokedAt).toBe(2000);
+      expect(await store.findApiKeyById('nope')).toBeUndefined();
+    });
+
+    it('adds audio seconds per key and UTC day, concurrent adds included', async () => {
+      expect(await store.keyUsage('k1', '2026-11-23')).toBe(0);
+      await store.addKeyUsage('k1', '2026-11-23', 10.5);
+      await Promise.all([1, 2, 3, 4].map((s) => store.addKeyUsage('k1', '2026-11-23', s)));
+      await store.addKeyUsage('k1', '2026-11-24', 7);
+      await store.addKeyUsage('k2', '2026-11-23', 100);
+      expect(await store.keyUsage('k1', '2026-11-23')).toBeCloseTo(20.5);
+      expect(await store.keyUsage('k1', '2026-11-24')).toBe(7);
+      expect(await store.keyUsage('k2', '2026-11-23')).toBe(100);
+    });
+
     it('refuses a second key with the same hash', async () => {
       await store.createApiKey({ id: 'k1', name: 'a', keyHash: 'same', scopes: ['jobs'], createdAt: 1 });
       await expect(store.createApiKey({ id: 'k2', name: 'b', keyHash: 'same', scopes: ['jobs'], createdAt: 2 })).rejects.toThrow();

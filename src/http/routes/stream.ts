@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ISOLATION_MODES } from '../../engines/index.js';
@@ -21,7 +22,7 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
           tags: ['streaming'],
           summary: 'Live transcription over WebSocket: a JSON config, binary audio frames, {"type":"end"}; partial and final results back',
           querystring: z.object({ isolation: z.enum(ISOLATION_MODES).optional() }),
-          response: errorResponses(400, 503),
+          response: errorResponses(400, 429, 503),
         },
         preValidation: async (request) => {
           const { active, max } = deps.service.streams();
@@ -30,6 +31,7 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
           }
           const isolation = (request.query as { isolation?: (typeof ISOLATION_MODES)[number] }).isolation;
           if (isolation !== undefined) deps.service.requireIsolation(isolation);
+          await deps.quota?.check(request.apiKey?.id);
         },
       },
       (socket, request) => {
@@ -47,7 +49,7 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
             config: deps.config,
             service: deps.service,
             logger: log,
-            observer,
+            observer: keyObserver(observer, deps, request.apiKey?.id, log),
             isolation: (request.query as { isolation?: (typeof ISOLATION_MODES)[number] }).isolation,
             onEnd: release,
           },
@@ -62,3 +64,17 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
       },
     );
   };
+
+/** The metrics observer, plus the stream's audio counted against its key's day when it ends (however it ends: the audio was decoded). */
+function keyObserver(observer: StreamObserver | undefined, deps: AppDeps, keyId: string | undefined, log: Pick<FastifyBaseLogger, 'warn'>): StreamObserver | undefined {
+  if (keyId === undefined || deps.quota === undefined) return observer;
+  const quota = deps.quota;
+  return {
+    streamStarted: (event) => observer?.streamStarted(event),
+    resultSent: (event) => observer?.resultSent(event),
+    streamEnded: (event) => {
+      observer?.streamEnded(event);
+      void quota.charge(keyId, event.audioSeconds).catch((err: unknown) => log.warn({ err }, 'could not count the stream\'s audio against its key'));
+    },
+  };
+}

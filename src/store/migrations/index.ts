@@ -94,4 +94,17 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('transcription_jobs_api_key').on('transcription_jobs').columns(['api_key_id', 'status']).execute();
     },
   },
+  '005_key_usage': {
+    async up(db: Kysely<unknown>) {
+      // Seconds of audio each key had transcribed, per UTC day: what KEY_MAX_AUDIO_HOURS_PER_DAY
+      // counts against and `hark keys list` shows. One row per key and day, added to in place.
+      await db.schema
+        .createTable('hark_key_usage')
+        .addColumn('api_key_id', 'text', (c) => c.notNull())
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('audio_seconds', 'double precision', (c) => c.notNull())
+        .addPrimaryKeyConstraint('hark_key_usage_pk', ['api_key_id', 'day'])
+        .execute();
+    },
+  },
 };

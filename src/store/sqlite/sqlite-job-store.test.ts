@@ -28,9 +28,9 @@ describe('SQLite migrations', () => {
     await old.close();
 
     const store = await SqliteJobStore.open(path);
-    expect(await store.pendingMigrations()).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines', '004_api_keys']);
+    expect(await store.pendingMigrations()).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines', '004_api_keys', '005_key_usage']);
     await store.migrate();
-    expect(store.lastMigration.applied).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines', '004_api_keys']);
+    expect(store.lastMigration.applied).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines', '004_api_keys', '005_key_usage']);
     expect(store.lastMigration.backupPath).toMatch(/hark\.db\.backup-.*-before-002_instances_webhooks_cancel$/);
     expect(readdirSync(dir)).toContain(store.lastMigration.backupPath!.split('/').pop());
     const jobs = await store.list({ limit: 10 });
@@ -40,7 +40,7 @@ describe('SQLite migrations', () => {
 
     // The backup is the old database, still readable at the old version.
     const backup = await SqliteJobStore.open(store.lastMigration.backupPath!);
-    expect(await backup.pendingMigrations()).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines', '004_api_keys']);
+    expect(await backup.pendingMigrations()).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines', '004_api_keys', '005_key_usage']);
     await backup.close();
   });
 
