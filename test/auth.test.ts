@@ -90,6 +90,19 @@ describe('API keys over HTTP', () => {
     expect([200, 503]).toContain((await get('/')).status);
   });
 
+  it('says so in the OpenAPI document: Bearer and X-API-Key schemes, required but on the open paths', async () => {
+    const doc = (await (await get('/docs/json')).json()) as {
+      components: { securitySchemes: Record<string, { type: string; scheme?: string; in?: string; name?: string }> };
+      security: Record<string, string[]>[];
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
+    };
+    expect(doc.components.securitySchemes['bearer']).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.securitySchemes['apiKeyHeader']).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-API-Key' });
+    expect(doc.security).toEqual([{ bearer: [] }, { apiKeyHeader: [] }]);
+    expect(doc.paths['/healthz']!['get']!.security).toEqual([]);
+    expect(doc.paths['/v1/audio/transcriptions']!['post']!.security).toBeUndefined();
+  });
+
   it('checks scopes: 403 FORBIDDEN for a key without the route\'s scope', async () => {
     const r = await postForm(`${server.url}/v1/audio/transcriptions`, { file: { path: c.path }, model: 'whisper-1' }, { headers: { authorization: `Bearer ${other}` } });
     expect(r.status).toBe(403);

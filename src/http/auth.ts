@@ -1,13 +1,13 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import fastifyRateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hashApiKey } from '../auth/keys.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors.js';
 import type { ApiKeyRecord, ApiKeyScope, JobStore } from '../store/index.js';
 
 /** What authentication needs from the store: one indexed read per request (so a revoke takes effect at once). */
-export type KeyLookup = Pick<JobStore, 'findApiKeyByHash'>;
+export type KeyLookup = Pick<JobStore, 'findApiKeyByHash' | 'findApiKeyById'>;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,6 +18,10 @@ declare module 'fastify' {
 
 /** Paths anyone may read: probes, the web page's files, the API docs. */
 const OPEN = [/^\/healthz$/, /^\/readyz$/, /^\/$/, /^\/ui(\/|$)/, /^\/assets\//, /^\/favicon/, /^\/docs(\/|$)/];
+
+export function isOpenPath(path: string): boolean {
+  return OPEN.some((re) => re.test(path));
+}
 
 /** The scope a path needs; `null`: any valid key. */
 export function scopeFor(path: string): ApiKeyScope | null {
@@ -40,6 +44,60 @@ function presentedKey(request: FastifyRequest, path: string): string | undefined
     if (typeof q === 'string' && q !== '') return q;
   }
   return undefined;
+}
+
+/**
+ * The web page's session: a cookie that stands for a key on GET and HEAD only,
+ * for what a browser fetches without letting the page set a header (the job
+ * log's EventSource, the audio player, download links). The page makes it with
+ * POST /api/v1/session and its key. Value: key id, expiry, and an HMAC of both
+ * keyed with the key's stored hash, so any instance can check it with the one
+ * read it does for a key anyway, and a revoke ends it at once. A database reader
+ * could mint one, but such a reader has the transcripts already.
+ * HttpOnly (no script reads it), SameSite=Strict (never sent from another site),
+ * a browser-session cookie (gone with the browser), Secure over HTTPS; it never
+ * authorises a write, nor the WebSocket (which takes `?api_key=`).
+ */
+export const SESSION_COOKIE = 'hark_session';
+const SESSION_SECONDS = 12 * 3600;
+
+function sessionMac(record: ApiKeyRecord, expires: number): string {
+  return createHmac('sha256', record.keyHash).update(`${record.id}.${expires}`).digest('base64url');
+}
+
+/** Sets the session cookie for `record` on `reply`. */
+export function setSessionCookie(request: FastifyRequest, reply: FastifyReply, record: ApiKeyRecord, now = Date.now()): void {
+  const expires = Math.floor(now / 1000) + SESSION_SECONDS;
+  const secure = request.protocol === 'https' ? '; Secure' : '';
+  void reply.header('set-cookie', `${SESSION_COOKIE}=${record.id}.${expires}.${sessionMac(record, expires)}; Path=/; HttpOnly; SameSite=Strict${secure}`);
+}
+
+export function clearSessionCookie(reply: FastifyReply): void {
+  void reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** The session cookie, where it may stand for a key: GET and HEAD, not the WebSocket upgrade. */
+function sessionCookie(request: FastifyRequest, path: string): string | undefined {
+  if ((request.method !== 'GET' && request.method !== 'HEAD') || path === '/v1/audio/stream') return undefined;
+  return cookieValue(request.headers.cookie, SESSION_COOKIE);
+}
+
+/** The key a valid, unexpired session cookie stands for; undefined otherwise (revoked keys included). */
+async function sessionKey(keys: KeyLookup, value: string, now: number): Promise<ApiKeyRecord | undefined> {
+  const [id, expiresText, mac, ...rest] = value.split('.');
+  const expires = Number(expiresText);
+  if (id === undefined || mac === undefined || rest.length > 0 || !Number.isSafeInteger(expires) || expires * 1000 <= now) return undefined;
+  const record = await keys.findApiKeyById(id);
+  if (record === undefined || record.revokedAt !== null) return undefined;
+  return sameSecret(mac, sessionMac(record, expires)) ? record : undefined;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -65,18 +123,20 @@ export function canSeeJob(request: FastifyRequest, apiKeyId: string | null): boo
 export function installAuth(app: FastifyInstance, config: Config, keys: KeyLookup): void {
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0] ?? request.url;
-    if (OPEN.some((re) => re.test(path))) return;
+    if (isOpenPath(path)) return;
     const scope = scopeFor(path);
     const key = presentedKey(request, path);
     if (scope === 'admin' && path === '/metrics' && config.METRICS_TOKEN !== undefined && key !== undefined && sameSecret(key, config.METRICS_TOKEN)) return;
-    if (key === undefined) {
-      void reply.header('www-authenticate', 'Bearer realm="hark"');
-      throw unauthorized('an API key is required: send it as "Authorization: Bearer <key>" or "X-API-Key: <key>"');
-    }
-    const record = await keys.findApiKeyByHash(hashApiKey(key));
+    const session = key === undefined ? sessionCookie(request, path) : undefined;
+    const record = key !== undefined ? await keys.findApiKeyByHash(hashApiKey(key)) : session !== undefined ? await sessionKey(keys, session, Date.now()) : undefined;
     if (record === undefined || record.revokedAt !== null) {
-      void reply.header('www-authenticate', 'Bearer realm="hark", error="invalid_token"');
-      throw unauthorized('the API key is not valid (unknown or revoked)');
+      void reply.header('www-authenticate', key === undefined ? 'Bearer realm="hark"' : 'Bearer realm="hark", error="invalid_token"');
+      if (key !== undefined) throw unauthorized('the API key is not valid (unknown or revoked)');
+      throw unauthorized(
+        session === undefined
+          ? 'an API key is required: send it as "Authorization: Bearer <key>" or "X-API-Key: <key>"'
+          : 'the page\'s session has expired or its key was revoked: enter the key again',
+      );
     }
     request.apiKey = record;
     if (scope !== null && !record.scopes.includes(scope)) {

@@ -15,6 +15,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from '../metrics/index.js';
 import { healthRoutes } from './routes/health.js';
 import { openaiRoutes } from './routes/openai.js';
+import { sessionRoutes } from './routes/session.js';
 import { streamRoutes } from './routes/stream.js';
 import { systemRoutes } from './routes/system.js';
 import { transcriptionRoutes } from './routes/transcriptions.js';
@@ -79,7 +80,7 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
   });
   // Frames over STREAM_MAX_BUFFER_SIZE are refused by the session with a message; ws's own limit is the backstop.
   await app.register(fastifyWebsocket, { options: { maxPayload: deps.config.STREAM_MAX_BUFFER_SIZE * 4 + 65_536 } });
-  if (deps.config.ENABLE_DOCS) await registerOpenApi(app, VERSION);
+  if (deps.config.ENABLE_DOCS) await registerOpenApi(app, VERSION, deps.config.AUTH_MODE === 'api_key');
 
   // A body whose declared length is over the limit is refused before a byte of it is read.
   const maxUpload = deps.config.MAX_FILE_SIZE_MB * 1e6 + 64 * 1024;
@@ -105,6 +106,7 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
   if (serving) await app.register(jobRoutes, deps);
   if (deps.config.ENABLE_DEBUG_ENDPOINTS ?? isLoopback(deps.config.HOST)) await app.register(debugRoutes, deps);
   if (serving) await app.register(systemRoutes, deps);
+  if (serving) await app.register(sessionRoutes, deps);
   if (serving) await app.register(uiRoutes, deps);
   return app;
 }

@@ -4,6 +4,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors.js';
+import { isOpenPath } from './auth.js';
 import type { UploadRouteConfig } from './transcribe-handler.js';
 
 export const errorBodySchema = z.object({
@@ -19,23 +20,46 @@ export function errorResponses(...statuses: number[]): Record<number, typeof err
   return Object.fromEntries(statuses.map((s) => [s, errorBodySchema]));
 }
 
+const AUTH_DESCRIPTION =
+  ' With `AUTH_MODE=api_key` every route but the probes, the web page and these docs needs an API key ' +
+  '(`hark keys create`), sent as `Authorization: Bearer <key>` or `X-API-Key: <key>` (the WebSocket stream also ' +
+  'takes `?api_key=`). Scopes: `transcribe` for `/v1/audio/*`, `/v1/models`, `/transcriptions*`; `jobs` for ' +
+  '`/api/v1/jobs*`; `admin` for `/debug/*` and `/metrics`. Missing or invalid: 401 `UNAUTHORIZED`; without the scope: ' +
+  '403 `FORBIDDEN`.';
+
 /**
  * OpenAPI at /docs. Upload routes parse multipart themselves (streaming, with
  * limits), so their request body is described here for the document only.
+ * With API keys on, the document says so: both ways to send a key as security
+ * schemes, required everywhere but on the open paths.
  */
-export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
+export async function registerOpenApi(app: FastifyInstance, version: string, apiKeys: boolean): Promise<void> {
   await app.register(fastifySwagger, {
     openapi: {
       info: {
         title: 'hark',
         description:
           'Self-hosted speech-to-text. Every error answers `{"error": {"code", "message"}}`. ' +
-          '`/v1/audio/transcriptions` and `/v1/models` speak the OpenAI API, so its clients work unchanged.',
+          '`/v1/audio/transcriptions` and `/v1/models` speak the OpenAI API, so its clients work unchanged.' +
+          (apiKeys ? AUTH_DESCRIPTION : ''),
         version,
       },
+      ...(apiKeys
+        ? {
+            components: {
+              securitySchemes: {
+                bearer: { type: 'http', scheme: 'bearer', description: 'An API key from `hark keys create` (what the openai client sends as apiKey).' },
+                apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same key in a header of its own.' },
+              },
+            },
+            security: [{ bearer: [] }, { apiKeyHeader: [] }],
+          }
+        : {}),
     },
     transform: (input) => {
-      const out = jsonSchemaTransform(input);
+      const transformed = jsonSchemaTransform(input);
+      // Open paths (probes, page, docs) need no key: an empty requirement overrides the global one.
+      const out = apiKeys && isOpenPath(input.url) ? { ...transformed, schema: { ...transformed.schema, security: [] } } : transformed;
       const upload = (input.route.config as UploadRouteConfig | undefined)?.upload;
       if (upload === undefined) return out;
       const properties = Object.fromEntries(

@@ -1,6 +1,8 @@
 import { render } from 'preact';
 import { App } from './app.js';
+import { openSession } from './auth.js';
 import './styles.css';
 
 const root = document.getElementById('app');
-if (root !== null) render(<App />, root);
+// The session cookie first, so the views' EventSource, audio and links already carry it.
+if (root !== null) void openSession().then(() => render(<App />, root));

@@ -1,0 +1,105 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tally, wer } from '../src/eval/index.js';
+import { describeViolations, launchBrowser, seriousA11yViolations, watchPage, type PageWatch, type TestBrowser } from './support/browser.js';
+import { spawnServer, type ChildServer } from './support/child-server.js';
+import { clip } from './support/corpus.js';
+import { createKeyWithCli, keysCli } from './support/keys-cli.js';
+
+const UI_DIR = fileURLToPath(new URL('../dist/ui/', import.meta.url));
+const REFERENCE = clip('1089-134686-0000');
+
+let server: ChildServer;
+let browser: TestBrowser;
+let key: string;
+let watch: PageWatch;
+
+const prompt = (page: Page) => page.locator('form.key-prompt');
+
+async function enterKey(page: Page, value: string): Promise<void> {
+  await page.locator('#api-key').fill(value);
+  await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Use this key' }).click()]);
+}
+
+beforeAll(async () => {
+  if (!existsSync(join(UI_DIR, 'index.html'))) throw new Error('dist/ui is missing: run `npm run build:ui` (make test builds it)');
+  [server, browser] = await Promise.all([
+    spawnServer({ AUTH_MODE: 'api_key', WORKER_COUNT: '1', IN_PROCESS_CONCURRENCY: '1', KEEP_JOB_AUDIO: 'true', LOG_LEVEL: 'warn' }),
+    launchBrowser(),
+  ]);
+  key = await createKeyWithCli(server.dataDir, 'browser', 'transcribe,jobs');
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+describe('the web page with AUTH_MODE=api_key', () => {
+  it('asks for a key, says when one is refused, and with a good one uploads, follows the live log, plays the audio and downloads', async () => {
+    const page = await browser.context.newPage();
+    watch = watchPage(page, server.url);
+    await page.goto(server.url);
+    await prompt(page).waitFor();
+    await expect.poll(() => prompt(page).textContent()).toContain('This server needs an API key.');
+    for (const colorScheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme });
+      expect(describeViolations(await seriousA11yViolations(page)), `key prompt (${colorScheme})`).toBe('');
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+
+    await enterKey(page, 'hark_not-a-key-anyone-made');
+    await prompt(page).waitFor();
+    await expect.poll(() => prompt(page).textContent()).toContain('The server refused this API key');
+
+    await enterKey(page, key);
+    await page.locator('h1', { hasText: 'Transcribe audio' }).waitFor();
+    expect(await prompt(page).count()).toBe(0);
+    // The session cookie is HttpOnly: the page's scripts cannot read it.
+    expect(await page.evaluate('document.cookie')).not.toContain('hark_session');
+    const cookies = await browser.context.cookies(server.url);
+    expect(cookies.find((c) => c.name === 'hark_session')).toMatchObject({ httpOnly: true, sameSite: 'Strict', secure: false });
+
+    await page.locator('#file-input').setInputFiles([REFERENCE.path]);
+    await page.getByRole('button', { name: 'Upload 1 file' }).click();
+    await page.locator('.item').getByRole('link', { name: 'Open the job' }).click();
+    await page.locator('.status-line .badge', { hasText: 'Completed' }).waitFor({ timeout: 60_000 });
+    const text = (await page.locator('.seg-text').allTextContents()).join(' ');
+    expect(wer([tally(REFERENCE.transcript, text)])).toBeLessThan(0.35);
+
+    // What the browser fetches by itself, with no header the page could add: the live log
+    // (EventSource), the audio player and the download links all pass on the session cookie.
+    await page.locator('.conn', { hasText: 'Ended' }).waitFor();
+    expect((await page.locator('.log-line').allTextContents()).join('\n')).toMatch(/completed in/);
+    await page.waitForFunction('document.querySelector("audio.player").readyState >= 1');
+    const href = (await page.locator('.downloads a').first().getAttribute('href'))!;
+    expect(await page.evaluate(`fetch(${JSON.stringify(href)}).then((r) => r.status)`)).toBe(200);
+    // Without the cookie (or a key) the same link is refused.
+    expect((await fetch(`${server.url}${href}`)).status).toBe(401);
+    await page.close();
+  });
+
+  it('the session cookie authorises reads only, and ends with its key', async () => {
+    const [cookie] = (await browser.context.cookies(server.url)).filter((c) => c.name === 'hark_session');
+    const headers = { cookie: `hark_session=${cookie!.value}` };
+    expect((await fetch(`${server.url}/api/v1/jobs`, { headers })).status).toBe(200);
+    // A write with only the cookie: refused, so another page cannot act with it.
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(44)]), 'x.wav');
+    expect((await fetch(`${server.url}/api/v1/jobs`, { method: 'POST', body: form, headers })).status).toBe(401);
+    // Tampered: refused.
+    const forged = cookie!.value.replace(/\.(\d+)\./, (_m, exp: string) => `.${Number(exp) + 3600}.`);
+    expect((await fetch(`${server.url}/api/v1/jobs`, { headers: { cookie: `hark_session=${forged}` } })).status).toBe(401);
+    // Revoking the key ends every session made with it, at once.
+    const id = /^(\S+) {2}browser /m.exec((await keysCli(['list'], server.dataDir)).stdout)![1]!;
+    expect((await keysCli(['revoke', id], server.dataDir)).code).toBe(0);
+    expect((await fetch(`${server.url}/api/v1/jobs`, { headers })).status).toBe(401);
+  });
+
+  it('sent no request outside the server, opened no dialog and threw nothing', () => {
+    expect(watch).toMatchObject({ external: [], dialogs: [], errors: [] });
+  });
+});
