@@ -6,8 +6,8 @@ import { checkOutboundUrl, OutboundRefusedError, parseOutboundAllow } from '../n
  * URL is, or resolves to, a private, loopback or other internal address not in
  * OUTBOUND_ALLOW. A name that does not resolve now is let through: hark starts
  * without network as before, and the request fails on its own when it is sent.
- * The check is made at load only (the openai client and fetch connect on their
- * own), so a name re-pointed later is not caught; list only names you control.
+ * Names are checked again at every connection (guardedDispatcher), so one
+ * re-pointed at an internal address later is refused then.
  */
 export async function refuseInternal(url: URL, allow: readonly string[], setting: string): Promise<void> {
   try {

@@ -1,3 +1,3 @@
 export {
-  addressProblem, checkOutboundUrl, guardedLookup, OutboundRefusedError, parseOutboundAllow, refusedRange, type OutboundAllow,
+  addressProblem, checkOutboundUrl, guardedDispatcher, guardedLookup, OutboundRefusedError, parseOutboundAllow, refusedRange, type OutboundAllow,
 } from './outbound.js';

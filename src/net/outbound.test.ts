@@ -1,5 +1,7 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { checkOutboundUrl, OutboundRefusedError, parseOutboundAllow, refusedRange } from './outbound.js';
+import { checkOutboundUrl, guardedDispatcher, OutboundRefusedError, parseOutboundAllow, refusedRange } from './outbound.js';
 
 const NONE = parseOutboundAllow([]);
 
@@ -60,5 +62,32 @@ describe('outbound guard', () => {
 
   it('rejects a malformed range in OUTBOUND_ALLOW', () => {
     expect(() => parseOutboundAllow(['10.0.0.0/33'])).toThrow(/prefix/);
+  });
+
+  it('checks every connection of the engines\' fetch: a name resolving to loopback is refused when connecting, unless allowed', async () => {
+    let hits = 0;
+    const server = createServer((_req, res) => {
+      hits++;
+      res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://localhost:${(server.address() as AddressInfo).port}/`;
+    try {
+      const guarded = guardedDispatcher(parseOutboundAllow([]));
+      const err = await fetch(url, { dispatcher: guarded } as RequestInit).catch((e: unknown) => e as Error);
+      expect(err).toBeInstanceOf(TypeError);
+      expect((err as Error).cause).toBeInstanceOf(OutboundRefusedError);
+      expect(String(((err as Error).cause as Error).message)).toMatch(/localhost resolves to .*loopback/);
+      expect(hits).toBe(0);
+      await guarded.close();
+
+      const allowed = guardedDispatcher(parseOutboundAllow(['localhost']));
+      const res = await fetch(url, { dispatcher: allowed } as RequestInit);
+      expect(await res.text()).toBe('ok');
+      expect(hits).toBe(1);
+      await allowed.close();
+    } finally {
+      server.close();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { Agent } from 'undici';
 
 /**
  * Outbound calls to addresses a client or an operator names (webhook callback
@@ -171,4 +172,15 @@ export function guardedLookup(allow: OutboundAllow): LookupFunction {
       return callback(null, first.address, first.family);
     });
   };
+}
+
+/**
+ * A dispatcher for `fetch(url, { dispatcher })` whose every connection resolves
+ * its host through guardedLookup: the engines' calls (UPSTREAM_BASE_URL,
+ * AZURE_SPEECH_ENDPOINT) are checked at each connection, not only at load, so a
+ * name re-pointed at an internal address later is refused too. IP literals are
+ * not looked up; checkOutboundUrl refuses those once, at load, for good.
+ */
+export function guardedDispatcher(allow: OutboundAllow): Agent {
+  return new Agent({ connect: { lookup: guardedLookup(allow) } });
 }

@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { AzureAuth } from './auth.js';
@@ -12,6 +13,8 @@ export interface AzureClientOptions {
   retryBaseMs: number;
   /** A Retry-After longer than this is not waited out: the request fails at once. */
   maxRetryWaitMs: number;
+  /** Connects only where OUTBOUND_ALLOW permits, checked per connection (guardedDispatcher). */
+  dispatcher?: Dispatcher | undefined;
 }
 
 export interface AzureRequest<T> {
@@ -80,7 +83,7 @@ export class AzureClient {
       const headers = { ...(await this.options.auth.headers(both)), ...req.headers };
       // Node's fetch takes a Buffer or an async iterable (streamed upload); the DOM typing (the UI's type-check) does not know that.
       const body = req.body() as unknown as RequestInit['body'];
-      const res = await fetch(req.url, { method: 'POST', headers, body, duplex: 'half', signal: both } as RequestInit);
+      const res = await fetch(req.url, { method: 'POST', headers, body, duplex: 'half', signal: both, dispatcher: this.options.dispatcher } as RequestInit);
       return { status: res.status, headers: res.headers, text: await res.text() };
     } catch (err) {
       if (signal?.aborted) throw signal.reason;

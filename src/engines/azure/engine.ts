@@ -1,7 +1,9 @@
 import type { TokenCredential } from '@azure/identity';
+import type { Agent } from 'undici';
 import { AZURE_CAPABILITIES } from './capabilities.js';
 import { FRAME_SAMPLES, SAMPLE_RATE, cutAtSilences, encodeWav, frameEnergies, utterances, type PcmAudio } from '../../audio/index.js';
 import type { Config } from '../../config/index.js';
+import { guardedDispatcher, parseOutboundAllow } from '../../net/index.js';
 import { AppError } from '../../errors.js';
 import type { Engine, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
 import { entraAuth, keyAuth } from './auth.js';
@@ -45,6 +47,7 @@ export class AzureSpeechEngine implements Engine {
   readonly capabilities = AZURE_CAPABILITIES;
   private endpoints: AzureEndpoints | undefined;
   private client: AzureClient | undefined;
+  private dispatcher: Agent | undefined;
   /** false once fast transcription answered 404: later calls go straight to short audio. */
   private fastAvailable = true;
 
@@ -77,6 +80,7 @@ export class AzureSpeechEngine implements Engine {
       maxRetries: this.config.AZURE_SPEECH_MAX_RETRIES,
       retryBaseMs: this.options.retryBaseMs ?? 500,
       maxRetryWaitMs: this.options.maxRetryWaitMs ?? 60_000,
+      dispatcher: (this.dispatcher = guardedDispatcher(parseOutboundAllow(this.config.OUTBOUND_ALLOW))),
     });
     return { name: this.name, version: FAST_API_VERSION, model: `azure-speech (${endpoints.label})`, loadMs: Math.round(performance.now() - started) };
   }
@@ -103,6 +107,8 @@ export class AzureSpeechEngine implements Engine {
   async unload(): Promise<void> {
     this.client = undefined;
     this.endpoints = undefined;
+    await this.dispatcher?.close();
+    this.dispatcher = undefined;
   }
 
   private async fast(client: AzureClient, endpoints: AzureEndpoints, audio: PcmAudio, choice: LocaleChoice, hooks: TranscribeHooks): Promise<Transcript> {

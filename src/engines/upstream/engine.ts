@@ -1,8 +1,10 @@
 import OpenAI, { toFile } from 'openai';
 import { UPSTREAM_CAPABILITIES } from './capabilities.js';
 import { VERSION } from 'openai/version';
+import type { Agent } from 'undici';
 import { encodeWav, utterances, type PcmAudio, type Utterance } from '../../audio/index.js';
 import type { Config } from '../../config/index.js';
+import { guardedDispatcher, parseOutboundAllow } from '../../net/index.js';
 import { AppError } from '../../errors.js';
 import type { Engine, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
 import { parseAnswer, placeAnswer, round, transcriptConfidence, type UpstreamAnswer } from './answer.js';
@@ -55,6 +57,7 @@ export class UpstreamEngine implements Engine {
   readonly name = 'upstream';
   readonly capabilities = UPSTREAM_CAPABILITIES;
   private client: OpenAI | undefined;
+  private dispatcher: Agent | undefined;
   private ctx: UpstreamErrorContext | undefined;
   /** Set once the upstream refused verbose_json and took plain json: later requests go plain at once. */
   private plainJson = false;
@@ -73,7 +76,8 @@ export class UpstreamEngine implements Engine {
     }
     await refuseInternal(url, this.options.outboundAllow, 'UPSTREAM_BASE_URL');
     const timeoutMs = Math.round(timeoutSeconds * 1000);
-    const transport: UpstreamTransport = deadlineTransport(timeoutMs);
+    this.dispatcher = guardedDispatcher(parseOutboundAllow(this.options.outboundAllow));
+    const transport: UpstreamTransport = deadlineTransport(timeoutMs, this.dispatcher);
     this.ctx = { host: url.host, baseUrl: displayUrl(url), timeoutSeconds, maxRetries, apiKey, errorBody: transport.errorBody };
     // Every option the client would otherwise read from OPENAI_* variables is given here,
     // so hark's configuration alone decides what is sent (and to whom).
@@ -137,6 +141,8 @@ export class UpstreamEngine implements Engine {
 
   async unload(): Promise<void> {
     this.client = undefined;
+    await this.dispatcher?.close();
+    this.dispatcher = undefined;
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { ClientOptions } from 'openai';
+import type { Dispatcher } from 'undici';
 
 type Fetch = NonNullable<ClientOptions['fetch']>;
 
@@ -23,14 +24,15 @@ const MAX_ERROR_BODY = 4096;
  * A limit hit surfaces as the client's APIConnectionTimeoutError (it reads
  * "TimeoutError" as a timeout) and is retried like one.
  */
-export function deadlineTransport(timeoutMs: number): UpstreamTransport {
+export function deadlineTransport(timeoutMs: number, dispatcher?: Dispatcher): UpstreamTransport {
   const bodies = new WeakMap<Headers, string>();
   const fetchWithDeadline: Fetch = async (input, init) => {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new DOMException(`no complete answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
     try {
       const signal = init?.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal;
-      const res = await fetch(input, { ...init, signal });
+      // `dispatcher` is Node's fetch's (undici) own option: where and how it connects.
+      const res = await fetch(input, { ...init, signal, dispatcher } as RequestInit);
       const body = await res.arrayBuffer();
       const copy = new Response(res.status === 204 || res.status === 304 ? null : body, {
         status: res.status,
