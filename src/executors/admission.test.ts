@@ -68,4 +68,35 @@ describe('Admission', () => {
     await expect(a.admit().run(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect(a.snapshot()).toMatchObject({ active: 0, available: 1 });
   });
+
+  it('leaves a live stream\'s time out of the Retry-After estimate', async () => {
+    const a = new Admission({ concurrency: 1, maxQueue: 0 });
+    const task = deferred();
+    const run = a.admit().run(() => task.promise);
+    const retryAfter = () => (() => {
+      try {
+        a.admit();
+      } catch (e) {
+        return (e as AppError).details?.['retry_after_seconds'];
+      }
+    })();
+    // No task has finished yet: the 5 s default.
+    expect(retryAfter()).toBe(5);
+    task.resolve();
+    await run;
+    // One quick task: about a second.
+    const quick = a.admit().run(async () => {});
+    await quick;
+    const gate = deferred();
+    const stream = a.admitNow().run(async () => {
+      await new Promise((r) => setTimeout(r, 3200));
+      await gate.promise;
+    });
+    gate.resolve();
+    await stream;
+    const busy = a.admit().run(() => new Promise<void>((r) => setTimeout(r, 50)));
+    // Counted, the 3.2 s stream would make the average 1.07 s and the estimate 2 s; it stays at 1 s.
+    expect(retryAfter()).toBe(1);
+    await busy;
+  });
 });

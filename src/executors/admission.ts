@@ -51,6 +51,8 @@ export class Admission {
   /**
    * A ticket only if an engine is free right now (nothing running or waiting
    * in its place): a live stream cannot wait in line while its audio arrives.
+   * Its time is not a task time: a stream open for an hour says nothing about
+   * when a slot frees up, so it stays out of Retry-After estimates.
    */
   admitNow(): Ticket {
     if (this.active + this.admitted >= this.options.concurrency) {
@@ -60,7 +62,7 @@ export class Admission {
       });
     }
     this.admitted++;
-    return new Ticket(this);
+    return new Ticket(this, false);
   }
 
   snapshot(): AdmissionSnapshot {
@@ -84,7 +86,7 @@ export class Admission {
   }
 
   /** @internal */
-  async runTicket<T>(fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  async runTicket<T>(fn: () => Promise<T>, signal: AbortSignal | undefined, timed = true): Promise<T> {
     if (this.active >= this.options.concurrency) {
       await new Promise<void>((resolve, reject) => {
         const waiter: Waiter = {
@@ -112,8 +114,10 @@ export class Admission {
     try {
       return await fn();
     } finally {
-      this.recentMs.push(performance.now() - started);
-      if (this.recentMs.length > RECENT) this.recentMs.shift();
+      if (timed) {
+        this.recentMs.push(performance.now() - started);
+        if (this.recentMs.length > RECENT) this.recentMs.shift();
+      }
       const next = this.waiting.shift();
       if (next !== undefined) next.start();
       else this.active--;
@@ -129,12 +133,16 @@ export class Admission {
 /** A place in line. Use it once with `run`, or give it back with `release`. */
 export class Ticket {
   private used = false;
-  constructor(private readonly admission: Admission) {}
+  constructor(
+    private readonly admission: Admission,
+    /** Whether its run time counts in Retry-After estimates (not for live streams). */
+    private readonly timed = true,
+  ) {}
 
   run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.used) throw new Error('ticket already used');
     this.used = true;
-    return this.admission.runTicket(fn, signal);
+    return this.admission.runTicket(fn, signal, this.timed);
   }
 
   /** Gives the place back if it was never run (upload failed, bad input). Safe to call twice. */
