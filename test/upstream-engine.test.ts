@@ -211,6 +211,8 @@ describe('upstream engine errors', () => {
     ['hark-bad-audio', 'INVALID_AUDIO', /the file is not audio hark can decode/],
     ['bad-language', 'UNSUPPORTED_LANGUAGE', /Invalid language 'xx'/],
     ['echo-key', 'UPSTREAM_ERROR', /answered 500: token Bearer \[redacted\] is not known/],
+    // Read to 8 MB, then refused: an endless answer never fills hark's memory.
+    ['endless', 'UPSTREAM_ERROR', /the answer is larger than 8388608 bytes/],
   ];
 
   it.each(cases)('%s -> %s, without the key', async (mode, code, message) => {

@@ -24,6 +24,7 @@ export const FAKE_MODES = [
   'hark-bad-audio', // a hark upstream's 400 INVALID_AUDIO body
   'bad-language', // OpenAI's 400 for a language it does not know
   'echo-key', // 500 whose message repeats the Authorization header
+  'endless', // 200 JSON that never ends (streams until the client stops reading)
 ] as const;
 export type FakeMode = (typeof FAKE_MODES)[number];
 
@@ -156,6 +157,18 @@ export async function startFakeUpstream(options: { model: string }): Promise<Fak
         return send(res, 400, openaiError("Invalid language 'xx'. Language parameter must be specified in ISO-639-1 format.", 'language', 'invalid_language_format'));
       case 'echo-key':
         return send(res, 500, { error: { message: `token ${authorization} is not known here`, type: 'server_error' } });
+      case 'endless': {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"text": "');
+        const chunk = 'a'.repeat(64 * 1024);
+        // Written as fast as the client reads, until it hangs up.
+        const pump = () => {
+          while (!res.destroyed && res.write(chunk));
+          if (!res.destroyed) res.once('drain', pump);
+        };
+        res.once('close', () => res.removeAllListeners('drain'));
+        return pump();
+      }
     }
   }
 

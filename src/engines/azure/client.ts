@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { AppError } from '../../errors.js';
+import { BodyTooLargeError, readBodyLimited } from '../../net/index.js';
 import type { AzureAuth } from './auth.js';
 
 export interface AzureClientOptions {
@@ -16,6 +17,12 @@ export interface AzureClientOptions {
   /** Connects only where OUTBOUND_ALLOW permits, checked per connection (guardedDispatcher). */
   dispatcher?: Dispatcher | undefined;
 }
+
+/**
+ * Largest answer read. Fast transcription of 90 minutes with word times is a
+ * few MB of JSON; past this the service (or something posing as it) is broken.
+ */
+export const MAX_AZURE_ANSWER_BYTES = 64 * 1024 * 1024;
 
 export interface AzureRequest<T> {
   /** Which API, for messages: `fast transcription` or `short audio`. */
@@ -84,7 +91,7 @@ export class AzureClient {
       // Node's fetch takes a Buffer or an async iterable (streamed upload); the DOM typing (the UI's type-check) does not know that.
       const body = req.body() as unknown as RequestInit['body'];
       const res = await fetch(req.url, { method: 'POST', headers, body, duplex: 'half', signal: both, dispatcher: this.options.dispatcher } as RequestInit);
-      return { status: res.status, headers: res.headers, text: await res.text() };
+      return { status: res.status, headers: res.headers, text: new TextDecoder().decode(await readBodyLimited(res, MAX_AZURE_ANSWER_BYTES)) };
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       if (timeout.aborted) {
@@ -93,6 +100,7 @@ export class AzureClient {
         });
       }
       if (err instanceof AppError) throw err;
+      if (err instanceof BodyTooLargeError) throw new AppError('UPSTREAM_ERROR', `Azure Speech (${req.api}): ${err.message}; refused`, { cause: err });
       const code = (err as { cause?: { code?: unknown } }).cause?.code;
       throw new ConnectionError(typeof code === 'string' ? code : this.scrub((err as Error).message), err);
     }

@@ -1,4 +1,5 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import { BodyTooLargeError, OutboundRefusedError } from '../../net/index.js';
 import { AppError } from '../../errors.js';
 
 /** What the error messages may name about the upstream (never its key, which is only scrubbed). */
@@ -57,6 +58,8 @@ export function toUpstreamError(err: unknown, ctx: UpstreamErrorContext): unknow
     );
   }
   if (err instanceof APIConnectionError) {
+    const refused = inCauses(err, (e) => e instanceof OutboundRefusedError || e instanceof BodyTooLargeError);
+    if (refused !== undefined) return new AppError('UPSTREAM_ERROR', `the upstream server at ${ctx.baseUrl}: ${(refused as Error).message}`, { cause: err });
     const why = networkCode(err) ?? err.message;
     return new AppError('UPSTREAM_ERROR', `could not reach the upstream server at ${ctx.baseUrl} (${why})${retried(ctx)}; check UPSTREAM_BASE_URL`, {
       cause: err,
@@ -158,6 +161,15 @@ function retryAfterSeconds(headers: Headers | undefined): number | undefined {
   if (value == null || value.trim() === '') return undefined;
   const seconds = /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : (Date.parse(value) - Date.now()) / 1000;
   return Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : undefined;
+}
+
+/** The first error down the cause chain that `match` picks. */
+function inCauses(err: unknown, match: (e: unknown) => boolean): unknown {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 6; depth++) {
+    if (match(e)) return e;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 /** ECONNREFUSED, ENOTFOUND, ...: the first system error code down the cause chain. */

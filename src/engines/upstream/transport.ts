@@ -1,5 +1,6 @@
 import type { ClientOptions } from 'openai';
 import type { Dispatcher } from 'undici';
+import { readBodyLimited } from '../../net/index.js';
 
 type Fetch = NonNullable<ClientOptions['fetch']>;
 
@@ -15,6 +16,11 @@ export interface UpstreamTransport {
 }
 
 const MAX_ERROR_BODY = 4096;
+/**
+ * Largest answer read: a 30 s utterance's verbose_json is a few KB; anything
+ * near this is a broken or hostile server, refused before it fills memory.
+ */
+export const MAX_UPSTREAM_ANSWER_BYTES = 8 * 1024 * 1024;
 
 /**
  * A fetch whose time limit covers the whole answer. The client's own timeout
@@ -33,13 +39,13 @@ export function deadlineTransport(timeoutMs: number, dispatcher?: Dispatcher): U
       const signal = init?.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal;
       // `dispatcher` is Node's fetch's (undici) own option: where and how it connects.
       const res = await fetch(input, { ...init, signal, dispatcher } as RequestInit);
-      const body = await res.arrayBuffer();
+      const body = await readBodyLimited(res, MAX_UPSTREAM_ANSWER_BYTES);
       const copy = new Response(res.status === 204 || res.status === 304 ? null : body, {
         status: res.status,
         statusText: res.statusText,
         headers: res.headers,
       });
-      if (!res.ok) bodies.set(copy.headers, new TextDecoder().decode(body.slice(0, MAX_ERROR_BODY)));
+      if (!res.ok) bodies.set(copy.headers, new TextDecoder().decode(body.subarray(0, MAX_ERROR_BODY)));
       return copy;
     } finally {
       clearTimeout(timer);
