@@ -9,6 +9,9 @@ export const ERROR_CODES = [
   'INVALID_REQUEST',
   'NOT_FOUND',
   'METHOD_NOT_ALLOWED',
+  // The HTTP parser's own refusals (a head too large, a request too slow)
+  'REQUEST_TIMEOUT',
+  'HEADERS_TOO_LARGE',
   // Access
   'UNAUTHORIZED',
   'FORBIDDEN',

@@ -19,13 +19,37 @@ export interface ProbeResult {
   durationSeconds: number | undefined;
 }
 
-function firstLine(text: string): string {
+function firstLine(text: string, path: string): string {
   const line = text
     .split('\n')
     .map((l) => l.trim())
     .find((l) => l.length > 0);
-  // ffmpeg prefixes messages with the input path, which is hark's temp name: drop it.
-  return (line ?? 'unknown error').replace(/^.*?: /, '');
+  // ffmpeg prefixes messages with the component ("[wav @ 0x55...]") or the input path, which is hark's temp name: drop both.
+  return (line ?? 'unknown error').replace(/^\[[^\]]*\]\s*/, '').split(`${path}: `).join('').split(path).join('the file');
+}
+
+/**
+ * The containers ffmpeg may open an upload as. Its other demuxers include some
+ * that open more than the file: playlists and scripts (hls, dash, concat, imf)
+ * that name other files or URLs, session descriptions (sdp, rtsp) that open
+ * network ports, devices and filter graphs (lavfi). An upload is one file of
+ * audio, so only formats that hold their audio inside are allowed.
+ */
+export const INPUT_FORMATS = [
+  'wav', 'w64', 'flac', 'mp3', 'ogg', 'matroska', 'webm', 'mov', 'mp4', 'm4a', '3gp', 'aac', 'ac3', 'eac3', 'dts', 'dtshd', 'truehd', 'mlp',
+  'aiff', 'caf', 'amr', 'amrnb', 'amrwb', 'asf', 'xwma', 'avi', 'flv', 'mpeg', 'mpegts', 'au', 'voc', 'wv', 'ape', 'tta', 'tak', 'mpc', 'mpc8',
+  'shn', 'dsf', 'gsm', 'ircam', 'nistsphere', 'sox', 'loas', 'spdif', 'g722', 'g723_1', 'g729', 'ilbc', 'qcp', 'sln', 'sbc', 'codec2', 'oma',
+  'rm', 'nut', 'mxf', 'dv', 'iff', 'mmf', 'vqf', 'wtv', 'gxf', 'hca', 'dfpwm',
+].join(',');
+
+/** Input options for every ffmpeg/ffprobe run on an upload: local files only, and only {@link INPUT_FORMATS}. */
+const INPUT_GUARD = ['-protocol_whitelist', 'file', '-format_whitelist', INPUT_FORMATS];
+
+/** ffmpeg's reason, or hark's words when it refused a format that opens other files. */
+function unreadable(stderr: string, path: string): string {
+  const refused = /\[(\w+) @ [^\]]*\] Format not on whitelist/.exec(stderr);
+  if (refused !== null) return `${refused[1]} is a playlist, script or stream format that refers to other files or addresses; send the audio itself`;
+  return firstLine(stderr, path);
 }
 
 /** Reads the container and first audio stream with ffprobe. */
@@ -34,11 +58,11 @@ export async function probeAudio(path: string, signal?: AbortSignal): Promise<Pr
   // listing of all of them would outgrow the captured output.
   const res = await runProcess(
     'ffprobe',
-    ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'format=duration,format_name:stream=codec_type,codec_name', '-of', 'json', path],
+    ['-v', 'error', ...INPUT_GUARD, '-select_streams', 'a:0', '-show_entries', 'format=duration,format_name:stream=codec_type,codec_name', '-of', 'json', path],
     signal,
   );
   if (res.code !== 0) {
-    throw new AppError('INVALID_AUDIO', `the file is not audio hark can decode (${firstLine(res.stderr)})`);
+    throw new AppError('INVALID_AUDIO', `the file is not audio hark can decode (${unreadable(res.stderr, path)})`);
   }
   if (res.stdoutTruncated) {
     throw new AppError('INVALID_AUDIO', 'the file is not audio hark can decode (its description is too large to read)');
@@ -51,10 +75,14 @@ export async function probeAudio(path: string, signal?: AbortSignal): Promise<Pr
   if (audio === undefined) {
     throw new AppError('INVALID_AUDIO', 'the file has no audio stream');
   }
+  // A header naming a codec ffmpeg has no decoder for (or none at all): refused now, not at decoding.
+  if (audio.codec_name === undefined) {
+    throw new AppError('INVALID_AUDIO', 'the file\'s audio is in a codec hark cannot decode');
+  }
   const duration = Number(info.format?.duration);
   return {
     format: info.format?.format_name ?? 'unknown',
-    codec: audio.codec_name ?? 'unknown',
+    codec: audio.codec_name,
     durationSeconds: Number.isFinite(duration) ? duration : undefined,
   };
 }
@@ -78,7 +106,7 @@ export async function decodeToPcm(inPath: string, outPath: string, options: Deco
     'ffmpeg',
     [
       '-nostdin', '-hide_banner', '-loglevel', 'error', '-y',
-      '-i', inPath,
+      ...INPUT_GUARD, '-i', inPath,
       '-map', '0:a:0', '-vn', '-sn', '-dn',
       '-ac', '1', '-ar', String(SAMPLE_RATE), '-c:a', 'pcm_s16le', '-f', 's16le',
       '-t', String(options.maxSeconds + 1),
@@ -87,7 +115,7 @@ export async function decodeToPcm(inPath: string, outPath: string, options: Deco
     options.signal,
   );
   if (res.code !== 0) {
-    throw new AppError('INVALID_AUDIO', `the audio could not be decoded (${firstLine(res.stderr)})`);
+    throw new AppError('INVALID_AUDIO', `the audio could not be decoded (${unreadable(res.stderr, inPath)})`);
   }
   const { size } = await stat(outPath);
   const samples = Math.floor(size / BYTES_PER_SAMPLE);

@@ -6,7 +6,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Logger } from '../logger.js';
 import { AppError } from '../errors.js';
 import { installAccess } from './auth.js';
-import { installErrorHandler, sendError } from './error-handler.js';
+import { frameworkErrors, installErrorHandler, sendError } from './error-handler.js';
 import { httpServerOptions, installHttpSecurity } from './security.js';
 import { registerOpenApi } from './openapi.js';
 import { capacityRoutes } from './routes/capacity.js';
@@ -50,6 +50,8 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
     // Upload bodies are streamed by the multipart parser; JSON bodies are small.
     bodyLimit: 1024 * 1024,
     routerOptions: { maxParamLength: 200 },
+    // The router's own refusals (bad percent-encoding, an over-long path part) in hark's shape.
+    frameworkErrors,
     // The whole request (upload included) must arrive in this time: a trickling body is cut (slow loris).
     // Answers may take longer (a long synchronous transcription): Node times the request only.
     requestTimeout: deps.config.REQUEST_TIMEOUT_SECONDS * 1000,

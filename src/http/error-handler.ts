@@ -1,7 +1,10 @@
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, type ErrorCode } from '../errors.js';
 import { ERROR_STATUS } from './error-status.js';
+import { MAX_HEADER_BYTES } from './security.js';
 
 /** Fastify's and its plugins' own errors, mapped to hark's codes. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -90,8 +93,73 @@ function mustClose(request: FastifyRequest): boolean {
   return !(untouched && Number.isFinite(length) && length <= DRAIN_MAX_BYTES);
 }
 
+/**
+ * What Node's HTTP parser refuses before Fastify sees a request (a head over
+ * MAX_HEADER_BYTES, bytes that are not HTTP, a request slower than
+ * REQUEST_TIMEOUT_SECONDS) as hark's error, in hark's shape.
+ */
+export function parserError(err: NodeJS.ErrnoException): AppError {
+  switch (err.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new AppError('REQUEST_TIMEOUT', 'the request did not arrive in time (REQUEST_TIMEOUT_SECONDS); the connection is closed');
+    case 'HPE_HEADER_OVERFLOW':
+      return new AppError('HEADERS_TOO_LARGE', `the request line and headers are larger than ${MAX_HEADER_BYTES / 1024} KB`);
+    default:
+      return new AppError('INVALID_REQUEST', `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'})`);
+  }
+}
+
+/**
+ * Answers a parser-level refusal on the raw socket, then closes it: the
+ * connection's framing cannot be trusted after it. Fastify's default answer
+ * has its own body shape (`{"error":"Bad Request","statusCode":400}`).
+ */
+function answerClientError(app: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
+  // A reset connection has no one to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const appErr = parserError(err);
+  const status = ERROR_STATUS[appErr.code];
+  app.log.info({ code: appErr.code, reason: err.code }, 'request rejected by the HTTP parser');
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify(errorBody(appErr));
+  const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`, 'Content-Type: application/json; charset=utf-8', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close'];
+  const answer = (): void => {
+    socket.end(`${head.join('\r\n')}\r\n\r\n${body}`, () => socket.destroy());
+  };
+  // The answer in progress on this socket, if any (Node's own guard reads the same internal field).
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (inFlight == null || inFlight.writableFinished) return answer();
+  if (inFlight.req.complete) {
+    // Garbage pipelined behind a complete request: that request's answer goes first, or
+    // the client would read the refusal as the answer to it.
+    inFlight.once('finish', answer);
+    inFlight.once('close', () => socket.destroy());
+  } else if (inFlight.headersSent) {
+    // The request's own body broke after its answer began: nothing clean can follow.
+    socket.destroy();
+  } else {
+    answer();
+  }
+}
+
+/**
+ * Fastify's router refusals (a URL whose percent-encoding is not UTF-8, a path
+ * parameter over maxParamLength) in hark's shape. Pass as Fastify's
+ * `frameworkErrors` option: without it they leave in Fastify's own shape.
+ */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a part of the URL path is too long' : 'the URL is not valid (bad percent-encoding)';
+  void sendError(reply, new AppError('INVALID_REQUEST', message, { cause: error }));
+}
+
 /** One error handler for the whole app: every error leaves as `{ "error": { code, message } }`. */
 export function installErrorHandler(app: FastifyInstance): void {
+  // Fastify's `clientErrorHandler` option does the same; set here so every app built with this handler gets it.
+  app.server.removeAllListeners('clientError');
+  app.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(app, err, socket));
   app.setErrorHandler((raw: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const err = toAppError(raw);
     const status = ERROR_STATUS[err.code];

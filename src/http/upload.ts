@@ -31,6 +31,14 @@ const MAX_BOUNDARY_LENGTH = 70;
 
 const LIMITS = { files: 1, fields: 32, fieldSize: 64 * 1024, parts: 40 } as const;
 
+/**
+ * Buffer of one part (busboy's `fileHwm`), above the 64 KB a socket read hands
+ * over. At busboy's 16 KB default, a part it skips (no Content-Disposition)
+ * that arrives in one read with the closing boundary pauses the parser for
+ * good (@fastify/busboy 3.2.6): the request hangs until REQUEST_TIMEOUT_SECONDS.
+ */
+const PART_BUFFER_BYTES = 256 * 1024;
+
 /** The boundary of a multipart Content-Type, or a clear refusal before the parser sees it. */
 function checkBoundary(contentType: string | undefined): void {
   const m = /;\s*boundary=(?:"([^"]*)"|([^;\s]*))/i.exec(contentType ?? '');
@@ -95,7 +103,7 @@ export async function receiveUpload(request: FastifyRequest, temp: TempDir, maxB
   let upload: Omit<Upload, 'fields'> | undefined;
   let pending: string | undefined;
   try {
-    for await (const part of request.parts({ limits: { ...LIMITS, fileSize: maxBytes } })) {
+    for await (const part of request.parts({ limits: { ...LIMITS, fileSize: maxBytes }, fileHwm: PART_BUFFER_BYTES })) {
       if (part.type === 'field') {
         if (part.fieldnameTruncated || part.valueTruncated) {
           throw new AppError('INVALID_REQUEST', `form field "${part.fieldname.slice(0, 64)}" is longer than ${LIMITS.fieldSize / 1024} KB`);

@@ -90,11 +90,11 @@ export class JobService {
       const existing = await this.store.findByIdempotencyKey(req.idempotencyKey);
       if (existing !== undefined) return { job: existing, created: false };
     }
-    // Common containers are recognised from their first bytes (fast: no process);
-    // anything else gets a full ffprobe, so junk is refused now with the sync codes.
-    // Decoding proper (and an undecodable body) is the runner's.
+    // A WAV or FLAC header states its length (fast: no process); anything else gets
+    // ffprobe, so junk and audio over MAX_AUDIO_SECONDS (a compressed bomb) are refused
+    // now with the sync codes. Decoding proper (and an undecodable body) is the runner's.
     const sniffed = await sniffAudio(req.uploadPath, req.fileSize);
-    const probe = sniffed === undefined ? await probeAudio(req.uploadPath) : undefined;
+    const probe = sniffed?.durationSeconds === undefined ? await probeAudio(req.uploadPath) : undefined;
     const container = sniffed?.container ?? `${probe?.format}/${probe?.codec}`;
     const durationSeconds = sniffed?.durationSeconds ?? probe?.durationSeconds;
     if (durationSeconds !== undefined && durationSeconds > this.config.MAX_AUDIO_SECONDS) throw tooLong(durationSeconds, this.config.MAX_AUDIO_SECONDS);

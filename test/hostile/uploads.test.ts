@@ -1,14 +1,26 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ErrorCode } from '../src/errors.js';
-import { transcriptionResponseSchema } from '../src/transcription/index.js';
-import { clip } from './support/corpus.js';
-import { postForm, startTestServer, type TestServer } from './support/server.js';
+import { transcriptionResponseSchema } from '../../src/transcription/index.js';
+import { clip } from '../support/corpus.js';
+import {
+  BOUNDARY,
+  chunk,
+  expectError,
+  expectHealthy,
+  expectNoTempFiles,
+  expectTranscribes,
+  filePartHead,
+  noise,
+  rawConnect,
+  requestHead,
+  SHORT,
+  withTimeout,
+} from '../support/hostile-http.js';
+import { postForm, startTestServer, type TestServer } from '../support/server.js';
 
 /*
  * Hostile and broken uploads. Every refusal must be a 4xx with a stable code in
@@ -16,8 +28,6 @@ import { postForm, startTestServer, type TestServer } from './support/server.js'
  * empty DATA_DIR/tmp. Bad files are generated here in a temp dir from real clips.
  */
 
-/** 1.1 s of real speech: the cheapest clip that still transcribes. */
-const SHORT = clip('cmu-cards-001');
 /** 3.3 s, used where a duration must be measured. */
 const MEDIUM = clip('1089-134686-0001');
 /** 10.4 s: longer than the 5 s limit of the AUDIO_TOO_LONG server. */
@@ -40,72 +50,12 @@ async function makeFile(name: string, content: Buffer | string): Promise<string>
   return path;
 }
 
-/** Deterministic noise: the same "random" bytes every run, so a failure reproduces. */
-function noise(bytes: number): Buffer {
-  const out = Buffer.alloc(bytes);
-  let s = 12345;
-  for (let i = 0; i < bytes; i++) {
-    s = (s * 1103515245 + 12345) & 0x7fffffff;
-    out[i] = s >> 16;
-  }
-  return out;
-}
-
 /** A canonical 44-byte PCM WAV header checked, so the byte surgery below hits the right fields. */
 async function readWav(path: string): Promise<Buffer> {
   const wav = await readFile(path);
   expect(wav.toString('ascii', 0, 4)).toBe('RIFF');
   expect(wav.toString('ascii', 36, 40)).toBe('data');
   return wav;
-}
-
-/**
- * Asserts a refusal: exact status and code, the one error shape, a readable
- * message that leaks neither a stack nor hark's temp paths.
- */
-async function expectError(res: Response, status: number, code: ErrorCode, server: TestServer, message?: RegExp): Promise<string> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  expect(res.headers.get('content-type')).toContain('application/json');
-  const body = JSON.parse(text) as { error: { code: string; message: string; details?: unknown } };
-  expect(Object.keys(body)).toEqual(['error']);
-  expect(body.error.code, text).toBe(code);
-  expect(typeof body.error.message).toBe('string');
-  expect(body.error.message.length).toBeGreaterThan(10);
-  if (message !== undefined) expect(body.error.message).toMatch(message);
-  expectNoLeak(text, server);
-  return body.error.message;
-}
-
-function expectNoLeak(text: string, server: TestServer): void {
-  expect(text).not.toMatch(/\n\s+at |node_modules|\.[jt]s:\d+/);
-  expect(text).not.toContain(server.dataDir);
-  expect(text).not.toMatch(/[0-9a-f-]{36}\.(upload|pcm)/);
-}
-
-/** Cleanup after an aborted request runs after the answer (or without one): poll briefly. */
-async function expectNoTempFiles(server: TestServer): Promise<void> {
-  const deadline = Date.now() + 3000;
-  let left = await server.tempFiles();
-  while (left.length > 0 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    left = await server.tempFiles();
-  }
-  expect(left).toEqual([]);
-}
-
-async function expectHealthy(server: TestServer): Promise<void> {
-  const res = await fetch(`${server.url}/healthz`);
-  expect(res.status).toBe(200);
-  await expectNoTempFiles(server);
-}
-
-async function expectTranscribes(server: TestServer): Promise<void> {
-  const res = await postForm(`${server.url}/transcriptions`, { file: { path: SHORT.path } });
-  expect(res.status).toBe(200);
-  const body = transcriptionResponseSchema.parse(await res.json());
-  expect(body.text.length).toBeGreaterThan(0);
-  await expectNoTempFiles(server);
 }
 
 function fileBlob(content: Buffer | string, type = 'audio/wav'): Blob {
@@ -123,126 +73,6 @@ async function formWith(entries: [string, string | { path: string; name: string 
     else form.append(name, fileBlob(await readFile(value.path)), value.name);
   }
   return form;
-}
-
-// --- A raw HTTP/1.1 client, for what fetch cannot do: send part of a body and stop. ---
-
-interface RawResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-interface RawConnection {
-  socket: Socket;
-  /** The first complete response on the connection. */
-  response: Promise<RawResponse>;
-  /** The next response not yet taken (the first one is `response`). */
-  nextResponse(): Promise<RawResponse>;
-  /** Resolves when the server ends or resets the connection. */
-  closed: Promise<void>;
-  /** Writes and waits for the kernel to take it; false once the connection is gone. */
-  write(data: Buffer | string): Promise<boolean>;
-  bytesWritten(): number;
-}
-
-async function rawConnect(url: string): Promise<RawConnection> {
-  const { hostname, port } = new URL(url);
-  const socket = connect({ host: hostname, port: Number(port) });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  // Writes after the server has refused the body may fail with EPIPE/ECONNRESET: expected here.
-  socket.on('error', () => undefined);
-  let received = Buffer.alloc(0);
-  let gone = false;
-  let written = 0;
-  const parsed: RawResponse[] = [];
-  const waiting: { resolve: (r: RawResponse) => void; reject: (e: Error) => void }[] = [];
-  const closed = new Promise<void>((resolve) => {
-    const done = () => {
-      gone = true;
-      resolve();
-    };
-    socket.once('end', done);
-    socket.once('close', done);
-  });
-  /** Takes complete responses (hark always sends Content-Length) off the front of the buffer. */
-  const parse = (atEnd: boolean): void => {
-    for (;;) {
-      const end = received.indexOf('\r\n\r\n');
-      if (end < 0) break;
-      const [statusLine = '', ...lines] = received.toString('latin1', 0, end).split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const l of lines) {
-        const i = l.indexOf(':');
-        headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
-      }
-      const declared = Number(headers['content-length'] ?? NaN);
-      const length = Number.isFinite(declared) ? declared : atEnd ? received.length - end - 4 : NaN;
-      if (!Number.isFinite(length) || received.length - end - 4 < length) break;
-      parsed.push({ status: Number(statusLine.split(' ')[1]), headers, body: received.toString('utf8', end + 4, end + 4 + length) });
-      received = received.subarray(end + 4 + length);
-    }
-    while (parsed.length > 0 && waiting.length > 0) waiting.shift()!.resolve(parsed.shift()!);
-  };
-  socket.on('data', (d: Buffer) => {
-    received = Buffer.concat([received, d]);
-    parse(false);
-  });
-  void closed.then(() => {
-    parse(true);
-    for (const w of waiting.splice(0)) w.reject(new Error(`connection closed without a complete response (${received.length} bytes left)`));
-  });
-  const nextResponse = () =>
-    new Promise<RawResponse>((resolve, reject) => {
-      const ready = parsed.shift();
-      if (ready !== undefined) resolve(ready);
-      else if (gone) reject(new Error('connection closed'));
-      else waiting.push({ resolve, reject });
-    });
-  const response = nextResponse();
-  response.catch(() => undefined);
-  return {
-    socket,
-    response,
-    nextResponse,
-    closed,
-    bytesWritten: () => written,
-    write: (data) =>
-      new Promise<boolean>((resolve) => {
-        if (gone || socket.destroyed) return resolve(false);
-        written += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-        socket.write(data, (err) => resolve(err == null));
-      }),
-  };
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]);
-}
-
-const BOUNDARY = 'hark-test-boundary-7d1f';
-
-function requestHead(path: string, headers: Record<string, string | number>): string {
-  const lines = [`POST ${path} HTTP/1.1`, 'Host: 127.0.0.1', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
-  return `${lines.join('\r\n')}\r\n\r\n`;
-}
-
-function filePartHead(field = 'file', name = 'big.wav'): string {
-  return `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${field}"; filename="${name}"\r\nContent-Type: audio/wav\r\n\r\n`;
-}
-
-function chunk(data: Buffer | string): Buffer {
-  const b = typeof data === 'string' ? Buffer.from(data) : data;
-  return Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]);
 }
 
 /** Recursive listing relative to `root`, for "nothing new appeared" checks. */
@@ -439,6 +269,17 @@ describe('bad uploads, default limits', () => {
         headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
         body: `--${BOUNDARY}\r\nthis is not a header\r\n\r\nvalue\r\n--${BOUNDARY}--\r\n`,
       });
+      await expectError(res, 400, 'MISSING_FILE', server);
+    });
+
+    it('skips a 40 KB part without Content-Disposition that arrives with the closing boundary: 400 MISSING_FILE, no hang', async () => {
+      // Found by test/hostile/fuzz.test.ts (seed 777): busboy's parser paused for good on such a part.
+      const body = Buffer.concat([Buffer.from(`--${BOUNDARY}\r\nContent-Type: audio/wav\r\n\r\n`), noise(40_000), Buffer.from(`\r\n--${BOUNDARY}--\r\n`)]);
+      const res = await withTimeout(
+        fetch(transcriptions(), { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body }),
+        10_000,
+        'the answer',
+      );
       await expectError(res, 400, 'MISSING_FILE', server);
     });
 

@@ -270,8 +270,10 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
     },
     async (request, reply) => {
       const first = await jobs.get(request.params.id);
-      const lastEventId = Number(request.headers['last-event-id']);
-      let after = Number.isInteger(lastEventId) && lastEventId > 0 ? lastEventId : 0;
+      // Only an id of the form this stream sends (a decimal line number) resumes; anything else ("0x10", "1e3") replays all.
+      const header = request.headers['last-event-id'];
+      const lastEventId = typeof header === 'string' ? header.trim() : '';
+      let after = /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : 0;
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {

@@ -29,8 +29,12 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
           if (active >= max) {
             throw new AppError('AT_CAPACITY', `${active} live streams already (MAX_STREAMS=${max}); retry later`, { details: { retry_after_seconds: 5 } });
           }
-          const isolation = (request.query as { isolation?: (typeof ISOLATION_MODES)[number] }).isolation;
-          if (isolation !== undefined) deps.service.requireIsolation(isolation);
+          // preValidation runs before the querystring schema: an unknown mode is the client's mistake (400), not a 503.
+          const isolation = (request.query as { isolation?: string }).isolation;
+          if (isolation !== undefined && !(ISOLATION_MODES as readonly string[]).includes(isolation)) {
+            throw new AppError('INVALID_REQUEST', `invalid querystring: isolation must be one of ${ISOLATION_MODES.join(', ')}`);
+          }
+          if (isolation !== undefined) deps.service.requireIsolation(isolation as (typeof ISOLATION_MODES)[number]);
           await deps.quota?.check(request.apiKey?.id);
         },
       },
