@@ -17,12 +17,17 @@ export function readRssBytes(pid: number): number | undefined {
   }
 }
 
-/** Start time of a process in clock ticks since boot (field 22 of /proc/pid/stat): tells a reused pid from ours. */
+/**
+ * Start time of a live process in clock ticks since boot (field 22 of /proc/pid/stat): tells a reused pid from ours.
+ * Undefined once it has exited, also while it is a zombie (dead, not yet reaped by its parent, still in /proc):
+ * a server killed -9 is one until its parent waits for it, and must count as gone to orphan recovery then.
+ */
 export async function readStartTime(pid: number): Promise<number | undefined> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: parse after its last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return undefined; // state: zombie, or dead
     const v = Number(fields[19]);
     return Number.isFinite(v) ? v : undefined;
   } catch {
