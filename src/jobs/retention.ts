@@ -1,9 +1,18 @@
-import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Logger } from '../logger.js';
 import type { JobStore } from '../store/index.js';
 
-/** Deletes finished jobs, their audio and logs JOB_CLEANUP_MAX_AGE_HOURS after they finish. */
+/**
+ * A job folder with no job row older than this is an orphan: a server killed
+ * between moving the upload in and storing the row. Well past any submit.
+ */
+const ORPHAN_FOLDER_MS = 60 * 60 * 1000;
+
+/**
+ * Deletes finished jobs, their audio and logs JOB_CLEANUP_MAX_AGE_HOURS after they
+ * finish, and job folders that no job owns (see ORPHAN_FOLDER_MS).
+ */
 export class Retention {
   private timer: NodeJS.Timeout | undefined;
 
@@ -11,6 +20,8 @@ export class Retention {
     private readonly store: JobStore,
     private readonly logger: Logger,
     private readonly maxAgeMs: number,
+    /** DATA_DIR/jobs: one folder per job, named by its id. */
+    private readonly jobsDir: string,
     private readonly everyMs = 10 * 60 * 1000,
   ) {}
 
@@ -24,6 +35,7 @@ export class Retention {
 
   async sweep(now = Date.now()): Promise<number> {
     let removed = 0;
+    await this.sweepOrphanFolders(now);
     for (;;) {
       const batch = await this.store.finishedBefore(now - this.maxAgeMs, 100);
       if (batch.length === 0) return removed;
@@ -35,5 +47,21 @@ export class Retention {
       }
       this.logger.info({ removed }, 'deleted expired jobs');
     }
+  }
+
+  /** Removes job folders older than ORPHAN_FOLDER_MS that no job row owns; returns how many. */
+  async sweepOrphanFolders(now = Date.now()): Promise<number> {
+    const names = await readdir(this.jobsDir).catch(() => [] as string[]);
+    let removed = 0;
+    for (const name of names) {
+      const path = join(this.jobsDir, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info === undefined || !info.isDirectory() || now - info.mtimeMs < ORPHAN_FOLDER_MS) continue;
+      if ((await this.store.get(name)) !== undefined) continue;
+      await rm(path, { recursive: true, force: true });
+      removed++;
+    }
+    if (removed > 0) this.logger.warn({ removed }, 'removed job folders that no job owns (a server stopped mid-submit)');
+    return removed;
   }
 }

@@ -83,7 +83,7 @@ export async function openJobSystem(opts: {
   const runner = new JobRunner({ config, logger, store, service, webhooks, logs, quota, instanceId, claims: config.ROLE !== 'api' });
   const recovery = new OrphanRecovery({ config, logger, store, instanceId, logs, runningHere: () => runner.runningIds() });
   const jobService = new JobService(config, store, runner, logs, quota, dataDir);
-  const retention = new Retention(store, logger, config.JOB_CLEANUP_MAX_AGE_HOURS * 3600 * 1000);
+  const retention = new Retention(store, logger, config.JOB_CLEANUP_MAX_AGE_HOURS * 3600 * 1000, join(dataDir, 'jobs'));
 
   // Before anything runs: what did the last crash leave behind?
   const report = await recovery.scan();
