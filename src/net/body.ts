@@ -12,7 +12,7 @@ export class BodyTooLargeError extends Error {
  * without end cannot fill hark's memory. A declared Content-Length over the
  * limit is refused before reading.
  */
-export async function readBodyLimited(res: Response, maxBytes: number): Promise<Uint8Array> {
+export async function readBodyLimited(res: Response, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
     await res.body?.cancel();
