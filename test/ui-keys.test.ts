@@ -99,6 +99,28 @@ describe('the web page with AUTH_MODE=api_key', () => {
     expect((await fetch(`${server.url}/api/v1/jobs`, { headers })).status).toBe(401);
   });
 
+  it('polls no faster than Retry-After says once the key is rate-limited', async () => {
+    const page = await browser.context.newPage();
+    const asked: number[] = [];
+    // The server's answer when a key passes RATE_LIMIT_PER_MINUTE, given at once here.
+    await page.route('**/api/v1/capacity', (route) => {
+      asked.push(Date.now());
+      return route.fulfill({
+        status: 429,
+        headers: { 'content-type': 'application/json', 'retry-after': '4' },
+        body: JSON.stringify({ error: { code: 'RATE_LIMITED', message: 'more than 120 requests in a minute; retry in 4 s (RATE_LIMIT_PER_MINUTE)', details: { retry_after_seconds: 4 } } }),
+      });
+    });
+    await page.goto(`${server.url}/#/system`);
+    await expect.poll(() => asked.length).toBeGreaterThanOrEqual(1);
+    // The view polls every 2 s; held by Retry-After, the next call waits 4 s.
+    await page.waitForTimeout(3000);
+    expect(asked.length).toBe(1);
+    await expect.poll(() => asked.length, { timeout: 5000 }).toBe(2);
+    expect(asked[1]! - asked[0]!).toBeGreaterThanOrEqual(3900);
+    await page.close();
+  });
+
   it('sent no request outside the server, opened no dialog and threw nothing', () => {
     expect(watch).toMatchObject({ external: [], dialogs: [], errors: [] });
   });

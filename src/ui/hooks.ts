@@ -10,7 +10,9 @@ export interface Polled<T> {
 
 /**
  * Calls `load` now and every `ms` while the view is shown, one call at a time, and
- * keeps the last answer. `ms` undefined stops polling (a finished job, say).
+ * keeps the last answer. `ms` undefined stops polling (a finished job, say). An
+ * answer with Retry-After (429 RATE_LIMITED with API keys on, 503 AT_CAPACITY)
+ * holds the next call until then: a few open tabs must not keep a key limited.
  */
 export function usePoll<T>(load: () => Promise<T>, ms: number | undefined, deps: readonly unknown[] = []): Polled<T> {
   const [data, setData] = useState<T | undefined>(undefined);
@@ -23,6 +25,7 @@ export function usePoll<T>(load: () => Promise<T>, ms: number | undefined, deps:
     let stopped = false;
     let timer: number | undefined;
     const run = async () => {
+      let wait = ms;
       try {
         const value = await loadRef.current();
         if (stopped) return;
@@ -30,9 +33,11 @@ export function usePoll<T>(load: () => Promise<T>, ms: number | undefined, deps:
         setError(undefined);
       } catch (err) {
         if (stopped) return;
-        setError(err instanceof ApiError ? err : new ApiError(0, 'CLIENT', err instanceof Error ? err.message : String(err)));
+        const apiErr = err instanceof ApiError ? err : new ApiError(0, 'CLIENT', err instanceof Error ? err.message : String(err));
+        setError(apiErr);
+        if (wait !== undefined && apiErr.retryAfterSeconds !== undefined) wait = Math.max(wait, apiErr.retryAfterSeconds * 1000);
       }
-      if (!stopped && ms !== undefined) timer = window.setTimeout(() => void run(), ms);
+      if (!stopped && wait !== undefined) timer = window.setTimeout(() => void run(), wait);
     };
     void run();
     return () => {
