@@ -126,6 +126,10 @@ describe('service endpoints', () => {
       expect(Object.keys(doc.paths)).toContain(p);
     }
     expect(JSON.stringify(doc.paths['/transcriptions']?.['post']?.requestBody)).toContain('multipart/form-data');
+    // The OpenAI route's 200 is JSON, or Server-Sent Events with stream=true.
+    const openai200 = (doc.paths['/v1/audio/transcriptions']?.['post'] as { responses: Record<string, { content: Record<string, { schema: { description?: string } }> }> }).responses['200']!;
+    expect(Object.keys(openai200.content).sort()).toEqual(['application/json', 'text/event-stream']);
+    expect(openai200.content['text/event-stream']!.schema.description).toMatch(/transcript\.text\.delta.*transcript\.text\.done/);
     expect((await fetch(`${server.url}/docs`)).status).toBeLessThan(400);
   });
 

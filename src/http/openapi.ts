@@ -60,12 +60,25 @@ export async function registerOpenApi(app: FastifyInstance, version: string, api
       const transformed = jsonSchemaTransform(input);
       // Open paths (probes, page, docs) need no key: an empty requirement overrides the global one.
       const out = apiKeys && isOpenPath(input.url) ? { ...transformed, schema: { ...transformed.schema, security: [] } } : transformed;
-      const upload = (input.route.config as UploadRouteConfig | undefined)?.upload;
+      const config = input.route.config as UploadRouteConfig | undefined;
+      const upload = config?.upload;
       if (upload === undefined) return out;
       const properties = Object.fromEntries(
         Object.entries(upload.fields).map(([name, f]) => [name, name === 'file' ? { type: 'string', format: 'binary', description: f.description } : f]),
       );
-      return { ...out, schema: { ...out.schema, body: { type: 'object', required: ['file'], properties } } };
+      const schema: Record<string, unknown> = { ...out.schema, body: { type: 'object', required: ['file'], properties } };
+      const response = schema['response'] as Record<string, unknown> | undefined;
+      if (config?.events !== undefined && response?.['200'] !== undefined) {
+        // One 200, two media types: the JSON (or text) answer, or the event stream.
+        schema['response'] = {
+          ...response,
+          200: {
+            description: 'The transcript; with stream=true, Server-Sent Events',
+            content: { 'application/json': { schema: response['200'] }, 'text/event-stream': { schema: { type: 'string', description: config.events } } },
+          },
+        };
+      }
+      return { ...out, schema };
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });

@@ -76,6 +76,8 @@ export async function transcribeUpload<T>(
 /** Fastify route config flag: the route takes a multipart upload (for the OpenAPI document). */
 export interface UploadRouteConfig {
   upload?: { fields: Record<string, { type: string; description: string; enum?: readonly string[] }> };
+  /** The 200 may also be Server-Sent Events (stream=true): what they are, for the OpenAPI document. */
+  events?: string;
 }
 
 declare module 'fastify' {

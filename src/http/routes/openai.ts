@@ -122,6 +122,10 @@ const uploadConfig: UploadRouteConfig = {
       },
     },
   },
+  events:
+    'With stream=true: `event: transcript.text.delta` + `data: {"type":"transcript.text.delta","delta":"<segment text>"}` per decoded segment, ' +
+    'then `event: transcript.text.done` + `data: {"type":"transcript.text.done","text":"<whole text>"}`; a failure after decoding started is ' +
+    '`event: error` + `data: {"type":"error","error":{"code","message"}}`.',
 };
 
 export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
