@@ -17,7 +17,7 @@ import { ProcessWatch } from '../support/chaos-procs.js';
 import { spawnHark, type HarkProcess } from '../support/chaos-server.js';
 import { clip } from '../support/corpus.js';
 import { poolView, postAudio } from '../support/http.js';
-import type { JobView } from '../support/jobs.js';
+import { submitJob, waitFinished, type JobView } from '../support/jobs.js';
 import { freePort } from '../support/net.js';
 
 /*
@@ -45,8 +45,13 @@ const PLAN = FULL
  * run out of them, so anything short of "completed" is a lost job, not bad luck.
  */
 const MAX_ATTEMPTS = PLAN.maxKills + 2;
-/** The server's RSS after the load may exceed its RSS before by this much (see the README figure). */
-const RSS_TOLERANCE = { ratio: 1.25, bytes: 48 * 2 ** 20 };
+/**
+ * The server's RSS after the load may exceed its RSS before by this much (see the README figure).
+ * "After" is the restarted server's, which ran part of the load; V8 grows its heap to the working
+ * size at its own pace, so warm baselines of the same build vary by 30 MB between runs (179-211 MB
+ * seen). A leak of 1 MB per request (over 100 requests here) still passes the bound by far.
+ */
+const RSS_TOLERANCE = { ratio: 1.25, bytes: 64 * 2 ** 20 };
 
 const HARK_ENV: Record<string, string> = {
   WORKER_COUNT: '2',
@@ -150,6 +155,8 @@ describe(`chaos (${FULL ? 'full' : 'bounded'}: ${PLAN.loadSeconds} s of load, se
     }
     const referenceWer = wer(CLIPS.map((c) => tally(c.transcript, expected.get(c.id)!)));
     expect(referenceWer).toBeLessThan(0.35);
+    // The job path warmed too (store, runner, logs), so the baseline is a working server's.
+    for (const c of CLIPS.slice(0, 3)) await waitFinished(first.url, (await submitJob(first.url, c.path)).job_id);
     await poolSettled(first.url);
     const rssBefore = await settledRss(first.pid);
 
