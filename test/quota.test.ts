@@ -43,9 +43,14 @@ async function usedHours(name: string): Promise<number> {
 }
 
 beforeAll(async () => {
+  // Usage is per UTC day: a run that crossed midnight would start counting afresh mid-test.
+  const midnight = new Date();
+  midnight.setUTCHours(24, 0, 0, 0);
+  const toMidnight = midnight.getTime() - Date.now();
+  if (toMidnight < 90_000) await new Promise((r) => setTimeout(r, toMidnight + 1000));
   server = await startTestServer({ AUTH_MODE: 'api_key', KEY_MAX_AUDIO_HOURS_PER_DAY: String(LIMIT_HOURS) });
   [alice, bob] = await Promise.all([createKeyWithCli(server.dataDir, 'alice', 'transcribe,jobs'), createKeyWithCli(server.dataDir, 'bob', 'transcribe,jobs')]);
-}, 60_000);
+}, 180_000);
 afterAll(async () => server?.stop());
 
 describe('KEY_MAX_AUDIO_HOURS_PER_DAY', () => {
