@@ -1,6 +1,7 @@
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { TempDir } from './audio/index.js';
+import { processTempDir } from './audio/index.js';
 import type { Config } from './config/index.js';
 import { InProcessExecutor, PoolExecutor, type Executor } from './executors/index.js';
 import { openJobSystem, type JobSystem } from './jobs/index.js';
@@ -8,7 +9,7 @@ import { Metrics } from './metrics/index.js';
 import { MemoryHistory } from './metrics/memory-history.js';
 import { buildApp, type Readiness } from './http/index.js';
 import type { Logger } from './logger.js';
-import { WorkerPool } from './pool/index.js';
+import { readStartTime, WorkerPool } from './pool/index.js';
 import { TranscriptionService } from './transcription/index.js';
 
 export interface RunningServer {
@@ -23,6 +24,8 @@ export interface RunningServer {
   /** The worker pool; undefined when ENABLE_PROCESS_ISOLATED=false. */
   pool: WorkerPool | undefined;
   jobs: JobSystem;
+  /** This process's scratch folder, DATA_DIR/tmp/<host>-<pid>-<start time>. */
+  tempDir: string;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -36,8 +39,8 @@ function sleep(ms: number): Promise<void> {
  */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const dataDir = resolve(config.DATA_DIR);
-  const temp = new TempDir(join(dataDir, 'tmp'));
-  await temp.init();
+  const startTime = (await readStartTime(process.pid)) ?? 0;
+  const temp = await processTempDir(join(dataDir, 'tmp'), { host: hostname(), pid: process.pid, startTime }, readStartTime);
 
   if (config.SIMULATE_NATIVE_LEAK_MB > 0) {
     logger.warn(
@@ -119,5 +122,5 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       }
       process.removeListener('exit', killWorkers);
     })());
-  return { app, url, readiness, ready, close, pool, jobs };
+  return { app, url, readiness, ready, close, pool, jobs, tempDir: temp.path };
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { startServer, type RunningServer } from '../src/server.js';
 import { waitFor } from './support/child-server.js';
 import { clip } from './support/corpus.js';
 import { postAudio } from './support/http.js';
+import { filesUnder } from './support/server.js';
 
 const ALLOWED_ORIGIN = 'https://app.example';
 const UPSTREAM_KEY = 'sk-upstream-secret-abc123';
@@ -138,14 +139,14 @@ describe('slow clients and errors', () => {
     const started = Date.now();
     // One byte every 200 ms: the connection is never idle, the request never completes.
     const drip = setInterval(() => socket.writable && socket.write(Buffer.alloc(1, 1)), 200);
-    await waitFor(async () => (await readdir(join(dataDir, 'tmp'))).length > 0, 5000, 20);
+    await waitFor(async () => (await filesUnder(join(dataDir, 'tmp'))).length > 0, 5000, 20);
     const at = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 10_000))]);
     clearInterval(drip);
     socket.destroy();
     expect(at).toBeGreaterThan(0);
     expect(at - started).toBeLessThan(5000);
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
-    await waitFor(async () => (await readdir(join(dataDir, 'tmp'))).length === 0, 5000);
+    await waitFor(async () => (await filesUnder(join(dataDir, 'tmp'))).length === 0, 5000);
   }, 20_000);
 
   it('answers an unexpected error with a generic 500 body: no stack, no internal message', async () => {

@@ -2,11 +2,47 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
+/** Which server process a folder under DATA_DIR/tmp belongs to. */
+export interface TempOwner {
+  host: string;
+  pid: number;
+  /** The process's start time (clock ticks since boot): tells a reused pid apart. */
+  startTime: number;
+}
+
+function folderName(o: TempOwner): string {
+  return `${o.host}-${o.pid}-${o.startTime}`;
+}
+
+function parseFolderName(name: string): TempOwner | undefined {
+  const m = /^(.+)-(\d+)-(\d+)$/.exec(name);
+  return m === null ? undefined : { host: m[1]!, pid: Number(m[2]), startTime: Number(m[3]) };
+}
+
 /**
- * hark's scratch space under DATA_DIR: uploads in flight and decoded PCM.
- * Names are generated here, never taken from the client (a file named
- * `../../x; rm -rf /` stays a label). Anything left from a crashed run is
- * removed at start.
+ * This process's scratch folder, DATA_DIR/tmp/<host>-<pid>-<start time>, so
+ * instances sharing one DATA_DIR (an api and a worker on one host, pods on one
+ * volume) never touch each other's uploads in flight. At start it removes what
+ * crashed processes left: folders of this host whose process is gone (or whose
+ * pid now belongs to another process), and loose files of versions before
+ * these folders. Folders of other hosts are theirs to clean when they restart.
+ */
+export async function processTempDir(root: string, me: TempOwner, startTimeOf: (pid: number) => Promise<number | undefined>): Promise<TempDir> {
+  await mkdir(root, { recursive: true });
+  for (const entry of await readdir(root, { withFileTypes: true })) {
+    const owner = entry.isDirectory() ? parseFolderName(entry.name) : undefined;
+    const stale = owner === undefined ? !entry.isDirectory() : owner.host === me.host && (await startTimeOf(owner.pid)) !== owner.startTime;
+    if (stale) await rm(join(root, entry.name), { recursive: true, force: true });
+  }
+  const temp = new TempDir(join(root, folderName(me)));
+  await temp.init();
+  return temp;
+}
+
+/**
+ * Scratch space: uploads in flight and decoded PCM (the server's is
+ * processTempDir). Names are generated here, never taken from the client (a
+ * file named `../../x; rm -rf /` stays a label). `init` empties it.
  */
 export class TempDir {
   constructor(readonly path: string) {}

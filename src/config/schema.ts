@@ -99,7 +99,7 @@ export const configShape = {
   HOST: text('127.0.0.1').describe('Address to listen on. `API_HOST` is accepted as an alias.'),
   PORT: int(0, 65535, 8000).describe('TCP port to listen on (0 picks a free one). `API_PORT` is accepted as an alias.'),
   LOG_LEVEL: oneOf(LOG_LEVELS, 'info').describe('pino log level.'),
-  DATA_DIR: text('./data').describe('Where hark keeps uploads in flight (`tmp/`) and, later, its database and job files.'),
+  DATA_DIR: text('./data').describe('Where hark keeps its SQLite database, job files (`jobs/`) and uploads in flight (`tmp/<host>-<pid>-<start time>/`, one folder per server process).'),
   MAX_FILE_SIZE_MB: num(0.001, 10_240, 500).describe(
     'Largest upload accepted, in MB (10^6 bytes). Larger bodies get 413 FILE_TOO_LARGE before they are read.',
   ),

@@ -19,6 +19,7 @@ import { clip } from '../support/corpus.js';
 import { poolView, postAudio } from '../support/http.js';
 import { submitJob, waitFinished, type JobView } from '../support/jobs.js';
 import { freePort } from '../support/net.js';
+import { filesUnder } from '../support/server.js';
 
 /*
  * The chaos test: hark as users run it (process isolation, a 2-worker pool,
@@ -280,7 +281,7 @@ describe(`chaos (${FULL ? 'full' : 'bounded'}: ${PLAN.loadSeconds} s of load, se
     watch.stop();
     await waitFor(() => watch.survivors().length === 0, 10_000).catch(() => undefined);
     expect(watch.survivors(), 'processes left alive').toEqual([]);
-    expect(readdirSync(join(dataDir, 'tmp')), 'files left in DATA_DIR/tmp').toEqual([]);
+    expect(await filesUnder(join(dataDir, 'tmp')), 'files left in DATA_DIR/tmp').toEqual([]);
     const jobsDir = join(dataDir, 'jobs');
     expect(existsSync(jobsDir) ? readdirSync(jobsDir) : [], 'job folders left after their jobs ended').toEqual([]);
     const scratch = watch.all().filter((p) => existsSync(join(tmpdir(), `hark-worker-${p.pid}`)));

@@ -170,7 +170,8 @@ describe('files that point elsewhere: ffmpeg must open only the upload', () => {
   ];
 
   it.each(REFERENCES)('answers 400 INVALID_AUDIO to $kind, following nothing', async ({ kind, demuxer, text }) => {
-    const planted = join(server.dataDir, 'tmp', 'planted.wav');
+    // Beside the uploads, where a relative reference in the script would find it.
+    const planted = join(server.tempDir, 'planted.wav');
     await writeFile(planted, await readFile(SHORT.path));
     try {
       const path = await file(`${kind.replace(/\W+/g, '-')}.txt`, text());

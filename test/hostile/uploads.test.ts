@@ -221,7 +221,7 @@ describe('bad uploads, default limits', () => {
       expect(text).not.toContain('pwned');
       await expectNoTempFiles(server);
       expect(await tree(server.dataDir)).toEqual(before);
-      for (const dir of [process.cwd(), server.dataDir, join(server.dataDir, 'tmp'), dirname(server.dataDir), '/etc', '/']) {
+      for (const dir of [process.cwd(), server.dataDir, join(server.dataDir, 'tmp'), server.tempDir, dirname(server.dataDir), '/etc', '/']) {
         expect(existsSync(join(dir, 'pwned')), dir).toBe(false);
       }
     });
@@ -517,8 +517,8 @@ describe('a 5xx answer', () => {
   afterAll(async () => server?.stop());
 
   it('is generic: no stack, no path, no cause, when the temp dir is broken', async () => {
-    // A real fault, not a stub: DATA_DIR/tmp replaced by a plain file, so the upload cannot be written.
-    const tmp = join(server.dataDir, 'tmp');
+    // A real fault, not a stub: the server's temp folder replaced by a plain file, so the upload cannot be written.
+    const tmp = server.tempDir;
     await rm(tmp, { recursive: true, force: true });
     await writeFile(tmp, 'not a directory');
     try {

@@ -1,6 +1,6 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -8,7 +8,7 @@ import { startServer, type RunningServer } from '../../src/server.js';
 export interface TestServer extends RunningServer {
   config: Config;
   dataDir: string;
-  /** Files left in DATA_DIR/tmp (uploads and PCM in flight). */
+  /** Files left under DATA_DIR/tmp (uploads and PCM in flight), in every process's folder. */
   tempFiles(): Promise<string[]>;
   stop(): Promise<void>;
 }
@@ -34,7 +34,7 @@ export async function startTestServer(env: ConfigInput = {}, opts: { waitReady?:
     ...server,
     config,
     dataDir,
-    tempFiles: () => readdir(join(dataDir, 'tmp')),
+    tempFiles: () => filesUnder(join(dataDir, 'tmp')),
     stop: async () => {
       await server.close();
       await rm(dataDir, { recursive: true, force: true });
@@ -56,4 +56,10 @@ export async function postForm(
     else form.append(name, new Blob([await readFile(value.path)], { type: value.type ?? 'audio/wav' }), value.name ?? value.path.split('/').pop());
   }
   return fetch(url, { method: 'POST', body: form, ...init });
+}
+
+/** Every file under `dir`, as paths relative to it (no folders); [] when it does not exist. */
+export async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => !e.isDirectory()).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
 }

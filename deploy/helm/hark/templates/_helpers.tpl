@@ -161,10 +161,11 @@ PostgreSQL Secret and hark's DATABASE_URL get the same one within a render.
 {{- end -}}
 
 {{/*
-Several pods on one shared volume: each keeps its own DATA_DIR there (hark empties
-DATA_DIR/tmp at start, and moves an upload from DATA_DIR/tmp to DATA_DIR/jobs with a rename, so
-tmp must be the pod's own and on the same filesystem). Job audio paths are absolute, under
-/data in every pod, so whichever pod runs a job finds its audio.
+Several pods on one shared volume: each keeps its own DATA_DIR there, so a pod's files stay
+apart and easy to find (hark keeps each process's uploads in flight in its own folder under
+DATA_DIR/tmp, and moves an upload into DATA_DIR/jobs with a rename, so both are on one
+filesystem). Job audio paths are absolute, under /data in every pod, so whichever pod runs a
+job finds its audio.
 */}}
 {{- define "hark.dataDirPerPod" -}}
 {{- if and (include "hark.sharedVolume" .) (gt (int (include "hark.podCount" .)) 1) }}true{{ end -}}
