@@ -52,16 +52,15 @@ export class Retention {
   /** Removes job folders older than ORPHAN_FOLDER_MS that no job row owns; returns how many. */
   async sweepOrphanFolders(now = Date.now()): Promise<number> {
     const names = await readdir(this.jobsDir).catch(() => [] as string[]);
-    let removed = 0;
+    const old: string[] = [];
     for (const name of names) {
-      const path = join(this.jobsDir, name);
-      const info = await stat(path).catch(() => undefined);
-      if (info === undefined || !info.isDirectory() || now - info.mtimeMs < ORPHAN_FOLDER_MS) continue;
-      if ((await this.store.get(name)) !== undefined) continue;
-      await rm(path, { recursive: true, force: true });
-      removed++;
+      const info = await stat(join(this.jobsDir, name)).catch(() => undefined);
+      if (info !== undefined && info.isDirectory() && now - info.mtimeMs >= ORPHAN_FOLDER_MS) old.push(name);
     }
-    if (removed > 0) this.logger.warn({ removed }, 'removed job folders that no job owns (a server stopped mid-submit)');
-    return removed;
+    const owned = await this.store.existingJobIds(old);
+    const orphans = old.filter((name) => !owned.has(name));
+    for (const name of orphans) await rm(join(this.jobsDir, name), { recursive: true, force: true });
+    if (orphans.length > 0) this.logger.warn({ removed: orphans.length }, 'removed job folders that no job owns (a server stopped mid-submit)');
+    return orphans.length;
   }
 }

@@ -131,6 +131,16 @@ export abstract class KyselyJobStore implements JobStore {
     return row && toJob(row);
   }
 
+  async existingJobIds(ids: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    // In slices: SQLite caps a statement's parameters.
+    for (let at = 0; at < ids.length; at += 500) {
+      const rows = await this.db.selectFrom('transcription_jobs').select('id').where('id', 'in', ids.slice(at, at + 500)).execute();
+      for (const r of rows) found.add(r.id);
+    }
+    return found;
+  }
+
   async findByIdempotencyKey(key: string): Promise<Job | undefined> {
     const row = await this.db.selectFrom('transcription_jobs').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
     return row && toJob(row);

@@ -76,6 +76,8 @@ export interface JobStore {
 
   create(job: NewJob): Promise<Job>;
   get(id: string): Promise<Job | undefined>;
+  /** Which of `ids` are jobs in the store (one query, whatever their number). */
+  existingJobIds(ids: readonly string[]): Promise<Set<string>>;
   findByIdempotencyKey(key: string): Promise<Job | undefined>;
   list(query: ListJobsQuery): Promise<Job[]>;
   countByStatus(): Promise<Record<JobStatus, number>>;

@@ -51,6 +51,14 @@ export function describeJobStore(name: string, open: () => Promise<JobStore>): v
       expect((await store.countByStatus()).queued).toBe(5);
     });
 
+    it('tells which of many ids are jobs, in one call', async () => {
+      await store.create(newJob({ id: 'a' }));
+      await store.create(newJob({ id: 'b' }));
+      const ids = ['a', 'nope', 'b', ...Array.from({ length: 1200 }, (_, i) => `absent-${i}`)];
+      expect([...(await store.existingJobIds(ids))].sort()).toEqual(['a', 'b']);
+      expect(await store.existingJobIds([])).toEqual(new Set());
+    });
+
     it('claims by priority, FIFO within a priority, and ages waiting jobs up', async () => {
       const t0 = 1_700_000_000_000;
       const add = (id: string, priority: Priority, at: number) => store.create(newJob({ id, priority, createdAt: t0 + at }));
