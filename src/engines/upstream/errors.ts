@@ -163,22 +163,20 @@ function retryAfterSeconds(headers: Headers | undefined): number | undefined {
   return Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : undefined;
 }
 
-/** The first error down the cause chain that `match` picks. */
+/**
+ * The first error down the cause chain that `match` picks. An AggregateError
+ * (a connection tried on several addresses) is followed into its first error.
+ */
 function inCauses(err: unknown, match: (e: unknown) => boolean): unknown {
   for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 6; depth++) {
     if (match(e)) return e;
-    e = (e as { cause?: unknown }).cause;
+    e = (e as { cause?: unknown }).cause ?? (e as { errors?: unknown[] }).errors?.[0];
   }
   return undefined;
 }
 
 /** ECONNREFUSED, ENOTFOUND, ...: the first system error code down the cause chain. */
 function networkCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 6; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code;
-    const inner = (e as { errors?: unknown[] }).errors?.[0];
-    e = (e as { cause?: unknown }).cause ?? inner;
-  }
-  return undefined;
+  const isSystem = (e: unknown) => /^E[A-Z_]+$/.test(String((e as { code?: unknown }).code));
+  return (inCauses(err, isSystem) as { code?: string } | undefined)?.code;
 }
