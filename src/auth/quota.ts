@@ -55,6 +55,12 @@ export class AudioQuota {
     await this.store.addKeyUsage(apiKeyId, utcDay(this.now()), seconds);
   }
 
+  /** check and charge bound to one key, for a request that learns its audio's length later; none without a key. */
+  meter(apiKeyId: string | undefined): { check(seconds: number): Promise<void>; charge(seconds: number): Promise<void> } | undefined {
+    if (apiKeyId === undefined) return undefined;
+    return { check: (seconds) => this.check(apiKeyId, seconds), charge: (seconds) => this.charge(apiKeyId, seconds) };
+  }
+
   /** A key's audio seconds so far today. */
   usedToday(apiKeyId: string): Promise<number> {
     return this.store.keyUsage(apiKeyId, utcDay(this.now()));

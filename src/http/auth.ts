@@ -90,14 +90,13 @@ function sessionCookie(request: FastifyRequest, path: string): string | undefine
   return cookieValue(request.headers.cookie, SESSION_COOKIE);
 }
 
-/** The key a valid, unexpired session cookie stands for; undefined otherwise (revoked keys included). */
+/** The key an authentic, unexpired session cookie stands for (revoked or not: the caller checks). */
 async function sessionKey(keys: KeyLookup, value: string, now: number): Promise<ApiKeyRecord | undefined> {
   const [id, expiresText, mac, ...rest] = value.split('.');
   const expires = Number(expiresText);
   if (id === undefined || mac === undefined || rest.length > 0 || !Number.isSafeInteger(expires) || expires * 1000 <= now) return undefined;
   const record = await keys.findApiKeyById(id);
-  if (record === undefined || record.revokedAt !== null) return undefined;
-  return sameSecret(mac, sessionMac(record, expires)) ? record : undefined;
+  return record !== undefined && sameSecret(mac, sessionMac(record, expires)) ? record : undefined;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -128,7 +127,9 @@ export function installAuth(app: FastifyInstance, config: Config, keys: KeyLooku
     const key = presentedKey(request, path);
     if (scope === 'admin' && path === '/metrics' && config.METRICS_TOKEN !== undefined && key !== undefined && sameSecret(key, config.METRICS_TOKEN)) return;
     const session = key === undefined ? sessionCookie(request, path) : undefined;
-    const record = key !== undefined ? await keys.findApiKeyByHash(hashApiKey(key)) : session !== undefined ? await sessionKey(keys, session, Date.now()) : undefined;
+    let record: ApiKeyRecord | undefined;
+    if (key !== undefined) record = await keys.findApiKeyByHash(hashApiKey(key));
+    else if (session !== undefined) record = await sessionKey(keys, session, Date.now());
     if (record === undefined || record.revokedAt !== null) {
       void reply.header('www-authenticate', key === undefined ? 'Bearer realm="hark"' : 'Bearer realm="hark", error="invalid_token"');
       if (key !== undefined) throw unauthorized('the API key is not valid (unknown or revoked)');

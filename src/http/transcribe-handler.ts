@@ -60,7 +60,7 @@ export async function transcribeUpload<T>(
       options: parsed.options,
       logger: request.log,
       hooks: { ...hooks, signal },
-      quota: deps.quota && keyId !== undefined ? { check: (s) => deps.quota!.check(keyId, s), charge: (s) => deps.quota!.charge(keyId, s) } : undefined,
+      quota: deps.quota?.meter(keyId),
     });
     request.log.info(
       { durationSeconds: result.duration_seconds, processingMs: result.processing_ms, words: result.words.length },
