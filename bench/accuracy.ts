@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { tally, wer, type WerTally } from '../src/eval/index.js';
+import { tally, wer, type WerTally } from '../test/support/eval/index.js';
 import { startChildServer, type ChildServer } from './lib/child-server.js';
 import { installCleanup, makeTempDir } from './lib/cleanup.js';
 import { runCliTranscribe, type CliRun } from './lib/cli-run.js';

@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/index.js';
 import { createEngine } from '../src/engines/index.js';
-import type { Clip } from '../src/eval/index.js';
+import type { Clip } from '../test/support/eval/index.js';
 import { startChildServer, type ChildServer } from './lib/child-server.js';
 import { installCleanup, spawnTracked } from './lib/cleanup.js';
 import { benchCorpus, CORPUS_CREDIT } from './lib/corpus.js';

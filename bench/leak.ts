@@ -20,7 +20,7 @@ import { readFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import type { Clip } from '../src/eval/index.js';
+import type { Clip } from '../test/support/eval/index.js';
 import { chartPage, COLORS, lineChartSvg, renderPng, type ChartSeries } from './lib/chart.js';
 import { startChildServer, type ChildServer } from './lib/child-server.js';
 import { installCleanup } from './lib/cleanup.js';

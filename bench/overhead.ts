@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { decodeToPcm } from '../src/audio/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { createEngine } from '../src/engines/index.js';
-import type { Clip } from '../src/eval/index.js';
+import type { Clip } from '../test/support/eval/index.js';
 import { startChildServer, type ChildServer } from './lib/child-server.js';
 import { installCleanup, makeTempDir } from './lib/cleanup.js';
 import { benchCorpus, CORPUS_CREDIT } from './lib/corpus.js';

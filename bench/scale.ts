@@ -16,7 +16,7 @@
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import type { Clip } from '../src/eval/index.js';
+import type { Clip } from '../test/support/eval/index.js';
 import { startChildServer } from './lib/child-server.js';
 import { installCleanup } from './lib/cleanup.js';
 import { benchCorpus, CORPUS_CREDIT } from './lib/corpus.js';

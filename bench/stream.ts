@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { loadConfig } from '../src/config/index.js';
 import type { Isolation } from '../src/engines/index.js';
-import { tally, wer, type Clip, type WerTally } from '../src/eval/index.js';
+import { tally, wer, type Clip, type WerTally } from '../test/support/eval/index.js';
 import { startChildServer } from './lib/child-server.js';
 import { installCleanup } from './lib/cleanup.js';
 import { benchCorpus, CORPUS_CREDIT } from './lib/corpus.js';

@@ -1,15 +1,16 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { processTempDir } from './audio/index.js';
+import { processScratchDir } from './os/index.js';
 import type { Config } from './config/index.js';
 import { InProcessExecutor, PoolExecutor, type Executor } from './executors/index.js';
-import { openJobSystem, type JobSystem } from './jobs/index.js';
+import { openJobs, type Jobs } from './jobs/index.js';
 import { Metrics } from './metrics/index.js';
 import { MemoryHistory } from './metrics/memory-history.js';
 import { buildApp, type Readiness } from './http/index.js';
 import type { Logger } from './logger.js';
-import { readStartTime, WorkerPool } from './pool/index.js';
+import { WorkerPool } from './pool/index.js';
+import { readStartTime } from './os/index.js';
 import { TranscriptionService } from './transcription/index.js';
 
 export interface RunningServer {
@@ -23,7 +24,7 @@ export interface RunningServer {
   close(): Promise<void>;
   /** The worker pool; undefined when ENABLE_PROCESS_ISOLATED=false. */
   pool: WorkerPool | undefined;
-  jobs: JobSystem;
+  jobs: Jobs;
   /** This process's scratch folder, DATA_DIR/tmp/<host>-<pid>-<start time>. */
   tempDir: string;
 }
@@ -40,7 +41,7 @@ function sleep(ms: number): Promise<void> {
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const dataDir = resolve(config.DATA_DIR);
   const startTime = (await readStartTime(process.pid)) ?? 0;
-  const temp = await processTempDir(join(dataDir, 'tmp'), { host: hostname(), pid: process.pid, startTime }, readStartTime);
+  const temp = await processScratchDir(join(dataDir, 'tmp'), { host: hostname(), pid: process.pid, startTime }, readStartTime);
 
   if (config.SIMULATE_NATIVE_LEAK_MB > 0) {
     logger.warn(
@@ -63,10 +64,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const service = new TranscriptionService(config, temp, executors);
   const readiness: Readiness = { state: 'starting', isolationModes: service.isolationModes() };
   let url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`;
-  const jobs = await openJobSystem({ config, logger, service, dataDir, baseUrl: () => url });
+  const jobs = await openJobs({ config, logger, service, dataDir, baseUrl: () => url });
   const metrics = new Metrics({ config, service, pool, jobs });
   const memory = new MemoryHistory({ pool });
-  const app = await buildApp({ config, service, temp, readiness, pool, jobs: jobs.service, keys: jobs.store, quota: jobs.quota, metrics, memory }, logger);
+  const app = await buildApp({ config, service, temp, readiness, pool, jobs: jobs.service, keys: jobs.store, usage: jobs.usage, metrics, memory }, logger);
   await app.listen({ host: config.HOST, port: config.PORT });
   const address = app.server.address();
   if (typeof address === 'object' && address !== null) url = url.replace(/:\d+$/, `:${address.port}`);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tally, wer } from '../src/eval/index.js';
+import { tally, wer } from './support/eval/index.js';
 import { transcriptionResponseSchema } from '../src/transcription/index.js';
 import { clip, devClips } from './support/corpus.js';
 import { postForm, startTestServer, type TestServer } from './support/server.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tally, wer } from '../src/eval/index.js';
+import { tally, wer } from './support/eval/index.js';
 import { spawnServer, type ChildServer } from './support/child-server.js';
 import { hark as harkCli } from './support/cli.js';
 import { clip } from './support/corpus.js';

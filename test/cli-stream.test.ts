@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tally, wer } from '../src/eval/index.js';
+import { tally, wer } from './support/eval/index.js';
 import { hark } from './support/cli.js';
 import { clip } from './support/corpus.js';
 import { startTestServer, type TestServer } from './support/server.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tally, wer } from '../src/eval/index.js';
+import { tally, wer } from './support/eval/index.js';
 import { hark } from './support/cli.js';
 import { clip } from './support/corpus.js';
 

@@ -2,10 +2,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TempDir, type PcmAudio } from '../src/audio/index.js';
+import { type PcmAudio } from '../src/audio/index.js';
+import { ScratchDir } from '../src/os/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { bufferedStream, createEngine, type Engine, type EngineStream, type StreamFinal, type Transcript } from '../src/engines/index.js';
-import { tally, wer, type WerTally } from '../src/eval/index.js';
+import { tally, wer, type WerTally } from './support/eval/index.js';
 import { InProcessExecutor } from '../src/executors/in-process.js';
 import { createLogger } from '../src/logger.js';
 import { wavData } from './support/audio.js';
@@ -171,7 +172,7 @@ describe('live streaming on PocketSphinx', () => {
   });
 
   it('streams an engine without incremental decoding by transcribing each buffered utterance (no partials)', async () => {
-    const scratch = new TempDir(join(dir, 'scratch'));
+    const scratch = new ScratchDir(join(dir, 'scratch'));
     await scratch.init();
     const a = samplesOf(CLIPS[0]);
     const b = samplesOf('1089-134686-0001');

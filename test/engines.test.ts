@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tally, wer } from '../src/eval/index.js';
+import { tally, wer } from './support/eval/index.js';
 import { clip } from './support/corpus.js';
 import { startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js';
 import { postAudio } from './support/http.js';

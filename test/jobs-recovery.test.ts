@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readStartTime } from '../src/pool/index.js';
+import { readStartTime } from '../src/os/index.js';
 import { joinWavs } from './support/audio.js';
 import { alive, spawnServer, waitFor, type ChildServer } from './support/child-server.js';
 import { clip, devClips } from './support/corpus.js';

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tally, wer } from '../src/eval/index.js';
+import { tally, wer } from './support/eval/index.js';
 import { clip } from './support/corpus.js';
 import { startTestServer, type TestServer } from './support/server.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import type { TranscriptionStreamEvent } from 'openai/resources/audio/transcriptions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tally, wer } from '../src/eval/index.js';
+import { tally, wer } from './support/eval/index.js';
 import { joinWavs } from './support/audio.js';
 import { waitFor } from './support/child-server.js';
 import { clip } from './support/corpus.js';

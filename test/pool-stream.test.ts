@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PcmAudio } from '../src/audio/index.js';
 import { loadConfig } from '../src/config/index.js';
 import type { EngineStream, StreamFinal } from '../src/engines/index.js';
-import { tally, wer } from '../src/eval/index.js';
+import { tally, wer } from './support/eval/index.js';
 import { PoolExecutor } from '../src/executors/index.js';
 import { createLogger } from '../src/logger.js';
 import { WorkerPool } from '../src/pool/index.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { tally, wer } from '../src/eval/index.js';
+import { tally, wer } from './support/eval/index.js';
 import { wavData } from './support/audio.js';
 import { clip } from './support/corpus.js';
 import { startTestServer, type TestServer } from './support/server.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tally, wer } from '../src/eval/index.js';
+import { tally, wer } from './support/eval/index.js';
 import { describeViolations, launchBrowser, seriousA11yViolations, watchPage, type PageWatch, type TestBrowser } from './support/browser.js';
 import { spawnServer, type ChildServer } from './support/child-server.js';
 import { clip } from './support/corpus.js';

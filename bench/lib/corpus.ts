@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { decodeToPcm } from '../../src/audio/index.js';
-import { corpusDir, loadClips, type Clip } from '../../src/eval/index.js';
+import { corpusDir, loadClips, type Clip } from '../../test/support/eval/index.js';
 import { sum } from './runs.js';
 
 export interface BenchCorpus {

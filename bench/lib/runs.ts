@@ -1,4 +1,4 @@
-import { tally, type Clip, type WerTally } from '../../src/eval/index.js';
+import { tally, type Clip, type WerTally } from '../../test/support/eval/index.js';
 import { transcribeOverHttp } from './http.js';
 
 /** One clip transcribed one way. */

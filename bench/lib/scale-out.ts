@@ -7,7 +7,7 @@
  * per wall second from the first submit to the last finish, latency is a job's
  * created_at to finished_at (queueing included), from the store.
  */
-import type { Clip } from '../../src/eval/index.js';
+import type { Clip } from '../../test/support/eval/index.js';
 import { PostgresJobStore } from '../../src/store/index.js';
 import { startPostgres, type TestPostgres } from '../../test/support/postgres.js';
 import { startChildServer, type ChildServer } from './child-server.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { wavData } from '../../test/support/audio.js';
-import { corpusDir, loadClips } from '../eval/index.js';
+import { corpusDir, loadClips } from '../../test/support/eval/index.js';
 import { Endpointer, type EndpointEvent } from './endpointer.js';
 
 const RATE = 16_000;

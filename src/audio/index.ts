@@ -2,7 +2,6 @@ export { decodeToPcm, probeAudio, tooLong, SAMPLE_RATE, BYTES_PER_SAMPLE, type P
 export { readPcmRange, frameEnergies, FRAME_SAMPLES } from './pcm.js';
 export { cutAtSilences, type FrameRange, type SegmentOptions } from './segment.js';
 export { runProcess, type RunResult } from './process.js';
-export { TempDir, processTempDir, type TempOwner } from './temp-dir.js';
 export { sniffAudio, type Sniffed } from './sniff.js';
 export { utterances, encodeWav, type Utterance, type UtteranceOptions } from './utterances.js';
 export { StreamDecoder, STREAM_ENCODINGS, parseStreamEncoding, type StreamEncoding } from './stream-decoder.js';

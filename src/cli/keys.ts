@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createApiKey, parseScopes } from '../auth/keys.js';
-import { AudioQuota } from '../auth/quota.js';
+import { UsageMeter } from '../auth/usage.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors.js';
-import { openStore } from '../jobs/system.js';
+import { openStore } from '../jobs/open.js';
 import { createLogger } from '../logger.js';
 import type { JobStore } from '../store/index.js';
 
@@ -49,11 +49,11 @@ export function registerKeys(program: Command, config: () => Config): void {
     .action(async () => {
       const c = config();
       await withStore(c, async (store) => {
-        const quota = new AudioQuota(store, c.KEY_MAX_AUDIO_HOURS_PER_DAY);
+        const usage = new UsageMeter(store, c.KEY_MAX_AUDIO_HOURS_PER_DAY);
         const limit = c.KEY_MAX_AUDIO_HOURS_PER_DAY === 0 ? '' : `/${c.KEY_MAX_AUDIO_HOURS_PER_DAY}`;
         for (const k of await store.listApiKeys()) {
           const revoked = k.revokedAt === null ? 'active' : `revoked ${new Date(k.revokedAt).toISOString()}`;
-          const used = ((await quota.usedToday(k.id)) / 3600).toFixed(3);
+          const used = ((await usage.usedToday(k.id)) / 3600).toFixed(3);
           process.stdout.write(`${k.id}  ${k.name}  ${k.scopes.join(',')}  ${new Date(k.createdAt).toISOString()}  ${revoked}  today ${used}${limit} h\n`);
         }
       });

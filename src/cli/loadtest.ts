@@ -132,7 +132,7 @@ export function registerLoadtest(program: Command): void {
 }
 
 async function shortestDevClip(): Promise<string> {
-  const { corpusDir, loadClips } = await import('../eval/corpus.js');
+  const { corpusDir, loadClips } = await import('../loadtest/corpus.js');
   const clips = loadClips('dev', corpusDir(process.env)).sort((a, b) => a.durationSeconds - b.durationSeconds);
   if (clips[0] === undefined) throw new Error('no clip in the shared corpus: pass --clip <file>');
   return clips[0].path;

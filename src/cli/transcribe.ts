@@ -1,7 +1,8 @@
 import { mkdtemp, rm, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { decodeToPcm, TempDir } from '../audio/index.js';
+import { decodeToPcm } from '../audio/index.js';
+import { ScratchDir } from '../os/index.js';
 import type { Config } from '../config/index.js';
 import type { EngineName, Isolation, Transcript } from '../engines/index.js';
 import { InProcessExecutor, PoolExecutor, type Executor } from '../executors/index.js';
@@ -34,7 +35,7 @@ function render(format: CliFormat, file: string, t: Transcript, several: boolean
  */
 export async function transcribeFiles(files: string[], config: Config, opts: TranscribeCommandOptions): Promise<number> {
   const scratch = await mkdtemp(join(tmpdir(), 'hark-cli-'));
-  const temp = new TempDir(scratch);
+  const temp = new ScratchDir(scratch);
   // Only the engine asked for is loaded, here or in the one worker.
   const one: Config = { ...config, ENGINES: [opts.engine], ENGINE: opts.engine, WORKER_COUNT: 1 };
   const pool = opts.isolation === 'process' ? new WorkerPool({ config: one, logger: createLogger('silent') }) : undefined;

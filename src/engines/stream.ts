@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
-import { Endpointer, SAMPLE_RATE, type EndpointEvent, type TempDir } from '../audio/index.js';
+import { Endpointer, SAMPLE_RATE, type EndpointEvent } from '../audio/index.js';
+import { type ScratchDir } from '../os/index.js';
 import { AppError } from '../errors.js';
 import type { Engine, EngineStream, StreamCallbacks, StreamOptions, Word } from './types.js';
 
@@ -7,7 +8,7 @@ import type { Engine, EngineStream, StreamCallbacks, StreamOptions, Word } from 
  * A live stream on `engine`: its own incremental decoding when it has one,
  * else {@link bufferedStream}. `scratch` holds the buffered utterances.
  */
-export function openEngineStream(engine: Engine, options: StreamOptions, callbacks: StreamCallbacks, scratch: TempDir): EngineStream {
+export function openEngineStream(engine: Engine, options: StreamOptions, callbacks: StreamCallbacks, scratch: ScratchDir): EngineStream {
   return engine.openStream?.(options, callbacks) ?? bufferedStream(engine, options, callbacks, scratch);
 }
 
@@ -19,7 +20,7 @@ export function openEngineStream(engine: Engine, options: StreamOptions, callbac
  * There are no partials. `write` resolves at once while an utterance fills,
  * and after its transcription when it ends one: the caller's backpressure.
  */
-export function bufferedStream(engine: Engine, options: StreamOptions, callbacks: StreamCallbacks, scratch: TempDir): EngineStream {
+export function bufferedStream(engine: Engine, options: StreamOptions, callbacks: StreamCallbacks, scratch: ScratchDir): EngineStream {
   const endpointer = new Endpointer({ silenceSeconds: options.silenceSeconds, utteranceMaxSeconds: options.utteranceMaxSeconds });
   const abort = new AbortController();
   const transcribeOptions = { language: options.language, prompt: options.prompt };

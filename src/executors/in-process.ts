@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TempDir } from '../audio/index.js';
+import { ScratchDir } from '../os/index.js';
 import type { Config } from '../config/index.js';
 import {
   engineNotReady,
@@ -30,7 +30,7 @@ export interface InProcessExecutorOptions {
    * to transcribe it (DATA_DIR/tmp, already created). Without it, a directory
    * of the executor's own under the OS temp dir, removed at close.
    */
-  scratch?: TempDir | undefined;
+  scratch?: ScratchDir | undefined;
 }
 
 /**
@@ -46,7 +46,7 @@ export class InProcessExecutor implements Executor {
   private running = 0;
   private status: EngineStatus[] = [];
   private drained: (() => void) | undefined;
-  private scratch: TempDir | undefined;
+  private scratch: ScratchDir | undefined;
 
   constructor(private readonly options: InProcessExecutorOptions) {
     this.concurrency = options.concurrency;
@@ -61,7 +61,7 @@ export class InProcessExecutor implements Executor {
     this.idle = instances;
     for (const list of instances.values()) this.all.push(...list);
     this.status = status;
-    this.scratch = this.options.scratch ?? new TempDir(await mkdtemp(join(tmpdir(), 'hark-streams-')));
+    this.scratch = this.options.scratch ?? new ScratchDir(await mkdtemp(join(tmpdir(), 'hark-streams-')));
   }
 
   /**

@@ -17,7 +17,7 @@ import { healthRoutes } from './routes/health.js';
 import { openaiRoutes } from './routes/openai.js';
 import { sessionRoutes } from './routes/session.js';
 import { streamRoutes } from './routes/stream.js';
-import { systemRoutes } from './routes/system.js';
+import { serverInfoRoutes } from './routes/server-info.js';
 import { transcriptionRoutes } from './routes/transcriptions.js';
 import { uiRoutes } from './routes/ui.js';
 import type { AppDeps } from './types.js';
@@ -107,7 +107,7 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
   await app.register(capacityRoutes, deps);
   if (serving) await app.register(jobRoutes, deps);
   if (deps.config.ENABLE_DEBUG_ENDPOINTS ?? isLoopback(deps.config.HOST)) await app.register(debugRoutes, deps);
-  if (serving) await app.register(systemRoutes, deps);
+  if (serving) await app.register(serverInfoRoutes, deps);
   if (serving) await app.register(sessionRoutes, deps);
   if (serving) await app.register(uiRoutes, deps);
   return app;

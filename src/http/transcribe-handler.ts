@@ -37,7 +37,7 @@ export async function transcribeUpload<T>(
 ): Promise<{ parsed: T; result: TranscriptionResponse; upload: Upload }> {
   const keyId = request.apiKey?.id;
   // A key whose hours for today are spent is refused before its upload is read.
-  await deps.quota?.check(keyId);
+  await deps.usage?.check(keyId);
   let isolation = chosen ?? deps.service.defaultIsolation;
   let ticket = deps.service.admit(isolation);
   let upload: Upload | undefined;
@@ -60,7 +60,7 @@ export async function transcribeUpload<T>(
       options: parsed.options,
       logger: request.log,
       hooks: { ...hooks, signal },
-      quota: deps.quota?.meter(keyId),
+      quota: deps.usage?.meter(keyId),
     });
     request.log.info(
       { durationSeconds: result.duration_seconds, processingMs: result.processing_ms, words: result.words.length },

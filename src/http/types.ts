@@ -1,5 +1,5 @@
-import type { TempDir } from '../audio/index.js';
-import type { AudioQuota } from '../auth/quota.js';
+import type { ScratchDir } from '../os/index.js';
+import type { UsageMeter } from '../auth/usage.js';
 import type { KeyLookup } from './auth.js';
 import type { Config } from '../config/index.js';
 import type { Isolation } from '../engines/index.js';
@@ -20,14 +20,14 @@ export interface Readiness {
 export interface AppDeps {
   config: Config;
   service: TranscriptionService;
-  temp: TempDir;
+  temp: ScratchDir;
   readiness: Readiness;
   /** The worker pool, for read-only views (/debug/pool, /readyz); undefined when ENABLE_PROCESS_ISOLATED=false. */
   pool: WorkerPool | undefined;
   /** API keys (the job store); needed when AUTH_MODE=api_key. */
   keys?: KeyLookup | undefined;
   /** Audio hours per key and day (KEY_MAX_AUDIO_HOURS_PER_DAY); counted for every key, limited when set. */
-  quota?: AudioQuota | undefined;
+  usage?: UsageMeter | undefined;
   /** Async jobs (durable, in the job store). */
   jobs: JobService | undefined;
   /** Prometheus metrics; /metrics is served when present. */

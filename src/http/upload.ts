@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
-import type { TempDir } from '../audio/index.js';
+import type { ScratchDir } from '../os/index.js';
 import { AppError } from '../errors.js';
 
 /** Multipart field names that carry the audio: `file` (OpenAI, hark) and `audio_file` (the seeds). */
@@ -94,7 +94,7 @@ function tooLarge(maxBytes: number, cause?: unknown): AppError {
  * text fields. On any failure the partial file is removed before the error
  * leaves; on success the caller owns `path`.
  */
-export async function receiveUpload(request: FastifyRequest, temp: TempDir, maxBytes: number): Promise<Upload> {
+export async function receiveUpload(request: FastifyRequest, temp: ScratchDir, maxBytes: number): Promise<Upload> {
   if (!request.isMultipart()) {
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the audio as multipart/form-data with a "file" field');
   }

@@ -5,4 +5,4 @@ export { OrphanRecovery, type RecoveryReport } from './recovery.js';
 export { Retention } from './retention.js';
 export { WebhookSender, checkCallbackTarget, checkCallbackUrl, signPayload, webhookPayload } from './webhooks.js';
 export { JobLogs, formatLogLine } from './job-log.js';
-export { openJobSystem, type JobSystem } from './system.js';
+export { openJobs, type Jobs } from './open.js';

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newJob } from '../../test/support/job-store-suite.js';
 import { loadConfig } from '../config/index.js';
 import { createLogger } from '../logger.js';
-import { readStartTime } from '../pool/index.js';
+import { readStartTime } from '../os/index.js';
 import { SqliteJobStore } from '../store/index.js';
 import { JobLogs } from './job-log.js';
 import { OrphanRecovery } from './recovery.js';

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logger.js';
-import { killGroup, readStartTime } from '../pool/index.js';
+import { killGroup, readStartTime } from '../os/index.js';
 import type { InstanceRecord, JobStore } from '../store/index.js';
 import type { JobLogs } from './job-log.js';
 import type { Job } from './model.js';

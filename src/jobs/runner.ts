@@ -1,11 +1,11 @@
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { AudioQuota } from '../auth/quota.js';
+import type { UsageMeter } from '../auth/usage.js';
 import type { Config } from '../config/index.js';
 import { transcriptSchema, type EngineName, type Isolation } from '../engines/index.js';
 import { AppError, toSerializedError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { readStartTime } from '../pool/index.js';
+import { readStartTime } from '../os/index.js';
 import type { JobStore, RunRef } from '../store/index.js';
 import type { TranscriptionService } from '../transcription/index.js';
 import type { JobLogs } from './job-log.js';
@@ -20,7 +20,7 @@ export interface JobRunnerOptions {
   logger: Logger;
   store: JobStore;
   /** Counts each completed job's audio against its key's day. */
-  quota?: AudioQuota;
+  usage?: UsageMeter;
   service: TranscriptionService;
   webhooks: WebhookSender;
   logs: JobLogs;
@@ -176,7 +176,7 @@ export class JobRunner {
         const transcript = transcriptSchema.parse(result); // the engine's part, without the request's fields
         if (await this.o.store.complete(run, transcript, Date.now())) {
           this.totals.completed++;
-          await this.o.quota?.charge(job.apiKeyId, transcript.duration_seconds).catch((err: unknown) => logger.warn({ err }, 'could not count the job\'s audio against its key'));
+          await this.o.usage?.charge(job.apiKeyId, transcript.duration_seconds).catch((err: unknown) => logger.warn({ err }, 'could not count the job\'s audio against its key'));
           log.append(`completed in ${(processing_ms / 1000).toFixed(1)} s: ${transcript.words.length} words, ${transcript.duration_seconds.toFixed(1)} s of audio`);
           logger.info({ processingMs: processing_ms }, 'job completed');
         } else {

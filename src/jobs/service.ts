@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { probeAudio, sniffAudio, tooLong } from '../audio/index.js';
-import type { AudioQuota } from '../auth/quota.js';
+import type { UsageMeter } from '../auth/usage.js';
 import type { Config } from '../config/index.js';
 import type { EngineName, Isolation } from '../engines/index.js';
 import { AppError } from '../errors.js';
@@ -49,7 +49,7 @@ export class JobService {
     private readonly store: JobStore,
     private readonly runner: JobRunner,
     private readonly logs: JobLogs,
-    private readonly quota: AudioQuota,
+    private readonly usage: UsageMeter,
     dataDir: string,
   ) {
     this.jobsDir = join(dataDir, 'jobs');
@@ -74,7 +74,7 @@ export class JobService {
    * KEY_MAX_AUDIO_HOURS_PER_DAY: nor submit once its day's hours are used.
    */
   async checkKeyQuota(apiKeyId: string | undefined): Promise<void> {
-    await this.quota.check(apiKeyId);
+    await this.usage.check(apiKeyId);
     const max = this.config.KEY_MAX_ACTIVE_JOBS;
     if (apiKeyId === undefined || max === 0) return;
     const active = await this.store.countActiveByApiKey(apiKeyId);
@@ -99,7 +99,7 @@ export class JobService {
     const durationSeconds = sniffed?.durationSeconds ?? probe?.durationSeconds;
     if (durationSeconds !== undefined && durationSeconds > this.config.MAX_AUDIO_SECONDS) throw tooLong(durationSeconds, this.config.MAX_AUDIO_SECONDS);
     // Known length: refused now if it would pass the key's hours for today (counted when it completes).
-    await this.quota.check(req.apiKeyId, durationSeconds);
+    await this.usage.check(req.apiKeyId, durationSeconds);
     const id = randomUUID();
     const dir = join(this.jobsDir, id);
     await mkdir(dir, { recursive: true });

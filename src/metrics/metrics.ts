@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '../config/index.js';
 import { ERROR_CODES } from '../errors.js';
-import { JOB_STATUSES, type Job, type JobSystem } from '../jobs/index.js';
+import { JOB_STATUSES, type Job, type Jobs } from '../jobs/index.js';
 import type { WorkerPool, WorkerState } from '../pool/index.js';
 import type { StreamObserver, TranscriptionObserver, TranscriptionService } from '../transcription/index.js';
 
@@ -12,7 +12,7 @@ export interface MetricsSources {
   config: Config;
   service: TranscriptionService;
   pool: WorkerPool | undefined;
-  jobs: JobSystem;
+  jobs: Jobs;
 }
 
 /**

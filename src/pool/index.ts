@@ -1,3 +1,2 @@
 export { WorkerPool, type PoolSnapshot, type PoolTotals, type WorkerView, type RecycleReason, type WorkerPoolOptions, type PoolObserver } from './pool.js';
-export { readRssBytes, readStartTime, killGroup } from './proc.js';
 export type { WorkerState } from './worker-process.js';

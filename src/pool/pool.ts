@@ -4,7 +4,7 @@ import type { EngineName, EngineStatus, EngineStream, StreamOptions, TranscribeH
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { PoolStreamCallbacks } from './pool-stream.js';
-import { readRssBytes } from './proc.js';
+import { readRssBytes } from '../os/index.js';
 import type { TaskMessage } from './protocol.js';
 import { WorkerProcess, type EndReason, type WorkerState } from './worker-process.js';
 

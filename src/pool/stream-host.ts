@@ -1,4 +1,4 @@
-import { TempDir } from '../audio/index.js';
+import { ScratchDir } from '../os/index.js';
 import { engineNotReady, openEngineStream, type Engine, type EngineName, type EngineStatus, type EngineStream } from '../engines/index.js';
 import { AppError, toSerializedError } from '../errors.js';
 import type { FromWorker } from './protocol.js';
@@ -31,7 +31,7 @@ export interface StreamHostOptions {
  */
 export class StreamHost {
   private current: Current | undefined;
-  private scratch: TempDir | undefined;
+  private scratch: ScratchDir | undefined;
 
   constructor(private readonly options: StreamHostOptions) {}
 
@@ -151,8 +151,8 @@ async function resetEngine(cur: Current): Promise<void> {
   await cur.stream.abort().catch(reportResetFailure);
 }
 
-async function initScratch(): Promise<TempDir> {
-  const dir = new TempDir(workerScratchDir(process.pid));
+async function initScratch(): Promise<ScratchDir> {
+  const dir = new ScratchDir(workerScratchDir(process.pid));
   await dir.init();
   return dir;
 }

@@ -5,7 +5,7 @@ import type { Config } from '../config/index.js';
 import type { EngineName, EngineStatus, StreamOptions, TranscribeHooks, Transcript } from '../engines/index.js';
 import { AppError, fromSerializedError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { killGroup } from './proc.js';
+import { killGroup } from '../os/index.js';
 import { PoolStream, type PoolStreamCallbacks } from './pool-stream.js';
 import { fromWorkerSchema, WORKER_CONFIG_ENV, type FromWorker, type TaskMessage } from './protocol.js';
 import { workerScratchDir } from './stream-protocol.js';

@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
-import { decodeToPcm, type TempDir } from '../audio/index.js';
+import { decodeToPcm } from '../audio/index.js';
+import { type ScratchDir } from '../os/index.js';
 import {
   engineCapabilities,
   engineNotReady,
@@ -65,7 +66,7 @@ export class TranscriptionService {
 
   constructor(
     private readonly config: Config,
-    private readonly temp: TempDir,
+    private readonly temp: ScratchDir,
     executors: readonly Executor[],
   ) {
     for (const executor of executors) {

@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import type { jobViewSchema } from '../http/routes/jobs.js';
 import type { poolViewSchema } from '../http/routes/debug.js';
-import type { MemoryHistoryView, SystemInfo } from '../http/routes/system.js';
+import type { MemoryHistoryView, SystemInfo } from '../http/routes/server-info.js';
 import type { errorBodySchema } from '../http/openapi.js';
 import type { TranscriptionResponse } from '../transcription/index.js';
 import type { JobStatus } from '../jobs/model.js';

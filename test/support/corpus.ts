@@ -1,4 +1,4 @@
-import { corpusDir, loadClips, type Clip } from '../../src/eval/index.js';
+import { corpusDir, loadClips, type Clip } from './eval/index.js';
 
 export const devClips: Clip[] = loadClips('dev', corpusDir(process.env));
 export const syntheticClips: Clip[] = loadClips('synthetic', corpusDir(process.env));

@@ -32,7 +32,7 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
           }
           const isolation = (request.query as { isolation?: (typeof ISOLATION_MODES)[number] }).isolation;
           if (isolation !== undefined) deps.service.requireIsolation(isolation);
-          await deps.quota?.check(request.apiKey?.id);
+          await deps.usage?.check(request.apiKey?.id);
         },
       },
       (socket, request) => {
@@ -68,14 +68,14 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
 
 /** The metrics observer, plus the stream's audio counted against its key's day when it ends (however it ends: the audio was decoded). */
 function keyObserver(observer: StreamObserver | undefined, deps: AppDeps, keyId: string | undefined, log: Pick<FastifyBaseLogger, 'warn'>): StreamObserver | undefined {
-  if (keyId === undefined || deps.quota === undefined) return observer;
-  const quota = deps.quota;
+  if (keyId === undefined || deps.usage === undefined) return observer;
+  const usage = deps.usage;
   return {
     streamStarted: (event) => observer?.streamStarted(event),
     resultSent: (event) => observer?.resultSent(event),
     streamEnded: (event) => {
       observer?.streamEnded(event);
-      void quota.charge(keyId, event.audioSeconds).catch((err: unknown) => log.warn({ err }, 'could not count the stream\'s audio against its key'));
+      void usage.charge(keyId, event.audioSeconds).catch((err: unknown) => log.warn({ err }, 'could not count the stream\'s audio against its key'));
     },
   };
 }

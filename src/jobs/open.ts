@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { AudioQuota } from '../auth/quota.js';
+import { UsageMeter } from '../auth/usage.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logger.js';
-import { readStartTime } from '../pool/index.js';
+import { readStartTime } from '../os/index.js';
 import { PostgresJobStore, SqliteJobStore, type JobStore } from '../store/index.js';
 import type { TranscriptionService } from '../transcription/index.js';
 import { JobLogs } from './job-log.js';
@@ -15,11 +15,11 @@ import { JobService } from './service.js';
 import { WebhookSender } from './webhooks.js';
 import { parseOutboundAllow } from '../net/index.js';
 
-export interface JobSystem {
+export interface Jobs {
   instanceId: string;
   store: JobStore;
   /** Audio hours per key and day (KEY_MAX_AUDIO_HOURS_PER_DAY), for every route. */
-  quota: AudioQuota;
+  usage: UsageMeter;
   service: JobService;
   runner: JobRunner;
   recovery: OrphanRecovery;
@@ -54,13 +54,13 @@ export async function openStore(config: Config, dataDir: string, logger: Logger)
  * role heartbeats and scans for orphans), recovers what a
  * previous crash left running, and wires the runner, webhooks and retention.
  */
-export async function openJobSystem(opts: {
+export async function openJobs(opts: {
   config: Config;
   logger: Logger;
   service: TranscriptionService;
   dataDir: string;
   baseUrl: () => string;
-}): Promise<JobSystem> {
+}): Promise<Jobs> {
   const { config, service, dataDir } = opts;
   const logger = opts.logger.child({ component: 'jobs' });
   const store = await openStore(config, dataDir, logger);
@@ -78,11 +78,11 @@ export async function openJobSystem(opts: {
     baseUrl: opts.baseUrl,
   });
   const logs = new JobLogs({ store, logger });
-  const quota = new AudioQuota(store, config.KEY_MAX_AUDIO_HOURS_PER_DAY);
+  const usage = new UsageMeter(store, config.KEY_MAX_AUDIO_HOURS_PER_DAY);
   // ROLE=api stores jobs and answers for them; only `all` and `worker` claim.
-  const runner = new JobRunner({ config, logger, store, service, webhooks, logs, quota, instanceId, claims: config.ROLE !== 'api' });
+  const runner = new JobRunner({ config, logger, store, service, webhooks, logs, usage, instanceId, claims: config.ROLE !== 'api' });
   const recovery = new OrphanRecovery({ config, logger, store, instanceId, logs, runningHere: () => runner.runningIds() });
-  const jobService = new JobService(config, store, runner, logs, quota, dataDir);
+  const jobService = new JobService(config, store, runner, logs, usage, dataDir);
   const retention = new Retention(store, logger, config.JOB_CLEANUP_MAX_AGE_HOURS * 3600 * 1000, join(dataDir, 'jobs'));
 
   // Before anything runs: what did the last crash leave behind?
@@ -92,7 +92,7 @@ export async function openJobSystem(opts: {
   return {
     instanceId,
     store,
-    quota,
+    usage,
     service: jobService,
     runner,
     recovery,

@@ -4,10 +4,10 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readStartTime } from '../pool/index.js';
-import { processTempDir } from './temp-dir.js';
+import { readStartTime } from './proc.js';
+import { processScratchDir } from './scratch.js';
 
-describe('processTempDir', () => {
+describe('processScratchDir', () => {
   const root = join(mkdtempSync(join(tmpdir(), 'hark-temp-')), 'tmp');
   afterEach(async () => rm(root, { recursive: true, force: true }));
 
@@ -35,7 +35,7 @@ describe('processTempDir', () => {
       // What this same process left before (a folder that is ours): emptied.
       await folderWithFile(`h1-${me.pid}-${me.startTime}`);
 
-      const temp = await processTempDir(root, me, readStartTime);
+      const temp = await processScratchDir(root, me, readStartTime);
       expect(temp.path).toBe(join(root, `h1-${me.pid}-${me.startTime}`));
       expect(await temp.list()).toEqual([]);
       expect((await readdir(root)).sort()).toEqual([`h1-${other.pid}-${otherStart}`, `h1-${me.pid}-${me.startTime}`, 'h2-1234-5678'].sort());

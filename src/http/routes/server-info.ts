@@ -60,7 +60,7 @@ const idParams = z.object({ id: z.string().min(1).max(64) });
  * What the web page needs beyond the job and capacity routes: the server's settings
  * that shape the upload form, the memory history for the chart, and a job's audio.
  */
-export const systemRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
+export const serverInfoRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
   // Only for reply.sendFile (Range requests, so the page's player can seek); serves no route itself.
   await app.register(fastifyStatic, { serve: false });
 

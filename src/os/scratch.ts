@@ -3,18 +3,18 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Which server process a folder under DATA_DIR/tmp belongs to. */
-export interface TempOwner {
+export interface ScratchOwner {
   host: string;
   pid: number;
   /** The process's start time (clock ticks since boot): tells a reused pid apart. */
   startTime: number;
 }
 
-function folderName(o: TempOwner): string {
+function folderName(o: ScratchOwner): string {
   return `${o.host}-${o.pid}-${o.startTime}`;
 }
 
-function parseFolderName(name: string): TempOwner | undefined {
+function parseFolderName(name: string): ScratchOwner | undefined {
   const m = /^(.+)-(\d+)-(\d+)$/.exec(name);
   return m === null ? undefined : { host: m[1]!, pid: Number(m[2]), startTime: Number(m[3]) };
 }
@@ -27,24 +27,24 @@ function parseFolderName(name: string): TempOwner | undefined {
  * pid now belongs to another process), and loose files of versions before
  * these folders. Folders of other hosts are theirs to clean when they restart.
  */
-export async function processTempDir(root: string, me: TempOwner, startTimeOf: (pid: number) => Promise<number | undefined>): Promise<TempDir> {
+export async function processScratchDir(root: string, me: ScratchOwner, startTimeOf: (pid: number) => Promise<number | undefined>): Promise<ScratchDir> {
   await mkdir(root, { recursive: true });
   for (const entry of await readdir(root, { withFileTypes: true })) {
     const owner = entry.isDirectory() ? parseFolderName(entry.name) : undefined;
     const stale = owner === undefined ? !entry.isDirectory() : owner.host === me.host && (await startTimeOf(owner.pid)) !== owner.startTime;
     if (stale) await rm(join(root, entry.name), { recursive: true, force: true });
   }
-  const temp = new TempDir(join(root, folderName(me)));
+  const temp = new ScratchDir(join(root, folderName(me)));
   await temp.init();
   return temp;
 }
 
 /**
  * Scratch space: uploads in flight and decoded PCM (the server's is
- * processTempDir). Names are generated here, never taken from the client (a
+ * processScratchDir). Names are generated here, never taken from the client (a
  * file named `../../x; rm -rf /` stays a label). `init` empties it.
  */
-export class TempDir {
+export class ScratchDir {
   constructor(readonly path: string) {}
 
   async init(): Promise<void> {

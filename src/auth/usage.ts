@@ -24,7 +24,7 @@ function secondsToMidnight(ms: number): number {
  * total, so a key can pass its limit by what it runs at once; KEY_MAX_ACTIVE_JOBS
  * bounds that.
  */
-export class AudioQuota {
+export class UsageMeter {
   constructor(
     private readonly store: UsageStore,
     /** 0: no limit. */
