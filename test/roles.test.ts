@@ -1,15 +1,14 @@
-import { mkdtempSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.js';
 import { JobLogs, OrphanRecovery, type Job } from '../src/jobs/index.js';
 import { createLogger } from '../src/logger.js';
-import { PostgresJobStore } from '../src/store/index.js';
+import { PostgresStore } from '../src/store/index.js';
 import { joinWavs } from './support/audio.js';
 import { spawnServer, waitFor, type ChildServer } from './support/child-server.js';
 import { devClips } from './support/corpus.js';
-import { newJob } from './support/job-store-suite.js';
+import { newJob } from './support/store-suite/index.js';
 import { getJob, submitJob } from './support/jobs.js';
 import { startPostgres, type TestPostgres } from './support/postgres.js';
 
@@ -21,7 +20,7 @@ import { startPostgres, type TestPostgres } from './support/postgres.js';
 
 let pg: TestPostgres;
 let dbUrl: string;
-let store: PostgresJobStore;
+let store: PostgresStore;
 let api: ChildServer;
 const workers: ChildServer[] = [];
 const short = [...devClips].sort((a, b) => a.durationSeconds - b.durationSeconds).slice(0, 30);
@@ -40,7 +39,7 @@ beforeAll(async () => {
   pg = await startPostgres();
   dbUrl = pg.createDatabase('roles');
   api = await spawnServer({ ...common, ROLE: 'api', DATABASE_URL: dbUrl });
-  store = await PostgresJobStore.open(dbUrl, 2);
+  store = await PostgresStore.open(dbUrl, 2);
 }, 90_000);
 
 afterAll(async () => {
@@ -91,10 +90,10 @@ interface SseEvent {
 
 /** Every job ended once: completed, one result line, and no run's result discarded or written twice. */
 async function expectCompletedOnce(ids: readonly string[]): Promise<Job[]> {
-  const jobs = await Promise.all(ids.map(async (id) => (await store.get(id))!));
+  const jobs = await Promise.all(ids.map(async (id) => (await store.jobs.get(id))!));
   expect(jobs.map((j) => j.status)).toEqual(ids.map(() => 'completed'));
   for (const j of jobs) {
-    const lines = (await store.logLines(j.id)).map((l) => l.line);
+    const lines = (await store.logs.logLines(j.id)).map((l) => l.line);
     expect(lines.filter((l) => l.startsWith('completed in ')), j.id).toHaveLength(1);
     expect(lines.filter((l) => l.includes('result discarded')), j.id).toEqual([]);
     expect(j.attempts, j.id).toBeLessThanOrEqual(2);
@@ -121,27 +120,27 @@ describe('ROLE=api and ROLE=worker on one PostgreSQL', () => {
     const live = readSse(`${api.url}/api/v1/jobs/${followed}/logs/stream`);
 
     // Kill worker `a` while it runs a job, with some jobs done.
-    await waitFor(async () => (await store.countByStatus()).completed >= 5, 60_000, 50);
+    await waitFor(async () => (await store.jobs.countByStatus()).completed >= 5, 60_000, 50);
     let victim: Job | undefined;
     await waitFor(async () => {
-      victim = (await store.runningJobs()).find((j) => j.processId === a.pid);
+      victim = (await store.runs.runningJobs()).find((j) => j.processId === a.pid);
       return victim !== undefined;
     }, 30_000, 20);
     a.child.kill('SIGKILL');
     await a.exited;
 
-    await waitFor(async () => (await store.countByStatus()).completed === ids.length, 90_000, 250);
+    await waitFor(async () => (await store.jobs.countByStatus()).completed === ids.length, 90_000, 250);
     const jobs = await expectCompletedOnce(ids);
     // What `a` was running went back to the queue once and was finished by `b`.
     const retried = jobs.filter((j) => j.attempts === 2);
     expect(retried.map((j) => j.id)).toContain(victim!.id);
     for (const j of retried) {
       expect(j.processId).toBe(b.pid);
-      expect((await store.logLines(j.id)).filter((l) => l.line.includes('queued again'))).toHaveLength(1);
+      expect((await store.logs.logLines(j.id)).filter((l) => l.line.includes('queued again'))).toHaveLength(1);
     }
 
     // The api ran nothing: no job is (or was last) owned by its instance or decoded in its process.
-    const apiInstance = (await store.listInstances()).find((i) => i.pid === api.pid);
+    const apiInstance = (await store.instances.listInstances()).find((i) => i.pid === api.pid);
     expect(apiInstance).toBeDefined();
     for (const j of jobs) {
       expect(j.ownerInstanceId).not.toBe(apiInstance!.id);
@@ -162,7 +161,7 @@ describe('ROLE=api and ROLE=worker on one PostgreSQL', () => {
   }, 180_000);
 
   it('a cancel sent to the api stops the job on the worker running it', async () => {
-    const long = join(mkdtempSync(join(tmpdir(), 'hark-roles-')), 'long.wav');
+    const long = join(api.dataDir, 'long.wav'); // removed with the server's DATA_DIR
     joinWavs(devClips.slice(0, 10).map((c) => c.path), long);
     const { job_id } = await submitJob(api.url, long);
     await waitFor(async () => (await getJob(api.url, job_id)).status === 'running' && (await logLines(api.url, job_id)).some((l) => l.includes('decoding in process')), 30_000, 50);
@@ -172,7 +171,7 @@ describe('ROLE=api and ROLE=worker on one PostgreSQL', () => {
     expect(res.status).toBe(200);
     // The worker sees the cancel at its next heartbeat (1 s) and stops the decode.
     await waitFor(async () => (await logLines(api.url, job_id)).some((l) => l.includes('cancelled; its process was stopped')), 10_000, 100);
-    const job = await store.get(job_id);
+    const job = await store.jobs.get(job_id);
     expect(job).toMatchObject({ status: 'cancelled', result: null });
     const lines = await logLines(api.url, job_id);
     expect(lines.some((l) => l.includes('completed in'))).toBe(false);
@@ -185,12 +184,12 @@ describe('ROLE=api and ROLE=worker on one PostgreSQL', () => {
     const ids: string[] = [];
     for (const c of short.slice(0, 20)) ids.push((await submitJob(api.url, c.path)).job_id);
     for (const old of workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null).slice(0, 2)) {
-      await waitFor(async () => (await store.runningJobs()).some((j) => j.processId === old.pid), 30_000, 20);
+      await waitFor(async () => (await store.runs.runningJobs()).some((j) => j.processId === old.pid), 30_000, 20);
       old.child.kill('SIGTERM');
       expect(await old.exited).toEqual({ code: 0, signal: null });
       await startWorker();
     }
-    await waitFor(async () => (await Promise.all(ids.map((id) => store.get(id)))).every((j) => j?.status === 'completed'), 90_000, 250);
+    await waitFor(async () => (await Promise.all(ids.map((id) => store.jobs.get(id)))).every((j) => j?.status === 'completed'), 90_000, 250);
     const jobs = await expectCompletedOnce(ids);
     // A worker that stops drains (its running jobs finish) or hands its jobs back; none is lost.
     expect(jobs.every((j) => j.errorCode === null || j.errorCode === 'SHUTTING_DOWN')).toBe(true);
@@ -200,28 +199,28 @@ describe('ROLE=api and ROLE=worker on one PostgreSQL', () => {
 describe('orphan recovery on one PostgreSQL from two instances at once', () => {
   it('requeues each orphan exactly once when two scanners race', async () => {
     const url = pg.createDatabase('orphan_race');
-    const [s1, s2] = [await PostgresJobStore.open(url, 4), await PostgresJobStore.open(url, 4)];
+    const [s1, s2] = [await PostgresStore.open(url, 4), await PostgresStore.open(url, 4)];
     await s1.migrate();
     const config = loadConfig({ env: { HEARTBEAT_SECONDS: '1' } });
     const logger = createLogger('silent');
     const now = Date.now();
     // A dead instance on this host (a pid that cannot exist) owned 12 running jobs.
-    await s1.registerInstance({ id: 'dead', hostname: hostname(), pid: 2 ** 22 + 1, processStartedAt: 1, startedAt: now, lastHeartbeat: now });
+    await s1.instances.registerInstance({ id: 'dead', hostname: hostname(), pid: 2 ** 22 + 1, processStartedAt: 1, startedAt: now, lastHeartbeat: now });
     for (let i = 0; i < 12; i++) {
-      await s1.create(newJob({ id: `o${i}` }));
-      await s1.claimNext({ instanceId: 'dead', now, agingMs: 1000 });
+      await s1.jobs.create(newJob({ id: `o${i}` }));
+      await s1.runs.claimNext({ instanceId: 'dead', now, agingMs: 1000 });
     }
     const scanners = [s1, s2].map((s, i) => {
       const id = `scanner-${i}`;
-      return { id, store: s, recovery: new OrphanRecovery({ config, logger, store: s, instanceId: id, logs: new JobLogs({ store: s, logger }), runningHere: () => [] }) };
+      return { id, store: s, recovery: new OrphanRecovery({ config, logger, instances: s.instances, runs: s.runs, instanceId: id, logs: new JobLogs({ store: s.logs, logger }), runningHere: () => [] }) };
     });
-    for (const s of scanners) await s.store.registerInstance({ id: s.id, hostname: hostname(), pid: process.pid, processStartedAt: null, startedAt: now, lastHeartbeat: now });
+    for (const s of scanners) await s.store.instances.registerInstance({ id: s.id, hostname: hostname(), pid: process.pid, processStartedAt: null, startedAt: now, lastHeartbeat: now });
     const reports = await Promise.all(scanners.map((s) => s.recovery.scan()));
     expect(reports[0]!.requeued + reports[1]!.requeued).toBe(12);
     for (let i = 0; i < 12; i++) {
-      const job = await s1.get(`o${i}`);
+      const job = await s1.jobs.get(`o${i}`);
       expect(job).toMatchObject({ status: 'queued', errorCode: 'ORPHANED', attempts: 1 });
-      expect((await s1.logLines(`o${i}`)).filter((l) => l.line.includes('queued again'))).toHaveLength(1);
+      expect((await s1.logs.logLines(`o${i}`)).filter((l) => l.line.includes('queued again'))).toHaveLength(1);
     }
     await s1.close();
     await s2.close();

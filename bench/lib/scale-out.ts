@@ -8,7 +8,7 @@
  * created_at to finished_at (queueing included), from the store.
  */
 import type { Clip } from '../../test/support/eval/index.js';
-import { PostgresJobStore } from '../../src/store/index.js';
+import { PostgresStore } from '../../src/store/index.js';
 import { startPostgres, type TestPostgres } from '../../test/support/postgres.js';
 import { startChildServer, type ChildServer } from './child-server.js';
 import { postFile } from './http.js';
@@ -42,10 +42,10 @@ async function submitAll(url: string, clips: readonly Clip[]): Promise<string[]>
   return ids;
 }
 
-async function waitAll(store: PostgresJobStore, ids: readonly string[], timeoutMs: number): Promise<void> {
+async function waitAll(store: PostgresStore, ids: readonly string[], timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const counts = await store.countByStatus();
+    const counts = await store.jobs.countByStatus();
     if (counts.completed + counts.failed + counts.cancelled >= ids.length) return;
     if (Date.now() > end) throw new Error(`jobs not finished within ${timeoutMs} ms: ${JSON.stringify(counts)}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -56,7 +56,7 @@ async function waitAll(store: PostgresJobStore, ids: readonly string[], timeoutM
 async function runSetup(pg: TestPostgres, name: string, setup: string, instances: string, envs: Record<string, string>[], clips: readonly Clip[], warmup: Clip): Promise<ScaleOutRun> {
   const dbUrl = pg.createDatabase(name);
   const servers: ChildServer[] = [];
-  const store = await PostgresJobStore.open(dbUrl, 2);
+  const store = await PostgresStore.open(dbUrl, 2);
   try {
     // One at a time: the first migrates the database, the others find it ready.
     for (const env of envs) servers.push(await startChildServer({ env: { ...base, ...env, DATABASE_URL: dbUrl } }));
@@ -66,7 +66,7 @@ async function runSetup(pg: TestPostgres, name: string, setup: string, instances
     await waitAll(store, warm, 120_000);
     const ids = await submitAll(front, clips);
     await waitAll(store, [...warm, ...ids], 600_000);
-    const jobs = await Promise.all(ids.map(async (id) => (await store.get(id))!));
+    const jobs = await Promise.all(ids.map(async (id) => (await store.jobs.get(id))!));
     const first = Math.min(...jobs.map((j) => j.createdAt));
     const last = Math.max(...jobs.map((j) => j.finishedAt ?? 0));
     const latencies = jobs.map((j) => (j.finishedAt ?? last) - j.createdAt);

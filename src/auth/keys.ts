@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { AppError } from '../errors.js';
-import { API_KEY_SCOPES, type ApiKeyRecord, type ApiKeyScope, type JobStore } from '../store/index.js';
+import { API_KEY_SCOPES, type ApiKeyRecord, type ApiKeyScope, type ApiKeyStore } from '../store/index.js';
 
 /** Every key starts so; a key in a log or a leaked file is easy to recognise (and to scan for). */
 export const KEY_PREFIX = 'hark_';
@@ -29,8 +29,8 @@ export function parseScopes(list: string): ApiKeyScope[] {
 }
 
 /** Creates and stores a key; the key itself is returned only here, once. */
-export async function createApiKey(store: JobStore, name: string, scopes: ApiKeyScope[], now = Date.now()): Promise<{ key: string; record: ApiKeyRecord }> {
+export async function createApiKey(keys: ApiKeyStore, name: string, scopes: ApiKeyScope[], now = Date.now()): Promise<{ key: string; record: ApiKeyRecord }> {
   const key = generateApiKey();
-  const record = await store.createApiKey({ id: randomUUID(), name, keyHash: hashApiKey(key), scopes, createdAt: now });
+  const record = await keys.createApiKey({ id: randomUUID(), name, keyHash: hashApiKey(key), scopes, createdAt: now });
   return { key, record };
 }

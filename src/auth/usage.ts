@@ -1,7 +1,5 @@
 import { AppError } from '../errors.js';
-import type { JobStore } from '../store/index.js';
-
-type UsageStore = Pick<JobStore, 'addKeyUsage' | 'keyUsage'>;
+import type { UsageStore } from '../store/index.js';
 
 /** The UTC day of `ms` as the store keys it (YYYY-MM-DD). */
 export function utcDay(ms: number): string {

@@ -4,17 +4,16 @@ import { createApiKey, parseScopes } from '../auth/keys.js';
 import { UsageMeter } from '../auth/usage.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors.js';
-import { openStore } from '../jobs/open.js';
 import { createLogger } from '../logger.js';
-import type { JobStore } from '../store/index.js';
+import { openStore, type Store } from '../store/index.js';
 
 /*
- * `hark keys create|list|revoke`: API keys in the job store named by DATABASE_URL (or
+ * `hark keys create|list|revoke`: API keys in the store named by DATABASE_URL (or
  * DATA_DIR/hark.db), opened directly: no server needs to run, and a revoke takes effect at
  * the server's next request (it reads keys from the store every time).
  */
 
-async function withStore(config: Config, fn: (store: JobStore) => Promise<void>): Promise<void> {
+async function withStore(config: Config, fn: (store: Store) => Promise<void>): Promise<void> {
   const store = await openStore(config, resolve(config.DATA_DIR), createLogger('silent'));
   try {
     await fn(store);
@@ -37,7 +36,7 @@ export function registerKeys(program: Command, config: () => Config): void {
     .option('--scopes <list>', 'comma-separated: transcribe, jobs, admin', 'transcribe,jobs')
     .action(async (opts: { name: string; scopes: string }) => {
       await withStore(config(), async (store) => {
-        const { key, record } = await createApiKey(store, opts.name, parseScopes(opts.scopes));
+        const { key, record } = await createApiKey(store.keys, opts.name, parseScopes(opts.scopes));
         process.stdout.write(`${key}\n`);
         process.stderr.write(`created key ${record.id} (${record.name}; scopes ${record.scopes.join(',')}). Store it now: it is not shown again.\n`);
       });
@@ -49,9 +48,9 @@ export function registerKeys(program: Command, config: () => Config): void {
     .action(async () => {
       const c = config();
       await withStore(c, async (store) => {
-        const usage = new UsageMeter(store, c.KEY_MAX_AUDIO_HOURS_PER_DAY);
+        const usage = new UsageMeter(store.usage, c.KEY_MAX_AUDIO_HOURS_PER_DAY);
         const limit = c.KEY_MAX_AUDIO_HOURS_PER_DAY === 0 ? '' : `/${c.KEY_MAX_AUDIO_HOURS_PER_DAY}`;
-        for (const k of await store.listApiKeys()) {
+        for (const k of await store.keys.listApiKeys()) {
           const revoked = k.revokedAt === null ? 'active' : `revoked ${new Date(k.revokedAt).toISOString()}`;
           const used = ((await usage.usedToday(k.id)) / 3600).toFixed(3);
           process.stdout.write(`${k.id}  ${k.name}  ${k.scopes.join(',')}  ${new Date(k.createdAt).toISOString()}  ${revoked}  today ${used}${limit} h\n`);
@@ -65,7 +64,7 @@ export function registerKeys(program: Command, config: () => Config): void {
     .argument('<id>')
     .action(async (id: string) => {
       await withStore(config(), async (store) => {
-        if (!(await store.revokeApiKey(id, Date.now()))) throw new AppError('NOT_FOUND', `no active key ${id}`);
+        if (!(await store.keys.revokeApiKey(id, Date.now()))) throw new AppError('NOT_FOUND', `no active key ${id}`);
         process.stdout.write(`revoked ${id}\n`);
       });
     });

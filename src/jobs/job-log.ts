@@ -1,8 +1,8 @@
 import type { Logger } from '../logger.js';
-import type { JobStore, LogLine, LogLinesQuery } from '../store/index.js';
+import type { JobLogStore, LogLine, LogLinesQuery } from '../store/index.js';
 
 export interface JobLogsOptions {
-  store: JobStore;
+  store: JobLogStore;
   logger: Logger;
   /** Lines wait at most this long before they are written (a follower sees them this much later). */
   flushMs?: number;

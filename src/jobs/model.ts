@@ -1,15 +1,11 @@
 import { AppError } from '../errors.js';
 import type { Isolation, Transcript } from '../engines/index.js';
+import { JOB_STATUSES, TERMINAL_STATUSES, type JobStatus, type Priority } from '../api/jobs.js';
 
-export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
+// Declared in src/api (dependency-free, shared with the web page and the CLI).
+export { JOB_STATUSES, PRIORITIES, TERMINAL_STATUSES, type JobStatus, type Priority } from '../api/jobs.js';
 
-export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
-
-export const PRIORITIES = ['high', 'normal', 'low'] as const;
-export type Priority = (typeof PRIORITIES)[number];
-
-/** Lower runs first; aging subtracts from a waiting job's rank (see JobStore.claimNext). */
+/** Lower runs first; aging subtracts from a waiting job's rank (see JobRunStore.claimNext). */
 export const PRIORITY_RANK: Record<Priority, number> = { high: 0, normal: 1, low: 2 };
 
 /**

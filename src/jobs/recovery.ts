@@ -2,14 +2,15 @@ import { hostname } from 'node:os';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logger.js';
 import { killGroup, readStartTime } from '../os/index.js';
-import type { InstanceRecord, JobStore } from '../store/index.js';
+import type { InstanceRecord, InstanceStore, JobRunStore } from '../store/index.js';
 import type { JobLogs } from './job-log.js';
 import type { Job } from './model.js';
 
 export interface RecoveryOptions {
   config: Config;
   logger: Logger;
-  store: JobStore;
+  instances: InstanceStore;
+  runs: JobRunStore;
   instanceId: string;
   logs: JobLogs;
   /** Jobs this instance is running right now (never orphans). */
@@ -66,15 +67,15 @@ export class OrphanRecovery {
   }
 
   async scan(now = Date.now()): Promise<RecoveryReport> {
-    const { store, config, logger } = this.o;
-    const instances = await store.listInstances();
+    const { runs, config, logger } = this.o;
+    const instances = await this.o.instances.listInstances();
     const byId = new Map(instances.map((i) => [i.id, i]));
     const dead = await this.deadInstances(instances, now);
     const staleBefore = now - 3 * config.HEARTBEAT_SECONDS * 1000;
     const here = new Set(this.o.runningHere());
     const report: RecoveryReport = { requeued: 0, failed: 0, killed: 0 };
 
-    for (const job of await store.runningJobs()) {
+    for (const job of await runs.runningJobs()) {
       if (here.has(job.id)) continue;
       const owner = job.ownerInstanceId === null ? undefined : byId.get(job.ownerInstanceId);
       // Ours but not running here is not enough: a job claimed while this scan was
@@ -84,7 +85,7 @@ export class OrphanRecovery {
       const orphan = (!ours && (owner === undefined || dead.has(owner.id))) || (job.lastHeartbeat ?? 0) < staleBefore;
       if (!orphan) continue;
       if (await this.killJobProcess(job, owner)) report.killed++;
-      const outcome = await store.recoverOrphan(job, config.MAX_ATTEMPTS, now);
+      const outcome = await runs.recoverOrphan(job, config.MAX_ATTEMPTS, now);
       if (outcome === 'gone') continue;
       report[outcome === 'requeued' ? 'requeued' : 'failed']++;
       this.totals.recovered++;
@@ -96,7 +97,7 @@ export class OrphanRecovery {
       );
       logger.warn({ jobId: job.id, outcome, attempts: job.attempts, owner: job.ownerInstanceId }, 'recovered orphaned job');
     }
-    for (const id of dead) await store.removeInstance(id);
+    for (const id of dead) await this.o.instances.removeInstance(id);
     await this.o.logs.flush();
     return report;
   }

@@ -4,11 +4,11 @@ import { request as httpsRequest } from 'node:https';
 import { AppError } from '../errors.js';
 import { checkOutboundUrl, guardedLookup, OutboundRefusedError, type OutboundAllow } from '../net/index.js';
 import type { Logger } from '../logger.js';
-import type { JobStore } from '../store/index.js';
+import type { WebhookStore } from '../store/index.js';
 import type { Job } from './model.js';
 
 export interface WebhookOptions {
-  store: JobStore;
+  store: WebhookStore;
   logger: Logger;
   secret: string | undefined;
   /** OUTBOUND_ALLOW: the private hosts and ranges callbacks may reach. */

@@ -108,7 +108,7 @@ export class Metrics implements TranscriptionObserver {
     registers: [this.registry],
   });
 
-  /** What live streams report (see StreamSession). */
+  /** What live streams report (see LiveStream). */
   readonly streams: StreamObserver = {
     streamStarted: () => undefined,
     streamEnded: (e) => {
@@ -307,7 +307,7 @@ export class Metrics implements TranscriptionObserver {
     let cached: { at: number; jobs: Promise<Job[]> } | undefined;
     const running = () => {
       const now = Date.now();
-      if (cached === undefined || now - cached.at > 250) cached = { at: now, jobs: jobs.store.runningJobs() };
+      if (cached === undefined || now - cached.at > 250) cached = { at: now, jobs: jobs.store.runs.runningJobs() };
       return cached.jobs;
     };
     new Gauge({
@@ -316,7 +316,7 @@ export class Metrics implements TranscriptionObserver {
       labelNames: ['status'] as const,
       registers: [this.registry],
       async collect() {
-        const counts = await jobs.store.countByStatus();
+        const counts = await jobs.store.jobs.countByStatus();
         for (const status of JOB_STATUSES) this.set({ status }, counts[status]);
       },
     });

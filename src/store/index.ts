@@ -1,5 +1,23 @@
-export type { JobStore, ListJobsQuery, ClaimOptions, InstanceRecord, RunRef, LogLine, LogLinesQuery, ApiKeyRecord, ApiKeyScope } from './types.js';
+export type {
+  Store,
+  JobStore,
+  JobRunStore,
+  JobLogStore,
+  InstanceStore,
+  WebhookStore,
+  ApiKeyStore,
+  UsageStore,
+  ListJobsQuery,
+  ClaimOptions,
+  InstanceRecord,
+  RunRef,
+  LogLine,
+  LogLinesQuery,
+  ApiKeyRecord,
+  ApiKeyScope,
+} from './types.js';
 export { API_KEY_SCOPES } from './types.js';
-export { KyselyJobStore } from './kysely-job-store.js';
-export { SqliteJobStore, type MigrationReport } from './sqlite/sqlite-job-store.js';
-export { PostgresJobStore } from './postgres/postgres-job-store.js';
+export { KyselyStore } from './kysely/store.js';
+export { SqliteStore, type MigrationReport } from './sqlite/sqlite-store.js';
+export { PostgresStore } from './postgres/postgres-store.js';
+export { openStore } from './open.js';

@@ -66,14 +66,11 @@ export interface RunRef {
 }
 
 /**
- * The only module that speaks SQL. SQLite and PostgreSQL implement it and pass
- * one shared test suite; every status change is a guarded UPDATE that follows
- * the state machine in jobs/model.ts, so concurrent writers cannot both win.
+ * Jobs as records: submit, read, list, cancel, delete (with their log lines),
+ * and what retention and per-key limits count. Status moves that a run makes
+ * are JobRunStore's.
  */
 export interface JobStore {
-  migrate(): Promise<void>;
-  close(): Promise<void>;
-
   create(job: NewJob): Promise<Job>;
   get(id: string): Promise<Job | undefined>;
   /** Which of `ids` are jobs in the store (one query, whatever their number). */
@@ -83,40 +80,63 @@ export interface JobStore {
   countByStatus(): Promise<Record<JobStatus, number>>;
   /** Queued plus running jobs of one API key (KEY_MAX_ACTIVE_JOBS). */
   countActiveByApiKey(apiKeyId: string): Promise<number>;
+  /** Cancels a queued job, or a running one (any run). Returns the job after, or undefined if unknown. */
+  cancel(id: string, now: number): Promise<Job | undefined>;
+  clearAudio(id: string): Promise<void>;
+  /** Ended jobs (completed, failed, cancelled) that finished before `before`, for retention. */
+  finishedBefore(before: number, limit: number): Promise<Job[]>;
   /** Deletes the job and its log lines. */
   delete(id: string): Promise<boolean>;
+}
 
+/**
+ * A job's runs: the claim, what the runner records while it runs, its one
+ * outcome, and orphan recovery. Every write is a guarded UPDATE that follows
+ * the state machine in jobs/model.ts, so concurrent writers cannot both win.
+ */
+export interface JobRunStore {
   /** Atomically takes the next queued job (priority with aging, then FIFO) and marks it running. */
   claimNext(options: ClaimOptions): Promise<Job | undefined>;
   setProcess(run: RunRef, pid: number, processStartedAt: number | null): Promise<void>;
   setProgress(run: RunRef, progress: number, durationSeconds?: number): Promise<void>;
+  /** Refreshes the instance's heartbeat and that of the running jobs it owns among `runningIds`. */
   heartbeat(instanceId: string, runningIds: readonly string[], now: number): Promise<void>;
   /** Each returns false when the job was no longer this run's (cancelled, recovered elsewhere). */
   complete(run: RunRef, result: Transcript, now: number): Promise<boolean>;
   fail(run: RunRef, error: SerializedError, now: number): Promise<boolean>;
   /** Back to queued for another attempt (a worker crash, a lost server). */
   requeue(run: RunRef, error: SerializedError): Promise<boolean>;
-  /** Cancels a queued job, or a running one (any run). Returns the job after, or undefined if unknown. */
-  cancel(id: string, now: number): Promise<Job | undefined>;
-  clearAudio(id: string): Promise<void>;
-
-  registerInstance(instance: InstanceRecord): Promise<void>;
-  listInstances(): Promise<InstanceRecord[]>;
-  removeInstance(id: string): Promise<void>;
-  /** Running jobs that are not owned by `exceptInstanceId` or whose heartbeat is older than `staleBefore`. */
+  /** Every running job, whoever runs it (orphan scans, metrics). */
   runningJobs(): Promise<Job[]>;
   /** Requeues (attempts left) or fails with ORPHANED: once, whoever calls it first. */
   recoverOrphan(job: Pick<Job, 'id' | 'runToken' | 'attempts'>, maxAttempts: number, now: number): Promise<'requeued' | 'failed' | 'gone'>;
+}
 
+/** Jobs' log lines (table hark_job_log_lines), so any instance shows the log of a job another runs. */
+export interface JobLogStore {
   /** Appends lines to a job's log in one statement, numbered after its last line. */
   appendLogLines(jobId: string, lines: readonly { time: number; line: string }[]): Promise<void>;
   /** A job's log lines in seq order (none for an unknown job). */
   logLines(jobId: string, query?: LogLinesQuery): Promise<LogLine[]>;
+}
 
-  finishedBefore(before: number, limit: number): Promise<Job[]>;
+/** The hark servers sharing the database; their heartbeats tell orphan recovery who is gone. */
+export interface InstanceStore {
+  registerInstance(instance: InstanceRecord): Promise<void>;
+  listInstances(): Promise<InstanceRecord[]>;
+  removeInstance(id: string): Promise<void>;
+}
+
+/** Delivery state of ended jobs' callbacks. */
+export interface WebhookStore {
+  /** Records an attempt's outcome (`pending` while retries are left). */
   setWebhook(id: string, status: WebhookStatus, attempts: number, lastError: string | null): Promise<void>;
+  /** Ended jobs whose callback is still to be delivered (resumed at start). */
   pendingWebhooks(): Promise<Job[]>;
+}
 
+/** API keys, by the hash of the key (never the key). */
+export interface ApiKeyStore {
   createApiKey(key: Omit<ApiKeyRecord, 'revokedAt'>): Promise<ApiKeyRecord>;
   /** The key with this hash, revoked or not (the caller checks `revokedAt`). */
   findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
@@ -124,8 +144,33 @@ export interface JobStore {
   listApiKeys(): Promise<ApiKeyRecord[]>;
   /** False when no unrevoked key has this id. */
   revokeApiKey(id: string, now: number): Promise<boolean>;
-  /** Adds audio seconds to a key's total for a UTC day (YYYY-MM-DD). */
+}
+
+/** Audio seconds per API key and UTC day (KEY_MAX_AUDIO_HOURS_PER_DAY). */
+export interface UsageStore {
+  /** Adds audio seconds to a key's total for a UTC day (YYYY-MM-DD); concurrent adds sum. */
   addKeyUsage(apiKeyId: string, day: string, seconds: number): Promise<void>;
   /** A key's audio seconds on a UTC day; 0 when none. */
   keyUsage(apiKeyId: string, day: string): Promise<number>;
+}
+
+/**
+ * hark's one database, one small interface per concern. store/ is the only
+ * module that speaks SQL: SQLite and PostgreSQL implement this and pass one
+ * shared contract suite (test/support/store-suite). Callers take only the
+ * concern they use (`store.jobs`, `store.keys`, ...).
+ */
+export interface Store {
+  readonly jobs: JobStore;
+  readonly runs: JobRunStore;
+  readonly logs: JobLogStore;
+  readonly instances: InstanceStore;
+  readonly webhooks: WebhookStore;
+  readonly keys: ApiKeyStore;
+  readonly usage: UsageStore;
+  /** Applies pending migrations (safe from several instances at once). */
+  migrate(): Promise<void>;
+  /** Names of migrations not applied yet. */
+  pendingMigrations(): Promise<string[]>;
+  close(): Promise<void>;
 }

@@ -1,24 +1,21 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { KyselyJobStore } from '../kysely-job-store.js';
+import { KyselyStore } from '../kysely/store.js';
 import type { Database } from '../schema.js';
 
 const INT8_OID = 20;
 
 /**
- * The job store for several hark instances: PostgreSQL, same queries as
- * SQLite. A claim locks its row with FOR UPDATE SKIP LOCKED, so instances
- * claiming at the same moment never take the same job and never wait on each
- * other.
+ * The store for several hark instances: PostgreSQL, same queries as SQLite.
+ * A claim locks its row with FOR UPDATE SKIP LOCKED, so instances claiming at
+ * the same moment never take the same job and never wait on each other.
  */
-export class PostgresJobStore extends KyselyJobStore {
-  protected readonly claimLock = 'FOR UPDATE SKIP LOCKED';
-
+export class PostgresStore extends KyselyStore {
   private constructor(
     db: Kysely<Database>,
     readonly url: string,
   ) {
-    super(db);
+    super(db, 'FOR UPDATE SKIP LOCKED');
   }
 
   /**
@@ -26,7 +23,7 @@ export class PostgresJobStore extends KyselyJobStore {
    * failover): pg emits those on the pool, and an unheard 'error' would end the
    * process. The pool reconnects on next use.
    */
-  static async open(url: string, poolSize = 10, onIdleError: (err: Error) => void = () => undefined): Promise<PostgresJobStore> {
+  static async open(url: string, poolSize = 10, onIdleError: (err: Error) => void = () => undefined): Promise<PostgresStore> {
     const pool = new pg.Pool({
       connectionString: url,
       max: poolSize,
@@ -35,6 +32,6 @@ export class PostgresJobStore extends KyselyJobStore {
     });
     pool.on('error', onIdleError);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return new PostgresJobStore(db, url);
+    return new PostgresStore(db, url);
   }
 }

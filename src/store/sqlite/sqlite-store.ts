@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
-import { KyselyJobStore } from '../kysely-job-store.js';
+import { KyselyStore } from '../kysely/store.js';
 import type { Database } from '../schema.js';
 
 /** What a migration run did, for the log. */
@@ -13,11 +13,11 @@ export interface MigrationReport {
 }
 
 /**
- * The default job store: one SQLite file in DATA_DIR, in WAL mode (readers
- * never block the writer), through better-sqlite3.
+ * The default store: one SQLite file in DATA_DIR, in WAL mode (readers never
+ * block the writer), through better-sqlite3. Writes are serial, so a claim
+ * needs no row lock.
  */
-export class SqliteJobStore extends KyselyJobStore {
-  protected readonly claimLock = '';
+export class SqliteStore extends KyselyStore {
   lastMigration: MigrationReport = { applied: [], backupPath: undefined };
 
   private constructor(
@@ -26,10 +26,10 @@ export class SqliteJobStore extends KyselyJobStore {
     readonly path: string,
     private readonly existed: boolean,
   ) {
-    super(db);
+    super(db, '');
   }
 
-  static async open(path: string): Promise<SqliteJobStore> {
+  static async open(path: string): Promise<SqliteStore> {
     await mkdir(dirname(path), { recursive: true });
     const existed = existsSync(path);
     const sqlite = new BetterSqlite3(path);
@@ -38,7 +38,7 @@ export class SqliteJobStore extends KyselyJobStore {
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-    return new SqliteJobStore(db, sqlite, path, existed);
+    return new SqliteStore(db, sqlite, path, existed);
   }
 
   /** Before migrating an existing file, a consistent copy is made next to it. */

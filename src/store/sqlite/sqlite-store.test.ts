@@ -1,20 +1,29 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import { describe, expect, it } from 'vitest';
-import { describeApiKeyStore } from '../../../test/support/api-key-store-suite.js';
-import { describeJobStore, newJob } from '../../../test/support/job-store-suite.js';
-import { SqliteJobStore } from './sqlite-job-store.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { describeStore, newJob } from '../../../test/support/store-suite/index.js';
+import { SqliteStore } from './sqlite-store.js';
 
-describeJobStore('SQLite', () => SqliteJobStore.open(join(mkdtempSync(join(tmpdir(), 'hark-store-')), 'hark.db')));
-describeApiKeyStore('SQLite', () => SqliteJobStore.open(join(mkdtempSync(join(tmpdir(), 'hark-store-')), 'hark.db')));
+/** Every temp folder these tests make, removed after them. */
+const dirs: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describeStore('SQLite', () => SqliteStore.open(join(tempDir('hark-store-'), 'hark.db')));
 
 describe('SQLite migrations', () => {
   it('upgrades a file made with the first schema, keeping every row, after a backup copy', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hark-migrate-'));
+    const dir = tempDir('hark-migrate-');
     const path = join(dir, 'hark.db');
-    const old = await SqliteJobStore.open(path);
+    const old = await SqliteStore.open(path);
     await old.migrateTo('001_jobs');
     // Rows written by a version of hark that knew only the first schema.
     const db = (old as unknown as { db: Kysely<Record<string, Record<string, unknown>>> }).db;
@@ -27,26 +36,26 @@ describe('SQLite migrations', () => {
     }
     await old.close();
 
-    const store = await SqliteJobStore.open(path);
+    const store = await SqliteStore.open(path);
     expect(await store.pendingMigrations()).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines', '004_api_keys', '005_key_usage']);
     await store.migrate();
     expect(store.lastMigration.applied).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines', '004_api_keys', '005_key_usage']);
     expect(store.lastMigration.backupPath).toMatch(/hark\.db\.backup-.*-before-002_instances_webhooks_cancel$/);
     expect(readdirSync(dir)).toContain(store.lastMigration.backupPath!.split('/').pop());
-    const jobs = await store.list({ limit: 10 });
+    const jobs = await store.jobs.list({ limit: 10 });
     expect(jobs.map((j) => j.id)).toEqual(['old-2', 'old-1', 'old-0']);
     expect(jobs[0]).toMatchObject({ webhookAttempts: 0, cancelRequested: false });
     await store.close();
 
     // The backup is the old database, still readable at the old version.
-    const backup = await SqliteJobStore.open(store.lastMigration.backupPath!);
+    const backup = await SqliteStore.open(store.lastMigration.backupPath!);
     expect(await backup.pendingMigrations()).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines', '004_api_keys', '005_key_usage']);
     await backup.close();
   });
 
   it('makes no backup for a new file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hark-migrate-'));
-    const store = await SqliteJobStore.open(join(dir, 'hark.db'));
+    const dir = tempDir('hark-migrate-');
+    const store = await SqliteStore.open(join(dir, 'hark.db'));
     await store.migrate();
     expect(store.lastMigration.backupPath).toBeUndefined();
     expect(readdirSync(dir).filter((f) => f.includes('backup'))).toEqual([]);

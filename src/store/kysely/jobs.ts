@@ -1,0 +1,136 @@
+import type { Kysely } from 'kysely';
+import { JOB_STATUSES, PRIORITY_RANK, sourcesOf, TERMINAL_STATUSES, type Job, type JobStatus, type NewJob } from '../../jobs/model.js';
+import type { Database } from '../schema.js';
+import type { JobStore, ListJobsQuery } from '../types.js';
+import { toJob } from './job-row.js';
+
+/** SQLite caps a statement's parameters: `IN` lists go in slices of this many. */
+const ID_SLICE = 500;
+
+/** JobStore in Kysely's dialect-neutral query builder (SQLite and PostgreSQL share every query). */
+export class KyselyJobStore implements JobStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(job: NewJob): Promise<Job> {
+    const row = await this.db
+      .insertInto('transcription_jobs')
+      .values({
+        id: job.id,
+        status: 'queued',
+        priority: job.priority,
+        priority_rank: PRIORITY_RANK[job.priority],
+        created_at: job.createdAt,
+        file_name: job.fileName,
+        file_size: job.fileSize,
+        duration_seconds: job.durationSeconds,
+        audio_path: job.audioPath,
+        options: JSON.stringify(job.options),
+        engine: job.engine,
+        isolation: job.isolation,
+        log_file_path: '',
+        idempotency_key: job.idempotencyKey,
+        callback_url: job.callbackUrl,
+        webhook_status: job.callbackUrl === null ? null : 'pending',
+        started_at: null,
+        finished_at: null,
+        error_code: null,
+        error_message: null,
+        result: null,
+        process_id: null,
+        process_started_at: null,
+        last_heartbeat: null,
+        owner_instance_id: null,
+        run_token: null,
+        webhook_last_error: null,
+        api_key_id: job.apiKeyId ?? null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toJob(row);
+  }
+
+  async get(id: string): Promise<Job | undefined> {
+    const row = await this.db.selectFrom('transcription_jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toJob(row);
+  }
+
+  async existingJobIds(ids: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (let at = 0; at < ids.length; at += ID_SLICE) {
+      const rows = await this.db.selectFrom('transcription_jobs').select('id').where('id', 'in', ids.slice(at, at + ID_SLICE)).execute();
+      for (const r of rows) found.add(r.id);
+    }
+    return found;
+  }
+
+  async findByIdempotencyKey(key: string): Promise<Job | undefined> {
+    const row = await this.db.selectFrom('transcription_jobs').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
+    return row && toJob(row);
+  }
+
+  async list(q: ListJobsQuery): Promise<Job[]> {
+    let query = this.db.selectFrom('transcription_jobs').selectAll();
+    if (q.status !== undefined) query = query.where('status', '=', q.status);
+    if (q.apiKeyId !== undefined) query = query.where('api_key_id', '=', q.apiKeyId);
+    if (q.cursor !== undefined) {
+      const { createdAt, id } = q.cursor;
+      query = query.where((eb) => eb.or([eb('created_at', '<', createdAt), eb.and([eb('created_at', '=', createdAt), eb('id', '<', id)])]));
+    }
+    const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
+    return rows.map(toJob);
+  }
+
+  async countByStatus(): Promise<Record<JobStatus, number>> {
+    const rows = await this.db
+      .selectFrom('transcription_jobs')
+      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('status')
+      .execute();
+    const out = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+    for (const r of rows) out[r.status as JobStatus] = Number(r.n);
+    return out;
+  }
+
+  async countActiveByApiKey(apiKeyId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('transcription_jobs')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('api_key_id', '=', apiKeyId)
+      .where('status', 'in', ['queued', 'running'])
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  async cancel(id: string, now: number): Promise<Job | undefined> {
+    await this.db
+      .updateTable('transcription_jobs')
+      .set({ status: 'cancelled', finished_at: now, cancel_requested: 1, error_code: 'CANCELLED', error_message: 'cancelled by request' })
+      .where('id', '=', id)
+      .where('status', 'in', sourcesOf('cancelled'))
+      .execute();
+    return this.get(id);
+  }
+
+  async clearAudio(id: string): Promise<void> {
+    await this.db.updateTable('transcription_jobs').set({ audio_path: null }).where('id', '=', id).execute();
+  }
+
+  async finishedBefore(before: number, limit: number): Promise<Job[]> {
+    const rows = await this.db
+      .selectFrom('transcription_jobs')
+      .selectAll()
+      .where('status', 'in', TERMINAL_STATUSES)
+      .where('finished_at', '<', before)
+      .limit(limit)
+      .execute();
+    return rows.map(toJob);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('hark_job_log_lines').where('job_id', '=', id).execute();
+      const res = await trx.deleteFrom('transcription_jobs').where('id', '=', id).executeTakeFirst();
+      return Number(res.numDeletedRows) > 0;
+    });
+  }
+}

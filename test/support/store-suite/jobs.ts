@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { claimer, newJob, storePerTest, transcript, type OpenStore } from './fixtures.js';
+
+/** JobStore: jobs as records (create, read, list, count, cancel, retention, delete). */
+export function describeJobStore(name: string, open: OpenStore): void {
+  describe(`JobStore contract: ${name}`, () => {
+    const store = storePerTest(open);
+    const claim = claimer(store);
+
+    it('creates, reads and lists newest first with a cursor', async () => {
+      const { jobs } = store();
+      const t0 = 1_700_000_000_000;
+      for (let i = 0; i < 5; i++) await jobs.create(newJob({ id: `job-${i}`, createdAt: t0 + i }));
+      expect((await jobs.get('job-2'))?.status).toBe('queued');
+      const page1 = await jobs.list({ limit: 2 });
+      expect(page1.map((j) => j.id)).toEqual(['job-4', 'job-3']);
+      const last = page1[1]!;
+      const page2 = await jobs.list({ limit: 2, cursor: { createdAt: last.createdAt, id: last.id } });
+      expect(page2.map((j) => j.id)).toEqual(['job-2', 'job-1']);
+      expect((await jobs.countByStatus()).queued).toBe(5);
+    });
+
+    it('tells which of many ids are jobs, in one call', async () => {
+      const { jobs } = store();
+      await jobs.create(newJob({ id: 'a' }));
+      await jobs.create(newJob({ id: 'b' }));
+      const ids = ['a', 'nope', 'b', ...Array.from({ length: 1200 }, (_, i) => `absent-${i}`)];
+      expect([...(await jobs.existingJobIds(ids))].sort()).toEqual(['a', 'b']);
+      expect(await jobs.existingJobIds([])).toEqual(new Set());
+    });
+
+    it('returns one job per idempotency key', async () => {
+      const { jobs } = store();
+      await jobs.create(newJob({ id: 'a', idempotencyKey: 'k1' }));
+      expect((await jobs.findByIdempotencyKey('k1'))?.id).toBe('a');
+      await expect(jobs.create(newJob({ id: 'b', idempotencyKey: 'k1' }))).rejects.toThrow();
+    });
+
+    it('cancels queued and running jobs', async () => {
+      const { jobs, runs } = store();
+      await jobs.create(newJob({ id: 'q' }));
+      expect((await jobs.cancel('q', Date.now()))?.status).toBe('cancelled');
+      await jobs.create(newJob({ id: 'r' }));
+      const r = (await claim())!;
+      expect((await jobs.cancel('r', Date.now()))?.status).toBe('cancelled');
+      expect(await runs.complete({ id: 'r', runToken: r.runToken! }, transcript, Date.now())).toBe(false);
+      expect(await jobs.cancel('missing', Date.now())).toBeUndefined();
+    });
+
+    it('records the key on a job, lists by key and counts active jobs per key', async () => {
+      const { jobs } = store();
+      await jobs.create(newJob({ id: 'mine-1', createdAt: 1, apiKeyId: 'k1' }));
+      await jobs.create(newJob({ id: 'mine-2', createdAt: 2, apiKeyId: 'k1' }));
+      await jobs.create(newJob({ id: 'theirs', createdAt: 3, apiKeyId: 'k2' }));
+      await jobs.create(newJob({ id: 'anon', createdAt: 4 }));
+      expect((await jobs.get('mine-1'))?.apiKeyId).toBe('k1');
+      expect((await jobs.get('anon'))?.apiKeyId).toBeNull();
+      expect((await jobs.list({ limit: 10, apiKeyId: 'k1' })).map((j) => j.id)).toEqual(['mine-2', 'mine-1']);
+      expect(await jobs.list({ limit: 10 })).toHaveLength(4);
+      expect(await jobs.countActiveByApiKey('k1')).toBe(2);
+      await jobs.cancel('mine-1', 10);
+      expect(await jobs.countActiveByApiKey('k1')).toBe(1);
+      expect(await jobs.countActiveByApiKey('k3')).toBe(0);
+    });
+
+    it('finds finished jobs for retention and deletes them', async () => {
+      const { jobs, runs } = store();
+      await jobs.create(newJob({ id: 'w', callbackUrl: 'http://127.0.0.1:1/hook' }));
+      const j = (await claim())!;
+      await runs.complete({ id: 'w', runToken: j.runToken! }, transcript, 1000);
+      expect((await jobs.finishedBefore(2000, 10)).map((x) => x.id)).toEqual(['w']);
+      expect(await jobs.delete('w')).toBe(true);
+      expect(await jobs.get('w')).toBeUndefined();
+    });
+  });
+}
