@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { processScratchDir } from './os/index.js';
 import type { Config } from './config/index.js';
 import { InProcessExecutor, PoolExecutor, type Executor } from './executors/index.js';
+import { UsageMeter } from './auth/usage.js';
 import { openJobs, type Jobs } from './jobs/index.js';
 import { Metrics } from './metrics/index.js';
 import { MemoryHistory } from './metrics/memory-history.js';
@@ -11,6 +12,7 @@ import { buildApp, type Readiness } from './http/index.js';
 import type { Logger } from './logger.js';
 import { WorkerPool } from './pool/index.js';
 import { readStartTime } from './os/index.js';
+import { openStore } from './store/index.js';
 import { TranscriptionService } from './transcription/index.js';
 
 export interface RunningServer {
@@ -38,7 +40,7 @@ function sleep(ms: number): Promise<void> {
  * The port opens at once (so /healthz answers and /readyz says "starting");
  * engines load behind it.
  */
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger, testing: { now?: () => number } = {}): Promise<RunningServer> {
   const dataDir = resolve(config.DATA_DIR);
   const startTime = (await readStartTime(process.pid)) ?? 0;
   const temp = await processScratchDir(join(dataDir, 'tmp'), { host: hostname(), pid: process.pid, startTime }, readStartTime);
@@ -64,10 +66,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const service = new TranscriptionService(config, temp, executors);
   const readiness: Readiness = { state: 'starting', isolationModes: service.isolationModes() };
   let url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`;
-  const jobs = await openJobs({ config, logger, service, dataDir, baseUrl: () => url });
+  const store = await openStore(config, dataDir, logger.child({ component: 'store' }));
+  // One meter for routes, streams and jobs; `testing.now` pins its day away from a UTC midnight.
+  const usage = new UsageMeter(store.usage, config.KEY_MAX_AUDIO_HOURS_PER_DAY, testing.now);
+  const jobs = await openJobs({ config, logger, service, dataDir, baseUrl: () => url, store, usage });
   const metrics = new Metrics({ config, service, pool, jobs });
   const memory = new MemoryHistory({ pool });
-  const app = await buildApp({ config, service, temp, readiness, pool, jobs: jobs.service, keys: jobs.store, usage: jobs.usage, metrics, memory }, logger);
+  const app = await buildApp({ config, service, temp, readiness, pool, jobs: jobs.service, keys: store.keys, usage, metrics, memory }, logger);
   await app.listen({ host: config.HOST, port: config.PORT });
   const address = app.server.address();
   if (typeof address === 'object' && address !== null) url = url.replace(/:\d+$/, `:${address.port}`);
@@ -115,6 +120,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       // recovered at the next start when this process exits first).
       await pool?.close(0);
       await jobs.stop(!timedOut);
+      await store.close();
       if (timedOut) {
         app.server.closeAllConnections();
       } else {

@@ -87,16 +87,33 @@ describe('Admission', () => {
     // One quick task: about a second.
     const quick = a.admit().run(async () => {});
     await quick;
-    const gate = deferred();
-    const stream = a.admitNow().run(async () => {
-      await new Promise((r) => setTimeout(r, 3200));
-      await gate.promise;
-    });
-    gate.resolve();
-    await stream;
+    const stream = a.lease();
+    await new Promise((r) => setTimeout(r, 3200));
+    stream.release();
     const busy = a.admit().run(() => new Promise<void>((r) => setTimeout(r, 50)));
     // Counted, the 3.2 s stream would make the average 1.07 s and the estimate 2 s; it stays at 1 s.
     expect(retryAfter()).toBe(1);
     await busy;
+  });
+
+  it('leases a free slot at once, refuses when none is free, and hands a released slot to the ticket waiting', async () => {
+    const a = new Admission({ concurrency: 1, maxQueue: 1 });
+    const lease = a.lease();
+    expect(a.snapshot()).toMatchObject({ active: 1, queued: 0 });
+    // No waiting for a lease: the only slot is taken.
+    expect(() => a.lease()).toThrow(AppError);
+    let ran = false;
+    const queued = a.admit().run(async () => {
+      ran = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ran).toBe(false);
+    // A waiting ticket makes a lease wait too: refused.
+    expect(() => a.lease()).toThrow(AppError);
+    lease.release();
+    lease.release(); // twice is harmless
+    await queued;
+    expect(ran).toBe(true);
+    expect(a.snapshot()).toMatchObject({ active: 0, queued: 0, available: 2 });
   });
 });

@@ -49,20 +49,21 @@ export class Admission {
   }
 
   /**
-   * A ticket only if an engine is free right now (nothing running or waiting
-   * in its place): a live stream cannot wait in line while its audio arrives.
-   * Its time is not a task time: a stream open for an hour says nothing about
-   * when a slot frees up, so it stays out of Retry-After estimates.
+   * An engine slot held from now until `release()`, only if one is free right
+   * now (nothing running or waiting in its place): a live stream cannot wait in
+   * line while its audio arrives. A lease is not a task: a stream open for an
+   * hour says nothing about when a slot frees up, so it stays out of
+   * Retry-After estimates.
    */
-  admitNow(): Ticket {
+  lease(): Lease {
     if (this.active + this.admitted >= this.options.concurrency) {
       const retryAfter = this.retryAfterSeconds();
       throw new AppError('AT_CAPACITY', `no engine free for a live stream: ${this.active} running and ${this.admitted} queued; retry in ${retryAfter} s`, {
         details: { retry_after_seconds: retryAfter },
       });
     }
-    this.admitted++;
-    return new Ticket(this, false);
+    this.active++;
+    return new Lease(() => this.handOver());
   }
 
   snapshot(): AdmissionSnapshot {
@@ -86,7 +87,7 @@ export class Admission {
   }
 
   /** @internal */
-  async runTicket<T>(fn: () => Promise<T>, signal: AbortSignal | undefined, timed = true): Promise<T> {
+  async runTicket<T>(fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     if (this.active >= this.options.concurrency) {
       await new Promise<void>((resolve, reject) => {
         const waiter: Waiter = {
@@ -114,14 +115,17 @@ export class Admission {
     try {
       return await fn();
     } finally {
-      if (timed) {
-        this.recentMs.push(performance.now() - started);
-        if (this.recentMs.length > RECENT) this.recentMs.shift();
-      }
-      const next = this.waiting.shift();
-      if (next !== undefined) next.start();
-      else this.active--;
+      this.recentMs.push(performance.now() - started);
+      if (this.recentMs.length > RECENT) this.recentMs.shift();
+      this.handOver();
     }
+  }
+
+  /** A slot frees: the first waiter takes it, or it becomes free. */
+  private handOver(): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) next.start();
+    else this.active--;
   }
 
   /** @internal */
@@ -133,16 +137,12 @@ export class Admission {
 /** A place in line. Use it once with `run`, or give it back with `release`. */
 export class Ticket {
   private used = false;
-  constructor(
-    private readonly admission: Admission,
-    /** Whether its run time counts in Retry-After estimates (not for live streams). */
-    private readonly timed = true,
-  ) {}
+  constructor(private readonly admission: Admission) {}
 
   run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.used) throw new Error('ticket already used');
     this.used = true;
-    return this.admission.runTicket(fn, signal, this.timed);
+    return this.admission.runTicket(fn, signal);
   }
 
   /** Gives the place back if it was never run (upload failed, bad input). Safe to call twice. */
@@ -150,5 +150,18 @@ export class Ticket {
     if (this.used) return;
     this.used = true;
     this.admission.releaseUnused();
+  }
+}
+
+/** An engine slot held now, for as long as its holder wants (a live stream). */
+export class Lease {
+  private released = false;
+  constructor(private readonly free: () => void) {}
+
+  /** Frees the slot (the next waiting task takes it). Safe to call twice. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.free();
   }
 }

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { ScratchDir } from '../os/index.js';
 import type { Config } from '../config/index.js';
 import {
-  engineNotReady,
   loadEngines,
   openEngineStream,
   type Engine,
@@ -72,7 +71,8 @@ export class InProcessExecutor implements Executor {
   async openStream(name: EngineName, options: StreamOptions, callbacks: StreamCallbacks, signal?: AbortSignal): Promise<EngineStream> {
     const pool = this.idle.get(name);
     const scratch = this.scratch;
-    if (pool === undefined || scratch === undefined) throw engineNotReady(name, this.status, 'in this server');
+    // The plan checked readiness; only a caller that skipped it gets here.
+    if (pool === undefined || scratch === undefined) throw new AppError('INTERNAL_ERROR', `engine ${name} has no instance in this server`);
     if (signal?.aborted === true) throw new AppError('REQUEST_ABORTED', 'the stream was closed before it started');
     const engine = pool.pop();
     // Admission in front lets a stream in only when an instance is free, as for tasks.
@@ -114,7 +114,7 @@ export class InProcessExecutor implements Executor {
 
   async run(task: TranscriptionTask, hooks: TranscribeHooks = {}): Promise<ExecutionResult> {
     const pool = this.idle.get(task.engine);
-    if (pool === undefined) throw engineNotReady(task.engine, this.status, 'in this server');
+    if (pool === undefined) throw new AppError('INTERNAL_ERROR', `engine ${task.engine} has no instance in this server`);
     const engine = pool.pop();
     // Admission lets at most `concurrency` tasks in, so an instance is always free here.
     if (engine === undefined) throw new AppError('INTERNAL_ERROR', 'no idle engine instance although admission allowed the task');

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import {
-  engineNotReady,
   type EngineName,
   type EngineStatus,
   type EngineStream,
@@ -38,7 +37,6 @@ export class PoolExecutor implements Executor {
     callbacks: ExecutorStreamCallbacks,
     signal?: AbortSignal,
   ): Promise<EngineStream> {
-    this.checkEngine(engine);
     const { stream } = await this.pool.openStream(randomUUID(), engine, options, callbacks, signal);
     return stream;
   }
@@ -48,17 +46,8 @@ export class PoolExecutor implements Executor {
   }
 
   async run(task: TranscriptionTask, hooks: TranscribeHooks = {}): Promise<ExecutionResult> {
-    this.checkEngine(task.engine);
     const { transcript, pid } = await this.pool.run({ type: 'task', ...task }, hooks);
     return { transcript, isolation: this.isolation, pid };
-  }
-
-  /** Checked here, not in the worker: work for an engine the workers lack never takes one. */
-  private checkEngine(engine: EngineName): void {
-    const status = this.pool.engineStatus();
-    if (status.length > 0 && !status.some((s) => s.name === engine && s.state === 'ready')) {
-      throw engineNotReady(engine, status, 'in the worker processes');
-    }
   }
 
   close(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Isolation, TranscribeHooks } from '../engines/index.js';
-import type { TranscribeFileRequest, TranscriptionResponse } from '../transcription/index.js';
+import type { TranscribeHooks, TranscribeOptions } from '../engines/index.js';
+import type { FileTranscription, Plan, PlanRequest } from '../transcription/index.js';
 import type { AppDeps } from './types.js';
 import { receiveUpload, type Upload } from './upload.js';
 
@@ -13,62 +13,74 @@ export function clientGone(reply: FastifyReply): AbortSignal {
   return ac.signal;
 }
 
+/** Header that names the engine before the body, on every upload route (beside `?engine=` / `?model=`). */
+export const ENGINE_HEADER = 'x-hark-engine';
+
 /**
- * The shared steps of every upload route: a place in line first (so a full
- * server answers 503 before reading the body), then the upload, then the
- * route's own field parsing, then the transcription. The upload is removed on
- * every path.
+ * The engine a request names before its body: the query parameter the route
+ * takes (`engine` on hark's routes, `model` on OpenAI's), or the X-Hark-Engine header.
+ */
+export function earlyEngine(request: FastifyRequest, queryName: 'engine' | 'model'): string | undefined {
+  const fromQuery = (request.query as Record<string, unknown> | undefined)?.[queryName];
+  if (typeof fromQuery === 'string' && fromQuery !== '') return fromQuery;
+  const header = request.headers[ENGINE_HEADER];
+  return typeof header === 'string' && header !== '' ? header : undefined;
+}
+
+/** What a route makes of the form's text fields: its own answer settings, and the engine and options. */
+export type ParsedForm<T> = T & { engine?: string | undefined; options: TranscribeOptions };
+
+/**
+ * The shared steps of every upload route, with one plan per request: engine,
+ * mode and a place in line decided before the body is read (a full queue, an
+ * unknown or unready engine and a mode that is off are refused before a byte
+ * of the upload is stored), then the upload, then the route's own field
+ * parsing, then the transcription. A form field that names the engine before
+ * the file settles the plan before the file is stored; one after it, once the
+ * upload is in. The plan and the upload are released on every path.
  *
- * `chosen` is the mode the URL asked for. Without one, the line is that of the
- * default engine's mode; when the form names an engine whose mode differs
- * (a remote engine runs in-process, a native one in the pool), the place moves
- * to that mode's line once the fields are read.
- *
- * `hooks` are the route's own (e.g. segments for a streamed answer); the
- * client-gone abort signal is always this function's.
+ * `want` is what the URL and headers asked; `engineField` is the form field
+ * that names the engine (`engine` or `model`). `hooks` are the route's own
+ * (e.g. segments for a streamed answer); the client-gone signal is this function's.
  */
 export async function transcribeUpload<T>(
   deps: AppDeps,
   request: FastifyRequest,
   reply: FastifyReply,
-  chosen: Isolation | undefined,
-  parse: (upload: Upload) => T & Pick<TranscribeFileRequest, 'engine' | 'options'>,
+  want: PlanRequest,
+  engineField: 'engine' | 'model',
+  parse: (upload: Upload) => ParsedForm<T>,
   hooks: Omit<TranscribeHooks, 'signal'> = {},
-): Promise<{ parsed: T; result: TranscriptionResponse; upload: Upload }> {
+): Promise<{ parsed: ParsedForm<T>; result: FileTranscription; upload: Upload }> {
   const keyId = request.apiKey?.id;
   // A key whose hours for today are spent is refused before its upload is read.
   await deps.usage?.check(keyId);
-  let isolation = chosen ?? deps.service.defaultIsolation;
-  let ticket = deps.service.admit(isolation);
+  let plan: Plan = deps.service.plan(want);
   let upload: Upload | undefined;
   try {
     const signal = clientGone(reply);
-    upload = await receiveUpload(request, deps.temp, deps.config.MAX_FILE_SIZE_MB * 1e6);
+    upload = await receiveUpload(request, deps.temp, deps.config.MAX_FILE_SIZE_MB * 1e6, (fields) => {
+      const named = fields[engineField];
+      plan = deps.service.settle(plan, typeof named === 'string' ? named : undefined);
+    });
     const parsed = parse(upload);
-    const wanted = chosen ?? deps.service.isolationFor(parsed.engine);
-    if (wanted !== isolation) {
-      ticket.release();
-      isolation = wanted;
-      ticket = deps.service.admit(isolation);
-    }
-    deps.service.requireEngine(parsed.engine, isolation);
-    request.log.info({ fileName: upload.fileName, bytes: upload.size, engine: parsed.engine, isolation }, 'transcription accepted');
-    const result = await deps.service.transcribeFile(ticket, isolation, {
+    plan = deps.service.settle(plan, parsed.engine);
+    request.log.info({ fileName: upload.fileName, bytes: upload.size, engine: plan.engine, isolation: plan.isolation }, 'transcription accepted');
+    const result = await deps.service.transcribeFile(plan, {
       id: request.id,
       inputPath: upload.path,
-      engine: parsed.engine,
       options: parsed.options,
       logger: request.log,
       hooks: { ...hooks, signal },
-      quota: deps.usage?.meter(keyId),
+      usage: deps.usage?.meter(keyId),
     });
     request.log.info(
-      { durationSeconds: result.duration_seconds, processingMs: result.processing_ms, words: result.words.length },
+      { durationSeconds: result.transcript.duration_seconds, processingMs: result.processingMs, words: result.transcript.words.length },
       'transcription done',
     );
     return { parsed, result, upload };
   } finally {
-    ticket.release();
+    plan.release();
     await deps.temp.remove(upload?.path);
   }
 }

@@ -24,7 +24,7 @@ export interface AppDeps {
   readiness: Readiness;
   /** The worker pool, for read-only views (/debug/pool, /readyz); undefined when ENABLE_PROCESS_ISOLATED=false. */
   pool: WorkerPool | undefined;
-  /** API keys (the job store); needed when AUTH_MODE=api_key. */
+  /** API keys (the store's key store); needed when AUTH_MODE=api_key. */
   keys?: KeyLookup | undefined;
   /** Audio hours per key and day (KEY_MAX_AUDIO_HOURS_PER_DAY); counted for every key, limited when set. */
   usage?: UsageMeter | undefined;

@@ -94,7 +94,13 @@ function tooLarge(maxBytes: number, cause?: unknown): AppError {
  * text fields. On any failure the partial file is removed before the error
  * leaves; on success the caller owns `path`.
  */
-export async function receiveUpload(request: FastifyRequest, temp: ScratchDir, maxBytes: number): Promise<Upload> {
+export async function receiveUpload(
+  request: FastifyRequest,
+  temp: ScratchDir,
+  maxBytes: number,
+  /** Called with the fields so far when the file part starts, before a byte of it is stored; may throw to refuse. */
+  beforeFile?: (fields: Upload['fields']) => void,
+): Promise<Upload> {
   if (!request.isMultipart()) {
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the audio as multipart/form-data with a "file" field');
   }
@@ -116,6 +122,12 @@ export async function receiveUpload(request: FastifyRequest, temp: ScratchDir, m
       if (!(FILE_FIELDS as readonly string[]).includes(part.fieldname)) {
         part.file.resume();
         throw new AppError('INVALID_REQUEST', `unexpected file field "${part.fieldname}"; send the audio as "file" (or "audio_file")`);
+      }
+      try {
+        beforeFile?.(fields);
+      } catch (err) {
+        part.file.resume();
+        throw err;
       }
       pending = temp.file('.upload');
       // Past the limit the parser drops the rest of the part but keeps reading it, to its

@@ -2,12 +2,11 @@ import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { UsageMeter } from '../auth/usage.js';
 import type { Config } from '../config/index.js';
-import { transcriptSchema, type EngineName, type Isolation } from '../engines/index.js';
 import { AppError, toSerializedError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { readStartTime } from '../os/index.js';
-import type { JobStore, RunRef } from '../store/index.js';
-import type { TranscriptionService } from '../transcription/index.js';
+import type { JobRunStore, JobStore, RunRef } from '../store/index.js';
+import type { Plan, TranscriptionService } from '../transcription/index.js';
 import type { JobLogs } from './job-log.js';
 import type { Job } from './model.js';
 import type { WebhookSender } from './webhooks.js';
@@ -18,7 +17,9 @@ const RETRYABLE: readonly ErrorCode[] = ['WORKER_CRASHED', 'WORKER_UNAVAILABLE',
 export interface JobRunnerOptions {
   config: Config;
   logger: Logger;
-  store: JobStore;
+  /** Reads the job after a run (`afterRun`, cancels from elsewhere) and drops its audio path. */
+  jobs: JobStore;
+  runs: JobRunStore;
   /** Counts each completed job's audio against its key's day. */
   usage?: UsageMeter;
   service: TranscriptionService;
@@ -115,28 +116,31 @@ export class JobRunner {
         // FIFO) and no longer counts as queued for AT_CAPACITY.
         const cap = this.o.service.capacity(isolation);
         if (cap.active + cap.queued >= cap.concurrency) break;
-        let ticket;
+        let plan;
         try {
-          ticket = this.o.service.admit(isolation);
+          // The job's engine is known once it is claimed: `settle` checks it then.
+          plan = this.o.service.plan({ isolation });
         } catch {
           break; // that mode is full; queued jobs wait
         }
-        const job = await this.o.store.claimNext({
+        const job = await this.o.runs.claimNext({
           instanceId: this.o.instanceId,
           now: Date.now(),
           agingMs: Math.round(this.o.config.PRIORITY_AGING_SECONDS * 1000),
           isolation,
         });
         if (job === undefined) {
-          ticket.release();
+          plan.release();
           break;
         }
-        this.execute(job, isolation, ticket);
+        this.execute(job, plan);
       }
     }
   }
 
-  private execute(job: Job, isolation: Isolation, ticket: ReturnType<TranscriptionService['admit']>): void {
+  /** Runs a claimed job in the place `claimed` holds for it; the place is released however the run ends. */
+  private execute(job: Job, claimed: Plan): void {
+    const isolation = claimed.isolation;
     const run: RunRef = { id: job.id, runToken: job.runToken ?? '' };
     const abort = new AbortController();
     const log = { append: (message: string) => this.o.logs.append(job.id, message) };
@@ -149,10 +153,10 @@ export class JobRunner {
       let lastProgress = 0;
       try {
         if (job.audioPath === null) throw new AppError('INVALID_AUDIO', 'the job has no audio (it was deleted)');
-        const result = await this.o.service.transcribeFile(ticket, isolation, {
+        const plan = this.o.service.settle(claimed, job.engine);
+        const result = await this.o.service.transcribeFile(plan, {
           id: job.id,
           inputPath: job.audioPath,
-          engine: job.engine as EngineName,
           options: { language: job.options.language },
           logger,
           hooks: {
@@ -160,25 +164,24 @@ export class JobRunner {
             onStart: ({ pid }) => {
               log.append(`decoding in process ${pid}`);
               void readStartTime(pid)
-                .then((startedAt) => this.o.store.setProcess(run, pid, startedAt ?? null))
+                .then((startedAt) => this.o.runs.setProcess(run, pid, startedAt ?? null))
                 .catch((err: unknown) => logger.warn({ err }, 'could not record the job\'s process'));
             },
             onProgress: (p) => {
               if (p.fraction - lastProgress < 0.05 && p.fraction < 1) return;
               lastProgress = p.fraction;
               log.append(`progress ${(p.fraction * 100).toFixed(0)}% (${p.processedSeconds.toFixed(1)} of ${p.totalSeconds.toFixed(1)} s)`);
-              void this.o.store.setProgress(run, p.fraction, p.totalSeconds).catch((err: unknown) => logger.warn({ err }, 'could not record progress'));
+              void this.o.runs.setProgress(run, p.fraction, p.totalSeconds).catch((err: unknown) => logger.warn({ err }, 'could not record progress'));
             },
             onLog: (message) => log.append(`engine: ${message}`),
           },
         });
-        const { processing_ms } = result;
-        const transcript = transcriptSchema.parse(result); // the engine's part, without the request's fields
-        if (await this.o.store.complete(run, transcript, Date.now())) {
+        const { transcript, processingMs } = result;
+        if (await this.o.runs.complete(run, transcript, Date.now())) {
           this.totals.completed++;
           await this.o.usage?.charge(job.apiKeyId, transcript.duration_seconds).catch((err: unknown) => logger.warn({ err }, 'could not count the job\'s audio against its key'));
-          log.append(`completed in ${(processing_ms / 1000).toFixed(1)} s: ${transcript.words.length} words, ${transcript.duration_seconds.toFixed(1)} s of audio`);
-          logger.info({ processingMs: processing_ms }, 'job completed');
+          log.append(`completed in ${(processingMs / 1000).toFixed(1)} s: ${transcript.words.length} words, ${transcript.duration_seconds.toFixed(1)} s of audio`);
+          logger.info({ processingMs }, 'job completed');
         } else {
           log.append('finished, but the job was no longer this run\'s (cancelled or recovered): result discarded');
         }
@@ -189,17 +192,18 @@ export class JobRunner {
           log.append('cancelled; its process was stopped');
           logger.info('job cancelled');
         } else if (RETRYABLE.includes(err.code) && job.attempts < this.o.config.MAX_ATTEMPTS) {
-          await this.o.store.requeue(run, err);
+          await this.o.runs.requeue(run, err);
           this.totals.requeued++;
           log.append(`attempt ${job.attempts} failed (${err.code}: ${err.message}); queued again`);
           logger.warn({ code: err.code, attempt: job.attempts }, 'job attempt failed; requeued');
         } else {
-          await this.o.store.fail(run, err, Date.now());
+          await this.o.runs.fail(run, err, Date.now());
           this.totals.failed++;
           log.append(`failed: ${err.code}: ${err.message}`);
           logger.warn({ code: err.code }, 'job failed');
         }
       } finally {
+        claimed.release();
         this.inFlight.delete(job.id);
         // The job's last lines are stored before anyone can see it ended and stop following.
         await this.o.logs.flush();
@@ -217,12 +221,12 @@ export class JobRunner {
 
   /** Once a job has ended: its audio goes (unless kept) and its webhook is sent. */
   async afterRun(id: string): Promise<void> {
-    const job = await this.o.store.get(id);
+    const job = await this.o.jobs.get(id);
     if (job === undefined || job.status === 'queued' || job.status === 'running') return;
     if (!this.o.config.KEEP_JOB_AUDIO && job.audioPath !== null) {
       // The job's folder holds only its audio (the log is in the store).
       await rm(dirname(job.audioPath), { recursive: true, force: true });
-      await this.o.store.clearAudio(id);
+      await this.o.jobs.clearAudio(id);
     }
     // A job cancelled through another instance ends on both: the first to get here sends it.
     if (job.webhookStatus === 'pending') this.o.webhooks.deliver(job);
@@ -231,10 +235,10 @@ export class JobRunner {
   private async heartbeat(): Promise<void> {
     try {
       const ids = this.runningIds();
-      await this.o.store.heartbeat(this.o.instanceId, ids, Date.now());
+      await this.o.runs.heartbeat(this.o.instanceId, ids, Date.now());
       // A cancel may have been written by another instance: stop what was cancelled.
       for (const id of ids) {
-        const job = await this.o.store.get(id);
+        const job = await this.o.jobs.get(id);
         if (job?.status === 'cancelled') this.abort(id);
       }
     } catch (err) {

@@ -1,10 +1,10 @@
 import type { Segment, Transcript, Word } from '../engines/index.js';
+import type { TextFormat } from '../api/formats.js';
 
-/** Output formats every transcription route speaks (OpenAI's names). */
-export const RESPONSE_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json'] as const;
-export type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
+// Declared in src/api (dependency-free, shared with the web page and the CLI).
+export { RESPONSE_FORMATS, HARK_FORMATS, TEXT_FORMATS, type ResponseFormat, type HarkFormat, type TextFormat } from '../api/formats.js';
 
-export const CONTENT_TYPES: Record<Exclude<ResponseFormat, 'json' | 'verbose_json'>, string> = {
+export const CONTENT_TYPES: Record<TextFormat, string> = {
   text: 'text/plain; charset=utf-8',
   srt: 'application/x-subrip; charset=utf-8',
   vtt: 'text/vtt; charset=utf-8',
@@ -79,7 +79,7 @@ export function toText(t: Pick<Transcript, 'text'>): string {
 }
 
 /** Renders the text formats; json ones are the caller's (each route has its own json shape). */
-export function renderText(format: 'text' | 'srt' | 'vtt', t: Transcript): string {
+export function renderText(format: TextFormat, t: Transcript): string {
   switch (format) {
     case 'text':
       return toText(t);

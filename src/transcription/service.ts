@@ -4,6 +4,8 @@ import { type ScratchDir } from '../os/index.js';
 import {
   engineCapabilities,
   engineNotReady,
+  resolveModel,
+  DEFAULT_MODEL_ALIASES,
   type EngineName,
   type EngineStatus,
   type EngineStream,
@@ -13,20 +15,26 @@ import {
   type TranscribeOptions,
 } from '../engines/index.js';
 import { AppError, type ErrorCode } from '../errors.js';
-import { Admission, type AdmissionSnapshot, type Executor, type ExecutorStreamCallbacks, type Ticket } from '../executors/index.js';
+import { Admission, type AdmissionSnapshot, type ExecutionResult, type Executor, type ExecutorStreamCallbacks } from '../executors/index.js';
 import type { Logger } from '../logger.js';
-import type { TranscriptionResponse } from './schema.js';
+import { Plan, type PlanRequest } from './plan.js';
 
 export interface TranscribeFileRequest {
   id: string;
   /** Uploaded file on disk; the caller owns (and removes) it. */
   inputPath: string;
-  engine: EngineName;
   options: TranscribeOptions;
   logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
   hooks?: TranscribeHooks;
   /** The requesting key's audio hours: checked once the length is known, charged on success. */
-  quota?: { check(audioSeconds: number): Promise<void>; charge(audioSeconds: number): Promise<void> } | undefined;
+  usage?: { check(audioSeconds: number): Promise<void>; charge(audioSeconds: number): Promise<void> } | undefined;
+}
+
+/** What the engine made of a file, and where: each route or the job runner shapes its own answer from it. */
+export interface FileTranscription extends ExecutionResult {
+  engine: EngineName;
+  /** From the call to the transcript: decoding the audio, waiting for a slot, recognition. */
+  processingMs: number;
 }
 
 /** Told of every transcription's end (metrics); never steers it. */
@@ -57,8 +65,9 @@ interface Lane {
 }
 
 /**
- * The one path of every file transcription: admission -> decode to PCM ->
- * executor -> transcript. Routes, the CLI and (later) the job runner call it.
+ * The one path of every transcription: plan (engine, mode, readiness, a place
+ * in line) -> decode to PCM -> executor -> engine-level result. Sync routes,
+ * the job runner and live streams call it; each shapes its own answer.
  */
 export class TranscriptionService {
   private readonly lanes = new Map<Isolation, Lane>();
@@ -66,7 +75,7 @@ export class TranscriptionService {
 
   constructor(
     private readonly config: Config,
-    private readonly temp: ScratchDir,
+    private readonly scratch: ScratchDir,
     executors: readonly Executor[],
   ) {
     for (const executor of executors) {
@@ -118,12 +127,70 @@ export class TranscriptionService {
   }
 
   /** Throws ENGINE_NOT_READY (with the load error) when `engine` did not load where `isolation` runs. */
-  requireEngine(engine: EngineName, isolation: Isolation): void {
+  private requireReady(engine: EngineName, isolation: Isolation): void {
     const status = this.lane(isolation).executor.engineStatus();
     if (status.some((s) => s.name === engine && s.state === 'ready')) return;
     // Before the first worker is ready the pool knows nothing yet: let the task wait for it.
     if (status.length === 0 && isolation === 'process') return;
     throw engineNotReady(engine, status, isolation === 'process' ? 'in the worker processes' : 'in this server');
+  }
+
+  /**
+   * Resolves engine and mode and checks that the engine is ready there, without
+   * taking a place (a job being stored for later). Throws MODEL_NOT_FOUND,
+   * PROCESS_ISOLATION_DISABLED or ENGINE_NOT_READY.
+   */
+  resolve(request: PlanRequest): { engine: EngineName; isolation: Isolation } {
+    const engine = resolveModel(request.engine, this.config);
+    const isolation = request.isolation ?? this.isolationFor(engine);
+    this.requireReady(engine, isolation);
+    return { engine, isolation };
+  }
+
+  /**
+   * One request's plan, decided before its body is read: the engine it named
+   * (or the default), the mode, and a place in that mode's line. Throws
+   * MODEL_NOT_FOUND, PROCESS_ISOLATION_DISABLED, ENGINE_NOT_READY or AT_CAPACITY.
+   * A request that named no engine is checked for readiness by `settle`, once
+   * its form has had the chance to name one.
+   */
+  plan(request: PlanRequest): Plan {
+    const engine = resolveModel(request.engine, this.config);
+    const isolation = request.isolation ?? this.isolationFor(engine);
+    const named = request.engine !== undefined;
+    if (named) this.requireReady(engine, isolation);
+    const ticket = this.lane(isolation).admission.admit();
+    return new Plan(engine, isolation, request, named, ticket);
+  }
+
+  /**
+   * The plan once the form is read: `engine` is the form's engine field, if
+   * any. A name that disagrees with one given before the body is a 400; a name
+   * the plan did not have moves the place to that engine's mode when it
+   * differs (the old place released first). Returns the plan to use.
+   */
+  settle(plan: Plan, engine: string | undefined): Plan {
+    if (engine === undefined || engine === '') {
+      if (plan.checked) return plan;
+      this.requireReady(plan.engine, plan.isolation);
+      return plan.ready(plan.engine);
+    }
+    const resolved = resolveModel(engine, this.config);
+    if (plan.request.engine !== undefined) {
+      // `whisper-1` in an OpenAI client's form (the SDK requires a model) defers to the name given early.
+      if (resolved === plan.engine || (DEFAULT_MODEL_ALIASES as readonly string[]).includes(engine)) return plan;
+      throw new AppError(
+        'INVALID_REQUEST',
+        `the form names engine "${engine}" but the request named "${plan.request.engine}" before its body (query or X-Hark-Engine header); name one engine`,
+      );
+    }
+    const isolation = plan.request.isolation ?? this.isolationFor(resolved);
+    if (isolation === plan.isolation) {
+      this.requireReady(resolved, isolation);
+      return plan.ready(resolved);
+    }
+    plan.release();
+    return this.plan({ ...plan.request, engine });
   }
 
   isolationModes(): Isolation[] {
@@ -158,82 +225,88 @@ export class TranscriptionService {
 
   private activeStreams = 0;
 
-  /** Counts a live stream against MAX_STREAMS, or throws AT_CAPACITY; call the result once when it ends. */
-  reserveStream(): () => void {
+  /**
+   * A live stream's place among MAX_STREAMS, taken when its connection opens
+   * (AT_CAPACITY when full); `place.plan()` then takes an engine slot at once.
+   */
+  streamPlace(): StreamPlace {
     if (this.activeStreams >= this.config.MAX_STREAMS) {
-      throw new AppError('AT_CAPACITY', `${this.activeStreams} live streams already (MAX_STREAMS); retry later`, { details: { retry_after_seconds: 5 } });
+      throw new AppError('AT_CAPACITY', `${this.activeStreams} live streams already (MAX_STREAMS=${this.config.MAX_STREAMS}); retry later`, {
+        details: { retry_after_seconds: 5 },
+      });
     }
     this.activeStreams++;
     let released = false;
-    return () => {
-      if (!released) this.activeStreams--;
-      released = true;
+    const plans: Plan[] = [];
+    return {
+      plan: (request) => {
+        if (released) throw new AppError('REQUEST_ABORTED', 'the stream has ended');
+        const engine = resolveModel(request.engine, this.config);
+        const isolation = request.isolation ?? this.isolationFor(engine);
+        this.requireReady(engine, isolation);
+        const plan = new Plan(engine, isolation, request, true, this.lane(isolation).admission.lease());
+        plans.push(plan);
+        return plan;
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const p of plans) p.release();
+        this.activeStreams--;
+      },
     };
   }
 
+  /** Live streams open now, and MAX_STREAMS (a read-only view). */
   streams(): { active: number; max: number } {
     return { active: this.activeStreams, max: this.config.MAX_STREAMS };
   }
 
-  /** A place for a live stream only if an engine of `isolation` is free now (a stream cannot wait in line). */
-  admitStream(isolation: Isolation): Ticket {
-    return this.lane(isolation).admission.admitNow();
-  }
-
-  /** Opens a live stream on the executor of `isolation`; the caller holds the ticket's slot for its duration. */
-  openStream(
-    isolation: Isolation,
-    engine: EngineName,
-    options: StreamOptions,
-    callbacks: ExecutorStreamCallbacks,
-    signal?: AbortSignal,
-  ): Promise<EngineStream> {
-    this.requireEngine(engine, isolation);
-    return this.lane(isolation).executor.openStream(engine, options, callbacks, signal);
-  }
-
-  /** Takes a place in line, or throws AT_CAPACITY at once (before any upload is read). */
-  admit(isolation: Isolation): Ticket {
-    return this.lane(isolation).admission.admit();
+  /** Opens a live stream on the plan's engine and mode; the plan holds its slot until released. */
+  openStream(plan: Plan, options: StreamOptions, callbacks: ExecutorStreamCallbacks, signal?: AbortSignal): Promise<EngineStream> {
+    return this.lane(plan.isolation).executor.openStream(plan.engine, options, callbacks, signal);
   }
 
   capacity(isolation: Isolation): AdmissionSnapshot {
     return this.lane(isolation).admission.snapshot();
   }
 
-  async transcribeFile(ticket: Ticket, isolation: Isolation, req: TranscribeFileRequest): Promise<TranscriptionResponse> {
+  /**
+   * Decodes the file to PCM and runs it on the plan's engine, in the plan's
+   * place in line. The plan's owner releases it afterwards (a no-op once run).
+   */
+  async transcribeFile(plan: Plan, req: TranscribeFileRequest): Promise<FileTranscription> {
+    if (!plan.checked) throw new Error('transcribeFile needs a settled plan (TranscriptionService.settle)');
     const started = performance.now();
+    const { engine, isolation } = plan;
     const lane = this.lane(isolation);
-    const pcmPath = this.temp.file('.pcm');
+    const pcmPath = this.scratch.file('.pcm');
     let audioSeconds: number | undefined;
     let outcome: 'ok' | ErrorCode = 'INTERNAL_ERROR';
     try {
       const audio = await decodeToPcm(req.inputPath, pcmPath, { maxSeconds: this.config.MAX_AUDIO_SECONDS, signal: req.hooks?.signal });
       audioSeconds = audio.durationSeconds;
       req.logger.debug({ durationSeconds: audio.durationSeconds }, 'audio decoded');
-      await req.quota?.check(audio.durationSeconds);
-      const result = await ticket.run(
-        () => lane.executor.run({ id: req.id, audio, engine: req.engine, options: req.options }, req.hooks),
-        req.hooks?.signal,
-      );
+      await req.usage?.check(audio.durationSeconds);
+      const result = await plan.run(() => lane.executor.run({ id: req.id, audio, engine, options: req.options }, req.hooks), req.hooks?.signal);
       outcome = 'ok';
-      await req.quota?.charge(audio.durationSeconds).catch((err: unknown) => req.logger.warn({ err }, 'could not count the audio against the key'));
-      return {
-        id: req.id,
-        ...result.transcript,
-        engine: req.engine,
-        isolation: result.isolation,
-        pid: result.pid,
-        processing_ms: Math.round(performance.now() - started),
-      };
+      await req.usage?.charge(audio.durationSeconds).catch((err: unknown) => req.logger.warn({ err }, 'could not count the audio against the key'));
+      return { ...result, engine, processingMs: Math.round(performance.now() - started) };
     } catch (err) {
       outcome = err instanceof AppError ? err.code : (err as Error).name === 'AbortError' ? 'REQUEST_ABORTED' : 'INTERNAL_ERROR';
       throw err;
     } finally {
-      ticket.release();
-      await this.temp.remove(pcmPath);
+      await this.scratch.remove(pcmPath);
       const seconds = (performance.now() - started) / 1000;
-      for (const o of this.observers) o.transcriptionFinished({ isolation, engine: req.engine, outcome, seconds, audioSeconds });
+      for (const o of this.observers) o.transcriptionFinished({ isolation, engine, outcome, seconds, audioSeconds });
     }
   }
+}
+
+/** A live stream's place among MAX_STREAMS; it takes one engine slot when the stream's config names the engine. */
+export interface StreamPlace {
+  /** Resolves engine and mode, checks readiness and takes a free engine slot now (AT_CAPACITY when none is). */
+  plan(request: PlanRequest): Plan;
+  /** Frees the place and any slot it holds. Safe to call twice. */
+  release(): void;
 }

@@ -9,7 +9,7 @@ import { ERROR_STATUS } from '../error-status.js';
 import { parseFields } from '../fields.js';
 import { errorResponses } from '../openapi.js';
 import { SseBody } from '../sse.js';
-import { transcribeUpload, type UploadRouteConfig } from '../transcribe-handler.js';
+import { earlyEngine, transcribeUpload, type UploadRouteConfig } from '../transcribe-handler.js';
 import type { AppDeps } from '../types.js';
 
 /** OpenAI's `/v1/audio/transcriptions` form fields. */
@@ -138,21 +138,28 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
         consumes: ['multipart/form-data'],
         querystring: z.object({
           isolation: z.enum(ISOLATION_MODES).optional().describe("hark extension: in-process or process (default: DEFAULT_ISOLATION, with auto the engine's own mode)"),
+          model: z
+            .string()
+            .max(128)
+            .optional()
+            .describe('hark extension: the model named before the body (also the X-Hark-Engine header), so that refusals come before the upload; the form field `model` works too.'),
         }),
         response: { 200: z.union([openaiVerboseSchema, openaiJsonSchema, z.string()]), ...errorResponses(400, 413, 415, 500, 502, 503, 504) },
       },
-      config: uploadConfig,
+      config: { scope: 'transcribe', ...uploadConfig },
     },
     async (request, reply) => {
       // stream=true: set once the fields are read; the answer becomes SSE when decoding starts.
       const live: { sse?: SseBody; deltas: number } = { deltas: 0 };
       let decoding = () => {};
       const started = new Promise<void>((resolve) => (decoding = resolve));
+      const want = { engine: earlyEngine(request, 'model'), isolation: request.query.isolation };
       const work = transcribeUpload(
         deps,
         request,
         reply,
-        request.query.isolation,
+        want,
+        'model',
         (upload) => {
           const f = parseFields(fieldsSchema, upload.fields);
           if (f.stream === 'true') {
@@ -161,7 +168,7 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
             }
             live.sse = new SseBody();
           }
-          return { ...f, engine: resolveModel(f.model, deps.config), options: { language: f.language, prompt: f.prompt } };
+          return { ...f, engine: f.model, options: { language: f.language, prompt: f.prompt } };
         },
         {
           onStart: () => {
@@ -177,18 +184,19 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
       if (sse !== undefined) {
         sse.comment('decoding');
         void work
-          .then(({ result }) => sse.send({ type: 'transcript.text.done', text: result.text }), (err: unknown) => streamFailed(request, sse, err))
+          .then(({ result }) => sse.send({ type: 'transcript.text.done', text: result.transcript.text }), (err: unknown) => streamFailed(request, sse, err))
           .finally(() => sse.end());
         return sse.reply(reply);
       }
       const { parsed, result } = await work;
+      const transcript = result.transcript;
       switch (parsed.response_format) {
         case 'json':
-          return { text: result.text, usage: { type: 'duration' as const, seconds: Math.ceil(result.duration_seconds) } };
+          return { text: transcript.text, usage: { type: 'duration' as const, seconds: Math.ceil(transcript.duration_seconds) } };
         case 'verbose_json':
-          return verboseJson(result, parsed.timestamp_granularities ?? ['segment'], parsed.temperature ?? 0);
+          return verboseJson(transcript, parsed.timestamp_granularities ?? ['segment'], parsed.temperature ?? 0);
         default:
-          return reply.type(CONTENT_TYPES[parsed.response_format]).send(renderText(parsed.response_format, result));
+          return reply.type(CONTENT_TYPES[parsed.response_format]).send(renderText(parsed.response_format, transcript));
       }
     },
   );
@@ -198,7 +206,7 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
 
   app.get(
     '/v1/models',
-    { schema: { tags: ['openai'], summary: 'Models (engines and aliases) this server offers', response: { 200: z.object({ object: z.literal('list'), data: z.array(modelSchema) }) } } },
+    { schema: { tags: ['openai'], summary: 'Models (engines and aliases) this server offers', response: { 200: z.object({ object: z.literal('list'), data: z.array(modelSchema) }) } }, config: { scope: 'transcribe' } },
     async () => ({ object: 'list' as const, data: models() }),
   );
 
@@ -211,6 +219,7 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
         params: z.object({ model: z.string() }),
         response: { 200: modelSchema, ...errorResponses(400) },
       },
+      config: { scope: 'transcribe' },
     },
     async (request) => {
       resolveModel(request.params.model, deps.config);

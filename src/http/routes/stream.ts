@@ -1,16 +1,17 @@
-import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ISOLATION_MODES } from '../../engines/index.js';
 import { AppError } from '../../errors.js';
-import { StreamSession, type StreamObserver } from '../../transcription/index.js';
+import type { StreamObserver } from '../../transcription/index.js';
+import { StreamSocketSession } from '../stream-socket.js';
 import { errorResponses } from '../openapi.js';
 import type { AppDeps } from '../types.js';
 
 /**
  * `GET /v1/audio/stream`: live transcription over a WebSocket (protocol in
- * docs/streaming.md). Capacity is checked before the upgrade, so a full server
- * answers a plain 503 AT_CAPACITY with Retry-After.
+ * docs/streaming.md). MAX_STREAMS is checked before the upgrade, so a full
+ * server answers a plain 503 AT_CAPACITY with Retry-After; a busy engine is
+ * told after the config message (an error message, close 1013).
  */
 export const streamRoutes = (observer: StreamObserver | undefined): FastifyPluginAsyncZod<AppDeps> =>
   async (app, deps) => {
@@ -24,6 +25,8 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
           querystring: z.object({ isolation: z.enum(ISOLATION_MODES).optional() }),
           response: errorResponses(400, 429, 503),
         },
+        // The key may come as ?api_key= (browsers cannot set WebSocket headers); the session cookie never counts.
+        config: { scope: 'transcribe', websocketKey: true },
         // After the querystring schema (an unknown ?isolation= is a 400 from it), before the upgrade.
         preHandler: async (request) => {
           const { active, max } = deps.service.streams();
@@ -32,27 +35,29 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
           }
           const isolation = (request.query as { isolation?: (typeof ISOLATION_MODES)[number] }).isolation;
           if (isolation !== undefined) deps.service.requireIsolation(isolation);
+          // A key whose hours for today are spent is refused before the upgrade.
           await deps.usage?.check(request.apiKey?.id);
         },
       },
       (socket, request) => {
-        const log = request.log;
-        let release: () => void;
+        let place;
         try {
-          release = deps.service.reserveStream();
+          // The place checked before the upgrade may have gone to another stream since.
+          place = deps.service.streamPlace();
         } catch (err) {
           socket.send(JSON.stringify({ type: 'error', code: 'AT_CAPACITY', message: (err as Error).message }));
           socket.close(1013, 'AT_CAPACITY');
           return;
         }
-        const session = new StreamSession(
+        const session = new StreamSocketSession(
           {
             config: deps.config,
             service: deps.service,
-            logger: log,
-            observer: keyObserver(observer, deps, request.apiKey?.id, log),
+            logger: request.log,
+            observer,
+            place,
             isolation: (request.query as { isolation?: (typeof ISOLATION_MODES)[number] }).isolation,
-            onEnd: release,
+            usage: deps.usage?.meter(request.apiKey?.id),
           },
           socket,
         );
@@ -65,17 +70,3 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
       },
     );
   };
-
-/** The metrics observer, plus the stream's audio counted against its key's day when it ends (however it ends: the audio was decoded). */
-function keyObserver(observer: StreamObserver | undefined, deps: AppDeps, keyId: string | undefined, log: Pick<FastifyBaseLogger, 'warn'>): StreamObserver | undefined {
-  if (keyId === undefined || deps.usage === undefined) return observer;
-  const usage = deps.usage;
-  return {
-    streamStarted: (event) => observer?.streamStarted(event),
-    resultSent: (event) => observer?.resultSent(event),
-    streamEnded: (event) => {
-      observer?.streamEnded(event);
-      void usage.charge(keyId, event.audioSeconds).catch((err: unknown) => log.warn({ err }, 'could not count the stream\'s audio against its key'));
-    },
-  };
-}

@@ -2,14 +2,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ENGINE_NAMES } from '../../config/index.js';
-import { ISOLATION_MODES, resolveModel, type Isolation } from '../../engines/index.js';
-import { CONTENT_TYPES, renderText, transcriptionResponseSchema } from '../../transcription/index.js';
+import { HARK_FORMATS } from '../../api/index.js';
+import { ISOLATION_MODES, type Isolation } from '../../engines/index.js';
+import { CONTENT_TYPES, renderText, transcriptionResponseSchema, type TranscriptionResponse } from '../../transcription/index.js';
 import { parseFields } from '../fields.js';
-import { transcribeUpload, type UploadRouteConfig } from '../transcribe-handler.js';
+import { earlyEngine, transcribeUpload, type UploadRouteConfig } from '../transcribe-handler.js';
 import type { AppDeps } from '../types.js';
 import { errorResponses } from '../openapi.js';
-
-const HARK_FORMATS = ['json', 'text', 'srt', 'vtt'] as const;
 
 const fieldsSchema = z.object({
   // Checked against the loaded engines by resolveModel (400 MODEL_NOT_FOUND listing them).
@@ -17,6 +16,13 @@ const fieldsSchema = z.object({
   language: z.string().max(16).optional(),
   response_format: z.enum(HARK_FORMATS).default('json'),
 });
+
+/** `?engine=`: the engine named before the body, so that admission and an unknown engine are decided before the upload. */
+const engineQuery = z
+  .string()
+  .max(64)
+  .optional()
+  .describe('Engine to use, named before the body (also the X-Hark-Engine header): refusals come before the upload. The form field `engine` works too.');
 
 const uploadConfig: UploadRouteConfig = {
   upload: {
@@ -31,6 +37,7 @@ const uploadConfig: UploadRouteConfig = {
 
 export const transcriptionRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
   const schema = {
+    querystring: z.object({ engine: engineQuery }),
     tags: ['transcriptions'],
     consumes: ['multipart/form-data'],
     response: { 200: transcriptionResponseSchema, ...errorResponses(400, 413, 415, 499, 500, 502, 503, 504) },
@@ -38,17 +45,26 @@ export const transcriptionRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, d
 
   /**
    * `fixed`: the route's own mode; otherwise `?isolation=` or DEFAULT_ISOLATION.
-   * The mode comes from the URL, not a form field, because admission to its
-   * queue is decided before the body is read.
+   * The mode and the engine come from the URL (or the X-Hark-Engine header), not
+   * only the form, because admission is decided before the body is read.
    */
   const handler = (fixed: Isolation | undefined) => async (request: FastifyRequest, reply: FastifyReply) => {
     const query = request.query as { isolation?: Isolation };
-    const { parsed, result } = await transcribeUpload(deps, request, reply, fixed ?? query.isolation, (upload) => {
+    const want = { engine: earlyEngine(request, 'engine'), isolation: fixed ?? query.isolation };
+    const { parsed, result } = await transcribeUpload(deps, request, reply, want, 'engine', (upload) => {
       const f = parseFields(fieldsSchema, upload.fields);
-      return { format: f.response_format, engine: resolveModel(f.engine, deps.config), options: { language: f.language } };
+      return { format: f.response_format, engine: f.engine, options: { language: f.language } };
     });
-    if (parsed.format === 'json') return result;
-    return reply.type(CONTENT_TYPES[parsed.format]).send(renderText(parsed.format, result));
+    const answer: TranscriptionResponse = {
+      id: request.id,
+      ...result.transcript,
+      engine: result.engine,
+      isolation: result.isolation,
+      pid: result.pid,
+      processing_ms: result.processingMs,
+    };
+    if (parsed.format === 'json') return answer;
+    return reply.type(CONTENT_TYPES[parsed.format]).send(renderText(parsed.format, answer));
   };
 
   app.post(
@@ -56,23 +72,23 @@ export const transcriptionRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, d
     {
       schema: {
         ...schema,
-        querystring: z.object({ isolation: z.enum(ISOLATION_MODES).optional() }),
+        querystring: z.object({ isolation: z.enum(ISOLATION_MODES).optional(), engine: engineQuery }),
         summary: 'Transcribe an uploaded file and wait for the transcript (isolation: ?isolation= or DEFAULT_ISOLATION)',
       },
-      config: uploadConfig,
+      config: { scope: 'transcribe', ...uploadConfig },
     },
     handler(undefined),
   );
   app.post(
     '/transcriptions/sync',
-    { schema: { ...schema, summary: 'Transcribe in-process: the engine runs inside the server (fastest)' }, config: uploadConfig },
+    { schema: { ...schema, summary: 'Transcribe in-process: the engine runs inside the server (fastest)' }, config: { scope: 'transcribe', ...uploadConfig } },
     handler('in-process'),
   );
   app.post(
     '/transcriptions/process-isolated',
     {
       schema: { ...schema, summary: 'Transcribe in a supervised worker process (the server\'s memory stays flat); 503 PROCESS_ISOLATION_DISABLED when the pool is off' },
-      config: uploadConfig,
+      config: { scope: 'transcribe', ...uploadConfig },
     },
     handler('process'),
   );

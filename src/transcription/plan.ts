@@ -1,0 +1,45 @@
+import type { EngineName, Isolation } from '../engines/index.js';
+import type { Lease, Ticket } from '../executors/index.js';
+
+/** What a client asked for before its audio arrived; either may be missing. */
+export interface PlanRequest {
+  /** An engine name or an alias of the default (`whisper-1`), as the client gave it. */
+  engine?: string | undefined;
+  /** The mode the client chose (`?isolation=` or the route's own). */
+  isolation?: Isolation | undefined;
+}
+
+/**
+ * One request's decision: which engine, in which mode, and its place there
+ * (a ticket in line for a file, a slot held at once for a live stream). The
+ * caller that got the plan owns it and calls `release()` when done, on every
+ * path; running through the plan uses the place up, so a release after that
+ * does nothing.
+ */
+export class Plan {
+  constructor(
+    readonly engine: EngineName,
+    readonly isolation: Isolation,
+    /** What the client asked, kept for `settle` (a field that names the engine after the plan was made). */
+    readonly request: PlanRequest,
+    /** Whether the engine was checked ready; false until `settle` for a request that named none. */
+    readonly checked: boolean,
+    private readonly place: Ticket | Lease,
+  ) {}
+
+  /** @internal The same place, for `engine` checked ready in it (the form named it, or confirmed the default). */
+  ready(engine: EngineName): Plan {
+    return new Plan(engine, this.isolation, this.request, true, this.place);
+  }
+
+  /** @internal Runs `fn` in this plan's place in line (files). */
+  run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (!('run' in this.place)) throw new Error('a live stream\'s plan holds its slot; it does not queue');
+    return this.place.run(fn, signal);
+  }
+
+  /** Gives the place back. Safe to call twice, and after `run`. */
+  release(): void {
+    this.place.release();
+  }
+}

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import type { ErrorCode } from '../../src/errors.js';
+import {
+  BOUNDARY,
+  expectHealthy,
+  expectNoTempFiles,
+  filePartHead,
+  noise,
+  rawConnect,
+  type RawConnection,
+  requestHead,
+  serveForHostileTests,
+  SHORT,
+  withTimeout,
+} from '../support/hostile-http.js';
+import { postForm, type TestServer } from '../support/server.js';
+
+/*
+ * One plan per request: engine, mode and a place in line are decided before
+ * the body is read. Each request below declares a 50 MB body and sends only
+ * its first 64 KB: the refusal must come back while the client still holds
+ * the rest, with nothing of the upload stored.
+ */
+
+const DECLARED = 50_000_000;
+const SENT = 64 * 1024;
+
+let server: TestServer;
+serveForHostileTests((s) => (server = s), {
+  // whisper with a model file that does not exist: configured, failed to load (not ready).
+  ENGINES: 'pocketsphinx,whisper',
+  WHISPER_MODEL_PATH: '/nonexistent/ggml-none.bin',
+  IN_PROCESS_CONCURRENCY: '1',
+  MAX_QUEUE_SIZE: '0',
+});
+
+/** A text field part, placed before the file part. */
+function fieldPart(name: string, value: string): string {
+  return `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+}
+
+/** Starts an upload of DECLARED bytes and sends its first SENT bytes. */
+async function startUpload(path: string, opts: { headers?: Record<string, string>; fields?: Record<string, string> } = {}): Promise<RawConnection> {
+  const conn = await rawConnect(server.url);
+  const head = Object.entries(opts.fields ?? {})
+    .map(([k, v]) => fieldPart(k, v))
+    .join('');
+  await conn.write(requestHead(path, { 'Content-Type': `multipart/form-data; boundary=${BOUNDARY}`, 'Content-Length': DECLARED, ...opts.headers }));
+  await conn.write(head + filePartHead());
+  await conn.write(noise(SENT));
+  return conn;
+}
+
+async function expectRefusedEarly(conn: RawConnection, status: number, code: ErrorCode): Promise<void> {
+  try {
+    const res = await withTimeout(conn.response, 5000, `the ${code} refusal`);
+    expect(res.status).toBe(status);
+    expect((JSON.parse(res.body) as { error: { code: string } }).error.code).toBe(code);
+    // Refused on what arrived first: most of the declared body was never sent.
+    expect(conn.bytesWritten()).toBeLessThan(DECLARED / 10);
+    expect(await server.tempFiles()).toEqual([]);
+  } finally {
+    conn.socket.destroy();
+  }
+}
+
+describe('refusals decided before the body is read', () => {
+  it.each([
+    ['an unknown engine in ?engine=', '/transcriptions?engine=bogus', {}, 400, 'MODEL_NOT_FOUND'],
+    ['an engine that failed to load, in ?engine=', '/transcriptions/sync?engine=whisper', {}, 503, 'ENGINE_NOT_READY'],
+    ['an engine that failed to load, in X-Hark-Engine', '/transcriptions', { 'X-Hark-Engine': 'whisper' }, 503, 'ENGINE_NOT_READY'],
+    ['an unknown model in ?model= on the OpenAI route', '/v1/audio/transcriptions?model=bogus', {}, 400, 'MODEL_NOT_FOUND'],
+    ['a mode that is off', '/transcriptions/process-isolated', {}, 503, 'PROCESS_ISOLATION_DISABLED'],
+    ['a mode that is off, in ?isolation=', '/transcriptions?isolation=process', {}, 503, 'PROCESS_ISOLATION_DISABLED'],
+  ] as const)('%s', async (_what, path, headers, status, code) => {
+    await expectRefusedEarly(await startUpload(path, { headers }), status, code);
+  });
+
+  it('refuses an engine named in a form field that comes before the file, before the file is stored', async () => {
+    await expectRefusedEarly(await startUpload('/transcriptions', { fields: { engine: 'whisper' } }), 503, 'ENGINE_NOT_READY');
+    await expectRefusedEarly(await startUpload('/v1/audio/transcriptions', { fields: { model: 'bogus' } }), 400, 'MODEL_NOT_FOUND');
+  });
+
+  it('refuses a form field that names another engine than the query, before the file is stored', async () => {
+    await expectRefusedEarly(await startUpload('/transcriptions?engine=pocketsphinx', { fields: { engine: 'whisper' } }), 400, 'INVALID_REQUEST');
+  });
+
+  it('answers AT_CAPACITY before the body when the line is full, and frees the place when the holder goes away', async () => {
+    // The one place (concurrency 1, no queue) is held by an upload still arriving.
+    const holder = await startUpload('/transcriptions');
+    const deadline = Date.now() + 3000;
+    while ((await server.tempFiles()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const refused = await startUpload('/transcriptions?engine=pocketsphinx');
+    try {
+      const res = await withTimeout(refused.response, 5000, 'the AT_CAPACITY refusal');
+      expect(res.status).toBe(503);
+      expect((JSON.parse(res.body) as { error: { code: string } }).error.code).toBe('AT_CAPACITY');
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+      // Only the holder's upload is on disk.
+      expect((await server.tempFiles()).length).toBe(1);
+    } finally {
+      refused.socket.destroy();
+      holder.socket.destroy();
+    }
+    await expectNoTempFiles(server);
+    const ok = await postForm(`${server.url}/transcriptions?engine=pocketsphinx`, { file: { path: SHORT.path } });
+    expect(ok.status).toBe(200);
+  });
+
+  it('lets an OpenAI client keep its required model=whisper-1 when the engine is named in X-Hark-Engine', async () => {
+    const res = await fetch(`${server.url}/v1/audio/transcriptions`, {
+      method: 'POST',
+      headers: { 'X-Hark-Engine': 'pocketsphinx' },
+      body: await form({ model: 'whisper-1', response_format: 'json' }),
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { text: string }).text.length).toBeGreaterThan(0);
+    await expectHealthy(server);
+  });
+});
+
+async function form(fields: Record<string, string>): Promise<FormData> {
+  const { readFile } = await import('node:fs/promises');
+  const f = new FormData();
+  f.append('file', new Blob([await readFile(SHORT.path)]), 'clip.wav');
+  for (const [k, v] of Object.entries(fields)) f.append(k, v);
+  return f;
+}
