@@ -6,20 +6,31 @@ import type { UsageMeter } from '../auth/usage.js';
 import type { Config } from '../config/index.js';
 import type { EngineName, Isolation } from '../engines/index.js';
 import { AppError } from '../errors.js';
+import { parseOutboundAllow, type OutboundAllow } from '../net/index.js';
 import type { JobStore } from '../store/index.js';
+import type { TranscriptionService } from '../transcription/index.js';
 import { formatLogLine, type JobLogs } from './job-log.js';
+import { LogFollowers, type FollowEvent, type FollowOptions } from './log-follower.js';
 import { isTerminal, type Job, type JobOptions, type JobStatus, type Priority } from './model.js';
 import type { JobRunner } from './runner.js';
+import { checkCallbackTarget, checkCallbackUrl } from './webhooks.js';
 
+/** What a submission is checked against: the engines and isolation modes this server runs. */
+export type EngineChecks = Pick<TranscriptionService, 'resolve'>;
+
+/** A submission as the client made it; `submit` resolves and checks the engine, mode and callback URL. */
 export interface SubmitRequest {
   uploadPath: string;
   fileName: string;
   fileSize: number;
   priority: Priority;
-  engine: EngineName;
-  isolation: Isolation;
+  /** A model name or alias as the client gave it (default: ENGINE). */
+  engine?: string | undefined;
+  /** Default: the engine's mode (DEFAULT_ISOLATION, or with auto the engine's own). */
+  isolation?: Isolation | undefined;
   options: JobOptions;
   idempotencyKey: string | undefined;
+  /** As the client gave it: only http(s), and only to a host OUTBOUND_ALLOW lets callbacks reach. */
   callbackUrl: string | undefined;
   /** The API key submitting it (AUTH_MODE=api_key). */
   apiKeyId?: string | undefined;
@@ -43,6 +54,8 @@ export function decodeCursor(raw: string): { createdAt: number; id: string } {
  */
 export class JobService {
   private readonly jobsDir: string;
+  private readonly outboundAllow: OutboundAllow;
+  private readonly followers: LogFollowers;
 
   constructor(
     private readonly config: Config,
@@ -51,8 +64,14 @@ export class JobService {
     private readonly logs: JobLogs,
     private readonly usage: UsageMeter,
     dataDir: string,
+    private readonly engines: EngineChecks,
   ) {
     this.jobsDir = join(dataDir, 'jobs');
+    this.outboundAllow = parseOutboundAllow(config.OUTBOUND_ALLOW);
+    this.followers = new LogFollowers({
+      lines: (id, afterSeq, limit) => this.logLines(id, { afterSeq, limit }),
+      status: async (id) => (await this.store.get(id))?.status,
+    });
   }
 
   /**
@@ -85,7 +104,13 @@ export class JobService {
     }
   }
 
+  /**
+   * Checks the submission (engine, mode, callback URL: each refused with its own code), then
+   * stores the job and moves the upload into its folder. A retried submit (same Idempotency-Key)
+   * gets the first job back.
+   */
   async submit(req: SubmitRequest): Promise<{ job: Job; created: boolean }> {
+    const { engine, isolation, callbackUrl } = await this.checkSubmission(req);
     if (req.idempotencyKey !== undefined) {
       const existing = await this.store.findByIdempotencyKey(req.idempotencyKey);
       if (existing !== undefined) return { job: existing, created: false };
@@ -115,13 +140,13 @@ export class JobService {
         durationSeconds: durationSeconds ?? null,
         audioPath,
         options: req.options,
-        engine: req.engine,
-        isolation: req.isolation,
+        engine,
+        isolation,
         idempotencyKey: req.idempotencyKey ?? null,
-        callbackUrl: req.callbackUrl ?? null,
+        callbackUrl: callbackUrl ?? null,
         apiKeyId: req.apiKeyId ?? null,
       });
-      this.logs.append(id, `accepted: ${JSON.stringify(req.fileName)}, ${req.fileSize} bytes, ${container}, priority ${req.priority}, isolation ${req.isolation}`);
+      this.logs.append(id, `accepted: ${JSON.stringify(req.fileName)}, ${req.fileSize} bytes, ${container}, priority ${req.priority}, isolation ${isolation}`);
       this.runner.tick();
       return { job, created: true };
     } catch (err) {
@@ -174,4 +199,19 @@ export class JobService {
     return (await this.logs.read(id, query)).map((l) => ({ seq: l.seq, text: formatLogLine(l) }));
   }
 
+  /**
+   * Follows a job's log as it is written, by any instance: its lines (from `afterSeq` on),
+   * then one end event with the final status. Followers of one job share one poll of the store.
+   */
+  followLog(id: string, options: FollowOptions = {}): AsyncIterableIterator<FollowEvent> {
+    return this.followers.follow(id, options);
+  }
+
+  /** The engine and mode the job will run with, and its callback URL, or the AppError that refuses them. */
+  private async checkSubmission(req: SubmitRequest): Promise<{ engine: EngineName; isolation: Isolation; callbackUrl: string | undefined }> {
+    // No place in line is taken: the job waits in the store, and the runner plans when it claims it.
+    const { engine, isolation } = this.engines.resolve({ engine: req.engine, isolation: req.isolation });
+    const callbackUrl = req.callbackUrl === undefined ? undefined : await checkCallbackTarget(checkCallbackUrl(req.callbackUrl), this.outboundAllow);
+    return { engine, isolation, callbackUrl };
+  }
 }

@@ -1,11 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { HARK_FORMATS } from '../../api/index.js';
 import { ENGINE_NAMES } from '../../config/index.js';
-import { ISOLATION_MODES, resolveModel } from '../../engines/index.js';
-import { checkCallbackTarget, checkCallbackUrl, isTerminal, JOB_STATUSES, PRIORITIES, type Job } from '../../jobs/index.js';
+import { ISOLATION_MODES } from '../../engines/index.js';
+import { JOB_STATUSES, PRIORITIES, type Job } from '../../jobs/index.js';
 import { AppError } from '../../errors.js';
-import { parseOutboundAllow } from '../../net/index.js';
 import { CONTENT_TYPES, renderText, transcriptionResponseSchema } from '../../transcription/index.js';
 import { parseFields } from '../fields.js';
 import { errorResponses } from '../openapi.js';
@@ -13,6 +13,7 @@ import type { UploadRouteConfig } from '../transcribe-handler.js';
 import { canSeeJob } from '../auth.js';
 import type { AppDeps } from '../types.js';
 import { receiveUpload } from '../upload.js';
+import { jobAudioRoutes } from './jobs-audio.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -99,6 +100,9 @@ const idParams = z.object({ id: z.string().min(1).max(64) });
 export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
   const jobs = deps.jobs;
   if (jobs === undefined) return;
+  // Log streams end when the server closes: app.close() waits for every open response.
+  const closing = new AbortController();
+  app.addHook('preClose', async () => closing.abort());
 
   // A key sees only the jobs it submitted (admin: all); another key's job is "not found", so ids do not leak.
   app.addHook('preHandler', async (request) => {
@@ -108,7 +112,6 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
     if (job !== undefined && !canSeeJob(request, job.apiKeyId)) throw new AppError('JOB_NOT_FOUND', `no job ${id}`);
   });
 
-  const outboundAllow = parseOutboundAllow(deps.config.OUTBOUND_ALLOW);
   const submit = async (request: FastifyRequest, reply: FastifyReply) => {
     const key = request.headers['idempotency-key'];
     if (key !== undefined && (typeof key !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(key))) {
@@ -120,20 +123,16 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
     let submitted;
     try {
       const f = parseFields(submitFields, upload.fields);
-      const engine = resolveModel(f.engine, deps.config);
-      const isolation = f.isolation ?? deps.service.isolationFor(engine);
-      deps.service.requireIsolation(isolation);
-      deps.service.requireEngine(engine, isolation);
       submitted = await jobs.submit({
         uploadPath: upload.path,
         fileName: upload.fileName,
         fileSize: upload.size,
         priority: f.priority,
-        engine,
-        isolation,
+        engine: f.engine,
+        isolation: f.isolation,
         options: { language: f.language },
         idempotencyKey: key,
-        callbackUrl: f.callback_url === undefined ? undefined : await checkCallbackTarget(checkCallbackUrl(f.callback_url), outboundAllow),
+        callbackUrl: f.callback_url,
         apiKeyId: request.apiKey?.id,
       });
     } finally {
@@ -151,10 +150,10 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
     consumes: ['multipart/form-data'],
     response: { 200: acceptedSchema, 202: acceptedSchema, ...errorResponses(400, 413, 415, 503) },
   };
-  app.post('/api/v1/jobs', { schema: { ...submitSchema, summary: 'Submit a transcription job (202 at once; Idempotency-Key supported)' }, config: uploadConfig('file') }, submit);
+  app.post('/api/v1/jobs', { schema: { ...submitSchema, summary: 'Submit a transcription job (202 at once; Idempotency-Key supported)' }, config: { scope: 'jobs', ...uploadConfig('file') } }, submit);
   app.post(
     '/api/v1/transcribe/batch',
-    { schema: { ...submitSchema, summary: 'Submit a job (the seeds\' route, field audio_file)' }, config: uploadConfig('audio_file') },
+    { schema: { ...submitSchema, summary: 'Submit a job (the seeds\' route, field audio_file)' }, config: { scope: 'jobs', ...uploadConfig('audio_file') } },
     submit,
   );
 
@@ -171,6 +170,7 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
         }),
         response: { 200: z.object({ jobs: z.array(jobViewSchema), next_cursor: z.string().nullable() }), ...errorResponses(400) },
       },
+      config: { scope: 'jobs' },
     },
     async (request) => {
       const { status, limit, cursor } = request.query;
@@ -183,7 +183,7 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
 
   app.get(
     '/api/v1/jobs/:id',
-    { schema: { tags: ['jobs'], summary: 'One job: status, progress, times, pid, attempts, error', params: idParams, response: { 200: jobViewSchema, ...errorResponses(404) } } },
+    { schema: { tags: ['jobs'], summary: 'One job: status, progress, times, pid, attempts, error', params: idParams, response: { 200: jobViewSchema, ...errorResponses(404) } }, config: { scope: 'jobs' } },
     async (request) => jobView(await jobs.get(request.params.id)),
   );
 
@@ -194,9 +194,10 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
         tags: ['jobs'],
         summary: 'The transcript of a completed job (json, text, srt or vtt)',
         params: idParams,
-        querystring: z.object({ format: z.enum(['json', 'text', 'srt', 'vtt']).default('json') }),
+        querystring: z.object({ format: z.enum(HARK_FORMATS).default('json') }),
         response: { 200: z.union([transcriptionResponseSchema.omit({ pid: true, processing_ms: true }), z.string()]), ...errorResponses(404, 409) },
       },
+      config: { scope: 'jobs' },
     },
     async (request, reply) => {
       const job = await jobs.get(request.params.id);
@@ -218,13 +219,14 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
         params: idParams,
         response: { 200: jobViewSchema, ...errorResponses(404, 409) },
       },
+      config: { scope: 'jobs' },
     },
     async (request) => jobView(await jobs.cancel(request.params.id)),
   );
 
   app.delete(
     '/api/v1/jobs/:id',
-    { schema: { tags: ['jobs'], summary: 'Delete a finished job and its files', params: idParams, response: { 204: z.null(), ...errorResponses(404, 409) } } },
+    { schema: { tags: ['jobs'], summary: 'Delete a finished job and its files', params: idParams, response: { 204: z.null(), ...errorResponses(404, 409) } }, config: { scope: 'jobs' } },
     async (request, reply) => {
       await jobs.remove(request.params.id);
       return reply.status(204).send(null);
@@ -249,6 +251,7 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
           ...errorResponses(404),
         },
       },
+      config: { scope: 'jobs' },
     },
     async (request) => {
       const job = await jobs.get(request.params.id);
@@ -267,13 +270,14 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
         params: idParams,
         response: errorResponses(404),
       },
+      config: { scope: 'jobs' },
     },
     async (request, reply) => {
-      const first = await jobs.get(request.params.id);
+      const job = await jobs.get(request.params.id);
       // Only an id of the form this stream sends (a decimal line number) resumes; anything else ("0x10", "1e3") replays all.
       const header = request.headers['last-event-id'];
       const lastEventId = typeof header === 'string' ? header.trim() : '';
-      let after = /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : 0;
+      const afterSeq = /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : 0;
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -284,36 +288,25 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
         'x-request-id': request.id,
       });
       res.write('retry: 2000\n\n');
-      let closed = false;
-      request.raw.on('close', () => (closed = true));
-      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-      // The store is polled by seq: whichever instance runs the job, its lines reach every follower.
-      const pump = async () => {
-        for (;;) {
-          const lines = await jobs.logLines(first.id, { afterSeq: after, limit: 500 });
-          for (const l of lines) res.write(`id: ${l.seq}\nevent: log\ndata: ${l.text}\n\n`);
-          after = lines[lines.length - 1]?.seq ?? after;
-          if (lines.length < 500) return;
+      const stop = new AbortController();
+      const abort = () => stop.abort();
+      res.on('close', abort);
+      closing.signal.addEventListener('abort', abort, { once: true });
+      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 1000);
+      const onError = (err: unknown) => request.log.warn({ err, jobId: job.id }, 'could not read the job log; retrying');
+      try {
+        for await (const event of jobs.followLog(job.id, { afterSeq, signal: stop.signal, onError })) {
+          if (event.type === 'line') res.write(`id: ${event.seq}\nevent: log\ndata: ${event.text}\n\n`);
+          else res.write(`event: end\ndata: ${JSON.stringify({ status: event.status })}\n\n`);
         }
-      };
-      let ticks = 0;
-      while (!closed && deps.readiness.state !== 'stopping') {
-        await pump();
-        // Status is checked every 4th poll (1 s); the log is read every 250 ms.
-        if (ticks++ % 4 === 0) {
-          const job = await deps.jobs?.get(first.id).catch(() => undefined);
-          if (job === undefined || isTerminal(job.status)) {
-            // The runner stores a job's last lines right after its status; give them a moment.
-            await sleep(300);
-            await pump();
-            res.write(`event: end\ndata: ${JSON.stringify({ status: job?.status ?? 'deleted' })}\n\n`);
-            break;
-          }
-          res.write(': keep-alive\n\n');
-        }
-        await sleep(250);
+      } finally {
+        clearInterval(keepAlive);
+        closing.signal.removeEventListener('abort', abort);
+        res.end();
       }
-      res.end();
     },
   );
+
+  // In its own file; registered here so the ownership check above covers it.
+  await app.register(jobAudioRoutes, deps);
 };
