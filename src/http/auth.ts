@@ -1,45 +1,105 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import fastifyRateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRouteHookHandler, RouteOptions } from 'fastify';
 import { hashApiKey } from '../auth/keys.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors.js';
-import type { ApiKeyRecord, ApiKeyScope, JobStore } from '../store/index.js';
+import type { ApiKeyRecord, ApiKeyScope, ApiKeyStore } from '../store/index.js';
 
 /** What authentication needs from the store: one indexed read per request (so a revoke takes effect at once). */
-export type KeyLookup = Pick<JobStore, 'findApiKeyByHash' | 'findApiKeyById'>;
+export type KeyLookup = Pick<ApiKeyStore, 'findApiKeyByHash' | 'findApiKeyById'>;
+
+/**
+ * Who may call a route when AUTH_MODE=api_key: a key with that scope; `any`, any
+ * valid key (chosen on purpose: the page's session, server settings); `public`,
+ * anyone without a key (probes, the web page and its files, the API docs).
+ */
+export type RouteScope = ApiKeyScope | 'any' | 'public';
+
+/**
+ * hark's authorization keys of a route's `config`. Policy sits on the route and
+ * is read from the route the router matched, never from `request.url` (which the
+ * router percent-decodes, takes in absolute form and cuts at `#`).
+ */
+export interface AuthRouteConfig {
+  /** Required on every route: the app refuses to start with a route that has none (requireRouteScopes). */
+  scope?: RouteScope;
+  /**
+   * A WebSocket upgrade: the key may also come as `?api_key=` (browsers cannot set
+   * headers on a WebSocket), and the page's session cookie never stands for one.
+   */
+  websocketKey?: boolean;
+  /** METRICS_TOKEN opens the route as well (a Prometheus scraper needs no API key). */
+  metricsToken?: boolean;
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The key this request came with (AUTH_MODE=api_key), once authenticated. */
     apiKey?: ApiKeyRecord;
   }
+  // Declaration merging adds hark's route config keys to Fastify's.
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface FastifyContextConfig extends AuthRouteConfig {}
 }
 
-/** Paths anyone may read: probes, the web page's files, the API docs. */
-const OPEN = [/^\/healthz$/, /^\/readyz$/, /^\/$/, /^\/ui(\/|$)/, /^\/assets\//, /^\/favicon/, /^\/docs(\/|$)/];
-
-export function isOpenPath(path: string): boolean {
-  return OPEN.some((re) => re.test(path));
+/**
+ * An onRoute hook that gives `config` to the routes of a plugin that takes no
+ * route config of its own (@fastify/static, @fastify/swagger-ui). Add it to an
+ * encapsulated context around that plugin only, or name its routes in `only`
+ * where the plugin must sit in the root context; a route's own keys win.
+ */
+export function routeDefaults(defaults: AuthRouteConfig, only: (route: RouteOptions) => boolean = () => true): onRouteHookHandler {
+  return (route) => {
+    if (only(route)) route.config = { ...defaults, ...route.config };
+  };
 }
 
-/** The scope a path needs; `null`: any valid key. */
-export function scopeFor(path: string): ApiKeyScope | null {
-  if (/^\/(v1\/audio\/|v1\/models|transcriptions)/.test(path)) return 'transcribe';
-  if (/^\/api\/v1\/(jobs|transcribe\/batch)/.test(path)) return 'jobs';
-  if (/^\/(debug\/|metrics$)/.test(path)) return 'admin';
-  return null;
+/**
+ * Refuses to start an app that has a route without a declared scope, so a new
+ * route never falls back to "any valid key" unnoticed; in every AUTH_MODE, so any
+ * test that starts the app catches it. Checked when the app gets ready rather than
+ * as each route is added, because routeDefaults runs in an inner context, after
+ * this (outer) onRoute hook. Call first, before any plugin adds a route.
+ */
+export function requireRouteScopes(app: FastifyInstance): void {
+  const routes: DeclaredRoute[] = [];
+  app.addHook('onRoute', (route) => {
+    // Method and path now; the config is read later, once every onRoute hook has had its say.
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, route });
+  });
+  declared.set(app, routes);
+  app.addHook('onReady', async () => {
+    const missing = routeScopes(app).filter((r) => r.scope === undefined);
+    if (missing.length > 0) {
+      const list = missing.map((r) => `${r.method} ${r.url}`).join(', ');
+      throw new AppError('INTERNAL_ERROR', `routes without an authorization scope (declare config.scope): ${list}`);
+    }
+  });
 }
 
-/** The key a request presents: Bearer, X-API-Key, or (WebSocket upgrades only) `?api_key=`. */
-function presentedKey(request: FastifyRequest, path: string): string | undefined {
+interface DeclaredRoute {
+  method: string;
+  url: string;
+  route: RouteOptions;
+}
+
+const declared = new WeakMap<FastifyInstance, DeclaredRoute[]>();
+
+/** Every route of an app set up with requireRouteScopes, with the scope it declares (for tests and review). */
+export function routeScopes(app: FastifyInstance): { method: string; url: string; scope: RouteScope | undefined }[] {
+  return (declared.get(app) ?? []).map(({ method, url, route }) => ({ method, url, scope: route.config?.scope }));
+}
+
+/** The key a request presents: Bearer, X-API-Key, or (WebSocket routes only) `?api_key=`. */
+function presentedKey(request: FastifyRequest, route: AuthRouteConfig): string | undefined {
   const auth = request.headers.authorization;
   const bearer = auth === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1];
   if (bearer !== undefined) return bearer;
   const header = request.headers['x-api-key'];
   if (typeof header === 'string' && header !== '') return header;
   // Browsers cannot set headers on a WebSocket, so the stream also takes the key in the query.
-  if (path === '/v1/audio/stream') {
+  if (route.websocketKey === true) {
     const q = (request.query as Record<string, unknown> | undefined)?.['api_key'];
     if (typeof q === 'string' && q !== '') return q;
   }
@@ -85,8 +145,8 @@ function cookieValue(header: string | undefined, name: string): string | undefin
 }
 
 /** The session cookie, where it may stand for a key: GET and HEAD, not the WebSocket upgrade. */
-function sessionCookie(request: FastifyRequest, path: string): string | undefined {
-  if ((request.method !== 'GET' && request.method !== 'HEAD') || path === '/v1/audio/stream') return undefined;
+function sessionCookie(request: FastifyRequest, route: AuthRouteConfig): string | undefined {
+  if ((request.method !== 'GET' && request.method !== 'HEAD') || route.websocketKey === true) return undefined;
   return cookieValue(request.headers.cookie, SESSION_COOKIE);
 }
 
@@ -116,17 +176,22 @@ export function canSeeJob(request: FastifyRequest, apiKeyId: string | null): boo
 }
 
 /**
- * AUTH_MODE=api_key: every route but the open ones needs a valid, unrevoked key with
- * the route's scope. Runs first among onRequest hooks so the rate limit can count per key.
+ * AUTH_MODE=api_key: every route but the public ones needs a valid, unrevoked key
+ * with the scope its config declares. An onRequest hook: the router has matched the
+ * route by then, and the rate limit (a route-level hook, after it) can count per key.
  */
 export function installAuth(app: FastifyInstance, config: Config, keys: KeyLookup): void {
   app.addHook('onRequest', async (request, reply) => {
-    const path = request.url.split('?')[0] ?? request.url;
-    if (isOpenPath(path)) return;
-    const scope = scopeFor(path);
-    const key = presentedKey(request, path);
-    if (scope === 'admin' && path === '/metrics' && config.METRICS_TOKEN !== undefined && key !== undefined && sameSecret(key, config.METRICS_TOKEN)) return;
-    const session = key === undefined ? sessionCookie(request, path) : undefined;
+    // No route matched: the not-found handler answers 404 (or 405), which reveals nothing a key guards.
+    if (request.is404) return;
+    const route = request.routeOptions.config;
+    const scope = route.scope;
+    // requireRouteScopes refuses to start without one; should a route slip through, it is closed, not open.
+    if (scope === undefined) throw new AppError('INTERNAL_ERROR', `the route ${request.routeOptions.url ?? ''} declares no scope`);
+    if (scope === 'public') return;
+    const key = presentedKey(request, route);
+    if (route.metricsToken === true && config.METRICS_TOKEN !== undefined && key !== undefined && sameSecret(key, config.METRICS_TOKEN)) return;
+    const session = key === undefined ? sessionCookie(request, route) : undefined;
     let record: ApiKeyRecord | undefined;
     if (key !== undefined) record = await keys.findApiKeyByHash(hashApiKey(key));
     else if (session !== undefined) record = await sessionKey(keys, session, Date.now());
@@ -140,8 +205,10 @@ export function installAuth(app: FastifyInstance, config: Config, keys: KeyLooku
       );
     }
     request.apiKey = record;
-    if (scope !== null && !record.scopes.includes(scope)) {
-      throw new AppError('FORBIDDEN', `this API key lacks the "${scope}" scope that ${path} needs`, { details: { required_scope: scope } });
+    if (scope !== 'any' && !record.scopes.includes(scope)) {
+      throw new AppError('FORBIDDEN', `this API key lacks the "${scope}" scope that ${request.method} ${request.routeOptions.url ?? ''} needs`, {
+        details: { required_scope: scope },
+      });
     }
   });
 }
@@ -152,6 +219,7 @@ export const DEFAULT_RATE_LIMIT = 120;
 /**
  * RATE_LIMIT_PER_MINUTE per key (per client IP without one), with RateLimit-* headers.
  * Register before the routes: the plugin attaches itself to routes added after it.
+ * A route opts out in its config (`rateLimit: false`: the probes).
  */
 export async function installRateLimit(app: FastifyInstance, config: Config): Promise<void> {
   // Without keys there is no one to count per but an IP (often a proxy's), so the limit is opt-in there.
@@ -164,7 +232,6 @@ export async function installRateLimit(app: FastifyInstance, config: Config): Pr
     // IETF draft RateLimit-Limit/-Remaining/-Reset headers rather than X-RateLimit-*.
     enableDraftSpec: true,
     keyGenerator: (request) => (request.apiKey === undefined ? `ip:${request.ip}` : `key:${request.apiKey.id}`),
-    allowList: (request) => /^\/(healthz|readyz)(\?|$)/.test(request.url),
     errorResponseBuilder: (_request, context) => {
       const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
       return new AppError('RATE_LIMITED', `more than ${context.max} requests in a minute; retry in ${seconds} s (RATE_LIMIT_PER_MINUTE)`, {

@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../logger.js';
 import { AppError } from '../errors.js';
-import { installAccess } from './auth.js';
+import { installAccess, requireRouteScopes, routeDefaults } from './auth.js';
 import { frameworkErrors, installErrorHandler, sendError } from './error-handler.js';
 import { httpServerOptions, installHttpSecurity } from './security.js';
 import { registerOpenApi } from './openapi.js';
@@ -58,12 +58,17 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
     connectionTimeout: 0,
     http: httpServerOptions(deps.config),
   });
+  // Before any plugin adds a route: a route that declares no scope stops the start.
+  requireRouteScopes(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
   installErrorHandler(app);
+  // @fastify/cors (root context: its hooks serve every route) answers every OPTIONS request in its own
+  // hook, before the key check; its `OPTIONS *` route, which takes no config, only lets the router accept them.
+  app.addHook('onRoute', routeDefaults({ scope: 'public' }, (route) => route.method === 'OPTIONS' && route.url === '*'));
   // First of the hooks, so every answer (404, 413, 401 included) has the security headers.
   await installHttpSecurity(app, deps.config);
   const methodsFor = routeTable(app);

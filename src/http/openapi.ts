@@ -4,7 +4,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors.js';
-import { isOpenPath } from './auth.js';
+import { routeDefaults } from './auth.js';
 import type { UploadRouteConfig } from './transcribe-handler.js';
 
 export const errorBodySchema = z.object({
@@ -58,8 +58,8 @@ export async function registerOpenApi(app: FastifyInstance, version: string, api
     },
     transform: (input) => {
       const transformed = jsonSchemaTransform(input);
-      // Open paths (probes, page, docs) need no key: an empty requirement overrides the global one.
-      const out = apiKeys && isOpenPath(input.url) ? { ...transformed, schema: { ...transformed.schema, security: [] } } : transformed;
+      // Public routes (probes, page, docs) need no key: an empty requirement overrides the global one.
+      const out = apiKeys && input.route.config?.scope === 'public' ? { ...transformed, schema: { ...transformed.schema, security: [] } } : transformed;
       const config = input.route.config as UploadRouteConfig | undefined;
       const upload = config?.upload;
       if (upload === undefined) return out;
@@ -81,5 +81,9 @@ export async function registerOpenApi(app: FastifyInstance, version: string, api
       return { ...out, schema };
     },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  // The docs are public; @fastify/swagger-ui takes no route config, so its routes get it in a context of their own.
+  await app.register(async (docs) => {
+    docs.addHook('onRoute', routeDefaults({ scope: 'public' }));
+    await docs.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  });
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteShorthandOptions } from 'fastify';
 import { AppError } from '../errors.js';
 import type { Metrics } from './metrics.js';
 
@@ -15,7 +15,12 @@ export function metricsRoutes(app: FastifyInstance, metrics: Metrics): void {
     metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
     if (request.harkErrorCode !== undefined) metrics.errors.inc({ code: request.harkErrorCode });
   });
-  app.get('/metrics', { schema: { tags: ['metrics'], summary: 'Prometheus metrics (text format)', hide: false } }, async (_request, reply) => {
+  // Admin keys, or METRICS_TOKEN for a scraper without one.
+  const options: RouteShorthandOptions = {
+    schema: { tags: ['metrics'], summary: 'Prometheus metrics (text format)', hide: false },
+    config: { scope: 'admin', metricsToken: true },
+  };
+  app.get('/metrics', options, async (_request, reply) => {
     try {
       const body = await metrics.registry.metrics();
       return reply.type(metrics.registry.contentType).send(body);

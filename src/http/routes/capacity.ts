@@ -3,13 +3,20 @@ import { z } from 'zod';
 import type { AdmissionSnapshot } from '../../executors/index.js';
 import type { AppDeps } from '../types.js';
 
-const capacitySchema = z.object({
+/** One isolation mode's fill level (the seeds' shape). */
+export const capacitySchema = z.object({
   active_jobs: z.number().int(),
   queued_jobs: z.number().int(),
   max_workers: z.number().int(),
   max_queue_size: z.number().int(),
   available_capacity: z.number().int(),
   at_capacity: z.boolean(),
+});
+
+/** GET /api/v1/capacity: the default mode's fill level, each mode's, and the live streams. */
+export const capacityResponseSchema = capacitySchema.extend({
+  modes: z.record(z.string(), capacitySchema),
+  streams: z.object({ active: z.number().int(), max: z.number().int() }).describe('Live WebSocket streams (MAX_STREAMS).'),
 });
 
 function view(s: AdmissionSnapshot): z.infer<typeof capacitySchema> {
@@ -31,12 +38,10 @@ export const capacityRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) 
         tags: ['capacity'],
         summary: 'How full the server is (the seeds\' shape), for the default isolation mode and each mode',
         response: {
-          200: capacitySchema.extend({
-            modes: z.record(z.string(), capacitySchema),
-            streams: z.object({ active: z.number().int(), max: z.number().int() }).describe('Live WebSocket streams (MAX_STREAMS).'),
-          }),
+          200: capacityResponseSchema,
         },
       },
+      config: { scope: 'any' },
     },
     async () => {
       const modes = Object.fromEntries(deps.service.isolationModes().map((m) => [m, view(deps.service.capacity(m))]));

@@ -77,6 +77,7 @@ export const debugRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => 
         summary: 'Worker pool: each worker (pid, state, tasks, RSS, uptime, current task) and totals (ENABLE_DEBUG_ENDPOINTS)',
         response: { 200: poolViewSchema },
       },
+      config: { scope: 'admin' },
     },
     async () => poolView(deps),
   );

@@ -27,6 +27,8 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
         summary: 'Liveness: the process answers',
         response: { 200: z.object({ status: z.literal('ok'), uptime_seconds: z.number() }) },
       },
+      // Probes need no key and are never rate limited.
+      config: { scope: 'public', rateLimit: false },
     },
     async () => ({ status: 'ok' as const, uptime_seconds: Math.round(process.uptime()) }),
   );
@@ -55,6 +57,7 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
           }),
         },
       },
+      config: { scope: 'public', rateLimit: false },
     },
     async (_req, reply) => {
       const r = deps.readiness;

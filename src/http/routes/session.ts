@@ -18,6 +18,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<AppDeps> = async (app) => {
         summary: 'Makes a browser session cookie for the key sent with this request (GET requests only, 12 h at most); 204 and no cookie when keys are off',
         response: { 204: z.null(), ...errorResponses(401) },
       },
+      config: { scope: 'any' },
     },
     async (request, reply) => {
       if (request.apiKey !== undefined) setSessionCookie(request, reply, request.apiKey);
@@ -33,6 +34,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<AppDeps> = async (app) => {
         summary: 'Ends the browser session cookie',
         response: { 204: z.null(), ...errorResponses(401) },
       },
+      config: { scope: 'any' },
     },
     async (_request, reply) => {
       clearSessionCookie(reply);

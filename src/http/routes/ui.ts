@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { routeDefaults } from '../auth.js';
 import type { AppDeps } from '../types.js';
 
 /** dist/ui of this checkout: the same relative place from src/http/routes (tsx, tests) and dist/http/routes (built). */
@@ -66,9 +67,11 @@ function pageHeaders(reply: FastifyReply): void {
  */
 export const uiRoutes: FastifyPluginAsync<Pick<AppDeps, 'uiDir'>> = async (app, deps) => {
   const dir = deps.uiDir ?? DEFAULT_UI_DIR;
+  // The page and every file of it are public: @fastify/static takes no route config, so it comes from here.
+  app.addHook('onRoute', routeDefaults({ scope: 'public' }));
   if (!existsSync(join(dir, 'index.html'))) {
     app.log.warn({ uiDir: dir }, 'web page not built (run `npm run build:ui`); / answers a page saying so');
-    app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.status(503).type('text/html; charset=utf-8').send(MISSING_PAGE));
+    app.get('/', { schema: { hide: true }, config: { scope: 'public' } }, async (_request, reply) => reply.status(503).type('text/html; charset=utf-8').send(MISSING_PAGE));
     return;
   }
   await app.register(fastifyStatic, {
@@ -81,5 +84,5 @@ export const uiRoutes: FastifyPluginAsync<Pick<AppDeps, 'uiDir'>> = async (app, 
       else if (path.includes('/assets/')) void reply.header('cache-control', 'public, max-age=31536000, immutable');
     },
   });
-  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.sendFile('index.html'));
+  app.get('/', { schema: { hide: true }, config: { scope: 'public' } }, async (_request, reply) => reply.sendFile('index.html'));
 };
