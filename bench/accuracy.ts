@@ -14,14 +14,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { tally, wer, type WerTally } from '../test/support/eval/index.js';
 import { startChildServer, type ChildServer } from './lib/child-server.js';
-import { installCleanup, makeTempDir } from './lib/cleanup.js';
+import { runBench, startBench } from './lib/bench.js';
+import { makeTempDir } from './lib/cleanup.js';
 import { runCliTranscribe, type CliRun } from './lib/cli-run.js';
 import { benchCorpus, clipsToPcm, CORPUS_CREDIT } from './lib/corpus.js';
 import { transcribeOverHttp, type TranscriptionAnswer } from './lib/http.js';
 import { startInProcessServer } from './lib/in-process-server.js';
 import { mb, PeakSampler, readCpuSeconds, readProcMemory, type PeakResult } from './lib/proc.js';
 import { cliLaunch, serverLaunch } from './lib/paths.js';
-import { fixed, heading, loadAverage, machine, pct, printMachine, table, verdict, writeResults } from './lib/report.js';
+import { fixed, heading, loadAverage, pct, table, verdict, writeResults } from './lib/report.js';
 import { clipRun, httpConcurrent, httpSequential, sum, type ClipRun } from './lib/runs.js';
 import { IN_PROCESS_ONLY } from './lib/settings.js';
 import { joinPcmToWav } from './lib/wav.js';
@@ -143,11 +144,7 @@ async function main(): Promise<void> {
     console.log('usage: npm run bench:accuracy [-- --hour]\n  --hour  also transcribe ~1 h (the joined file repeated) and compare the server\'s peak RSS');
     return;
   }
-  installCleanup();
-  const info = machine();
-  console.log('hark accuracy benchmark');
-  printMachine(info);
-  for (const l of [serverLaunch(), cliLaunch([])]) if (l.warning !== undefined) console.log(`WARNING: ${l.warning}`);
+  const { info } = startBench('accuracy', [serverLaunch(), cliLaunch([])]);
   const corpus = benchCorpus();
   const { clips } = corpus;
   console.log(`${CORPUS_CREDIT}\n${clips.length} clips, ${fixed(corpus.audioSeconds, 1)} s of audio; warm-up clip ${corpus.warmup.id} (not counted)`);
@@ -342,10 +339,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`bench:accuracy failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exit(1);
-  },
-);
+runBench('accuracy', main);

@@ -22,12 +22,14 @@ import { loadConfig } from '../src/config/index.js';
 import { whisperThreads } from '../src/engines/whisper/index.js';
 import { wer, type Clip } from '../test/support/eval/index.js';
 import { startChildServer, type ChildServer } from './lib/child-server.js';
-import { installCleanup } from './lib/cleanup.js';
+import { positiveFlag, runBench, startBench } from './lib/bench.js';
 import { benchCorpus, CORPUS_CREDIT } from './lib/corpus.js';
 import { postFile, type TranscriptionAnswer } from './lib/http.js';
 import { mb, readProcMemory } from './lib/proc.js';
-import { ROOT, serverLaunch } from './lib/paths.js';
-import { fixed, heading, loadAverage, machine, median, printMachine, table, verdict, writeResults } from './lib/report.js';
+import type { serverLaunch } from './lib/paths.js';
+import { ROOT } from './lib/paths.js';
+import type { machine} from './lib/report.js';
+import { fixed, heading, loadAverage, median, table, verdict, writeResults } from './lib/report.js';
 import { MODE_LABELS, type Mode } from './lib/routes.js';
 import { clipRun, sum, type ClipRun } from './lib/runs.js';
 import { IN_PROCESS_ONLY } from './lib/settings.js';
@@ -144,20 +146,13 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const clipCount = Number(flags.clips);
-  const starts = Number(flags.starts);
-  if (!Number.isInteger(clipCount) || clipCount < 1) throw new Error(`--clips must be a positive integer, not ${flags.clips}`);
-  if (!Number.isInteger(starts) || starts < 1) throw new Error(`--starts must be a positive integer, not ${flags.starts}`);
+  const clipCount = positiveFlag('clips', flags.clips);
+  const starts = positiveFlag('starts', flags.starts);
   // npm runs scripts from the project root; a relative path is the user's, from where they typed it.
   const whisperModel = resolve(process.env['INIT_CWD'] ?? process.cwd(), flags['whisper-model']);
   if (!existsSync(whisperModel)) throw new Error(`--whisper-model ${whisperModel} does not exist`);
   const testModel = existsSync(WHISPER_TEST_MODEL) && realpathSync(whisperModel) === realpathSync(WHISPER_TEST_MODEL);
-  installCleanup();
-  const info = machine();
-  console.log('hark engines benchmark');
-  printMachine(info);
-  const launch = serverLaunch();
-  if (launch.warning !== undefined) console.log(`WARNING: ${launch.warning}`);
+  const { info, launch } = startBench('engines');
   const corpus = benchCorpus();
   const clips = spreadClips(corpus.clips, clipCount);
   const audioSeconds = sum(clips.map((c) => c.durationSeconds));
@@ -380,10 +375,4 @@ function report(r: Results): void {
   });
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`bench:engines failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exit(1);
-  },
-);
+runBench('engines', main);

@@ -18,14 +18,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/index.js';
 import { createEngine } from '../src/engines/index.js';
+import { waitFor } from '../src/loadtest/child-server.js';
 import type { Clip } from '../test/support/eval/index.js';
 import { startChildServer, type ChildServer } from './lib/child-server.js';
-import { installCleanup, spawnTracked } from './lib/cleanup.js';
+import { positiveFlag, runBench, startBench } from './lib/bench.js';
+import { spawnTracked } from './lib/cleanup.js';
 import { benchCorpus, CORPUS_CREDIT } from './lib/corpus.js';
 import { poolSettled, readMetrics, readPool, recycledTotal, waitForPool, type PoolView } from './lib/pool.js';
 import { mb, readProcMemory } from './lib/proc.js';
-import { ROOT, serverLaunch } from './lib/paths.js';
-import { fixed, heading, loadAverage, machine, median, pct, printMachine, table, verdict, writeResults } from './lib/report.js';
+import { ROOT } from './lib/paths.js';
+import { fixed, heading, loadAverage, median, pct, table, verdict, writeResults } from './lib/report.js';
 import { MODE_LABELS, MODE_PATHS, transcribeVia, type Mode } from './lib/routes.js';
 import { sum } from './lib/runs.js';
 import { treeCpuSeconds } from './lib/sampling.js';
@@ -149,17 +151,9 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const rounds = Number(flags.rounds);
-  const recycleRequests = Number(flags.recycles);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, not ${flags.rounds}`);
-  if (!Number.isInteger(recycleRequests) || recycleRequests < 1) throw new Error(`--recycles must be a positive integer, not ${flags.recycles}`);
-  installCleanup();
-  const info = machine();
-  const loadAtStart = loadAverage();
-  console.log('hark isolation benchmark');
-  printMachine(info);
-  const launch = serverLaunch();
-  if (launch.warning !== undefined) console.log(`WARNING: ${launch.warning}`);
+  const rounds = positiveFlag('rounds', flags.rounds);
+  const recycleRequests = positiveFlag('recycles', flags.recycles);
+  const { info, loadAtStart, launch } = startBench('isolation');
   const corpus = benchCorpus();
   const { clips } = corpus;
   console.log(`${CORPUS_CREDIT}\n${clips.length} clips, ${fixed(corpus.audioSeconds, 1)} s of audio; warm-up clip ${corpus.warmup.id} (not counted)`);
@@ -315,8 +309,10 @@ async function main(): Promise<void> {
     }
     for (const w of settled.workers) if (!seen.has(w.pid)) seen.set(w.pid, { pid: w.pid, slot: w.slot, kind: 'replacement', spawnToReadyMs: w.spawn_to_ready_ms, tasks: 0 });
     metricsAfter = await readMetrics(spawnServer.url);
-    await sleep(500);
-    stillAlive = [...new Set(served.map((s) => s.pid))].filter((pid): pid is number => pid !== undefined && Number.isFinite(readProcMemory(pid)?.rss ?? NaN));
+    // Retired workers get up to 500 ms to be gone; whichever are still there then are counted.
+    const servedAlive = () => [...new Set(served.map((s) => s.pid))].filter((pid): pid is number => pid !== undefined && Number.isFinite(readProcMemory(pid)?.rss ?? NaN));
+    await waitFor(() => servedAlive().length === 0, 500, POOL_POLL_MS).catch(() => undefined);
+    stillAlive = servedAlive();
   } finally {
     await spawnServer.stop();
   }
@@ -425,10 +421,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`bench:isolation failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exit(1);
-  },
-);
+runBench('isolation', main);

@@ -12,6 +12,8 @@
  * The server's VmRSS (/proc/<pid>/status) and every worker's are sampled each
  * second; printed as a table, kept in bench/results/leak.json and drawn to
  * docs/img/leak.png (SVG charts screenshotted with headless Chromium).
+ * The servers, their settings and the load are the experiment `hark demo leak`
+ * runs (src/loadtest/leak.ts); the bench adds the per-process figures.
  * Prints figures next to their targets; asserts nothing.
  *
  *   npm run bench:leak [-- --requests 450 --leak-mb 50 --cap-gib 6 --out docs/img/leak.png]
@@ -22,22 +24,23 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Clip } from '../test/support/eval/index.js';
 import { chartPage, COLORS, lineChartSvg, renderPng, type ChartSeries } from './lib/chart.js';
-import { startChildServer, type ChildServer } from './lib/child-server.js';
-import { installCleanup } from './lib/cleanup.js';
+import { leakPhases, runLeakPhase, type LeakPhase } from '../src/loadtest/leak.js';
+import { loadPresets, type PresetsModule } from '../src/loadtest/presets.js';
+import { benchServerOptions } from './lib/child-server.js';
+import { positiveFlag, runBench, startBench } from './lib/bench.js';
+import { makeTempDir, removeTempDir } from './lib/cleanup.js';
 import { benchCorpus, CORPUS_CREDIT } from './lib/corpus.js';
-import { postFile } from './lib/http.js';
 import { poolSettled, readPool, waitForPool, type PoolView } from './lib/pool.js';
 import { mb, readProcMemory } from './lib/proc.js';
 import { ROOT, serverLaunch } from './lib/paths.js';
-import { fixed, heading, loadAverage, machine, median, printMachine, table, verdict, writeResults } from './lib/report.js';
-import { MODE_PATHS, type Mode } from './lib/routes.js';
+import { fixed, heading, loadAverage, median, table, verdict, writeResults } from './lib/report.js';
+import { MODE_PATHS, transcribeVia, type Mode } from './lib/routes.js';
 import { memAvailableBytes, treeCpuSeconds, workerPids } from './lib/sampling.js';
 import { max, percentile } from './lib/stats.js';
 
 const TARGET_ISOLATED_GROWTH_MB = 20;
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
-const SAMPLE_MS = 1000;
 
 const { values: flags } = parseArgs({
   options: {
@@ -57,12 +60,6 @@ const { values: flags } = parseArgs({
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
-
-function positive(name: string, value: string | undefined, integer = false): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, not ${value}`);
-  return n;
-}
 
 interface WorkerSample {
   pid: number;
@@ -129,130 +126,99 @@ interface PhaseResult {
   workers: WorkerLife[];
 }
 
-/** Runs one phase on its own child server; the server is stopped (its memory freed) before this returns. */
-async function runPhase(spec: PhaseSpec, clip: Clip): Promise<PhaseResult> {
-  const server: ChildServer = await startChildServer({ env: spec.env });
+/**
+ * Runs one phase of the leak experiment (src/loadtest/leak.ts, the one `hark
+ * demo leak` runs) on its own child server, with the bench's additions around
+ * the load: a warm-up, a settled pool, every process's RSS from /proc each
+ * second, CPU time, an idle settle and the pool's totals before and after.
+ */
+async function runPhase(spec: PhaseSpec, phase: LeakPhase, clip: Clip, presets: PresetsModule): Promise<PhaseResult> {
   const isolated = spec.mode === 'process';
   const slotOf = new Map<number, number>();
   const tasksOf = new Map<number, number>();
   const samples: Sample[] = [];
-  const statuses: Record<string, number> = {};
-  const latencies: number[] = [];
-  let done = 0;
-  let sent = 0;
-  let stopReason = `all ${spec.requests} requests sent`;
   let t0 = performance.now();
-  let watching = true;
+  let done = 0;
+  let pid = NaN;
+  let readyMs = NaN;
   let poolBefore: PoolView | undefined;
   let poolAfter: PoolView | undefined;
-
-  const sample = () => {
-    const serverRss = readProcMemory(server.pid)?.rss ?? NaN;
-    const workers = isolated
-      ? workerPids(server.pid).map((pid) => ({ pid, slot: slotOf.get(pid), rss: readProcMemory(pid)?.rss ?? NaN })).filter((w) => Number.isFinite(w.rss))
-      : [];
-    samples.push({ t: (performance.now() - t0) / 1000, done, serverRss, workers, memAvailable: memAvailableBytes() });
-  };
-  // The pool's own view, for each worker's slot (the /proc sample has pids only).
-  const poolWatch = async () => {
-    while (watching) {
-      try {
-        const view = await readPool(server.url);
-        for (const w of view.workers) {
-          slotOf.set(w.pid, w.slot);
-          tasksOf.set(w.pid, w.tasks_done);
-        }
-      } catch {
-        // a slow answer under load is no reason to stop the phase; the next poll catches up
-      }
-      await sleep(SAMPLE_MS);
-    }
-  };
-
-  let timer: NodeJS.Timeout | undefined;
-  let watcher: Promise<void> | undefined;
   let cpuStart = NaN;
   let cpuEnd = NaN;
   let loadEndT = NaN;
-  try {
-    const url = `${server.url}${MODE_PATHS[spec.mode]}`;
-    const post = async () => {
-      const res = await postFile(url, clip.path, { response_format: 'json' });
-      if (res.status === 200) {
-        const answer = JSON.parse(res.body) as { isolation?: string };
-        if (answer.isolation !== spec.mode) throw new Error(`${MODE_PATHS[spec.mode]} ran ${String(answer.isolation)}, not ${spec.mode}`);
-      }
-      return res;
-    };
-    // Warm-up: one request per decoder (they leak too, before the start line).
-    const warm = await Promise.all(Array.from({ length: spec.concurrency }, () => post()));
-    if (warm.some((r) => r.status !== 200)) throw new Error(`warm-up failed: ${warm.map((r) => `${r.status} ${r.body.slice(0, 200)}`).join('; ')}`);
-    if (isolated) {
-      poolBefore = await waitForPool(server.url, poolSettled, 60_000, 100);
-      for (const w of poolBefore.workers) slotOf.set(w.pid, w.slot);
-      watcher = poolWatch();
-    }
-    await sleep(1000);
-    t0 = performance.now();
-    cpuStart = treeCpuSeconds(server.pid);
-    sample();
-    timer = setInterval(sample, SAMPLE_MS);
+  let loadEndRss = NaN;
+  let hwm = NaN;
 
-    let stopping = false;
-    const shouldStop = (): boolean => {
-      if (stopping) return true;
-      const rss = readProcMemory(server.pid)?.rss ?? NaN;
-      const avail = memAvailableBytes();
-      const elapsed = (performance.now() - t0) / 1000;
-      if (spec.capBytes !== undefined && rss > spec.capBytes) {
-        stopReason = `server RSS ${fixed(rss / GIB, 2)} GiB passed the ${fixed(spec.capBytes / GIB, 1)} GiB bound`;
-      } else if (avail < spec.reserveBytes) {
-        stopReason = `the machine's MemAvailable fell to ${fixed(avail / GIB, 1)} GiB (bound ${fixed(spec.reserveBytes / GIB, 1)} GiB)`;
-      } else if (elapsed > spec.maxSeconds) {
-        stopReason = `--max-seconds ${spec.maxSeconds} passed`;
-      } else {
-        return false;
-      }
-      stopping = true;
-      return true;
-    };
-    await Promise.all(
-      Array.from({ length: spec.concurrency }, async () => {
-        while (sent < spec.requests && !shouldStop()) {
-          sent++;
-          const res = await post();
-          statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-          if (res.status === 200) latencies.push(res.ms);
-          done++;
-        }
-      }),
+  const sample = () => {
+    const serverRss = readProcMemory(pid)?.rss ?? NaN;
+    const workers = isolated
+      ? workerPids(pid).map((w) => ({ pid: w, slot: slotOf.get(w), rss: readProcMemory(w)?.rss ?? NaN })).filter((w) => Number.isFinite(w.rss))
+      : [];
+    samples.push({ t: (performance.now() - t0) / 1000, done, serverRss, workers, memAvailable: memAvailableBytes() });
+  };
+  const dataDir = makeTempDir('hark-bench-data-');
+  const launch = serverLaunch();
+  try {
+    const run = await runLeakPhase(
+      phase,
+      { clip: clip.path, concurrency: spec.concurrency, seconds: spec.maxSeconds, maxRequests: spec.requests, ...(spec.capBytes !== undefined ? { capBytes: spec.capBytes } : {}), reserveBytes: spec.reserveBytes },
+      presets,
+      {
+        server: { ...benchServerOptions(launch), dataDir },
+        beforeLoad: async (server) => {
+          pid = server.pid;
+          readyMs = server.readyMs;
+          // Warm-up: one request per decoder (they leak too, before the start line).
+          await Promise.all(Array.from({ length: spec.concurrency }, () => transcribeVia(server.url, spec.mode, clip.path)));
+          if (isolated) {
+            poolBefore = await waitForPool(server.url, poolSettled, 60_000, 100);
+            for (const w of poolBefore.workers) slotOf.set(w.pid, w.slot);
+          }
+          // A moment idle after the warm-up, so the start line is not in its wake.
+          await sleep(1000);
+          cpuStart = treeCpuSeconds(pid);
+          t0 = performance.now();
+          sample();
+        },
+        onSample: (s, answered) => {
+          // The pool's own view gives each worker's slot (the /proc sample has pids only).
+          for (const w of s.pool?.workers ?? []) {
+            slotOf.set(w.pid, w.slot);
+            tasksOf.set(w.pid, w.tasks_done);
+          }
+          done = answered;
+          sample();
+        },
+        afterLoad: async (server, run) => {
+          done = run.requests.length;
+          loadEndT = (performance.now() - t0) / 1000;
+          cpuEnd = treeCpuSeconds(pid);
+          sample();
+          loadEndRss = samples.at(-1)!.serverRss;
+          // Idle for a while: retiring workers exit, the server's garbage can go.
+          await sleep(spec.settleSeconds * 1000);
+          if (isolated) {
+            poolAfter = await readPool(server.url);
+            for (const w of poolAfter.workers) tasksOf.set(w.pid, w.tasks_done);
+          }
+          sample();
+          hwm = readProcMemory(pid)?.hwm ?? NaN;
+        },
+      },
     );
-    loadEndT = (performance.now() - t0) / 1000;
-    cpuEnd = treeCpuSeconds(server.pid);
-    sample();
-    const loadEndRss = samples.at(-1)!.serverRss;
-    // Idle for a while: retiring workers exit, the server's garbage can go.
-    await sleep(spec.settleSeconds * 1000);
-    clearInterval(timer);
-    timer = undefined;
-    if (isolated) {
-      watching = false;
-      await watcher;
-      poolAfter = await readPool(server.url);
-      for (const w of poolAfter.workers) tasksOf.set(w.pid, w.tasks_done);
-    }
-    sample();
-    const hwm = readProcMemory(server.pid)?.hwm ?? NaN;
-    const loaded = samples.filter((s) => s.t >= 0);
+    const statuses: Record<string, number> = {};
+    for (const r of run.requests) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+    const latencies = run.requests.filter((r) => r.outcome === 'ok').map((r) => r.ms);
+    const loaded = samples.filter((x) => x.t >= 0);
     const lastWorkers = new Set(samples.at(-1)!.workers.map((w) => w.pid));
     const lives = new Map<number, WorkerLife>();
-    for (const s of loaded) {
-      for (const w of s.workers) {
+    for (const x of loaded) {
+      for (const w of x.workers) {
         const life = lives.get(w.pid);
         if (life === undefined) {
-          lives.set(w.pid, { pid: w.pid, slot: slotOf.get(w.pid), firstT: s.t, lastT: s.t, firstRss: w.rss, peakRss: w.rss, tasks: tasksOf.get(w.pid), aliveAtEnd: lastWorkers.has(w.pid) });
+          lives.set(w.pid, { pid: w.pid, slot: slotOf.get(w.pid), firstT: x.t, lastT: x.t, firstRss: w.rss, peakRss: w.rss, tasks: tasksOf.get(w.pid), aliveAtEnd: lastWorkers.has(w.pid) });
         } else {
-          life.lastT = s.t;
+          life.lastT = x.t;
           life.peakRss = Math.max(life.peakRss, w.rss);
           life.slot ??= slotOf.get(w.pid);
           life.tasks = tasksOf.get(w.pid) ?? life.tasks;
@@ -260,18 +226,18 @@ async function runPhase(spec: PhaseSpec, clip: Clip): Promise<PhaseResult> {
       }
     }
     // Slots learnt after a sample are filled in for the whole series.
-    for (const s of samples) for (const w of s.workers) w.slot ??= slotOf.get(w.pid);
-    const serverSeries = loaded.map((s) => s.serverRss);
-    const low = loaded.reduce((m, s) => (s.serverRss < m.serverRss ? s : m), loaded[0]!);
+    for (const x of samples) for (const w of x.workers) w.slot ??= slotOf.get(w.pid);
+    const serverSeries = loaded.map((x) => x.serverRss);
+    const low = loaded.reduce((m, x) => (x.serverRss < m.serverRss ? x : m), loaded[0]!);
     return {
       spec,
-      serverPid: server.pid,
-      readyMs: server.readyMs,
+      serverPid: pid,
+      readyMs,
       samples,
-      sent,
+      sent: run.requests.length,
       ok: statuses['200'] ?? 0,
       statuses,
-      stopReason,
+      stopReason: run.stop_reason.startsWith('the stages ended') ? `--max-seconds ${spec.maxSeconds} passed` : run.stop_reason,
       loadSeconds: loadEndT,
       startRss: loaded[0]!.serverRss,
       endRss: samples.at(-1)!.serverRss,
@@ -286,10 +252,7 @@ async function runPhase(spec: PhaseSpec, clip: Clip): Promise<PhaseResult> {
       workers: [...lives.values()],
     };
   } finally {
-    clearInterval(timer);
-    watching = false;
-    await watcher?.catch(() => undefined);
-    await server.stop();
+    removeTempDir(dataDir);
   }
 }
 
@@ -571,67 +534,46 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const requests = positive('requests', flags.requests, true);
-  const leakMb = positive('leak-mb', flags['leak-mb']);
-  const concurrency = positive('concurrency', flags.concurrency, true);
-  const workerCount = positive('workers', flags.workers, true);
-  const workerMaxRssMb = positive('worker-max-rss-mb', flags['worker-max-rss-mb'], true);
-  const maxTasks = positive('max-tasks', flags['max-tasks'], true);
-  const capBytes = positive('cap-gib', flags['cap-gib']) * GIB;
-  const reserveBytes = positive('reserve-gib', flags['reserve-gib']) * GIB;
-  const maxSeconds = positive('max-seconds', flags['max-seconds']);
-  const settleSeconds = positive('settle-seconds', flags['settle-seconds']);
-  const tableEvery = positive('table-every', flags['table-every']);
+  const requests = positiveFlag('requests', flags.requests);
+  const leakMb = positiveFlag('leak-mb', flags['leak-mb'], false);
+  const concurrency = positiveFlag('concurrency', flags.concurrency);
+  const workerCount = positiveFlag('workers', flags.workers);
+  const workerMaxRssMb = positiveFlag('worker-max-rss-mb', flags['worker-max-rss-mb']);
+  const maxTasks = positiveFlag('max-tasks', flags['max-tasks']);
+  const capBytes = positiveFlag('cap-gib', flags['cap-gib'], false) * GIB;
+  const reserveBytes = positiveFlag('reserve-gib', flags['reserve-gib'], false) * GIB;
+  const maxSeconds = positiveFlag('max-seconds', flags['max-seconds'], false);
+  const settleSeconds = positiveFlag('settle-seconds', flags['settle-seconds'], false);
+  const tableEvery = positiveFlag('table-every', flags['table-every'], false);
   const outPath = resolve(ROOT, flags.out!);
   if (flags.replot !== undefined) return replot(flags.replot, outPath);
 
-  installCleanup();
-  const info = machine();
-  const loadAtStart = loadAverage();
-  console.log('hark leak benchmark');
-  printMachine(info);
-  const launch = serverLaunch();
-  if (launch.warning !== undefined) console.log(`WARNING: ${launch.warning}`);
+  const { info, loadAtStart, launch } = startBench('leak');
   const corpus = benchCorpus();
   const clip = [...corpus.clips].sort((a, b) => a.durationSeconds - b.durationSeconds)[0]!;
   console.log(`${CORPUS_CREDIT}\nclip: ${clip.id} (${fixed(clip.durationSeconds, 2)} s, the shortest dev clip), every request; MemAvailable at start ${fixed(memAvailableBytes() / GIB, 1)} GiB`);
 
-  const common = { SIMULATE_NATIVE_LEAK_MB: String(leakMb), ENABLE_DEBUG_ENDPOINTS: 'true' };
-  const a: PhaseSpec = {
-    key: 'A',
-    title: 'in-process',
-    mode: 'in-process',
-    env: { ...common, ENABLE_PROCESS_ISOLATED: 'false', DEFAULT_ISOLATION: 'in-process', IN_PROCESS_CONCURRENCY: String(concurrency) },
+  // The experiment's two phases, as `hark demo leak` runs them; the bench adds its bounds and figures.
+  const presets = await loadPresets();
+  const [phaseA, phaseB] = leakPhases({ leakMb, concurrency, workers: workerCount, workerMaxRssMb, maxTasksPerWorker: maxTasks });
+  const specOf = (p: LeakPhase, cap: number | undefined): PhaseSpec => ({
+    key: p.key,
+    title: p.name,
+    mode: p.isolation,
+    env: p.env,
     requests,
     concurrency,
-    capBytes,
+    capBytes: cap,
     reserveBytes,
     maxSeconds,
     settleSeconds,
-  };
-  const b: PhaseSpec = {
-    key: 'B',
-    title: 'process-isolated',
-    mode: 'process',
-    env: {
-      ...common,
-      ENABLE_PROCESS_ISOLATED: 'true',
-      WORKER_COUNT: String(workerCount),
-      WORKER_MAX_RSS_MB: String(workerMaxRssMb),
-      MAX_TASKS_PER_WORKER: String(maxTasks),
-      IN_PROCESS_CONCURRENCY: '1',
-    },
-    requests,
-    concurrency,
-    capBytes: undefined,
-    reserveBytes,
-    maxSeconds,
-    settleSeconds,
-  };
+  });
+  const a = specOf(phaseA, capBytes);
+  const b = specOf(phaseB, undefined);
 
   heading(`Phase A: in-process, POST ${MODE_PATHS['in-process']}, ${requests} requests at concurrency ${concurrency}`);
   console.log(`${settings(a)}; bounded: stops sending at server RSS > ${fixed(capBytes / GIB, 1)} GiB, MemAvailable < ${fixed(reserveBytes / GIB, 1)} GiB or ${maxSeconds} s`);
-  const ra = await runPhase(a, clip);
+  const ra = await runPhase(a, phaseA, clip, presets);
   printTimeline(ra, tableEvery);
   printPhase(ra);
   if (ra.sent < requests) {
@@ -643,7 +585,7 @@ async function main(): Promise<void> {
 
   heading(`Phase B: process-isolated, POST ${MODE_PATHS.process}, ${requests} requests at concurrency ${concurrency}`);
   console.log(`${settings(b)}; bounded: MemAvailable < ${fixed(reserveBytes / GIB, 1)} GiB or ${maxSeconds} s`);
-  const rb = await runPhase(b, clip);
+  const rb = await runPhase(b, phaseB, clip, presets);
   printTimeline(rb, tableEvery);
   printPhase(rb);
   const workerCap = workerMaxRssMb * MIB;
@@ -763,10 +705,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`bench:leak failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exit(1);
-  },
-);
+runBench('leak', main);

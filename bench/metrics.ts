@@ -15,8 +15,7 @@
  *
  *   npm run bench:metrics [-- --workers 12 --jobs 10000 --scrapes 200]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,11 +23,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import { SqliteJobStore } from '../src/store/index.js';
-import { freePort } from '../test/support/net.js';
+import { SqliteStore } from '../src/store/index.js';
+import { startChildServer, waitFor, type ChildServer } from '../src/loadtest/child-server.js';
 
 const TARGET_P95_MS = 5;
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const CLIP = fileURLToPath(new URL('../../shared/corpus/dev/wav/1089-134686-0001.wav', import.meta.url));
 
 const { values: flags } = parseArgs({
@@ -52,20 +50,6 @@ function quantile(xs: number[], q: number): number {
 
 const ms = (x: number) => `${x.toFixed(2)} ms`;
 const summary = (xs: number[]) => `p50 ${ms(quantile(xs, 0.5))}  p95 ${ms(quantile(xs, 0.95))}  p99 ${ms(quantile(xs, 0.99))}  max ${ms(Math.max(...xs))}  (n=${xs.length})`;
-
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-    await sleep(100);
-  }
-}
 
 async function timed<T>(f: () => Promise<T>): Promise<[number, T]> {
   const t0 = performance.now();
@@ -96,7 +80,7 @@ function rssMb(pid: number): number {
 
 /** 10,000 finished jobs (completed/failed/cancelled: nothing for the runner to pick up), in one transaction. */
 async function seedJobs(dbPath: string, n: number): Promise<void> {
-  const store = await SqliteJobStore.open(dbPath);
+  const store = await SqliteStore.open(dbPath);
   await store.migrate();
   await store.close();
   const db = new Database(dbPath);
@@ -120,38 +104,16 @@ async function seedJobs(dbPath: string, n: number): Promise<void> {
   db.close();
 }
 
-interface Server {
-  child: ChildProcess;
-  pid: number;
-  url: string;
-  stop(): Promise<void>;
-}
-
-async function startServer(dataDir: string): Promise<Server> {
-  if (!existsSync(MAIN)) throw new Error('dist/ is missing: run `npm run build` first');
-  const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      PATH: process.env['PATH'] ?? '', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ENV_FILE: '/nonexistent',
-      WORKER_COUNT: String(WORKERS), SHUTDOWN_GRACE_SECONDS: '2',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM'); // a clean stop: the server takes its workers down
-    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(killer);
-  };
-  return { child, pid: child.pid!, url: `http://127.0.0.1:${port}`, stop };
+/** The server: SIGTERM lets it take its workers down; SIGKILL to its group after 15 s. */
+async function startServer(dataDir: string): Promise<ChildServer> {
+  const server = await startChildServer({ dataDir, env: { LOG_LEVEL: 'warn', WORKER_COUNT: String(WORKERS), SHUTDOWN_GRACE_SECONDS: '2' } });
+  return { ...server, stop: () => server.stop({ graceMs: 15_000 }) };
 }
 
 // ---- the bench ----
 
 const dataDir = await mkdtemp(join(tmpdir(), 'hark-bench-metrics-'));
-let server: Server | undefined;
+let server: ChildServer | undefined;
 const cleanup = async () => {
   await server?.stop();
   await rm(dataDir, { recursive: true, force: true });
@@ -165,15 +127,16 @@ try {
   console.log(`seeded ${JOBS} jobs in ${seedMs.toFixed(0)} ms`);
 
   const [bootMs, s] = await timed(async () => {
-    const s = await startServer(dataDir);
-    await until('/readyz 200', async () => (await fetch(`${s.url}/readyz`)).status === 200, 60_000);
-    await until(`${WORKERS} workers idle`, async () => {
+    // Kept where cleanup() finds it as soon as it runs, so a failed wait leaves no server behind.
+    const s = (server = await startServer(dataDir));
+    await waitFor(async () => {
       const view = (await (await fetch(`${s.url}/debug/pool`)).json()) as { workers: { state: string }[] };
       return view.workers.length === WORKERS && view.workers.every((w) => w.state === 'idle');
-    }, 120_000);
+    }, 120_000).catch(() => {
+      throw new Error(`${WORKERS} workers were not idle within 120 s`);
+    });
     return s;
   });
-  server = s;
   console.log(`server ready with ${WORKERS} warm workers in ${(bootMs / 1000).toFixed(1)} s; server RSS ${rssMb(s.pid).toFixed(0)} MB`);
 
   // A few transcriptions first, so histograms and counters have the series a real server has.
@@ -234,12 +197,12 @@ try {
   await prober;
 
   // 4. The store queries behind hark_jobs and the running-job gauges, on the same file.
-  const store = await SqliteJobStore.open(dbPath);
+  const store = await SqliteStore.open(dbPath);
   const countMs: number[] = [];
   const runningMs: number[] = [];
   for (let i = 0; i < SCRAPES; i++) {
-    countMs.push((await timed(() => store.countByStatus()))[0]);
-    runningMs.push((await timed(() => store.runningJobs()))[0]);
+    countMs.push((await timed(() => store.jobs.countByStatus()))[0]);
+    runningMs.push((await timed(() => store.runs.runningJobs()))[0]);
   }
   await store.close();
 

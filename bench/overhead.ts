@@ -19,12 +19,13 @@ import { loadConfig } from '../src/config/index.js';
 import { createEngine } from '../src/engines/index.js';
 import type { Clip } from '../test/support/eval/index.js';
 import { startChildServer, type ChildServer } from './lib/child-server.js';
-import { installCleanup, makeTempDir } from './lib/cleanup.js';
+import { positiveFlag, runBench, startBench } from './lib/bench.js';
+import { makeTempDir } from './lib/cleanup.js';
 import { benchCorpus, CORPUS_CREDIT } from './lib/corpus.js';
 import { transcribeOverHttp, TRANSCRIBE_PATH } from './lib/http.js';
 import { mb, readCpuSeconds, readProcMemory, treeRss } from './lib/proc.js';
-import { ROOT, serverLaunch } from './lib/paths.js';
-import { fixed, heading, loadAverage, machine, median, pct, printMachine, table, verdict, writeResults } from './lib/report.js';
+import { ROOT } from './lib/paths.js';
+import { fixed, heading, loadAverage, median, pct, table, verdict, writeResults } from './lib/report.js';
 import { sum } from './lib/runs.js';
 import { IN_PROCESS_ONLY } from './lib/settings.js';
 
@@ -90,14 +91,8 @@ async function main(): Promise<void> {
     console.log('usage: npm run bench:overhead [-- --rounds N]\n  --rounds N  passes over the corpus for the direct-vs-HTTP comparison (default 2)');
     return;
   }
-  const rounds = Number(flags.rounds);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, not ${flags.rounds}`);
-  installCleanup();
-  const info = machine();
-  console.log('hark overhead benchmark');
-  printMachine(info);
-  const launch = serverLaunch();
-  if (launch.warning !== undefined) console.log(`WARNING: ${launch.warning}`);
+  const rounds = positiveFlag('rounds', flags.rounds);
+  const { info, launch } = startBench('overhead');
   const corpus = benchCorpus();
   const { clips } = corpus;
   console.log(`${CORPUS_CREDIT}\n${clips.length} clips, ${fixed(corpus.audioSeconds, 1)} s of audio; warm-up clip ${corpus.warmup.id} (not counted)`);
@@ -294,10 +289,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`bench:overhead failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exit(1);
-  },
-);
+runBench('overhead', main);

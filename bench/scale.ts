@@ -18,12 +18,11 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Clip } from '../test/support/eval/index.js';
 import { startChildServer } from './lib/child-server.js';
-import { installCleanup } from './lib/cleanup.js';
+import { positiveFlag, runBench, startBench } from './lib/bench.js';
 import { benchCorpus, CORPUS_CREDIT } from './lib/corpus.js';
 import { poolSettled, readPool, recycledTotal, waitForPool } from './lib/pool.js';
 import { compareScaleOut, type ScaleOutRun } from './lib/scale-out.js';
-import { serverLaunch } from './lib/paths.js';
-import { fixed, heading, loadAverage, machine, printMachine, table, verdict, writeResults } from './lib/report.js';
+import { fixed, heading, loadAverage, table, verdict, writeResults } from './lib/report.js';
 import { MODE_PATHS, transcribeVia } from './lib/routes.js';
 import { sum } from './lib/runs.js';
 import { busyCores, readSystemCpu, treeCpuSeconds } from './lib/sampling.js';
@@ -131,16 +130,9 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const rounds = Number(flags.rounds);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, not ${flags.rounds}`);
+  const rounds = positiveFlag('rounds', flags.rounds);
   if (!['all', 'workers', 'instances'].includes(flags.part)) throw new Error(`--part must be workers, instances or all, not ${flags.part}`);
-  installCleanup();
-  const info = machine();
-  const loadAtStart = loadAverage();
-  console.log('hark scale benchmark');
-  printMachine(info);
-  const launch = serverLaunch();
-  if (launch.warning !== undefined) console.log(`WARNING: ${launch.warning}`);
+  const { info, loadAtStart, launch } = startBench('scale');
   const corpus = benchCorpus();
   const clips = [...corpus.clips].sort((a, b) => b.durationSeconds - a.durationSeconds);
   console.log(`${CORPUS_CREDIT}\n${clips.length} clips, ${fixed(corpus.audioSeconds, 1)} s of audio, longest first; warm-up clip ${corpus.warmup.id} (not counted)`);
@@ -308,10 +300,4 @@ async function scaleOutSection(clips: readonly Clip[], warmup: Clip): Promise<Sc
   return runs;
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`bench:scale failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exit(1);
-  },
-);
+runBench('scale', main);

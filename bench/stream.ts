@@ -26,12 +26,12 @@ import { loadConfig } from '../src/config/index.js';
 import type { Isolation } from '../src/engines/index.js';
 import { tally, wer, type Clip, type WerTally } from '../test/support/eval/index.js';
 import { startChildServer } from './lib/child-server.js';
-import { installCleanup } from './lib/cleanup.js';
+import { positiveFlag, runBench, startBench } from './lib/bench.js';
 import { benchCorpus, CORPUS_CREDIT } from './lib/corpus.js';
 import { postFile, transcribeOverHttp } from './lib/http.js';
-import { ROOT, serverLaunch } from './lib/paths.js';
+import { ROOT } from './lib/paths.js';
 import { processTree, readCpuSeconds } from './lib/proc.js';
-import { fixed, heading, loadAverage, machine, printMachine, table, verdict, writeResults, type Column } from './lib/report.js';
+import { fixed, heading, loadAverage, table, verdict, writeResults, type Column } from './lib/report.js';
 import { clipRun, sum, type ClipRun } from './lib/runs.js';
 import { IN_PROCESS_ONLY } from './lib/settings.js';
 import { treeCpuSeconds } from './lib/sampling.js';
@@ -65,12 +65,6 @@ const USAGE = `usage: npm run bench:stream [-- --clips N --min-streams N --max-s
   --max-streams N       the capacity series stops here if nothing fell behind before (default 8)
   --capacity-seconds S  audio per stream in the capacity series, whole clips (default 20)
   --lag-limit-ms MS     a stream keeps up when its last final lands within this of its end + pause, and done within this of end (default 1000)`;
-
-function positiveInt(name: string, value: string | undefined): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, not ${String(value)}`);
-  return n;
-}
 
 /** `count` clips spread evenly from the shortest to the longest. */
 function spreadClips(clips: readonly Clip[], count: number): Clip[] {
@@ -452,17 +446,12 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const clipCount = positiveInt('clips', flags.clips);
-  const maxStreams = positiveInt('max-streams', flags['max-streams']);
-  const minStreams = Math.min(maxStreams, positiveInt('min-streams', flags['min-streams']));
-  const capacitySeconds = positiveInt('capacity-seconds', flags['capacity-seconds']);
-  const lagLimitMs = positiveInt('lag-limit-ms', flags['lag-limit-ms']);
-  installCleanup();
-  const info = machine();
-  console.log('hark live streaming benchmark');
-  printMachine(info);
-  const launch = serverLaunch();
-  if (launch.warning !== undefined) console.log(`WARNING: ${launch.warning}`);
+  const clipCount = positiveFlag('clips', flags.clips);
+  const maxStreams = positiveFlag('max-streams', flags['max-streams']);
+  const minStreams = Math.min(maxStreams, positiveFlag('min-streams', flags['min-streams']));
+  const capacitySeconds = positiveFlag('capacity-seconds', flags['capacity-seconds']);
+  const lagLimitMs = positiveFlag('lag-limit-ms', flags['lag-limit-ms']);
+  const { info, launch } = startBench('live streaming');
   const config = loadConfig({ env: { ...process.env, ...BASE_ENV }, envFile: join(ROOT, '.env') });
   const silence = config.STREAM_SILENCE_SECONDS;
   const pause = silence + GAP_SLACK_SECONDS;
@@ -530,10 +519,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`bench:stream failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exit(1);
-  },
-);
+runBench('stream', main);

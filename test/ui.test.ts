@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { uiRoutes } from '../src/http/routes/ui.js';
 import { tally, wer } from './support/eval/index.js';
 import { joinWavs } from './support/audio.js';
 import { describeViolations, launchBrowser, seriousA11yViolations, watchPage, type PageWatch, type TestBrowser } from './support/browser.js';
-import { alive, spawnServer, waitFor, type ChildServer } from './support/child-server.js';
+import { alive, spawnServer, startChildServer, waitFor, type ChildServer } from './support/child-server.js';
 import { clip, devClips } from './support/corpus.js';
 import { poolView } from './support/http.js';
 import { getJob, submitJob, waitFinished, waitForJob } from './support/jobs.js';
@@ -19,9 +19,8 @@ import { startTestServer, type TestServer } from './support/server.js';
 import { freePort } from './support/net.js';
 
 const UI_DIR = fileURLToPath(new URL('../dist/ui/', import.meta.url));
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-/** `npm run screenshots:ui` sets this to docs/img; otherwise the pictures go to a temp folder. */
-const SHOTS = process.env['UI_SCREENSHOT_DIR'] ?? join(tmpdir(), 'hark-ui-screenshots');
+/** `npm run screenshots:ui` sets this to docs/img; otherwise the pictures go to the test's temp folder, removed at the end. */
+const SHOTS = process.env['UI_SCREENSHOT_DIR'];
 const XSS_NAME = '<img src=x onerror=alert(1)>.wav';
 const REFERENCE = clip('1089-134686-0000');
 
@@ -41,10 +40,11 @@ async function open(path: string, viewport = { width: 1280, height: 800 }): Prom
 }
 
 async function shot(page: Page, name: string): Promise<void> {
-  await mkdir(SHOTS, { recursive: true });
+  const dir = SHOTS ?? join(work, 'screenshots');
+  await mkdir(dir, { recursive: true });
   // Let polled panels settle and fonts render before the picture.
   await page.waitForTimeout(300);
-  await page.screenshot({ path: join(SHOTS, `ui-${name}.png`), fullPage: true, animations: 'disabled' });
+  await page.screenshot({ path: join(dir, `ui-${name}.png`), fullPage: true, animations: 'disabled' });
 }
 
 /** No serious or critical axe-core violation, in the light and the dark theme. */
@@ -380,23 +380,9 @@ describe('web page', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'hark-ui-restart-'));
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
-    const env = {
-      PATH: process.env['PATH'] ?? '',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DATA_DIR: dataDir,
-      ENV_FILE: '/nonexistent',
-      LOG_LEVEL: 'warn',
-      WORKER_COUNT: '1',
-      UTTERANCE_MAX_SECONDS: '10',
-      SHUTDOWN_GRACE_SECONDS: '1',
-    };
-    const start = async () => {
-      const child = spawn(process.execPath, [MAIN], { env, stdio: 'ignore' });
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      await waitFor(async () => (await fetch(`${origin}/readyz`)).status === 200, 30_000);
-      return { child, exited };
-    };
+    const env = { LOG_LEVEL: 'warn', WORKER_COUNT: '1', UTTERANCE_MAX_SECONDS: '10', SHUTDOWN_GRACE_SECONDS: '1' };
+    // The same port and DATA_DIR across the restart: the page reconnects where it was.
+    const start = () => startChildServer({ port, dataDir, env });
     let srv = await start();
     try {
       const accepted = await submitJob(origin, long);
@@ -407,7 +393,7 @@ describe('web page', () => {
       await page.locator('.conn', { hasText: 'Live' }).waitFor();
       const before = await page.locator('.log-line').allTextContents();
 
-      srv.child.kill('SIGKILL');
+      srv.signal('SIGKILL');
       await srv.exited;
       await page.locator('.conn', { hasText: 'Reconnecting' }).waitFor();
       await page.locator('.note-title', { hasText: 'The server cannot be reached' }).waitFor();
@@ -424,8 +410,7 @@ describe('web page', () => {
       await page.locator('.conn', { hasText: 'Ended' }).waitFor({ timeout: 15_000 });
       await page.close();
     } finally {
-      srv.child.kill('SIGTERM');
-      await srv.exited;
+      await srv.stop();
       await rm(dataDir, { recursive: true, force: true });
     }
   });

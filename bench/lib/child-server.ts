@@ -1,7 +1,5 @@
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { makeTempDir, removeTempDir, spawnTracked, stopChild } from './cleanup.js';
+import { startChildServer as start, type ChildServer as Child, type ChildServerOptions } from '../../src/loadtest/child-server.js';
+import { makeTempDir, removeTempDir, trackChild } from './cleanup.js';
 import { ROOT, serverLaunch, type Launch } from './paths.js';
 
 /** A hark started as `npm start` starts it, in its own process, with its own DATA_DIR. */
@@ -16,7 +14,7 @@ export interface ChildServer {
   readyMs: number;
   /** The last lines the server logged, for error messages. */
   logTail(): string;
-  /** SIGTERM (graceful), SIGKILL after 5 s, then removes DATA_DIR. */
+  /** SIGTERM (graceful), SIGKILL to its process group after 5 s, then removes DATA_DIR. */
   stop(): Promise<void>;
 }
 
@@ -28,70 +26,57 @@ export interface StartOptions {
   pollMs?: number;
 }
 
-function collectLines(stream: Readable | null, tail: string[], onLine?: (line: string) => void): void {
-  if (stream === null) return;
-  createInterface({ input: stream }).on('line', (line) => {
-    tail.push(line);
-    if (tail.length > 40) tail.shift();
-    onLine?.(line);
-  });
+/**
+ * How a bench's server is started through the shared harness: `launch` (dist,
+ * or tsx on the sources), the shell's settings (and .env, as `npm start` reads
+ * it) under the bench's own, and the child registered for the Ctrl-C cleanup.
+ */
+export function benchServerOptions(launch: Launch = serverLaunch()): ChildServerOptions & { env: Record<string, string> } {
+  return {
+    command: launch.command,
+    args: launch.args,
+    cwd: ROOT,
+    baseEnv: process.env,
+    env: { LOG_LEVEL: 'info', ENV_FILE: process.env['ENV_FILE'] ?? '.env' },
+    onSpawn: trackChild,
+  };
 }
 
-/** Starts `node dist/main.js` on 127.0.0.1 and a free port; resolves once /readyz says ready. */
+/**
+ * Starts `node dist/main.js` (tsx on the sources when there is no build) on
+ * 127.0.0.1 and a free port, through the shared harness (src/loadtest/child-server.ts);
+ * resolves once /readyz says ready. The child and its DATA_DIR are registered
+ * for the bench's Ctrl-C cleanup.
+ */
 export async function startChildServer(options: StartOptions = {}): Promise<ChildServer> {
-  const { timeoutMs = 60_000, pollMs = 10 } = options;
   const launch = serverLaunch();
   const dataDir = makeTempDir('hark-bench-data-');
-  const tail: string[] = [];
-  const started = performance.now();
-  const child = spawnTracked(launch.command, launch.args, {
-    cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...options.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const pid = child.pid;
-  const logTail = () => tail.join('\n');
-  const stop = async () => {
-    await stopChild(child);
-    removeTempDir(dataDir);
-  };
-
+  let child: Child;
   try {
-    if (pid === undefined) throw new Error(`could not start ${launch.command} ${launch.args.join(' ')}`);
-    let exited: string | undefined;
-    child.on('exit', (code, signal) => (exited = `exited with ${signal ?? `code ${code}`}`));
-    let url: string | undefined;
-    let listeningMs = 0;
-    collectLines(child.stdout, tail, (line) => {
-      if (url !== undefined || !line.startsWith('{')) return;
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg === 'hark listening' && entry.url !== undefined) {
-        url = entry.url;
-        listeningMs = performance.now() - started;
-      }
+    const base = benchServerOptions(launch);
+    child = await start({
+      ...base,
+      env: { ...base.env, ...options.env },
+      dataDir,
+      timeoutMs: options.timeoutMs ?? 60_000,
+      pollMs: options.pollMs ?? 10,
+      maxLogLines: 40,
     });
-    collectLines(child.stderr, tail);
-
-    const deadline = started + timeoutMs;
-    const fail = (why: string) => new Error(`hark server ${why}; its last log lines:\n${logTail()}`);
-    while (url === undefined) {
-      if (exited !== undefined) throw fail(exited);
-      if (performance.now() > deadline) throw fail(`did not listen within ${timeoutMs} ms`);
-      await sleep(pollMs);
-    }
-    for (;;) {
-      if (exited !== undefined) throw fail(exited);
-      const res = await fetch(`${url}/readyz`);
-      const body = (await res.json()) as { status?: string };
-      if (res.status === 200) break;
-      if (body.status === 'failed') throw fail(`failed to load its engines (${JSON.stringify(body)})`);
-      if (performance.now() > deadline) throw fail(`was not ready within ${timeoutMs} ms`);
-      await sleep(pollMs);
-    }
-    const readyMs = performance.now() - started;
-    return { url, pid, dataDir, launch, listeningMs, readyMs, logTail, stop };
   } catch (err) {
-    await stop();
+    removeTempDir(dataDir);
     throw err;
   }
+  return {
+    url: child.url,
+    pid: child.pid,
+    dataDir,
+    launch,
+    listeningMs: child.listeningMs,
+    readyMs: child.readyMs,
+    logTail: () => child.logTail(),
+    stop: async () => {
+      await child.stop();
+      removeTempDir(dataDir);
+    },
+  };
 }

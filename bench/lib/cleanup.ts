@@ -54,26 +54,16 @@ export function removeTempDir(dir: string): void {
   tempDirs.delete(dir);
 }
 
-/** Spawns a child in its own process group, killed (with its group) when the bench ends. */
-export function spawnTracked(command: string, args: readonly string[], options: SpawnOptions): ChildProcess {
+/** Registers a child leading its own process group: killed (with its group) when the bench ends. */
+export function trackChild(child: ChildProcess): void {
   installCleanup();
-  const child = spawn(command, args, { ...options, detached: true });
   children.add(child);
   child.on('exit', () => children.delete(child));
-  return child;
 }
 
-/**
- * Asks a child to stop (SIGTERM to the child itself, so it can shut down
- * cleanly), then kills its whole group if it has not exited within `graceMs`.
- */
-export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-  // Grandchildren (an ffmpeg still running) go with the group.
-  killGroup(child, 'SIGKILL');
+/** Spawns a child in its own process group, killed (with its group) when the bench ends. */
+export function spawnTracked(command: string, args: readonly string[], options: SpawnOptions): ChildProcess {
+  const child = spawn(command, args, { ...options, detached: true });
+  trackChild(child);
+  return child;
 }

@@ -1,5 +1,6 @@
 import { openAsBlob } from 'node:fs';
 import { basename } from 'node:path';
+import type { HarkFormat, JobStatus } from '../api/index.js';
 
 /** A failed call to the server, printed as one line by the CLI. */
 export class ApiError extends Error {
@@ -56,13 +57,13 @@ export class JobsClient {
     return this.call<JobView>(`/api/v1/jobs/${encodeURIComponent(id)}`);
   }
 
-  list(status: string | undefined, limit: number): Promise<{ jobs: JobView[]; next_cursor: string | null }> {
+  list(status: JobStatus | undefined, limit: number): Promise<{ jobs: JobView[]; next_cursor: string | null }> {
     const q = new URLSearchParams({ limit: String(limit) });
     if (status) q.set('status', status);
     return this.call(`/api/v1/jobs?${q}`);
   }
 
-  result(id: string, format: string): Promise<string | object> {
+  result(id: string, format: HarkFormat): Promise<string | object> {
     return this.call(`/api/v1/jobs/${encodeURIComponent(id)}/result?format=${format}`);
   }
 

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError, ENGINE_NAMES, loadConfig, type Config } from '../config/index.js';
 import { main as serve } from '../main.js';
+import { HARK_FORMATS, JOB_STATUSES, PRIORITIES, type HarkFormat, type JobStatus, type Priority } from '../api/index.js';
 import { ISOLATION_MODES, type Isolation } from '../engines/index.js';
 import { VERSION } from '../http/index.js';
 import { ApiError, formatJobRow, JobsClient } from './jobs.js';
@@ -9,7 +10,7 @@ import { registerKeys } from './keys.js';
 import { registerLoadtest } from './loadtest.js';
 import { registerModels } from './models.js';
 import { registerStream } from './stream.js';
-import { CLI_FORMATS, transcribeFiles, type CliFormat } from './transcribe.js';
+import { transcribeFiles } from './transcribe.js';
 
 function config(overrides: Record<string, string> = {}): Config {
   try {
@@ -42,11 +43,11 @@ program
   .command('transcribe')
   .description('transcribe audio files with the engine in this process; the transcript goes to stdout')
   .argument('<files...>', 'audio files (wav, flac, mp3, ogg/opus, m4a/aac, webm...)')
-  .addOption(new Option('-f, --format <format>', 'output format (json: one object; JSON Lines for several files)').choices(CLI_FORMATS).default('text'))
+  .addOption(new Option('-f, --format <format>', 'output format (json: one object; JSON Lines for several files)').choices(HARK_FORMATS).default('text'))
   .addOption(new Option('-e, --engine <engine>', 'engine (default: ENGINE)').choices(ENGINE_NAMES))
   .addOption(new Option('-i, --isolation <mode>', 'run the engine here or in a worker process').choices(ISOLATION_MODES).default('in-process'))
   .option('--no-progress', 'no progress on stderr')
-  .action(async (files: string[], opts: { format: CliFormat; engine?: (typeof ENGINE_NAMES)[number]; isolation: Isolation; progress: boolean }) => {
+  .action(async (files: string[], opts: { format: HarkFormat; engine?: (typeof ENGINE_NAMES)[number]; isolation: Isolation; progress: boolean }) => {
     const cfg = config({ LOG_LEVEL: 'silent' });
     process.exitCode = await transcribeFiles(files, cfg, {
       format: opts.format,
@@ -82,12 +83,12 @@ jobs
   .command('submit')
   .description('submit audio files as jobs; prints one job id per file')
   .argument('<files...>')
-  .addOption(new Option('-p, --priority <priority>', 'priority').choices(['high', 'normal', 'low']).default('normal'))
+  .addOption(new Option('-p, --priority <priority>', 'priority').choices(PRIORITIES).default('normal'))
   .option('-w, --wait', 'wait until every job has ended, showing progress on stderr, then print transcripts')
   .addOption(new Option('-i, --isolation <mode>', 'isolation mode (default: the server\'s)').choices(ISOLATION_MODES))
   .option('--callback-url <url>', 'webhook called when each job ends')
   .action(
-    api(async (client, files: string[], opts: { priority: string; wait?: boolean; isolation?: string; callbackUrl?: string }) => {
+    api(async (client, files: string[], opts: { priority: Priority; wait?: boolean; isolation?: string; callbackUrl?: string }) => {
       const fields: Record<string, string> = { priority: opts.priority };
       if (opts.isolation) fields['isolation'] = opts.isolation;
       if (opts.callbackUrl) fields['callback_url'] = opts.callbackUrl;
@@ -109,10 +110,10 @@ jobs
 jobs
   .command('list')
   .description('jobs, newest first')
-  .addOption(new Option('-s, --status <status>', 'only this status').choices(['queued', 'running', 'completed', 'failed', 'cancelled']))
+  .addOption(new Option('-s, --status <status>', 'only this status').choices(JOB_STATUSES))
   .option('-n, --limit <n>', 'how many', '50')
   .action(
-    api(async (client, opts: { status?: string; limit: string }) => {
+    api(async (client, opts: { status?: JobStatus; limit: string }) => {
       const page = await client.list(opts.status, Number(opts.limit));
       for (const j of page.jobs) process.stdout.write(`${formatJobRow(j)}\n`);
     }),
@@ -128,9 +129,9 @@ jobs
   .command('result')
   .description('the transcript of a completed job')
   .argument('<id>')
-  .addOption(new Option('-f, --format <format>', 'format').choices(['text', 'json', 'srt', 'vtt']).default('text'))
+  .addOption(new Option('-f, --format <format>', 'format').choices(HARK_FORMATS).default('text'))
   .action(
-    api(async (client, id: string, opts: { format: string }) => {
+    api(async (client, id: string, opts: { format: HarkFormat }) => {
       const r = await client.result(id, opts.format);
       process.stdout.write(typeof r === 'string' ? r : `${JSON.stringify(r, null, 2)}\n`);
     }),

@@ -9,13 +9,11 @@ import { InProcessExecutor, PoolExecutor, type Executor } from '../executors/ind
 import { createLogger } from '../logger.js';
 import { WorkerPool } from '../pool/index.js';
 import { AppError } from '../errors.js';
+import type { HarkFormat } from '../api/index.js';
 import { renderText } from '../transcription/index.js';
 
-export const CLI_FORMATS = ['text', 'json', 'srt', 'vtt'] as const;
-export type CliFormat = (typeof CLI_FORMATS)[number];
-
 export interface TranscribeCommandOptions {
-  format: CliFormat;
+  format: HarkFormat;
   engine: EngineName;
   /** in-process: the engine runs in this process; process: in one supervised worker process. */
   isolation: Isolation;
@@ -24,7 +22,7 @@ export interface TranscribeCommandOptions {
 }
 
 /** One file: a pretty JSON object. Several: JSON Lines, one object per file, so the output stays parseable. */
-function render(format: CliFormat, file: string, t: Transcript, several: boolean): string {
+function render(format: HarkFormat, file: string, t: Transcript, several: boolean): string {
   if (format !== 'json') return renderText(format, t);
   return several ? `${JSON.stringify({ file, ...t })}\n` : `${JSON.stringify({ file, ...t }, null, 2)}\n`;
 }

@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { COLORS, escapeXml, lineChartSvg, renderPng } from './chart.js';
+import { COLORS, escapeXml, lineChartSvg, renderPng, type ChartSeries } from './chart.js';
 import type { RequestRecord, RunResult, Sample } from './runner.js';
 
 /*
@@ -100,20 +100,14 @@ function cumulative(reqs: readonly RequestRecord[], seconds: number, pick: (r: R
 export function chartsFor(report: Report, width = 1000): string[] {
   const reqs = report.requests;
   const seconds = report.elapsed_ms / 1000;
-  const xLabel = 'time since the run started (s)';
-  const throughput = lineChartSvg({
-    title: 'Throughput',
-    subtitle: 'answers per second, by the second they ended',
-    xLabel,
-    yLabel: 'requests / s',
-    width,
-    xMax: Math.max(1, Math.ceil(seconds)),
-    series: [
-      { name: 'completed (2xx)', color: COLORS.blue, points: perSecond(reqs, seconds, (r) => r.outcome === 'ok') },
-      { name: 'rejected (503 AT_CAPACITY)', color: COLORS.orange, points: perSecond(reqs, seconds, (r) => r.outcome === 'rejected') },
-      { name: 'errors and timeouts', color: COLORS.vermillion, points: perSecond(reqs, seconds, (r) => r.outcome !== 'ok' && r.outcome !== 'rejected') },
-    ],
-  });
+  // Every chart runs along the same time axis.
+  const overTime = (title: string, subtitle: string, yLabel: string, series: ChartSeries[]) =>
+    lineChartSvg({ title, subtitle, xLabel: 'time since the run started (s)', yLabel, width, xMax: Math.max(1, Math.ceil(seconds)), series });
+  const throughput = overTime('Throughput', 'answers per second, by the second they ended', 'requests / s', [
+    { name: 'completed (2xx)', color: COLORS.blue, points: perSecond(reqs, seconds, (r) => r.outcome === 'ok') },
+    { name: 'rejected (503 AT_CAPACITY)', color: COLORS.orange, points: perSecond(reqs, seconds, (r) => r.outcome === 'rejected') },
+    { name: 'errors and timeouts', color: COLORS.vermillion, points: perSecond(reqs, seconds, (r) => r.outcome !== 'ok' && r.outcome !== 'rejected') },
+  ]);
 
   const win = Math.max(1, Math.round(seconds / 60));
   const n = Math.max(1, Math.ceil(seconds / win));
@@ -124,49 +118,25 @@ export function chartsFor(report: Report, width = 1000): string[] {
     b.sort((x, y) => x - y);
     for (const q of [50, 95, 99] as const) p[q].push([(i + 0.5) * win, percentile(b, q) ?? NaN]);
   });
-  const latency = lineChartSvg({
-    title: 'Latency percentiles',
-    subtitle: `completed requests, ${win} s windows`,
-    xLabel,
-    yLabel: 'latency (ms)',
-    width,
-    xMax: Math.max(1, Math.ceil(seconds)),
-    series: [
-      { name: 'p50', color: COLORS.blue, points: p[50] },
-      { name: 'p95', color: COLORS.orange, points: p[95] },
-      { name: 'p99', color: COLORS.vermillion, points: p[99] },
-    ],
-  });
+  const latency = overTime('Latency percentiles', `completed requests, ${win} s windows`, 'latency (ms)', [
+    { name: 'p50', color: COLORS.blue, points: p[50] },
+    { name: 'p95', color: COLORS.orange, points: p[95] },
+    { name: 'p99', color: COLORS.vermillion, points: p[99] },
+  ]);
 
-  const errors = lineChartSvg({
-    title: 'Errors and 503s',
-    subtitle: 'running totals',
-    xLabel,
-    yLabel: 'requests',
-    width,
-    xMax: Math.max(1, Math.ceil(seconds)),
-    series: [
-      { name: '503 AT_CAPACITY', color: COLORS.orange, points: cumulative(reqs, seconds, (r) => r.outcome === 'rejected') },
-      { name: 'other HTTP errors', color: COLORS.purple, points: cumulative(reqs, seconds, (r) => r.outcome === 'http_error') },
-      { name: 'timeouts', color: COLORS.vermillion, points: cumulative(reqs, seconds, (r) => r.outcome === 'timeout') },
-      { name: 'network errors', color: COLORS.black, points: cumulative(reqs, seconds, (r) => r.outcome === 'error') },
-    ],
-  });
+  const errors = overTime('Errors and 503s', 'running totals', 'requests', [
+    { name: '503 AT_CAPACITY', color: COLORS.orange, points: cumulative(reqs, seconds, (r) => r.outcome === 'rejected') },
+    { name: 'other HTTP errors', color: COLORS.purple, points: cumulative(reqs, seconds, (r) => r.outcome === 'http_error') },
+    { name: 'timeouts', color: COLORS.vermillion, points: cumulative(reqs, seconds, (r) => r.outcome === 'timeout') },
+    { name: 'network errors', color: COLORS.black, points: cumulative(reqs, seconds, (r) => r.outcome === 'error') },
+  ]);
 
   const pts = (pick: (s: Sample) => number | undefined): [number, number][] => report.samples.map((s) => [s.t / 1000, (pick(s) ?? NaN) / MB]);
-  const memory = lineChartSvg({
-    title: 'Memory: server vs workers',
-    subtitle: 'RSS from /metrics (server) and /debug/pool (workers), each second',
-    xLabel,
-    yLabel: 'RSS (MB)',
-    width,
-    xMax: Math.max(1, Math.ceil(seconds)),
-    series: [
-      { name: 'server', color: COLORS.blue, width: 2.5, points: pts((s) => s.server_rss_bytes) },
-      { name: 'workers (sum)', color: COLORS.green, points: pts((s) => s.workers_rss_bytes) },
-      { name: 'largest worker', color: COLORS.green, dash: '6 4', points: pts((s) => s.worker_rss_max_bytes) },
-    ],
-  });
+  const memory = overTime('Memory: server vs workers', 'RSS from /metrics (server) and /debug/pool (workers), each second', 'RSS (MB)', [
+    { name: 'server', color: COLORS.blue, width: 2.5, points: pts((s) => s.server_rss_bytes) },
+    { name: 'workers (sum)', color: COLORS.green, points: pts((s) => s.workers_rss_bytes) },
+    { name: 'largest worker', color: COLORS.green, dash: '6 4', points: pts((s) => s.worker_rss_max_bytes) },
+  ]);
   return [throughput, latency, errors, memory];
 }
 

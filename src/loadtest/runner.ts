@@ -37,6 +37,8 @@ export interface RunSettings {
   stopAboveServerRssBytes?: number;
   /** Stop early once the machine's MemAvailable falls under this (bytes; local servers). */
   stopBelowMemAvailableBytes?: number;
+  /** Closed model: send at most this many requests in all (the stages still bound the time). */
+  maxRequests?: number;
 }
 
 export type Outcome = 'ok' | 'rejected' | 'http_error' | 'timeout' | 'error';
@@ -62,7 +64,7 @@ export interface Sample {
   target_vus: number;
   in_flight: number;
   capacity?: unknown;
-  pool?: { size: number; busy_workers: number; waiting_tasks: number; workers: { pid: number; state: string; rss_bytes: number | null; tasks_done: number }[] };
+  pool?: { size: number; busy_workers: number; waiting_tasks: number; workers: { slot: number; pid: number; state: string; rss_bytes: number | null; tasks_done: number }[] };
   server_rss_bytes?: number;
   workers_rss_bytes?: number;
   worker_rss_max_bytes?: number;
@@ -209,10 +211,12 @@ export async function runLoad(settings: RunSettings, presets: PresetsModule, hoo
   let stopReason = 'the stages ended';
   let dropped = 0;
   let fileIndex = 0;
+  let issued = 0;
 
   /** One iteration: a transcription (or a job to its end); always resolves with a record. */
   async function iteration(vu: number): Promise<void> {
     const body = bodies[fileIndex++ % bodies.length];
+    issued++;
     const controller = new AbortController();
     inFlight.add(controller);
     const timer = setTimeout(() => controller.abort(new Timeout('request timeout')), settings.requestTimeoutSeconds * 1000);
@@ -286,7 +290,7 @@ export async function runLoad(settings: RunSettings, presets: PresetsModule, hoo
     if (capacity.status === 'fulfilled') s.capacity = capacity.value;
     if (pool.status === 'fulfilled') {
       const p = pool.value as NonNullable<Sample['pool']>;
-      const workers = (p.workers ?? []).map((w) => ({ pid: w.pid, state: w.state, rss_bytes: w.rss_bytes, tasks_done: w.tasks_done }));
+      const workers = (p.workers ?? []).map((w) => ({ slot: w.slot, pid: w.pid, state: w.state, rss_bytes: w.rss_bytes, tasks_done: w.tasks_done }));
       s.pool = { size: p.size, busy_workers: p.busy_workers, waiting_tasks: p.waiting_tasks, workers };
       const live = workers.filter((w) => w.state !== 'dead' && typeof w.rss_bytes === 'number').map((w) => w.rss_bytes as number);
       s.workers_rss_bytes = live.reduce((a, b) => a + b, 0);
@@ -324,6 +328,10 @@ export async function runLoad(settings: RunSettings, presets: PresetsModule, hoo
       running.add(vu);
       try {
         while (!stopIssuing.signal.aborted && now() < stagesEnd && vu < currentTarget) {
+          if (settings.maxRequests !== undefined && issued >= settings.maxRequests) {
+            stop(`all ${settings.maxRequests} requests sent`);
+            break;
+          }
           await iteration(vu);
           if (settings.thinkTimeSeconds > 0) await abortableSleep(settings.thinkTimeSeconds * 1000, stopIssuing.signal);
         }
@@ -343,12 +351,12 @@ export async function runLoad(settings: RunSettings, presets: PresetsModule, hoo
   } else {
     // Open model: arrivals at `rate` per second, at most maxVus in flight.
     const rate = settings.rate;
-    let issued = 0;
+    let arrivals = 0;
     let slot = 0;
     while (!stopIssuing.signal.aborted && now() < stagesEnd) {
       const due = Math.floor((now() / 1000) * rate);
-      while (issued < due) {
-        issued++;
+      while (arrivals < due) {
+        arrivals++;
         if (inFlight.size >= maxVus) {
           dropped++;
           continue;

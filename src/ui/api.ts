@@ -9,7 +9,8 @@ import type { poolViewSchema } from '../http/routes/debug.js';
 import type { MemoryHistoryView, SystemInfo } from '../http/routes/server-info.js';
 import type { errorBodySchema } from '../http/openapi.js';
 import type { TranscriptionResponse } from '../transcription/index.js';
-import type { JobStatus } from '../jobs/model.js';
+import type { capacityResponseSchema, capacitySchema } from '../http/routes/capacity.js';
+import { JOB_STATUSES, TERMINAL_STATUSES, type HarkFormat, type JobStatus } from '../api/index.js';
 import { authHeaders, keyRefused } from './auth.js';
 
 export type { MemoryHistoryView, SystemInfo, TranscriptionResponse, JobStatus };
@@ -20,21 +21,12 @@ export type JobResult = Omit<TranscriptionResponse, 'pid' | 'processing_ms'>;
 export type Isolation = JobView['isolation'];
 export type Priority = JobView['priority'];
 
-export const JOB_STATUSES: readonly JobStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled'];
-export const TERMINAL: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
-export const RESULT_FORMATS = ['json', 'text', 'srt', 'vtt'] as const;
-export type ResultFormat = (typeof RESULT_FORMATS)[number];
-
+export { JOB_STATUSES, TERMINAL_STATUSES };
+/** The formats a job's result is offered in. */
+export type ResultFormat = HarkFormat;
 /** One mode's fill level, as GET /api/v1/capacity reports it. */
-export interface CapacityView {
-  active_jobs: number;
-  queued_jobs: number;
-  max_workers: number;
-  max_queue_size: number;
-  available_capacity: number;
-  at_capacity: boolean;
-}
-export type CapacityResponse = CapacityView & { modes: Record<string, CapacityView> };
+export type CapacityView = z.infer<typeof capacitySchema>;
+export type CapacityResponse = z.infer<typeof capacityResponseSchema>;
 
 /** An error answer of the API (or a network failure, with status 0). */
 export class ApiError extends Error {

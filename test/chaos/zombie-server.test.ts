@@ -3,10 +3,9 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { joinWavs } from '../support/audio.js';
-import { childPids, waitFor } from '../support/child-server.js';
+import { childPids, MAIN_JS, waitFor } from '../support/child-server.js';
 import { spawnHark, type HarkProcess } from '../support/chaos-server.js';
 import { devClips } from '../support/corpus.js';
 import { getJob, submitJob, waitForJob } from '../support/jobs.js';
@@ -20,8 +19,6 @@ import { freePort } from '../support/net.js';
  * by default). Found by the chaos test: its first server's workers are zombies
  * for a second or two after the kill, until init reaps them.
  */
-
-const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 function processState(pid: number): string | undefined {
   try {
@@ -49,7 +46,7 @@ describe('a server left a zombie by its parent', () => {
     const port = await freePort();
     const env = { PATH: process.env['PATH'] ?? '', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, ENV_FILE: '/nonexistent', WORKER_COUNT: '1' };
     // `sleep` takes over the shell's pid and so becomes hark's parent, one that never reaps it.
-    parent = spawn('sh', ['-c', '"$0" "$1" >/dev/null 2>&1 & exec sleep 600', process.execPath, MAIN], { env, stdio: 'ignore' });
+    parent = spawn('sh', ['-c', '"$0" "$1" >/dev/null 2>&1 & exec sleep 600', process.execPath, MAIN_JS], { env, stdio: 'ignore' });
     let harkPid = 0;
     await waitFor(() => {
       harkPid = childPids(parent!.pid!)[0] ?? 0;

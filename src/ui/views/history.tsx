@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, JOB_STATUSES, type JobStatus, type JobView } from '../api.js';
 import { ErrorNote, StatusBadge } from '../components/status.js';
+import { PageHead } from '../components/page-head.js';
 import { between, clock, percent, span, when } from '../format.js';
 import { usePoll } from '../hooks.js';
 import { href } from '../router.js';
@@ -67,12 +68,9 @@ export function HistoryView() {
 
   return (
     <section aria-labelledby="history-title">
-      <div class="page-head">
-        <h1 id="history-title" tabIndex={-1}>
-          History
-        </h1>
-        <p class="lead">Every job, newest first. The list refreshes itself every two seconds.</p>
-      </div>
+      <PageHead id="history-title" title="History">
+        Every job, newest first. The list refreshes itself every two seconds.
+      </PageHead>
 
       <div class="panel">
         <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>

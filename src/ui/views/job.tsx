@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { announce } from '../announce.js';
-import { api, ApiError, jobUrls, TERMINAL, type JobResult, type JobView, type ResultFormat } from '../api.js';
+import { api, ApiError, jobUrls, TERMINAL_STATUSES, type JobResult, type JobView, type ResultFormat } from '../api.js';
 import { LogView } from '../components/log-view.js';
 import { ErrorNote, ProgressBar, StatusBadge } from '../components/status.js';
 import { Transcript } from '../components/transcript.js';
@@ -152,7 +152,7 @@ export function JobPage({ id }: { id: string }) {
     if (job === undefined) return;
     if (lastStatus.current !== undefined && lastStatus.current !== job.status) announce(`Job ${job.status}`);
     lastStatus.current = job.status;
-    if (TERMINAL.includes(job.status)) setFinished(true);
+    if (TERMINAL_STATUSES.includes(job.status)) setFinished(true);
     if (job.status === 'completed' && result === undefined) {
       api.result(id).then(setResult, (err: unknown) => setResultError(err instanceof ApiError ? err : new ApiError(0, 'CLIENT', String(err))));
     }
@@ -176,7 +176,7 @@ export function JobPage({ id }: { id: string }) {
     );
   }
 
-  const active = !TERMINAL.includes(job.status);
+  const active = !TERMINAL_STATUSES.includes(job.status);
   const seek = (t: number) => {
     const a = audio.current;
     if (a === null) return;

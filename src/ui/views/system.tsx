@@ -1,5 +1,6 @@
 import { api, type CapacityView, type PoolView } from '../api.js';
 import { MemoryChart } from '../components/memory-chart.js';
+import { PageHead, Stat } from '../components/page-head.js';
 import { ErrorNote } from '../components/status.js';
 import { bytes, span } from '../format.js';
 import { usePoll } from '../hooks.js';
@@ -13,24 +14,9 @@ function CapacityCard({ mode, c }: { mode: string; c: CapacityView }) {
     <div class="card">
       <h3>{MODE_LABELS[mode] ?? mode}</h3>
       <dl class="stats">
-        <div>
-          <dt>Active</dt>
-          <dd>
-            {c.active_jobs}
-            <span class="muted"> / {c.max_workers}</span>
-          </dd>
-        </div>
-        <div>
-          <dt>Queued</dt>
-          <dd>
-            {c.queued_jobs}
-            <span class="muted"> / {c.max_queue_size}</span>
-          </dd>
-        </div>
-        <div>
-          <dt>Free</dt>
-          <dd>{c.available_capacity}</dd>
-        </div>
+        <Stat label="Active" value={c.active_jobs} of={c.max_workers} />
+        <Stat label="Queued" value={c.queued_jobs} of={c.max_queue_size} />
+        <Stat label="Free" value={c.available_capacity} />
       </dl>
       <meter class="meter" min={0} max={1} low={0.7} high={0.95} optimum={0} value={used} aria-label={`${MODE_LABELS[mode] ?? mode}: engines busy`} />
       {c.at_capacity && <p class="note note-warn">At capacity: new requests get 503 AT_CAPACITY.</p>}
@@ -133,22 +119,17 @@ export function SystemView() {
 
   return (
     <section aria-labelledby="system-title">
-      <div class="page-head">
-        <h1 id="system-title" tabIndex={-1}>
-          System
-        </h1>
-        <p class="lead">
-          Capacity, worker processes and memory, refreshed every two seconds.
-          {info.data !== undefined && (
-            <>
-              {' '}
-              Process isolation is <strong>{isolation ? 'on' : 'off'}</strong>
-              {isolation ? ` (${info.data.worker_count} worker${info.data.worker_count === 1 ? '' : 's'})` : ' (ENABLE_PROCESS_ISOLATED=false)'}; the default
-              mode is <strong>{info.data.default_isolation}</strong>.
-            </>
-          )}
-        </p>
-      </div>
+      <PageHead id="system-title" title="System">
+        Capacity, worker processes and memory, refreshed every two seconds.
+        {info.data !== undefined && (
+          <>
+            {' '}
+            Process isolation is <strong>{isolation ? 'on' : 'off'}</strong>
+            {isolation ? ` (${info.data.worker_count} worker${info.data.worker_count === 1 ? '' : 's'})` : ' (ENABLE_PROCESS_ISOLATED=false)'}; the default
+            mode is <strong>{info.data.default_isolation}</strong>.
+          </>
+        )}
+      </PageHead>
 
       <div class="panel">
         <h2>Capacity</h2>

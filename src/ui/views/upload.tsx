@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, type Isolation, type Priority, type ResultFormat, type SystemInfo, type UploadAnswer, type UploadMode } from '../api.js';
 import { LiveMic } from '../components/live-mic.js';
+import { PageHead } from '../components/page-head.js';
 import { ErrorNote, ProgressBar } from '../components/status.js';
 import { Transcript } from '../components/transcript.js';
 import { bytes } from '../format.js';
@@ -115,12 +116,9 @@ export function UploadView() {
 
   return (
     <section aria-labelledby="upload-title">
-      <div class="page-head">
-        <h1 id="upload-title" tabIndex={-1}>
-          Transcribe audio
-        </h1>
-        <p class="lead">Upload one or more recordings. A job runs in the background and stays in the History; a sync request waits for the transcript.</p>
-      </div>
+      <PageHead id="upload-title" title="Transcribe audio">
+        Upload one or more recordings. A job runs in the background and stays in the History; a sync request waits for the transcript.
+      </PageHead>
 
       <div class="upload-grid">
         <div class="panel">
