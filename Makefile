@@ -12,7 +12,7 @@ test: setup
 	@scripts/setup.sh --test
 	@npm run --silent lint
 	@npm run --silent typecheck
-	@npx vitest run --reporter=default --reporter=json --outputFile=.vitest-results.json
+	@HARK_TEMP_GUARD=strict npx vitest run --reporter=default --reporter=json --outputFile=.vitest-results.json
 	@node scripts/test-summary.mjs .vitest-results.json
 
 bench: setup

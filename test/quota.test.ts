@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { UsageMeter } from '../src/auth/usage.js';
 import { wavData } from './support/audio.js';
 import { clip } from './support/corpus.js';
-import { createKeyWithCli, keysCli } from './support/keys-cli.js';
+import { createKeyWithCli } from './support/keys-cli.js';
 import { postForm, startTestServer, type TestServer } from './support/server.js';
 
 // 0.004 h = 14.4 s of audio per key and UTC day; the clips are 10.4 s and 1.1 s.
@@ -36,21 +37,24 @@ function stream(key: string, pcm: Buffer): Promise<{ close?: number; status?: nu
   });
 }
 
+/**
+ * Usage is per UTC day, so the server's usage clock is pinned to noon of a fixed day and runs
+ * at the wall clock's pace from there: no run can cross a midnight, whenever it starts.
+ */
+const NOON = Date.UTC(2030, 0, 15, 12);
+const started = Date.now();
+const clock = () => NOON + (Date.now() - started);
+
+/** A key's audio hours today, by the server's clock (what `hark keys list` prints: a UsageMeter on the store's usage). */
 async function usedHours(name: string): Promise<number> {
-  const list = await keysCli(['list'], server.dataDir, { KEY_MAX_AUDIO_HOURS_PER_DAY: String(LIMIT_HOURS) });
-  const line = list.stdout.split('\n').find((l) => l.includes(`  ${name}  `));
-  return Number(/today ([\d.]+)\/0\.004 h/.exec(line ?? '')?.[1]);
+  const key = (await server.jobs.store.keys.listApiKeys()).find((k) => k.name === name);
+  return (await new UsageMeter(server.jobs.store.usage, LIMIT_HOURS, clock).usedToday(key!.id)) / 3600;
 }
 
 beforeAll(async () => {
-  // Usage is per UTC day: a run that crossed midnight would start counting afresh mid-test.
-  const midnight = new Date();
-  midnight.setUTCHours(24, 0, 0, 0);
-  const toMidnight = midnight.getTime() - Date.now();
-  if (toMidnight < 90_000) await new Promise((r) => setTimeout(r, toMidnight + 1000));
-  server = await startTestServer({ AUTH_MODE: 'api_key', KEY_MAX_AUDIO_HOURS_PER_DAY: String(LIMIT_HOURS) });
+  server = await startTestServer({ AUTH_MODE: 'api_key', KEY_MAX_AUDIO_HOURS_PER_DAY: String(LIMIT_HOURS) }, { now: clock });
   [alice, bob] = await Promise.all([createKeyWithCli(server.dataDir, 'alice', 'transcribe,jobs'), createKeyWithCli(server.dataDir, 'bob', 'transcribe,jobs')]);
-}, 180_000);
+});
 afterAll(async () => server?.stop());
 
 describe('KEY_MAX_AUDIO_HOURS_PER_DAY', () => {
@@ -64,11 +68,11 @@ describe('KEY_MAX_AUDIO_HOURS_PER_DAY', () => {
     const body = (await second.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe('QUOTA_EXCEEDED');
     expect(body.error.message).toMatch(/KEY_MAX_AUDIO_HOURS_PER_DAY/);
-    const midnight = new Date();
-    midnight.setUTCHours(24, 0, 0, 0);
+    // Retry-After: the seconds left until 00:00 UTC on the server's clock (12 h after NOON).
+    const toMidnight = (NOON + 12 * 3600_000 - clock()) / 1000;
     const retryAfter = Number(second.headers.get('retry-after'));
-    expect(retryAfter).toBeGreaterThan(0);
-    expect(retryAfter).toBeLessThanOrEqual(Math.ceil((midnight.getTime() - Date.now()) / 1000) + 5);
+    expect(retryAfter).toBeGreaterThanOrEqual(Math.floor(toMidnight));
+    expect(retryAfter).toBeLessThanOrEqual(12 * 3600);
     expect(await usedHours('alice')).toBeCloseTo(c.durationSeconds / 3600, 3);
 
     // A job whose WAV header gives its length is refused at submit; nothing is queued.

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -76,9 +76,13 @@ describe('loadConfig', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hark-env-'));
     const file = join(dir, '.env');
     writeFileSync(file, 'PORT=9100\nLOG_LEVEL=debug\nMAX_QUEUE_SIZE=\n');
-    const c = loadConfig({ env: { LOG_LEVEL: 'warn' }, envFile: file });
-    expect(c).toMatchObject({ PORT: 9100, LOG_LEVEL: 'warn', MAX_QUEUE_SIZE: 32 });
-    expect(loadConfig({ env: {}, envFile: join(dir, 'missing.env') }).PORT).toBe(8000);
+    try {
+      const c = loadConfig({ env: { LOG_LEVEL: 'warn' }, envFile: file });
+      expect(c).toMatchObject({ PORT: 9100, LOG_LEVEL: 'warn', MAX_QUEUE_SIZE: 32 });
+      expect(loadConfig({ env: {}, envFile: join(dir, 'missing.env') }).PORT).toBe(8000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

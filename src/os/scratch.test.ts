@@ -2,14 +2,15 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { dirname, join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readStartTime } from './proc.js';
 import { processScratchDir } from './scratch.js';
 
 describe('processScratchDir', () => {
   const root = join(mkdtempSync(join(tmpdir(), 'hark-temp-')), 'tmp');
   afterEach(async () => rm(root, { recursive: true, force: true }));
+  afterAll(async () => rm(dirname(root), { recursive: true, force: true }));
 
   async function folderWithFile(name: string): Promise<void> {
     await mkdir(join(root, name), { recursive: true });

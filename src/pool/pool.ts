@@ -6,47 +6,11 @@ import type { Logger } from '../logger.js';
 import type { PoolStreamCallbacks } from './pool-stream.js';
 import { readRssBytes } from '../os/index.js';
 import type { TaskMessage } from './protocol.js';
-import { WorkerProcess, type EndReason, type WorkerState } from './worker-process.js';
+import { snapshotOf, type PoolSnapshot, type SlotWorkers } from './pool-view.js';
+import { countExit, emptyTotals, recycleDue, respawnDelayMs, type PoolTotals, type RecycleReason } from './recycle-policy.js';
+import { WorkerProcess, type EndReason } from './worker-process.js';
 
-export type RecycleReason = 'tasks' | 'rss' | 'timeout' | 'crash' | 'cancel';
-
-export interface PoolTotals {
-  spawned: number;
-  recycled: Record<RecycleReason, number>;
-  crashed: number;
-  timedOut: number;
-  startupFailures: number;
-}
-
-export interface WorkerView {
-  slot: number;
-  pid: number;
-  state: WorkerState;
-  tasksDone: number;
-  rssBytes: number | undefined;
-  uptimeSeconds: number;
-  spawnToReadyMs: number | undefined;
-  currentTask: { id: string; ageSeconds: number } | undefined;
-}
-
-/** A read-only view for /debug/pool, metrics and the web page. */
-export interface PoolSnapshot {
-  size: number;
-  workers: WorkerView[];
-  readyWorkers: number;
-  busyWorkers: number;
-  waitingTasks: number;
-  degraded: boolean;
-  totals: PoolTotals;
-}
-
-interface Slot {
-  index: number;
-  worker: WorkerProcess | undefined;
-  /** A warm-up replacement, spawned before the current worker is retired. */
-  replacement: WorkerProcess | undefined;
-  /** Consecutive failures (start-up failures and crashes); sets the respawn backoff. */
-  failures: number;
+interface Slot extends SlotWorkers {
   respawnTimer: NodeJS.Timeout | undefined;
   recycleReason: RecycleReason | undefined;
 }
@@ -72,8 +36,6 @@ export interface PoolObserver {
   workerReady(spawnToReadyMs: number): void;
 }
 
-const BACKOFF_BASE_MS = 250;
-
 function defaultEntry(): { entry: string; execArgv: string[] } {
   const self = fileURLToPath(import.meta.url);
   const isTs = self.endsWith('.ts');
@@ -97,13 +59,7 @@ export class WorkerPool {
   private closing = false;
   private readonly entry: string;
   private readonly execArgv: string[];
-  readonly totals: PoolTotals = {
-    spawned: 0,
-    recycled: { tasks: 0, rss: 0, timeout: 0, crash: 0, cancel: 0 },
-    crashed: 0,
-    timedOut: 0,
-    startupFailures: 0,
-  };
+  readonly totals: PoolTotals = emptyTotals();
   private lastEngineStatus: readonly EngineStatus[] = [];
   /** Recent spawn-to-ready durations (ms). */
   readonly spawnToReadyMs: number[] = [];
@@ -210,33 +166,7 @@ export class WorkerPool {
   }
 
   snapshot(): PoolSnapshot {
-    const now = Date.now();
-    const workers: WorkerView[] = [];
-    for (const slot of this.slots) {
-      for (const w of [slot.worker, slot.replacement]) {
-        if (w === undefined) continue;
-        workers.push({
-          slot: slot.index,
-          pid: w.pid,
-          state: w.state,
-          tasksDone: w.tasksDone,
-          rssBytes: w.rssBytes,
-          uptimeSeconds: (now - w.spawnedAtMs) / 1000,
-          spawnToReadyMs: w.readyMs,
-          currentTask: w.currentTask(),
-        });
-      }
-    }
-    const ready = this.slots.filter((s) => s.worker !== undefined && s.worker.state !== 'starting' && s.worker.state !== 'dead');
-    return {
-      size: this.slots.length,
-      workers,
-      readyWorkers: ready.length,
-      busyWorkers: workers.filter((w) => w.state === 'busy').length,
-      waitingTasks: this.waiting.length,
-      degraded: this.slots.some((s) => s.failures > 0 && (s.worker === undefined || s.worker.state === 'starting')),
-      totals: structuredClone(this.totals),
-    };
+    return snapshotOf(this.slots, this.waiting.length, this.totals);
   }
 
   /** Refreshes every worker's RSS from /proc (for scrapes and /debug/pool). */
@@ -347,13 +277,7 @@ export class WorkerPool {
       return;
     }
     worker.rssBytes = readRssBytes(worker.pid);
-    const { MAX_TASKS_PER_WORKER, WORKER_MAX_RSS_MB } = this.options.config;
-    const reason: RecycleReason | undefined =
-      worker.rssBytes !== undefined && worker.rssBytes > WORKER_MAX_RSS_MB * 1024 * 1024
-        ? 'rss'
-        : worker.tasksDone >= MAX_TASKS_PER_WORKER
-          ? 'tasks'
-          : undefined;
+    const reason = recycleDue(worker, this.options.config);
     if (reason !== undefined && slot.worker === worker && slot.recycleReason === undefined) {
       slot.recycleReason = reason;
       this.totals.recycled[reason]++;
@@ -385,20 +309,9 @@ export class WorkerPool {
 
   private onExit(slot: Slot, worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
     const reason: EndReason = worker.endReason ?? 'crash';
-    const planned = reason === 'tasks' || reason === 'rss' || reason === 'shutdown';
+    const planned = countExit(this.totals, reason);
     if (!planned) {
       this.options.logger.warn({ workerPid: worker.pid, slot: slot.index, reason, code, signal }, 'worker exited');
-    }
-    if (reason === 'crash') {
-      this.totals.crashed++;
-      this.totals.recycled.crash++;
-    } else if (reason === 'timeout') {
-      this.totals.timedOut++;
-      this.totals.recycled.timeout++;
-    } else if (reason === 'cancel') {
-      this.totals.recycled.cancel++;
-    } else if (reason === 'startup-failed') {
-      this.totals.startupFailures++;
     }
 
     if (slot.replacement === worker) {
@@ -433,8 +346,7 @@ export class WorkerPool {
   /** Respawns at once after a planned kill, with doubling backoff after failures (never a hot loop). */
   private scheduleRespawn(slot: Slot, spawn: () => void): void {
     if (this.closing) return;
-    const capMs = this.options.config.WORKER_RESPAWN_BACKOFF_MAX_SECONDS * 1000;
-    const delay = slot.failures === 0 ? 0 : Math.min(capMs, BACKOFF_BASE_MS * 2 ** (slot.failures - 1));
+    const delay = respawnDelayMs(slot.failures, this.options.config.WORKER_RESPAWN_BACKOFF_MAX_SECONDS * 1000);
     clearTimeout(slot.respawnTimer);
     slot.respawnTimer = setTimeout(() => {
       slot.respawnTimer = undefined;

@@ -121,7 +121,8 @@ export class WorkerProcess {
         const wasStreaming = this.streaming;
         this.streaming = undefined;
         this.state = 'dead';
-        void rm(workerScratchDir(this.pid), { recursive: true, force: true }).catch((err: unknown) =>
+        // `exited` waits for this: a server that stops right after its workers leaves no folder behind.
+        const scratchRemoved = rm(workerScratchDir(this.pid), { recursive: true, force: true }).catch((err: unknown) =>
           this.log.warn({ err }, 'could not remove the worker\'s scratch folder'),
         );
         wasStreaming?.workerExited(
@@ -149,7 +150,7 @@ export class WorkerProcess {
           }
         }
         opts.onExit(this, code, signal);
-        resolve();
+        void scratchRemoved.then(resolve);
       });
     });
     this.child.on('error', (err) => this.log.error({ err }, 'worker process error'));

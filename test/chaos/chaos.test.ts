@@ -300,10 +300,11 @@ describe(`chaos (${FULL ? 'full' : 'bounded'}: ${PLAN.loadSeconds} s of load, se
       server_rss_mb: { before: MB(rssBefore), after: MB(rssAfter) },
       transcripts: { clips: CLIPS.length, wer_vs_reference: +referenceWer.toFixed(3), sync_checked: syncTexts.length, jobs_checked: stored.length },
     };
-    const file = join(tmpdir(), `hark-chaos-${summary.mode}-${SEED}.json`);
-    await writeFile(file, JSON.stringify(summary, null, 2));
-    // The figures the README quotes; one line, so a `make test` log stays readable.
-    console.log(`chaos summary (${file}): ${JSON.stringify(summary)}`);
+    // The figures docs/isolation.md quotes; one line, so a `make test` log stays readable.
+    // HARK_CHAOS_REPORT=FILE also writes them to FILE (nothing is left in the temp folder otherwise).
+    const file = process.env['HARK_CHAOS_REPORT'];
+    if (file !== undefined && file !== '') await writeFile(file, JSON.stringify(summary, null, 2));
+    console.log(`chaos summary${file ? ` (${file})` : ''}: ${JSON.stringify(summary)}`);
     keepDataDir = false;
   }, FULL ? 480_000 : 240_000);
 });

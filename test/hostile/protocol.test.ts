@@ -1,9 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/errors.js';
 import { waitFor } from '../support/child-server.js';
 import {
   BOUNDARY,
-  expectHealthy,
   expectNoTempFiles,
   expectRawError,
   expectTranscribes,
@@ -12,9 +11,10 @@ import {
   rawConnect,
   rawRequest,
   requestHead,
+  serveForHostileTests,
   withTimeout,
 } from '../support/hostile-http.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
 
 /*
  * Bytes on the wire that are not a well-formed HTTP/1.1 request, sent on a raw
@@ -25,13 +25,7 @@ import { startTestServer, type TestServer } from '../support/server.js';
  */
 
 let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ REQUEST_TIMEOUT_SECONDS: '2' });
-});
-afterAll(async () => server?.stop());
-afterEach(async () => {
-  if (server !== undefined) await expectHealthy(server);
-});
+serveForHostileTests((s) => (server = s), { REQUEST_TIMEOUT_SECONDS: '2' });
 
 const bytes = (...parts: (string | number[])[]) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
 

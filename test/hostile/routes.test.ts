@@ -1,8 +1,17 @@
 import { readFile } from 'node:fs/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/errors.js';
-import { BOUNDARY, expectHealthy, expectRawError, expectTranscribes, multipartBody, rawRequest, requestHead, SHORT } from '../support/hostile-http.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import {
+  BOUNDARY,
+  expectRawError,
+  expectTranscribes,
+  multipartBody,
+  rawRequest,
+  requestHead,
+  serveForHostileTests,
+  SHORT,
+} from '../support/hostile-http.js';
+import type { TestServer } from '../support/server.js';
 
 /*
  * Bytes that are not UTF-8 in form fields, file names and query strings of the
@@ -12,13 +21,7 @@ import { startTestServer, type TestServer } from '../support/server.js';
  */
 
 let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => server?.stop());
-afterEach(async () => {
-  if (server !== undefined) await expectHealthy(server);
-});
+serveForHostileTests((s) => (server = s));
 
 const NOT_UTF8 = Buffer.from([0xff, 0xfe, 0xc3, 0x28]).toString('latin1');
 

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transcriptionResponseSchema } from '../../src/transcription/index.js';
 import { clip } from '../support/corpus.js';
 import {
@@ -17,6 +17,7 @@ import {
   noise,
   rawConnect,
   requestHead,
+  serveForHostileTests,
   SHORT,
   withTimeout,
 } from '../support/hostile-http.js';
@@ -85,13 +86,7 @@ async function tree(root: string): Promise<string[]> {
 
 describe('bad uploads, default limits', () => {
   let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => server?.stop());
-  afterEach(async () => {
-    if (server !== undefined) await expectHealthy(server);
-  });
+  serveForHostileTests((s) => (server = s));
 
   const transcriptions = () => `${server.url}/transcriptions`;
   const openai = () => `${server.url}/v1/audio/transcriptions`;
@@ -448,13 +443,7 @@ describe('audio longer than MAX_AUDIO_SECONDS', () => {
 describe('bodies over MAX_FILE_SIZE_MB', () => {
   let server: TestServer;
   const LIMIT = 1_000_000;
-  beforeAll(async () => {
-    server = await startTestServer({ MAX_FILE_SIZE_MB: '1' });
-  });
-  afterAll(async () => server?.stop());
-  afterEach(async () => {
-    if (server !== undefined) await expectHealthy(server);
-  });
+  serveForHostileTests((s) => (server = s), { MAX_FILE_SIZE_MB: '1' });
 
   it('answers 413 FILE_TOO_LARGE to a declared Content-Length over the limit before the body is sent', async () => {
     const declared = 50 * LIMIT;

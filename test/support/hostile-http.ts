@@ -1,9 +1,10 @@
 import { connect, type Socket } from 'node:net';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import type { ConfigInput } from '../../src/config/index.js';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
 import { transcriptionResponseSchema } from '../../src/transcription/index.js';
 import { clip } from './corpus.js';
-import { postForm, type TestServer } from './server.js';
+import { postForm, startTestServer, type TestServer } from './server.js';
 
 /*
  * What every hostile-input test asserts, and a raw HTTP/1.1 client for what
@@ -110,6 +111,23 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
       timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
     }),
   ]);
+}
+
+/**
+ * One server for the enclosing describe block (or file): started before its
+ * tests, stopped after them, and checked healthy after each test (a bad input
+ * must never take it down). `use` receives it for the test file's own variable.
+ */
+export function serveForHostileTests(use: (server: TestServer) => void, env: ConfigInput = {}): void {
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await startTestServer(env);
+    use(server);
+  });
+  afterAll(async () => server?.stop());
+  afterEach(async () => {
+    if (server !== undefined) await expectHealthy(server);
+  });
 }
 
 // --- A raw HTTP/1.1 client ---

@@ -14,7 +14,7 @@ export interface TestServer extends RunningServer {
 }
 
 /** A real hark on 127.0.0.1 and an ephemeral port, with its own DATA_DIR, engines loaded. */
-export async function startTestServer(env: ConfigInput = {}, opts: { waitReady?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(env: ConfigInput = {}, opts: { waitReady?: boolean; now?: () => number } = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'hark-test-'));
   const config = loadConfig({
     env: {
@@ -28,7 +28,7 @@ export async function startTestServer(env: ConfigInput = {}, opts: { waitReady?:
       ...env,
     },
   });
-  const server = await startServer(config, createLogger(config.LOG_LEVEL));
+  const server = await startServer(config, createLogger(config.LOG_LEVEL), { now: opts.now });
   if (opts.waitReady !== false) await server.ready;
   return {
     ...server,
