@@ -1,6 +1,11 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { PinoPretty } from 'pino-pretty';
+import type { Config } from './config/index.js';
 
 export type { Logger };
+
+/** `LOG_FORMAT`: json, pretty, or auto (pretty on a terminal). */
+export type LogFormat = Config['LOG_FORMAT'];
 
 /** Settings that hold credentials (DATABASE_URL may carry a password). */
 const SECRET_SETTINGS = ['AZURE_SPEECH_KEY', 'UPSTREAM_API_KEY', 'WEBHOOK_SECRET', 'DATABASE_URL', 'METRICS_TOKEN'];
@@ -16,8 +21,38 @@ const REDACT_PATHS = [
   ...SECRET_SETTINGS.flatMap((k) => [k, `config.${k}`, `*.${k}`]),
 ];
 
-/** The one root logger; modules get `child({ requestId, jobId, workerPid })` loggers from it. */
-export function createLogger(level: LevelWithSilent, destination?: pino.DestinationStream): Logger {
+/**
+ * Whether log lines are written for a person: `pretty`, or `auto` when stdout
+ * is a terminal. Anything piped (a log collector, `docker logs`, a file) gets
+ * one JSON object per line.
+ */
+export function isPretty(format: LogFormat, stdoutIsTerminal: boolean): boolean {
+  return format === 'pretty' || (format === 'auto' && stdoutIsTerminal);
+}
+
+/**
+ * Readable lines: time, level, message, then the other fields on the same line. Synchronous, so
+ * the last lines before `process.exit` are not lost, and in this thread (no
+ * transport worker), since a terminal is one person's, not a production load.
+ */
+function prettyStream(destination: pino.DestinationStream | undefined, colorize: boolean): pino.DestinationStream {
+  return PinoPretty({
+    destination: destination ?? 1,
+    sync: true,
+    colorize,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,service',
+    // One event, one line: request logs and config dumps stay scannable.
+    singleLine: true,
+  });
+}
+
+/**
+ * The one root logger; modules get `child({ requestId, jobId, workerPid })`
+ * loggers from it. `pretty` formats after redaction, so it never shows more
+ * than JSON would.
+ */
+export function createLogger(level: LevelWithSilent, destination?: pino.DestinationStream, pretty = false): Logger {
   return pino(
     {
       level,
@@ -26,6 +61,6 @@ export function createLogger(level: LevelWithSilent, destination?: pino.Destinat
       // Never write credentials, even at trace level.
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     },
-    destination,
+    pretty ? prettyStream(destination, destination === undefined && process.stdout.isTTY) : destination,
   );
 }

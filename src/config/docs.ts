@@ -33,9 +33,51 @@ export function envExample(): string {
   return [...header, ...body].join('\n');
 }
 
-/** The README's configuration table. */
-export function markdownTable(): string {
+/**
+ * The settings a newcomer looks for first: the README's short table. Every
+ * setting is in docs/configuration.md.
+ */
+export const MAIN_SETTINGS: readonly Key[] = [
+  'HOST',
+  'PORT',
+  'DATA_DIR',
+  'LOG_LEVEL',
+  'LOG_FORMAT',
+  'ENGINES',
+  'ENGINE',
+  'ENABLE_PROCESS_ISOLATED',
+  'DEFAULT_ISOLATION',
+  'WORKER_COUNT',
+  'IN_PROCESS_CONCURRENCY',
+  'MAX_QUEUE_SIZE',
+  'MAX_FILE_SIZE_MB',
+  'DATABASE_URL',
+  'ROLE',
+  'AUTH_MODE',
+];
+
+/** A configuration table (Variable, Default, Meaning) of the given settings, all of them by default. */
+export function markdownTable(keys?: readonly Key[]): string {
   const shown = (s: { key: Key; default: string }) => (MACHINE_DEFAULTS.has(s.key) ? '(machine)' : s.default === '' ? '(none)' : `\`${s.default}\``);
-  const rows = describeSettings().map((s) => `| \`${s.key}\` | ${shown(s)} | ${s.description} |`);
+  const all = describeSettings();
+  const settings = keys === undefined ? all : keys.map((k) => all.find((s) => s.key === k) ?? { key: k, description: '', default: '' });
+  const rows = settings.map((s) => `| \`${s.key}\` | ${shown(s)} | ${s.description} |`);
   return ['| Variable | Default | Meaning |', '|---|---|---|', ...rows].join('\n');
+}
+
+/** The text of docs/configuration.md: every setting (kept equal to the file by a test; `npm run env:example` rewrites it). */
+export function configurationDoc(): string {
+  return [
+    '# Configuration',
+    '',
+    '<!-- Generated from src/config/schema.ts by `npm run env:example`; edit the schema, not this file. -->',
+    '',
+    'Settings come from the environment, then `.env` (`ENV_FILE` names another file). They are parsed once at',
+    'start; an invalid value stops start-up with a line naming the variable, the value and what is allowed.',
+    'Booleans take only `true/false/1/0/yes/no`. `.env.example` is generated from the same schema.',
+    '(machine): the default depends on the machine (CPU count, listen address), as the meaning says.',
+    '',
+    markdownTable(),
+    '',
+  ].join('\n');
 }

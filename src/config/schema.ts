@@ -48,6 +48,9 @@ function text(def: string) {
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** How log lines are written: JSON, readable lines, or readable only when stdout is a terminal. */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+
 /** Engines this build knows; the registry (engines/) maps each name to its implementation. */
 export const ENGINE_NAMES = ['pocketsphinx', 'whisper', 'azure', 'upstream'] as const;
 
@@ -99,6 +102,9 @@ export const configShape = {
   HOST: text('127.0.0.1').describe('Address to listen on. `API_HOST` is accepted as an alias.'),
   PORT: int(0, 65535, 8000).describe('TCP port to listen on (0 picks a free one). `API_PORT` is accepted as an alias.'),
   LOG_LEVEL: oneOf(LOG_LEVELS, 'info').describe('pino log level.'),
+  LOG_FORMAT: oneOf(LOG_FORMATS, 'auto').describe(
+    'How log lines are written. json: one JSON object per line (for log collectors). pretty: readable coloured lines. auto: pretty when stdout is a terminal, else json.',
+  ),
   DATA_DIR: text('./data').describe('Where hark keeps its SQLite database, job files (`jobs/`) and uploads in flight (`tmp/<host>-<pid>-<start time>/`, one folder per server process).'),
   MAX_FILE_SIZE_MB: num(0.001, 10_240, 500).describe(
     'Largest upload accepted, in MB (10^6 bytes). Larger bodies get 413 FILE_TOO_LARGE before they are read.',
@@ -138,7 +144,7 @@ export const configShape = {
   WHISPER_MODEL_PATH: optionalText().describe('A ggml model file for the whisper engine; overrides WHISPER_MODEL_SIZE.'),
   WHISPER_THREADS: optionalInt(1, 256).describe('CPU threads of one whisper decode. Empty: CPU count divided by the decodes that can run at once (at least 1).'),
   WHISPER_LANGUAGE: text('en').describe('Spoken language for whisper when a request names none (`auto` detects it; `.en` models know only English).'),
-  WHISPER_BEST_OF: int(1, 16, 5).describe('Candidates whisper samples when it falls back to a higher temperature (greedy decoding; see README on beam search).'),
+  WHISPER_BEST_OF: int(1, 16, 5).describe('Candidates whisper samples when it falls back to a higher temperature (greedy decoding; see docs/engines/whisper.md on beam search).'),
   AZURE_SPEECH_KEY: optionalText().describe('Azure Speech resource key. Empty: a Microsoft Entra ID token from @azure/identity (DefaultAzureCredential) with AZURE_SPEECH_ENDPOINT.'),
   AZURE_SPEECH_REGION: optionalText().describe('Azure region of the Speech resource, e.g. `westeurope` (or set AZURE_SPEECH_ENDPOINT).'),
   AZURE_SPEECH_ENDPOINT: httpUrl().describe('Speech resource endpoint, e.g. `https://<name>.cognitiveservices.azure.com` (required for Entra ID). Overrides the region.'),
@@ -166,7 +172,7 @@ export const configShape = {
     'Run the supervised worker pool. false: no worker process is ever spawned and the process-isolated route answers 503 PROCESS_ISOLATION_DISABLED.',
   ),
   DEFAULT_ISOLATION: oneOf(['auto', 'in-process', 'process'] as const, 'auto').describe(
-    'Mode of /transcriptions and /v1/audio/transcriptions when a request does not choose. auto: process when the pool is enabled, else in-process.',
+    'Mode of /transcriptions and /v1/audio/transcriptions when a request does not choose. auto: each engine its own default mode (native engines such as pocketsphinx and whisper in the worker pool when it is enabled, remote ones such as azure and upstream in-process).',
   ),
   WORKER_COUNT: int(1, 256, os.availableParallelism()).describe('Worker processes in the pool, started warm at boot. Default: CPU count.'),
   MAX_TASKS_PER_WORKER: int(1, 1_000_000, 100).describe('A worker is replaced (warm replacement first) after this many tasks.'),
