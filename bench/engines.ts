@@ -333,7 +333,7 @@ function report(r: Results): void {
       `  vs ${BASELINE}: over a server with ENGINES=${BASELINE}, the lightest honest baseline: the same build and modules, every engine's code imported,`,
       `    but no native decoder (addons load with their engine) and no model in memory: the difference is what loading and using the engine costs.`,
       `    upstream's own decoder memory is in the server it calls (here pocketsphinx, the row above).`,
-      `  iso/in-proc: total wall time isolated / in-process; p50 ratio: median latencies (the README's isolation target). WER over these ${clips.length} clips (in-process transcripts);`,
+      `  iso/in-proc: total wall time isolated / in-process; p50 ratio: median latencies (the isolation target in docs/benchmarks.md). WER over these ${clips.length} clips (in-process transcripts);`,
       `    bench:accuracy gives it over all 42. Same text in both modes: ${summary.map((s) => `${s.engine} ${s.sameTextBothModes}/${clips.length}`).join(', ')}.`,
       `  upstream = POST /v1/audio/transcriptions of each utterance (verbose_json) to the pocketsphinx hark; its transcripts match pocketsphinx's own on ` +
         `${of('upstream', 'in-process').filter((u) => of('pocketsphinx', 'in-process').find((p) => p.id === u.id)?.text === u.text).length}/${clips.length} clips.`,

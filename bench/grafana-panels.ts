@@ -1,5 +1,5 @@
 /**
- * The README's picture (docs/img/panels.png): what the dashboard's memory panels
+ * The picture in docs/isolation.md (docs/img/panels.png): what the dashboard's memory panels
  * show when an engine leaks native memory.
  *   - a child hark (`node dist/main.js`) with SIMULATE_NATIVE_LEAK_MB=20, two
  *     workers capped at WORKER_MAX_RSS_MB, under load on both endpoints at once

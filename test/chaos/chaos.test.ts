@@ -47,7 +47,7 @@ const PLAN = FULL
  */
 const MAX_ATTEMPTS = PLAN.maxKills + 2;
 /**
- * The server's RSS after the load may exceed its RSS before by this much (see the README figure).
+ * The server's RSS after the load may exceed its RSS before by this much (see docs/isolation.md, the chaos test).
  * "After" is the restarted server's, which ran part of the load; V8 grows its heap to the working
  * size at its own pace, so warm baselines of the same build vary by 30 MB between runs (179-211 MB
  * seen). A leak of 1 MB per request (over 100 requests here) still passes the bound by far.

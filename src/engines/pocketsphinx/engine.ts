@@ -17,7 +17,7 @@ export interface PocketsphinxEngineOptions {
 }
 
 /**
- * Tuned on ../shared/corpus/dev with Debian's en-us model (see README, "Accuracy"):
+ * Tuned on ../shared/corpus/dev with Debian's en-us model (see docs/benchmarks.md):
  * no forward-flat pass, a weighted best-path rescoring, and no noise removal
  * (which also makes results deterministic).
  */
