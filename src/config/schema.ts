@@ -217,7 +217,7 @@ export const configShape = {
   OUTBOUND_ALLOW: commaList()
     .refine((v) => v.every(outboundEntryOk), { error: 'a comma list of host names, IP addresses or CIDR ranges (e.g. 10.0.0.0/8, fd00::/8)' })
     .describe(
-      'Exceptions to the outbound guard: hark calls webhook callback URLs, UPSTREAM_BASE_URL and AZURE_SPEECH_ENDPOINT only on public addresses (never loopback, private, link-local, unique-local, CGNAT, multicast or unspecified ones) unless the host name or a CIDR range is listed here, comma-separated, e.g. `127.0.0.1/32,speaches.internal`.',
+      'Exceptions to the outbound guard: hark calls webhook callback URLs, UPSTREAM_BASE_URL and AZURE_SPEECH_ENDPOINT only on global unicast addresses (never loopback, private, link-local, unique-local, CGNAT, multicast, reserved, or an IPv6 tunnel or translation of an internal IPv4 address) unless the host name or a CIDR range is listed here, comma-separated, e.g. `127.0.0.1/32,speaches.internal`.',
     ),
   CORS_ORIGINS: commaList().describe('Origins allowed to call the API from a browser (CORS), comma-separated, e.g. `https://app.example.com`. Empty: no cross-origin access.'),
   REQUEST_TIMEOUT_SECONDS: int(1, 86_400, 300).describe(

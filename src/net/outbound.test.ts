@@ -17,7 +17,9 @@ describe('outbound guard', () => {
     ['172.31.255.255', 'private'],
     ['192.168.1.1', 'private'],
     ['224.0.0.1', 'multicast'],
-    ['255.255.255.255', 'reserved'],
+    ['255.255.255.255', 'broadcast'],
+    ['192.0.2.1', 'reserved'],
+    ['198.18.0.1', 'reserved'],
     ['::', 'unspecified'],
     ['::1', 'loopback'],
     ['fc00::1', 'unique-local'],
@@ -28,11 +30,21 @@ describe('outbound guard', () => {
     ['::ffff:7f00:1', 'loopback'],
     ['::ffff:a9fe:a9fe', 'link-local'],
     ['::ffff:10.0.0.1', 'private'],
+    // Ranges a hand-kept list once let through: translations of internal IPv4 addresses, tunnels, discard-only.
+    ['64:ff9b::a00:1', 'NAT64-embedded private'],
+    ['64:ff9b::7f00:1', 'NAT64-embedded loopback'],
+    ['64:ff9b:1::a00:1', 'NAT64'],
+    ['2002:a00:1::1', '6to4-embedded private'],
+    ['2002:a9fe:a9fe::1', '6to4-embedded link-local'],
+    ['::ffff:0:a00:1', 'IPv4-translated'],
+    ['2001::1', 'Teredo'],
+    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'Teredo'],
+    ['100::1', 'discard-only'],
   ])('refuses %s (%s)', (address, range) => {
     expect(refusedRange(address)).toBe(range);
   });
 
-  it.each(['8.8.8.8', '172.32.0.1', '100.128.0.1', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8'])('lets public %s through', (address) => {
+  it.each(['8.8.8.8', '172.32.0.1', '100.128.0.1', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1'])('lets public %s through', (address) => {
     expect(refusedRange(address)).toBeUndefined();
   });
 

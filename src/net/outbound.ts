@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { Agent } from 'undici';
 
 /**
@@ -10,34 +11,31 @@ import { Agent } from 'undici';
  * names the exceptions: host names, IP addresses or CIDR ranges.
  */
 
-/** Ranges refused, with the name given in the refusal. The first match names it. */
-const REFUSED: readonly (readonly [string, string])[] = [
-  ['0.0.0.0/8', 'unspecified'],
-  ['10.0.0.0/8', 'private'],
-  ['100.64.0.0/10', 'carrier-grade NAT'],
-  ['127.0.0.0/8', 'loopback'],
-  ['169.254.0.0/16', 'link-local'],
-  ['172.16.0.0/12', 'private'],
-  ['192.0.0.0/24', 'IETF protocol assignments'],
-  ['192.168.0.0/16', 'private'],
-  ['198.18.0.0/15', 'benchmarking'],
-  ['224.0.0.0/4', 'multicast'],
-  ['240.0.0.0/4', 'reserved'],
-  ['::/128', 'unspecified'],
-  ['::1/128', 'loopback'],
-  // IPv4-compatible (deprecated) and IPv4-mapped addresses are checked as the IPv4 they carry (see toV4).
-  ['::/96', 'IPv4-compatible'],
-  ['64:ff9b:1::/48', 'local-use NAT64'],
-  ['fc00::/7', 'unique-local'],
-  ['fe80::/10', 'link-local'],
-  ['fec0::/10', 'site-local'],
-  ['ff00::/8', 'multicast'],
-];
-
-interface Range {
-  label: string;
-  list: BlockList;
-}
+/**
+ * Only global unicast is called. ipaddr.js names every special-purpose range
+ * (IANA's registries: private, loopback, link-local, CGNAT, benchmarking,
+ * documentation, Teredo, 6to4, NAT64, discard-only, ...), which a hand-kept list
+ * missed some of; these are the names a refusal gives them.
+ */
+const RANGE_LABELS: Record<string, string> = {
+  unspecified: 'unspecified',
+  broadcast: 'broadcast',
+  multicast: 'multicast',
+  linkLocal: 'link-local',
+  loopback: 'loopback',
+  carrierGradeNat: 'carrier-grade NAT',
+  private: 'private',
+  uniqueLocal: 'unique-local',
+  deprecatedSiteLocal: 'site-local',
+  ipv4Mapped: 'IPv4-mapped',
+  rfc6145: 'IPv4-translated',
+  rfc6052: 'NAT64',
+  '6to4': '6to4',
+  teredo: 'Teredo',
+  discard: 'discard-only',
+  benchmarking: 'benchmarking',
+  reserved: 'reserved',
+};
 
 function cidrList(cidr: string): BlockList {
   const [net = '', prefix] = cidr.split('/');
@@ -50,8 +48,6 @@ function cidrList(cidr: string): BlockList {
   list.addSubnet(net, bits, type);
   return list;
 }
-
-const RANGES: readonly Range[] = REFUSED.map(([cidr, label]) => ({ label, list: cidrList(cidr) }));
 
 /** An IPv4-mapped (::ffff:a.b.c.d) or IPv4-compatible (::a.b.c.d) IPv6 address as its IPv4 address. */
 function toV4(address: string): string | undefined {
@@ -71,10 +67,34 @@ function canonical(address: string): { address: string; type: 'ipv4' | 'ipv6' } 
   return v4 !== undefined && isIP(v4) === 4 ? { address: v4, type: 'ipv4' } : { address: bare, type: 'ipv6' };
 }
 
+/** The IPv4 address an IPv6 address of a translation range carries, where it has one at a fixed place. */
+function embeddedV4(v6: ipaddr.IPv6, range: string): string | undefined {
+  const p = v6.parts;
+  const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  // 2002:AABB:CCDD::/48 carries AA.BB.CC.DD (RFC 3056).
+  if (range === '6to4') return v4(p[1] ?? 0, p[2] ?? 0);
+  // The well-known NAT64 prefix 64:ff9b::/96 carries the address in its last 32 bits (RFC 6052).
+  if (range === 'rfc6052' && p[0] === 0x64 && p[1] === 0xff9b && p.slice(2, 6).every((x) => x === 0)) return v4(p[6] ?? 0, p[7] ?? 0);
+  return undefined;
+}
+
 /** The name of the refused range `address` is in, or undefined for a public address. */
 export function refusedRange(address: string): string | undefined {
-  const { address: a, type } = canonical(address);
-  return RANGES.find((r) => r.list.check(a, type))?.label;
+  const { address: a } = canonical(address);
+  if (!ipaddr.isValid(a)) return 'invalid';
+  const parsed = ipaddr.parse(a);
+  const range = parsed.range();
+  if (range === 'unicast') return undefined;
+  const label = RANGE_LABELS[range] ?? range;
+  if (parsed.kind() === 'ipv6') {
+    // A translation of a public IPv4 address reaches that public address: checked as it.
+    const inner = embeddedV4(parsed as ipaddr.IPv6, range);
+    if (inner !== undefined) {
+      const innerRange = refusedRange(inner);
+      return innerRange === undefined ? undefined : `${label}-embedded ${innerRange}`;
+    }
+  }
+  return label;
 }
 
 /** OUTBOUND_ALLOW, parsed: exact host names and address ranges let through. */
