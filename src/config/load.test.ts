@@ -72,6 +72,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ env: { API_PORT: '9000', PORT: '9001' } }).PORT).toBe(9001);
   });
 
+  it('accepts the seeds\' MAX_CONCURRENT_WORKERS for WORKER_COUNT, with WORKER_COUNT winning', () => {
+    expect(loadConfig({ env: { MAX_CONCURRENT_WORKERS: '3' } }).WORKER_COUNT).toBe(3);
+    expect(loadConfig({ env: { MAX_CONCURRENT_WORKERS: '3', WORKER_COUNT: '5' } }).WORKER_COUNT).toBe(5);
+  });
+
   it('reads a .env file, with the environment winning, and treats empty values as unset', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hark-env-'));
     const file = join(dir, '.env');

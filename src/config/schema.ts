@@ -174,7 +174,7 @@ export const configShape = {
   DEFAULT_ISOLATION: oneOf(['auto', 'in-process', 'process'] as const, 'auto').describe(
     'Mode of /transcriptions and /v1/audio/transcriptions when a request does not choose. auto: each engine its own default mode (native engines such as pocketsphinx and whisper in the worker pool when it is enabled, remote ones such as azure and upstream in-process).',
   ),
-  WORKER_COUNT: int(1, 256, os.availableParallelism()).describe('Worker processes in the pool, started warm at boot. Default: CPU count.'),
+  WORKER_COUNT: int(1, 256, os.availableParallelism()).describe('Worker processes in the pool, started warm at boot. Default: CPU count. `MAX_CONCURRENT_WORKERS` is accepted as an alias.'),
   MAX_TASKS_PER_WORKER: int(1, 1_000_000, 100).describe('A worker is replaced (warm replacement first) after this many tasks.'),
   WORKER_MAX_RSS_MB: int(64, 1_048_576, 1024).describe(
     'A worker whose resident memory (RSS, from /proc) passes this many MiB after a task takes no more work and is replaced.',
@@ -279,4 +279,5 @@ export const MACHINE_DEFAULTS: ReadonlySet<keyof typeof configShape> = new Set([
 export const CONFIG_ALIASES: Readonly<Record<string, keyof typeof configShape>> = {
   API_HOST: 'HOST',
   API_PORT: 'PORT',
+  MAX_CONCURRENT_WORKERS: 'WORKER_COUNT',
 };
