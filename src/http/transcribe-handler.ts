@@ -14,7 +14,7 @@ export function clientGone(reply: FastifyReply): AbortSignal {
 }
 
 /** Header that names the engine before the body, on every upload route (beside `?engine=` / `?model=`). */
-export const ENGINE_HEADER = 'x-hark-engine';
+const ENGINE_HEADER = 'x-hark-engine';
 
 /**
  * The engine a request names before its body: the query parameter the route

@@ -141,10 +141,15 @@ export class TranscriptionService {
    * PROCESS_ISOLATION_DISABLED or ENGINE_NOT_READY.
    */
   resolve(request: PlanRequest): { engine: EngineName; isolation: Isolation } {
+    const chosen = this.choose(request);
+    this.requireReady(chosen.engine, chosen.isolation);
+    return chosen;
+  }
+
+  /** The engine a request names (or the default) and the mode it asked for (or the engine's own). */
+  private choose(request: PlanRequest): { engine: EngineName; isolation: Isolation } {
     const engine = resolveModel(request.engine, this.config);
-    const isolation = request.isolation ?? this.isolationFor(engine);
-    this.requireReady(engine, isolation);
-    return { engine, isolation };
+    return { engine, isolation: request.isolation ?? this.isolationFor(engine) };
   }
 
   /**
@@ -155,10 +160,8 @@ export class TranscriptionService {
    * its form has had the chance to name one.
    */
   plan(request: PlanRequest): Plan {
-    const engine = resolveModel(request.engine, this.config);
-    const isolation = request.isolation ?? this.isolationFor(engine);
     const named = request.engine !== undefined;
-    if (named) this.requireReady(engine, isolation);
+    const { engine, isolation } = named ? this.resolve(request) : this.choose(request);
     const ticket = this.lane(isolation).admission.admit();
     return new Plan(engine, isolation, request, named, ticket);
   }
@@ -230,20 +233,14 @@ export class TranscriptionService {
    * (AT_CAPACITY when full); `place.plan()` then takes an engine slot at once.
    */
   streamPlace(): StreamPlace {
-    if (this.activeStreams >= this.config.MAX_STREAMS) {
-      throw new AppError('AT_CAPACITY', `${this.activeStreams} live streams already (MAX_STREAMS=${this.config.MAX_STREAMS}); retry later`, {
-        details: { retry_after_seconds: 5 },
-      });
-    }
+    this.requireStreamRoom();
     this.activeStreams++;
     let released = false;
     const plans: Plan[] = [];
     return {
       plan: (request) => {
         if (released) throw new AppError('REQUEST_ABORTED', 'the stream has ended');
-        const engine = resolveModel(request.engine, this.config);
-        const isolation = request.isolation ?? this.isolationFor(engine);
-        this.requireReady(engine, isolation);
+        const { engine, isolation } = this.resolve(request);
         const plan = new Plan(engine, isolation, request, true, this.lane(isolation).admission.lease());
         plans.push(plan);
         return plan;
@@ -255,6 +252,15 @@ export class TranscriptionService {
         this.activeStreams--;
       },
     };
+  }
+
+  /** Throws AT_CAPACITY when MAX_STREAMS live streams are open (checked before a WebSocket upgrade, and when a place is taken). */
+  requireStreamRoom(): void {
+    if (this.activeStreams >= this.config.MAX_STREAMS) {
+      throw new AppError('AT_CAPACITY', `${this.activeStreams} live streams already (MAX_STREAMS=${this.config.MAX_STREAMS}); retry later`, {
+        details: { retry_after_seconds: 5 },
+      });
+    }
   }
 
   /** Live streams open now, and MAX_STREAMS (a read-only view). */

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ISOLATION_MODES } from '../../engines/index.js';
-import { AppError } from '../../errors.js';
 import type { StreamObserver } from '../../transcription/index.js';
 import { StreamSocketSession } from '../stream-socket.js';
 import { errorResponses } from '../openapi.js';
@@ -13,6 +12,9 @@ import type { AppDeps } from '../types.js';
  * server answers a plain 503 AT_CAPACITY with Retry-After; a busy engine is
  * told after the config message (an error message, close 1013).
  */
+const streamQuery = z.object({ isolation: z.enum(ISOLATION_MODES).optional() });
+type StreamQuery = z.infer<typeof streamQuery>;
+
 export const streamRoutes = (observer: StreamObserver | undefined): FastifyPluginAsyncZod<AppDeps> =>
   async (app, deps) => {
     app.get(
@@ -22,18 +24,15 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
         schema: {
           tags: ['streaming'],
           summary: 'Live transcription over WebSocket: a JSON config, binary audio frames, {"type":"end"}; partial and final results back',
-          querystring: z.object({ isolation: z.enum(ISOLATION_MODES).optional() }),
+          querystring: streamQuery,
           response: errorResponses(400, 429, 503),
         },
         // The key may come as ?api_key= (browsers cannot set WebSocket headers); the session cookie never counts.
         config: { scope: 'transcribe', websocketKey: true },
         // After the querystring schema (an unknown ?isolation= is a 400 from it), before the upgrade.
         preHandler: async (request) => {
-          const { active, max } = deps.service.streams();
-          if (active >= max) {
-            throw new AppError('AT_CAPACITY', `${active} live streams already (MAX_STREAMS=${max}); retry later`, { details: { retry_after_seconds: 5 } });
-          }
-          const isolation = (request.query as { isolation?: (typeof ISOLATION_MODES)[number] }).isolation;
+          deps.service.requireStreamRoom();
+          const { isolation } = request.query as StreamQuery;
           if (isolation !== undefined) deps.service.requireIsolation(isolation);
           // A key whose hours for today are spent is refused before the upgrade.
           await deps.usage?.check(request.apiKey?.id);
@@ -56,7 +55,7 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
             logger: request.log,
             observer,
             place,
-            isolation: (request.query as { isolation?: (typeof ISOLATION_MODES)[number] }).isolation,
+            isolation: (request.query as StreamQuery).isolation,
             usage: deps.usage?.meter(request.apiKey?.id),
           },
           socket,
