@@ -123,12 +123,19 @@ export class JobRunner {
         } catch {
           break; // that mode is full; queued jobs wait
         }
-        const job = await this.o.runs.claimNext({
-          instanceId: this.o.instanceId,
-          now: Date.now(),
-          agingMs: Math.round(this.o.config.PRIORITY_AGING_SECONDS * 1000),
-          isolation,
-        });
+        let job;
+        try {
+          job = await this.o.runs.claimNext({
+            instanceId: this.o.instanceId,
+            now: Date.now(),
+            agingMs: Math.round(this.o.config.PRIORITY_AGING_SECONDS * 1000),
+            isolation,
+          });
+        } catch (err) {
+          // A failed claim (the database briefly away) must not keep the place: capacity would shrink for good.
+          plan.release();
+          throw err;
+        }
         if (job === undefined) {
           plan.release();
           break;
