@@ -15,6 +15,8 @@ export const ERROR_CODES = [
   // Access
   'UNAUTHORIZED',
   'FORBIDDEN',
+  'HOST_NOT_ALLOWED',
+  'CROSS_SITE_REQUEST',
   'RATE_LIMITED',
   'QUOTA_EXCEEDED',
   'UNSUPPORTED_MEDIA_TYPE',
@@ -51,6 +53,7 @@ export const ERROR_CODES = [
   'STREAM_TOO_FAST',
   'FRAME_TOO_LARGE',
   'STREAM_IDLE_TIMEOUT',
+  'STREAM_TOO_LONG',
   // Engines that call another service
   'UPSTREAM_AUTH_FAILED',
   'UPSTREAM_RATE_LIMITED',

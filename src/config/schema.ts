@@ -96,6 +96,26 @@ function httpUrl() {
     .optional();
 }
 
+/**
+ * TRUST_PROXY as Fastify's `trustProxy` takes it: false (empty), true, a hop
+ * count, or a list of addresses and CIDR ranges.
+ */
+function trustProxy() {
+  return z
+    .string()
+    .default('')
+    .transform((v, ctx): boolean | number | string[] => {
+      const t = v.trim();
+      if (t === '' || t === 'false') return false;
+      if (t === 'true') return true;
+      if (/^\d+$/.test(t)) return Number(t);
+      const list = t.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const bad = list.filter((e) => !outboundEntryOk(e) || isIP(e.replace(/^\[|\]$/g, '').split('/')[0] ?? '') === 0);
+      if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `true, a hop count, or IP addresses/CIDR ranges (not ${bad.join(', ')})` });
+      return list;
+    });
+}
+
 const DEFAULT_POCKETSPHINX_MODEL_DIR = '/usr/share/pocketsphinx/model/en-us';
 
 export const configShape = {
@@ -168,6 +188,15 @@ export const configShape = {
   ),
   STREAM_SILENCE_SECONDS: num(0.1, 10, 0.5).describe('A pause this long ends an utterance of a live stream (its final result is sent).'),
   STREAM_IDLE_TIMEOUT_SECONDS: num(1, 3600, 30).describe('A stream that sends nothing for this long is closed with STREAM_IDLE_TIMEOUT.'),
+  STREAM_MAX_DURATION_SECONDS: num(1, 604_800, 3600).describe(
+    'Longest a live stream may stay open (wall time, however much audio it sends); then it gets its last results and is closed with STREAM_TOO_LONG.',
+  ),
+  STREAM_RESERVED_ENGINES: optionalInt(0, 256).describe(
+    'Engines of each isolation mode that live streams may never take, kept for file work. Empty: 1 in a mode that has at least 2, 0 in a mode that has 1.',
+  ),
+  KEY_MAX_STREAMS: optionalInt(0, 10_000).describe(
+    'Live streams one API key (one client address without keys) may have open at once; past it the upgrade gets 429 RATE_LIMITED. 0: no cap. Empty: 2 with AUTH_MODE=api_key, no cap with AUTH_MODE=none.',
+  ),
   ENABLE_PROCESS_ISOLATED: bool(true).describe(
     'Run the supervised worker pool. false: no worker process is ever spawned and the process-isolated route answers 503 PROCESS_ISOLATION_DISABLED.',
   ),
@@ -219,6 +248,12 @@ export const configShape = {
     .describe(
       'Exceptions to the outbound guard: hark calls webhook callback URLs, UPSTREAM_BASE_URL and AZURE_SPEECH_ENDPOINT only on global unicast addresses (never loopback, private, link-local, unique-local, CGNAT, multicast, reserved, or an IPv6 tunnel or translation of an internal IPv4 address) unless the host name or a CIDR range is listed here, comma-separated, e.g. `127.0.0.1/32,speaches.internal`.',
     ),
+  ALLOWED_HOSTS: commaList().describe(
+    'Host names (with or without port) the server answers to when AUTH_MODE=none, besides loopback names and addresses (a DNS-rebinding guard). Set it to the names clients use when HOST is not loopback. `*`: any host. Ignored with AUTH_MODE=api_key.',
+  ),
+  TRUST_PROXY: trustProxy().describe(
+    'Reverse proxies whose X-Forwarded-For/-Proto/-Host are believed: `true` (any), a hop count, or addresses/CIDRs, comma-separated. Sets the client address (rate limits, upload caps) and marks the session cookie Secure behind a TLS proxy. Empty: none.',
+  ),
   CORS_ORIGINS: commaList().describe('Origins allowed to call the API from a browser (CORS), comma-separated, e.g. `https://app.example.com`. Empty: no cross-origin access.'),
   REQUEST_TIMEOUT_SECONDS: int(1, 86_400, 300).describe(
     'Time limit for receiving a whole request, upload included; a client that sends slower is cut off (slow-loris). Raise it for very large uploads over slow links.',
@@ -231,7 +266,15 @@ export const configShape = {
   RATE_LIMIT_PER_MINUTE: optionalInt(0, 1_000_000).describe(
     'Requests per minute per API key (per client IP without one), with RateLimit-* headers; over it, 429 RATE_LIMITED. 0: off. Empty: 120 with AUTH_MODE=api_key, off with AUTH_MODE=none. /healthz and /readyz are never counted.',
   ),
-  KEY_MAX_ACTIVE_JOBS: int(0, 1_000_000, 0).describe('Queued plus running jobs one API key may have; a submit over it gets 429 RATE_LIMITED. 0: no cap.'),
+  KEY_MAX_ACTIVE_JOBS: optionalInt(0, 1_000_000).describe(
+    'Queued plus running jobs one API key may have; a submit over it gets 429 RATE_LIMITED. 0: no cap. Empty: 100 with AUTH_MODE=api_key, no cap with AUTH_MODE=none.',
+  ),
+  KEY_MAX_UPLOADS: optionalInt(0, 100_000).describe(
+    'Uploads one API key may have in flight (being received) at once; past it, 429 RATE_LIMITED before the body is read. 0: no cap. Empty: 8 with AUTH_MODE=api_key, no cap with AUTH_MODE=none.',
+  ),
+  ADDRESS_MAX_UPLOADS: int(0, 100_000, 16).describe(
+    'Uploads one client address may have in flight at once (see TRUST_PROXY behind a proxy); past it, 429 RATE_LIMITED before the body is read. 0: no cap.',
+  ),
   KEY_MAX_AUDIO_HOURS_PER_DAY: num(0, 1_000_000, 0).describe(
     'Hours of audio one API key may have transcribed per UTC day (files, jobs and streams); past it, 429 QUOTA_EXCEEDED until 00:00 UTC. 0: no limit (usage is still counted).',
   ),
@@ -264,7 +307,17 @@ export const configSchema = z
     ctx.addIssue({ code: 'custom', path: ['UPSTREAM_BASE_URL'], message: 'the upstream server\'s base URL when ENGINES includes upstream' });
   }
   })
-  .transform((c) => ({ ...c, ENGINE: c.ENGINE ?? c.ENGINES[0] ?? 'pocketsphinx' }));
+  .transform((c) => {
+    // Per-key shares are on by default once there are keys to count by.
+    const keyed = (value: number | undefined, withKeys: number) => value ?? (c.AUTH_MODE === 'api_key' ? withKeys : 0);
+    return {
+      ...c,
+      ENGINE: c.ENGINE ?? c.ENGINES[0] ?? 'pocketsphinx',
+      KEY_MAX_ACTIVE_JOBS: keyed(c.KEY_MAX_ACTIVE_JOBS, 100),
+      KEY_MAX_STREAMS: keyed(c.KEY_MAX_STREAMS, 2),
+      KEY_MAX_UPLOADS: keyed(c.KEY_MAX_UPLOADS, 8),
+    };
+  });
 
 /** The parsed, frozen configuration every module receives from `main.ts`. */
 export type Config = Readonly<z.output<typeof configSchema>>;

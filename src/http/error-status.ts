@@ -9,6 +9,9 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   HEADERS_TOO_LARGE: 431,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  // AUTH_MODE=none: a Host this server does not answer to (DNS rebinding), a write from another site.
+  HOST_NOT_ALLOWED: 403,
+  CROSS_SITE_REQUEST: 403,
   RATE_LIMITED: 429,
   QUOTA_EXCEEDED: 429,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -43,6 +46,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   STREAM_TOO_FAST: 429,
   FRAME_TOO_LARGE: 413,
   STREAM_IDLE_TIMEOUT: 408,
+  STREAM_TOO_LONG: 408,
   // The upstream refused our credentials: the operator's problem, not the client's.
   UPSTREAM_AUTH_FAILED: 502,
   UPSTREAM_RATE_LIMITED: 503,
