@@ -37,7 +37,7 @@ describe('createLogger', () => {
   it('writes a readable line for a person, with the same redaction', () => {
     const out = sink();
     const logger = createLogger('info', out.stream, true);
-    logger.info({ jobId: 'j1', req: { headers: { authorization: 'Bearer hark_secret' } } }, 'job queued');
+    logger.info({ jobId: 'j1', upstream: { headers: { authorization: 'Bearer hark_secret' } } }, 'job queued');
     const text = out.text();
     expect(text).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: job queued \{"jobId":"j1",.*\}\n$/);
     expect(text).not.toContain('hark_secret');

@@ -21,6 +21,43 @@ const REDACT_PATHS = [
   ...SECRET_SETTINGS.flatMap((k) => [k, `config.${k}`, `*.${k}`]),
 ];
 
+/** Query parameters that carry a credential (the stream's `?api_key=`, a stream ticket). */
+const SECRET_QUERY = new Set(['api_key', 'ticket']);
+
+/**
+ * A request target with the values of credential query parameters replaced by
+ * `[redacted]`; the rest kept byte for byte, so the line still says what was asked.
+ */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const parts = url.slice(q + 1).split('&').map((part) => {
+    const eq = part.indexOf('=');
+    const rawName = eq < 0 ? part : part.slice(0, eq);
+    let name: string;
+    try {
+      name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+    } catch {
+      name = rawName;
+    }
+    return SECRET_QUERY.has(name.toLowerCase()) ? `${rawName}=[redacted]` : part;
+  });
+  return `${url.slice(0, q)}?${parts.join('&')}`;
+}
+
+/** What a request line logs of a Fastify request: Fastify's fields, with the URL redacted. */
+interface LoggedRequest {
+  method?: string;
+  url?: string;
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number } | null;
+}
+
+function serializeRequest(req: LoggedRequest): Record<string, unknown> {
+  return { method: req.method, url: req.url === undefined ? undefined : redactUrl(req.url), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+}
+
 /**
  * Whether log lines are written for a person: `pretty`, or `auto` when stdout
  * is a terminal. Anything piped (a log collector, `docker logs`, a file) gets
@@ -60,6 +97,8 @@ export function createLogger(level: LevelWithSilent, destination?: pino.Destinat
       timestamp: pino.stdTimeFunctions.isoTime,
       // Never write credentials, even at trace level.
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // Fastify's request lines log the URL, which may carry a stream's ?api_key=.
+      serializers: { req: serializeRequest },
     },
     pretty ? prettyStream(destination, destination === undefined && process.stdout.isTTY) : destination,
   );

@@ -37,7 +37,7 @@ const RENDERS = {
       replicaCount: 3,
       persistence: { enabled: false },
       scaleOut: { requireSharedStorage: false },
-      config: { ENGINES: 'azure,pocketsphinx', AZURE_SPEECH_REGION: 'westeurope', MAX_TASKS_PER_WORKER: 1000000, STREAM_SILENCE_SECONDS: 0.25, KEEP_JOB_AUDIO: true },
+      config: { ENGINES: 'azure,pocketsphinx', AZURE_SPEECH_REGION: 'westeurope', MAX_TASKS_PER_WORKER: 1000000, STREAM_SILENCE_SECONDS: 0.25, KEEP_JOB_AUDIO: true, ALLOWED_HOSTS: 'stt.example.com' },
       secrets: { AZURE_SPEECH_KEY: 'k'.repeat(32), DATABASE_URL: 'postgres://hark:pw@db.example:5432/hark' },
       existingSecret: 'hark-extra',
     },
@@ -146,6 +146,11 @@ describe('Helm chart deploy/helm/hark', () => {
     expect(env).toMatchObject({ HOST: '0.0.0.0', PORT: '8000', MAX_TASKS_PER_WORKER: '1000000', STREAM_SILENCE_SECONDS: '0.25', KEEP_JOB_AUDIO: 'true' });
     expect(env.AZURE_SPEECH_KEY).toBe('k'.repeat(32));
     expect(hark(deployments('external database, Azure engine, no volume')[0]!).envFrom?.at(-1)).toEqual({ secretRef: { name: 'hark-extra' } });
+    // ALLOWED_HOSTS (AUTH_MODE=none's DNS-rebinding guard): the Service's in-cluster names, unless config sets it.
+    expect(env.ALLOWED_HOSTS).toBe('stt.example.com');
+    for (const name of ['default', 'split, ServiceMonitor, dashboard, bundled PostgreSQL, autoscaling'] as const) {
+      expect(environment(name, hark(deployments(name)[0]!)).ALLOWED_HOSTS).toBe('hark,hark.speech,hark.speech.svc,hark.speech.svc.cluster.local');
+    }
   });
 
   it("keeps values.schema.json's setting names in step with the config schema", async () => {

@@ -92,8 +92,9 @@ describe('KEY_MAX_AUDIO_HOURS_PER_DAY', () => {
     expect(await server.tempFiles()).toEqual([]);
   });
 
-  it('counts a live stream\'s audio when it ends; a key past its hours is refused before the WebSocket upgrade', async () => {
-    // 5 s still fits (10.4 + 5 > 14.4 is only known at the end: a stream's length is not known up front).
+  it('counts a live stream\'s audio; a key past its hours is refused before the WebSocket upgrade', async () => {
+    // 5 s still fits (10.4 + 5 > 14.4 is only known once it is sent: a stream's length is not known up front);
+    // it ends (`end` sent) before the charge that finds the day spent, so it ends cleanly. Mid-stream: test/hostile/streams.test.ts.
     const five = wavData(c.path).subarray(0, 5 * 16_000 * 2);
     expect(await stream(alice, five)).toEqual({ close: 1000 });
     await expect.poll(() => usedHours('alice'), { timeout: 10_000 }).toBeCloseTo((c.durationSeconds + 5) / 3600, 3);

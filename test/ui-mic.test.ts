@@ -5,6 +5,7 @@ import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeViolations, launchBrowser, seriousA11yViolations, watchPage, type TestBrowser } from './support/browser.js';
 import { clip } from './support/corpus.js';
+import { createKeyWithCli } from './support/keys-cli.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 const UI_DIR = fileURLToPath(new URL('../dist/ui/', import.meta.url));
@@ -12,24 +13,28 @@ const UI_DIR = fileURLToPath(new URL('../dist/ui/', import.meta.url));
 const SPOKEN = clip('1089-134686-0000');
 
 let server: TestServer;
+let keyed: TestServer;
+let key: string;
 let context: BrowserContext;
 let browser: TestBrowser;
 
 beforeAll(async () => {
   if (!existsSync(join(UI_DIR, 'index.html'))) throw new Error('dist/ui is missing: run `npm run build:ui` (make test builds it)');
-  [server, browser] = await Promise.all([
+  [server, keyed, browser] = await Promise.all([
     startTestServer({ MAX_STREAMS: '2', IN_PROCESS_CONCURRENCY: '2' }),
+    startTestServer({ AUTH_MODE: 'api_key' }),
     // A fake microphone that plays a dev clip, with the permission granted without a prompt.
     launchBrowser({
       extraArgs: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${SPOKEN.path}`],
     }),
   ]);
   context = browser.context;
-});
+  key = await createKeyWithCli(keyed.dataDir, 'mic', 'transcribe');
+}, 60_000);
 
 afterAll(async () => {
   await browser?.close();
-  await server?.stop();
+  await Promise.all([server?.stop(), keyed?.stop()]);
 });
 
 describe('web page: live microphone', () => {
@@ -39,10 +44,11 @@ describe('web page: live microphone', () => {
     const host = new URL(server.url).host;
     const connect = csp.split(';').map((d) => d.trim()).find((d) => d.startsWith('connect-src'));
     expect(connect).toBe(`connect-src 'self' ws://${host} wss://${host}`);
-    // A Host header that tries to smuggle a directive in gets the plain policy.
+    // A Host header that tries to smuggle a directive in gets the plain policy. (Asked of the server
+    // with keys: without them, such a Host gets 403 HOST_NOT_ALLOWED before the page.)
     const { request } = await import('node:http');
     const hostile = await new Promise<string>((resolve, reject) => {
-      const req = request(`${server.url}/`, { headers: { host: "evil.example; script-src 'unsafe-inline'" } }, (r) => {
+      const req = request(`${keyed.url}/`, { headers: { host: "evil.example; script-src 'unsafe-inline'" } }, (r) => {
         r.resume();
         resolve(String(r.headers['content-security-policy']));
       });
@@ -104,6 +110,30 @@ describe('web page: live microphone', () => {
     expect(await alert.textContent()).toContain('MODEL_NOT_FOUND');
     await page.getByRole('button', { name: 'Start the microphone' }).waitFor();
     expect(describeViolations(await seriousA11yViolations(page))).toBe('');
+    await page.close();
+  }, 60_000);
+
+  it('with API keys, opens the stream with a single-use ticket, never with the key in the URL', async () => {
+    const page = await context.newPage();
+    const watch = watchPage(page, keyed.url);
+    const sockets: string[] = [];
+    page.on('websocket', (ws) => sockets.push(ws.url()));
+    // The key as the page keeps it once entered (sessionStorage, this tab).
+    await page.addInitScript({ content: `sessionStorage.setItem('hark.apiKey', ${JSON.stringify(key)})` });
+    await page.goto(`${keyed.url}/#/`);
+    const start = page.getByRole('button', { name: 'Start the microphone' });
+    await start.click();
+    const stop = page.getByRole('button', { name: /^Stop live transcription$/ });
+    await stop.waitFor({ timeout: 15_000 });
+    await stop.click();
+    await start.waitFor({ timeout: 20_000 });
+    expect(await page.locator('.live-mic .note-error').count()).toBe(0);
+    expect(sockets).toHaveLength(1);
+    expect(sockets[0]).toMatch(/\/v1\/audio\/stream\?ticket=[\w.%-]+$/);
+    expect(sockets[0]).not.toContain(encodeURIComponent(key));
+    expect(sockets[0]).not.toContain('api_key');
+    expect(watch.external).toEqual([]);
+    expect(watch.errors).toEqual([]);
     await page.close();
   }, 60_000);
 });

@@ -93,15 +93,44 @@ export interface DecodeOptions {
 }
 
 /**
+ * How much audio a file whose container states `stated` seconds may decode to
+ * before it is refused as lying: half as much again, and at least 30 s more.
+ * Generous, because some stated lengths are estimates (an MP3 without a VBR
+ * header, raw AAC: ffmpeg guesses from the bitrate) and a short file's estimate
+ * can be off by seconds; tight enough that a 10 s claim cannot decode hours.
+ */
+export function statedLengthAllowance(stated: number): number {
+  return Math.max(stated * 1.5, stated + 30);
+}
+
+/** Seconds of 16 kHz s16le PCM in `bytes`. */
+function pcmSeconds(bytes: number): number {
+  return Math.floor(bytes / BYTES_PER_SAMPLE) / SAMPLE_RATE;
+}
+
+/** Seconds of PCM written to `path` so far (0 when there is no file). */
+async function decodedSoFar(path: string): Promise<number> {
+  return pcmSeconds((await stat(path).catch(() => ({ size: 0 }))).size);
+}
+
+/**
  * Decodes any format ffmpeg reads to 16 kHz mono s16le PCM in `outPath`.
- * Decoding stops just past `maxSeconds`, so a file whose header lies about its
- * length (or that expands to hours) cannot fill the disk.
+ * Decoding stops just past `maxSeconds`, and just past the length the container
+ * states (see {@link statedLengthAllowance}), so a file whose header lies about
+ * its length (or that expands to hours) can neither fill the disk nor hold a
+ * decoder for longer than it claimed. A refusal after decoding started says in
+ * `details.decoded_seconds` how much was decoded: what the key is charged for the
+ * failed request (TranscriptionService.transcribeFile).
  */
 export async function decodeToPcm(inPath: string, outPath: string, options: DecodeOptions): Promise<PcmAudio> {
   const probe = await probeAudio(inPath, options.signal);
-  if (probe.durationSeconds !== undefined && probe.durationSeconds > options.maxSeconds) {
-    throw tooLong(probe.durationSeconds, options.maxSeconds);
+  const stated = probe.durationSeconds;
+  if (stated !== undefined && stated > options.maxSeconds) {
+    throw tooLong(stated, options.maxSeconds);
   }
+  // Without a stated length (a live-recorded WebM has none) only MAX_AUDIO_SECONDS bounds decoding.
+  const allowance = stated === undefined ? Infinity : statedLengthAllowance(stated);
+  const stopAt = Math.min(options.maxSeconds, allowance);
   const res = await runProcess(
     'ffmpeg',
     [
@@ -109,29 +138,40 @@ export async function decodeToPcm(inPath: string, outPath: string, options: Deco
       ...INPUT_GUARD, '-i', inPath,
       '-map', '0:a:0', '-vn', '-sn', '-dn',
       '-ac', '1', '-ar', String(SAMPLE_RATE), '-c:a', 'pcm_s16le', '-f', 's16le',
-      '-t', String(options.maxSeconds + 1),
+      '-t', String(stopAt + 1),
       outPath,
     ],
     options.signal,
   );
   if (res.code !== 0) {
-    throw new AppError('INVALID_AUDIO', `the audio could not be decoded (${unreadable(res.stderr, inPath)})`);
+    const decoded = await decodedSoFar(outPath);
+    throw new AppError('INVALID_AUDIO', `the audio could not be decoded (${unreadable(res.stderr, inPath)})`, decoded > 0 ? { details: { decoded_seconds: decoded } } : {});
   }
   const { size } = await stat(outPath);
   const samples = Math.floor(size / BYTES_PER_SAMPLE);
-  const durationSeconds = samples / SAMPLE_RATE;
+  const durationSeconds = pcmSeconds(size);
   if (samples === 0) throw new AppError('EMPTY_AUDIO', 'the file contains no audio samples');
-  // Decoding stopped at the cap: the real length is unknown, only that it is over the limit.
-  if (durationSeconds > options.maxSeconds) throw tooLong(undefined, options.maxSeconds);
+  if (durationSeconds > stopAt) {
+    // Decoding stopped at the cap: the real length is unknown, only that it is over the limit.
+    if (allowance >= options.maxSeconds) throw tooLong(undefined, options.maxSeconds, durationSeconds);
+    throw new AppError(
+      'INVALID_AUDIO',
+      `the audio runs longer than the ${stated!.toFixed(1)} s its header states (decoding stopped at ${durationSeconds.toFixed(1)} s); the file is damaged or was made to mislead`,
+      { details: { stated_seconds: stated, decoded_seconds: durationSeconds } },
+    );
+  }
   return { path: outPath, samples, durationSeconds };
 }
 
-/** `seconds` is the length when known (from the container); undefined when only the capped decode found it too long. */
-/** AUDIO_TOO_LONG, naming the length when it is known (not claiming one that was not measured). */
-export function tooLong(seconds: number | undefined, max: number): AppError {
+/**
+ * AUDIO_TOO_LONG, naming the length when it is known (not claiming one that was not measured).
+ * `seconds`: the length when known (from the container); undefined when only the capped decode
+ * found it too long, and then `decoded` is what that decode cost.
+ */
+export function tooLong(seconds: number | undefined, max: number, decoded?: number): AppError {
   if (seconds === undefined) {
     return new AppError('AUDIO_TOO_LONG', `the audio is longer than the ${max} s this server accepts (MAX_AUDIO_SECONDS)`, {
-      details: { max_audio_seconds: max },
+      details: decoded === undefined ? { max_audio_seconds: max } : { max_audio_seconds: max, decoded_seconds: decoded },
     });
   }
   return new AppError(

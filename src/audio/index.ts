@@ -1,4 +1,4 @@
-export { decodeToPcm, probeAudio, tooLong, SAMPLE_RATE, BYTES_PER_SAMPLE, type PcmAudio, type ProbeResult, type DecodeOptions } from './decode.js';
+export { decodeToPcm, probeAudio, statedLengthAllowance, tooLong, SAMPLE_RATE, BYTES_PER_SAMPLE, type PcmAudio, type ProbeResult, type DecodeOptions } from './decode.js';
 export { readPcmRange, frameEnergies, FRAME_SAMPLES } from './pcm.js';
 export { cutAtSilences, type FrameRange, type SegmentOptions } from './segment.js';
 export { runProcess, type RunResult } from './process.js';

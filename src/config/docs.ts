@@ -1,4 +1,5 @@
-import { configSchema, configShape, CONFIG_ALIASES, MACHINE_DEFAULTS } from './schema.js';
+import { z } from 'zod';
+import { configShape, CONFIG_ALIASES, MACHINE_DEFAULTS } from './schema.js';
 
 type Key = keyof typeof configShape;
 
@@ -9,7 +10,9 @@ function defaultText(key: Key, value: unknown): string {
 
 /** Each setting with its description and default, from the schema itself. */
 export function describeSettings(): { key: Key; description: string; default: string }[] {
-  const defaults = configSchema.parse({}) as Record<Key, unknown>;
+  // Each setting's own default, before the schema's final step fills the empty ones from others
+  // (ENGINE from ENGINES, the per-key caps from AUTH_MODE): `.env.example` must leave those empty.
+  const defaults = z.object(configShape).parse({}) as Record<Key, unknown>;
   return (Object.keys(configShape) as Key[]).map((key) => ({
     key,
     description: configShape[key].description ?? '',

@@ -249,7 +249,7 @@ export const configShape = {
       'Exceptions to the outbound guard: hark calls webhook callback URLs, UPSTREAM_BASE_URL and AZURE_SPEECH_ENDPOINT only on global unicast addresses (never loopback, private, link-local, unique-local, CGNAT, multicast, reserved, or an IPv6 tunnel or translation of an internal IPv4 address) unless the host name or a CIDR range is listed here, comma-separated, e.g. `127.0.0.1/32,speaches.internal`.',
     ),
   ALLOWED_HOSTS: commaList().describe(
-    'Host names (with or without port) the server answers to when AUTH_MODE=none, besides loopback names and addresses (a DNS-rebinding guard). Set it to the names clients use when HOST is not loopback. `*`: any host. Ignored with AUTH_MODE=api_key.',
+    'Host names (with or without port) the server answers to when AUTH_MODE=none, besides loopback names and IP addresses (a DNS-rebinding guard). Set it to the names clients use when HOST is not loopback. `*`: any host. Ignored with AUTH_MODE=api_key.',
   ),
   TRUST_PROXY: trustProxy().describe(
     'Reverse proxies whose X-Forwarded-For/-Proto/-Host are believed: `true` (any), a hop count, or addresses/CIDRs, comma-separated. Sets the client address (rate limits, upload caps) and marks the session cookie Secure behind a TLS proxy. Empty: none.',
@@ -260,14 +260,14 @@ export const configShape = {
   ),
   ENABLE_DOCS: bool(true).describe('Serve the OpenAPI document at `/docs` (UI) and `/docs/json`.'),
   AUTH_MODE: oneOf(['none', 'api_key'] as const, 'none').describe(
-    'none: every route is open (a loud warning at start when HOST is not loopback). api_key: API routes need a key from `hark keys create`, sent as `Authorization: Bearer` or `X-API-Key`.',
+    'none: every route is open (a loud warning at start when HOST is not loopback), to clients that name the server by localhost, an IP address or ALLOWED_HOSTS. api_key: API routes need a key from `hark keys create`, sent as `Authorization: Bearer` or `X-API-Key`.',
   ),
   METRICS_TOKEN: z.string().min(16, { error: 'at least 16 characters' }).optional().describe('With AUTH_MODE=api_key, this Bearer token also opens /metrics (for Prometheus), besides a key with the admin scope.'),
   RATE_LIMIT_PER_MINUTE: optionalInt(0, 1_000_000).describe(
-    'Requests per minute per API key (per client IP without one), with RateLimit-* headers; over it, 429 RATE_LIMITED. 0: off. Empty: 120 with AUTH_MODE=api_key, off with AUTH_MODE=none. /healthz and /readyz are never counted.',
+    'Requests per minute per API key (per client IP without one), with RateLimit-* headers; over it, 429 RATE_LIMITED. 0: off. Empty: 120 with AUTH_MODE=api_key, off with AUTH_MODE=none. /healthz and /readyz are never counted. Also the failed authentications one client address may have per minute before its requests get 429.',
   ),
   KEY_MAX_ACTIVE_JOBS: optionalInt(0, 1_000_000).describe(
-    'Queued plus running jobs one API key may have; a submit over it gets 429 RATE_LIMITED. 0: no cap. Empty: 100 with AUTH_MODE=api_key, no cap with AUTH_MODE=none.',
+    'Queued plus running jobs one API key may have, and never more than half of MAX_QUEUE_SIZE (one key cannot fill the queue); a submit over it gets 429 RATE_LIMITED. 0: no cap. Empty: 100 with AUTH_MODE=api_key, no cap with AUTH_MODE=none.',
   ),
   KEY_MAX_UPLOADS: optionalInt(0, 100_000).describe(
     'Uploads one API key may have in flight (being received) at once; past it, 429 RATE_LIMITED before the body is read. 0: no cap. Empty: 8 with AUTH_MODE=api_key, no cap with AUTH_MODE=none.',

@@ -45,6 +45,17 @@ describe('Admission', () => {
     expect(a.snapshot().available).toBe(1);
   });
 
+  it('check() refuses as admit() would when full, without taking a place', () => {
+    const a = new Admission({ concurrency: 1, maxQueue: 1 });
+    a.check();
+    a.check();
+    expect(a.snapshot()).toMatchObject({ active: 0, queued: 0, available: 2 });
+    const tickets = [a.admit(), a.admit()];
+    expect(() => a.check()).toThrow(expect.objectContaining({ code: 'AT_CAPACITY', details: { retry_after_seconds: expect.any(Number) } }));
+    tickets[0]!.release();
+    a.check();
+  });
+
   it('removes a waiting ticket whose client went away', async () => {
     const a = new Admission({ concurrency: 1, maxQueue: 1 });
     const gate = deferred();
@@ -115,5 +126,26 @@ describe('Admission', () => {
     await queued;
     expect(ran).toBe(true);
     expect(a.snapshot()).toMatchObject({ active: 0, queued: 0, available: 2 });
+  });
+
+  it('keeps `reserved` slots free of leases (STREAM_RESERVED_ENGINES): file work still runs at once', async () => {
+    const a = new Admission({ concurrency: 3, maxQueue: 0 });
+    const one = a.lease({ reserved: 1 });
+    const two = a.lease({ reserved: 1 });
+    expect(() => a.lease({ reserved: 1 })).toThrow(/STREAM_RESERVED_ENGINES/);
+    // The slot kept is the files': a task runs in it without waiting.
+    let ran = false;
+    await a.admit().run(async () => {
+      ran = true;
+    });
+    expect(ran).toBe(true);
+    // A file admitted (its upload arriving) counts as using a slot: one stream gone does not make room.
+    one.release();
+    const upload = a.admit();
+    expect(() => a.lease({ reserved: 1 })).toThrow(AppError);
+    upload.release();
+    a.lease({ reserved: 1 }).release();
+    two.release();
+    expect(a.snapshot()).toMatchObject({ active: 0, queued: 0 });
   });
 });

@@ -24,10 +24,12 @@ interface Waiter {
 const RECENT = 20;
 
 /**
- * A bounded FIFO in front of an executor. `admit()` answers at once, before any
- * upload is read: either a ticket (a place in line) or AT_CAPACITY with a
- * Retry-After estimate. A ticket counts as queued from admission (while its
- * upload arrives and decodes) until it runs.
+ * A bounded FIFO in front of an executor. `check()` tells at once, before any
+ * upload is read, whether the line is full (AT_CAPACITY with a Retry-After
+ * estimate), without taking a place; `admit()` takes one (a ticket), or
+ * refuses the same way. An upload is admitted once it is in, so that a slow
+ * sender holds no place; a job before it is claimed. A ticket counts as
+ * queued from admission (while its audio decodes) until it runs.
  */
 export class Admission {
   private active = 0;
@@ -37,13 +39,19 @@ export class Admission {
 
   constructor(private readonly options: AdmissionOptions) {}
 
-  admit(): Ticket {
+  /** Throws AT_CAPACITY when no place is free now; takes none (a request's early refusal, before its upload). */
+  check(): void {
     if (this.active + this.admitted >= this.options.concurrency + this.options.maxQueue) {
       const retryAfter = this.retryAfterSeconds();
       throw new AppError('AT_CAPACITY', `server at capacity: ${this.active} running and ${this.admitted} queued; retry in ${retryAfter} s`, {
         details: { retry_after_seconds: retryAfter },
       });
     }
+  }
+
+  /** A place in line, or AT_CAPACITY when none is free. */
+  admit(): Ticket {
+    this.check();
     this.admitted++;
     return new Ticket(this);
   }
@@ -51,14 +59,18 @@ export class Admission {
   /**
    * An engine slot held from now until `release()`, only if one is free right
    * now (nothing running or waiting in its place): a live stream cannot wait in
-   * line while its audio arrives. A lease is not a task: a stream open for an
-   * hour says nothing about when a slot frees up, so it stays out of
-   * Retry-After estimates.
+   * line while its audio arrives. `reserved` slots must stay free after it
+   * (STREAM_RESERVED_ENGINES: engines kept for file work, which a stream holds
+   * for minutes or hours). A lease is not a task: a stream open for an hour
+   * says nothing about when a slot frees up, so it stays out of Retry-After
+   * estimates.
    */
-  lease(): Lease {
-    if (this.active + this.admitted >= this.options.concurrency) {
+  lease(options: { reserved?: number } = {}): Lease {
+    const reserved = options.reserved ?? 0;
+    if (this.active + this.admitted + reserved >= this.options.concurrency) {
       const retryAfter = this.retryAfterSeconds();
-      throw new AppError('AT_CAPACITY', `no engine free for a live stream: ${this.active} running and ${this.admitted} queued; retry in ${retryAfter} s`, {
+      const kept = reserved > 0 ? ` of ${this.options.concurrency}, and ${reserved} kept for file work (STREAM_RESERVED_ENGINES)` : '';
+      throw new AppError('AT_CAPACITY', `no engine free for a live stream: ${this.active} running and ${this.admitted} queued${kept}; retry in ${retryAfter} s`, {
         details: { retry_after_seconds: retryAfter },
       });
     }

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRouteHookHandler, RouteOptions } from 'fastify';
 import { hashApiKey } from '../auth/keys.js';
@@ -6,8 +6,11 @@ import type { Config } from '../config/index.js';
 import { AppError } from '../errors.js';
 import type { ApiKeyRecord, ApiKeyScope, ApiKeyStore } from '../store/index.js';
 
-/** What authentication needs from the store: one indexed read per request (so a revoke takes effect at once). */
-export type KeyLookup = Pick<ApiKeyStore, 'findApiKeyByHash' | 'findApiKeyById'>;
+/**
+ * What authentication needs from the store: one indexed read per request (so a
+ * revoke takes effect at once), and the logout that voids a key's session cookies.
+ */
+export type KeyLookup = Pick<ApiKeyStore, 'findApiKeyByHash' | 'findApiKeyById' | 'endSessions'>;
 
 /**
  * Who may call a route when AUTH_MODE=api_key: a key with that scope; `any`, any
@@ -25,10 +28,17 @@ export interface AuthRouteConfig {
   /** Required on every route: the app refuses to start with a route that has none (requireRouteScopes). */
   scope?: RouteScope;
   /**
-   * A WebSocket upgrade: the key may also come as `?api_key=` (browsers cannot set
-   * headers on a WebSocket), and the page's session cookie never stands for one.
+   * A WebSocket upgrade: the key may also come as `?api_key=`, or a stream ticket
+   * as `?ticket=` (browsers cannot set headers on a WebSocket), and the page's
+   * session cookie never stands for one.
    */
   websocketKey?: boolean;
+  /**
+   * On a `public` route: a key sent anyway is checked, and when valid is the
+   * request's `apiKey`, so the handler may show it more (/readyz: detail to admin).
+   * A wrong key is no error here (a probe must not fail on it), but counts as a failure.
+   */
+  keyOptional?: boolean;
   /** METRICS_TOKEN opens the route as well (a Prometheus scraper needs no API key). */
   metricsToken?: boolean;
 }
@@ -91,6 +101,13 @@ export function routeScopes(app: FastifyInstance): { method: string; url: string
   return (declared.get(app) ?? []).map(({ method, url, route }) => ({ method, url, scope: route.config?.scope }));
 }
 
+/** A query parameter of a WebSocket route (the only routes that take credentials in the URL). */
+function socketQuery(request: FastifyRequest, route: AuthRouteConfig, name: string): string | undefined {
+  if (route.websocketKey !== true) return undefined;
+  const q = (request.query as Record<string, unknown> | undefined)?.[name];
+  return typeof q === 'string' && q !== '' ? q : undefined;
+}
+
 /** The key a request presents: Bearer, X-API-Key, or (WebSocket routes only) `?api_key=`. */
 function presentedKey(request: FastifyRequest, route: AuthRouteConfig): string | undefined {
   const auth = request.headers.authorization;
@@ -98,12 +115,9 @@ function presentedKey(request: FastifyRequest, route: AuthRouteConfig): string |
   if (bearer !== undefined) return bearer;
   const header = request.headers['x-api-key'];
   if (typeof header === 'string' && header !== '') return header;
-  // Browsers cannot set headers on a WebSocket, so the stream also takes the key in the query.
-  if (route.websocketKey === true) {
-    const q = (request.query as Record<string, unknown> | undefined)?.['api_key'];
-    if (typeof q === 'string' && q !== '') return q;
-  }
-  return undefined;
+  // Browsers cannot set headers on a WebSocket, so the stream also takes the key in the query
+  // (the logged URL has it redacted: see src/logger.ts).
+  return socketQuery(request, route, 'api_key');
 }
 
 /**
@@ -115,11 +129,14 @@ function presentedKey(request: FastifyRequest, route: AuthRouteConfig): string |
  * read it does for a key anyway, and a revoke ends it at once. A database reader
  * could mint one, but such a reader has the transcripts already.
  * HttpOnly (no script reads it), SameSite=Strict (never sent from another site),
- * a browser-session cookie (gone with the browser), Secure over HTTPS; it never
- * authorises a write, nor the WebSocket (which takes `?api_key=`).
+ * a browser-session cookie (gone with the browser), Secure over HTTPS (as a
+ * trusted proxy says, TRUST_PROXY); it never authorises a write, nor the WebSocket
+ * (which takes a stream ticket). The expiry is in ms, so its issue time (expiry
+ * minus SESSION_MS) can be compared with the key's `sessionsValidAfter`: a logout
+ * (endSessions) voids every cookie issued until then, copies included.
  */
 export const SESSION_COOKIE = 'hark_session';
-const SESSION_SECONDS = 12 * 3600;
+const SESSION_MS = 12 * 3600 * 1000;
 
 function sessionMac(record: ApiKeyRecord, expires: number): string {
   return createHmac('sha256', record.keyHash).update(`${record.id}.${expires}`).digest('base64url');
@@ -127,11 +144,14 @@ function sessionMac(record: ApiKeyRecord, expires: number): string {
 
 /** Sets the session cookie for `record` on `reply`. */
 export function setSessionCookie(request: FastifyRequest, reply: FastifyReply, record: ApiKeyRecord, now = Date.now()): void {
-  const expires = Math.floor(now / 1000) + SESSION_SECONDS;
+  // Issued after any logout of this key that the store has recorded, even one in this same millisecond.
+  const issued = Math.max(now, (record.sessionsValidAfter ?? 0) + 1);
+  const expires = issued + SESSION_MS;
   const secure = request.protocol === 'https' ? '; Secure' : '';
   void reply.header('set-cookie', `${SESSION_COOKIE}=${record.id}.${expires}.${sessionMac(record, expires)}; Path=/; HttpOnly; SameSite=Strict${secure}`);
 }
 
+/** Tells the browser to drop the session cookie (the server voids it with KeyLookup.endSessions). */
 export function clearSessionCookie(reply: FastifyReply): void {
   void reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
 }
@@ -150,13 +170,103 @@ function sessionCookie(request: FastifyRequest, route: AuthRouteConfig): string 
   return cookieValue(request.headers.cookie, SESSION_COOKIE);
 }
 
-/** The key an authentic, unexpired session cookie stands for (revoked or not: the caller checks). */
+/** The key an authentic, unexpired session cookie not ended by a logout stands for (revoked or not: the caller checks). */
 async function sessionKey(keys: KeyLookup, value: string, now: number): Promise<ApiKeyRecord | undefined> {
   const [id, expiresText, mac, ...rest] = value.split('.');
   const expires = Number(expiresText);
-  if (id === undefined || mac === undefined || rest.length > 0 || !Number.isSafeInteger(expires) || expires * 1000 <= now) return undefined;
+  if (id === undefined || mac === undefined || rest.length > 0 || !Number.isSafeInteger(expires) || expires <= now) return undefined;
   const record = await keys.findApiKeyById(id);
-  return record !== undefined && sameSecret(mac, sessionMac(record, expires)) ? record : undefined;
+  if (record === undefined || !sameSecret(mac, sessionMac(record, expires))) return undefined;
+  return expires - SESSION_MS > (record.sessionsValidAfter ?? -Infinity) ? record : undefined;
+}
+
+/**
+ * Stream tickets: what the page opens a WebSocket with instead of putting its key
+ * in the URL (`POST /api/v1/stream-ticket`, then `?ticket=`). Key id, expiry (ms),
+ * a random nonce, and an HMAC of the three keyed with the key's stored hash, like
+ * the session cookie (and told apart from one by the MAC's prefix). Good for one
+ * upgrade within TICKET_MS; single use is tracked in memory per server process,
+ * so with several instances a ticket could open one stream on each of them in
+ * those seconds, which is all a copy from a log could do.
+ */
+export const TICKET_MS = 60_000;
+
+function ticketMac(record: ApiKeyRecord, expires: number, nonce: string): string {
+  return createHmac('sha256', record.keyHash).update(`stream-ticket.${record.id}.${expires}.${nonce}`).digest('base64url');
+}
+
+/** A new stream ticket for `record`. */
+export function mintStreamTicket(record: ApiKeyRecord, now = Date.now()): { ticket: string; expiresInSeconds: number } {
+  const expires = now + TICKET_MS;
+  const nonce = randomBytes(18).toString('base64url');
+  return { ticket: `${record.id}.${expires}.${nonce}.${ticketMac(record, expires, nonce)}`, expiresInSeconds: TICKET_MS / 1000 };
+}
+
+/** Nonces of redeemed tickets until their expiry: each ticket opens one stream. */
+class RedeemedTickets {
+  private readonly used = new Map<string, number>();
+
+  /** False when `nonce` was redeemed already; else records it. */
+  take(nonce: string, expires: number, now: number): boolean {
+    if (this.used.has(nonce)) return false;
+    // Expired nonces can go: their tickets are refused by expiry anyway.
+    for (const [n, e] of this.used) if (e <= now) this.used.delete(n);
+    this.used.set(nonce, expires);
+    return true;
+  }
+}
+
+/** The key an authentic, unexpired, unused stream ticket stands for (revoked or not: the caller checks). */
+async function ticketKey(keys: KeyLookup, redeemed: RedeemedTickets, value: string, now: number): Promise<ApiKeyRecord | undefined> {
+  const [id, expiresText, nonce, mac, ...rest] = value.split('.');
+  const expires = Number(expiresText);
+  if (id === undefined || nonce === undefined || mac === undefined || rest.length > 0) return undefined;
+  if (!Number.isSafeInteger(expires) || expires <= now || expires > now + TICKET_MS) return undefined;
+  const record = await keys.findApiKeyById(id);
+  if (record === undefined || !sameSecret(mac, ticketMac(record, expires, nonce))) return undefined;
+  return redeemed.take(nonce, expires, now) ? record : undefined;
+}
+
+/**
+ * Failed authentications per client address in the current minute. Past the
+ * budget (RATE_LIMIT_PER_MINUTE) every request of that address to a route that
+ * needs a key gets 429 until the minute ends, before its key is looked at: a
+ * right guess then looks the same as a wrong one. The route-level rate limit
+ * cannot do this: it counts per key, after the key check.
+ */
+class FailedAuthentications {
+  private readonly counts = new Map<string, { failures: number; resetAt: number }>();
+
+  constructor(private readonly budget: number) {}
+
+  /** Seconds until `address` may try again; 0 when it may now. */
+  blockedFor(address: string, now: number): number {
+    const c = this.counts.get(address);
+    if (c === undefined || this.budget === 0) return 0;
+    if (c.resetAt <= now) {
+      this.counts.delete(address);
+      return 0;
+    }
+    return c.failures >= this.budget ? Math.max(1, Math.ceil((c.resetAt - now) / 1000)) : 0;
+  }
+
+  fail(address: string, now: number): void {
+    if (this.budget === 0) return;
+    const c = this.counts.get(address);
+    if (c !== undefined && c.resetAt > now) {
+      c.failures++;
+      return;
+    }
+    // Bounded memory against guesses spread over many addresses: drop the expired, then the oldest.
+    if (this.counts.size >= 10_000) {
+      for (const [a, e] of this.counts) if (e.resetAt <= now) this.counts.delete(a);
+      for (const a of this.counts.keys()) {
+        if (this.counts.size < 10_000) break;
+        this.counts.delete(a);
+      }
+    }
+    this.counts.set(address, { failures: 1, resetAt: now + 60_000 });
+  }
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -179,8 +289,11 @@ export function canSeeJob(request: FastifyRequest, apiKeyId: string | null): boo
  * AUTH_MODE=api_key: every route but the public ones needs a valid, unrevoked key
  * with the scope its config declares. An onRequest hook: the router has matched the
  * route by then, and the rate limit (a route-level hook, after it) can count per key.
+ * Failed authentications are counted per client address (FailedAuthentications).
  */
 export function installAuth(app: FastifyInstance, config: Config, keys: KeyLookup): void {
+  const failures = new FailedAuthentications(rateLimitPerMinute(config));
+  const redeemed = new RedeemedTickets();
   app.addHook('onRequest', async (request, reply) => {
     // No route matched: the not-found handler answers 404 (or 405), which reveals nothing a key guards.
     if (request.is404) return;
@@ -188,20 +301,39 @@ export function installAuth(app: FastifyInstance, config: Config, keys: KeyLooku
     const scope = route.scope;
     // requireRouteScopes refuses to start without one; should a route slip through, it is closed, not open.
     if (scope === undefined) throw new AppError('INTERNAL_ERROR', `the route ${request.routeOptions.url ?? ''} declares no scope`);
-    if (scope === 'public') return;
+    if (scope === 'public' && route.keyOptional !== true) return;
+    const now = Date.now();
     const key = presentedKey(request, route);
+    if (scope === 'public') {
+      // A key on an open route: known to the handler when valid; never an error, never looked up past the budget.
+      if (key === undefined || failures.blockedFor(request.ip, now) > 0) return;
+      const record = await keys.findApiKeyByHash(hashApiKey(key));
+      if (record === undefined || record.revokedAt !== null) failures.fail(request.ip, now);
+      else request.apiKey = record;
+      return;
+    }
+    const blocked = failures.blockedFor(request.ip, now);
+    if (blocked > 0) {
+      throw new AppError('RATE_LIMITED', `too many failed authentications from this address; retry in ${blocked} s (RATE_LIMIT_PER_MINUTE)`, {
+        details: { retry_after_seconds: blocked },
+      });
+    }
     if (route.metricsToken === true && config.METRICS_TOKEN !== undefined && key !== undefined && sameSecret(key, config.METRICS_TOKEN)) return;
-    const session = key === undefined ? sessionCookie(request, route) : undefined;
+    const ticket = key === undefined ? socketQuery(request, route, 'ticket') : undefined;
+    const session = key === undefined && ticket === undefined ? sessionCookie(request, route) : undefined;
     let record: ApiKeyRecord | undefined;
     if (key !== undefined) record = await keys.findApiKeyByHash(hashApiKey(key));
-    else if (session !== undefined) record = await sessionKey(keys, session, Date.now());
+    else if (ticket !== undefined) record = await ticketKey(keys, redeemed, ticket, now);
+    else if (session !== undefined) record = await sessionKey(keys, session, now);
     if (record === undefined || record.revokedAt !== null) {
+      failures.fail(request.ip, now);
       void reply.header('www-authenticate', key === undefined ? 'Bearer realm="hark"' : 'Bearer realm="hark", error="invalid_token"');
       if (key !== undefined) throw unauthorized('the API key is not valid (unknown or revoked)');
+      if (ticket !== undefined) throw unauthorized('the stream ticket is not valid (expired, used already, or its key was revoked): ask POST /api/v1/stream-ticket for another');
       throw unauthorized(
         session === undefined
           ? 'an API key is required: send it as "Authorization: Bearer <key>" or "X-API-Key: <key>"'
-          : 'the page\'s session has expired or its key was revoked: enter the key again',
+          : 'the page\'s session has ended (expired, logged out, or its key was revoked): enter the key again',
       );
     }
     request.apiKey = record;
@@ -216,14 +348,19 @@ export function installAuth(app: FastifyInstance, config: Config, keys: KeyLooku
 /** RATE_LIMIT_PER_MINUTE when empty and AUTH_MODE=api_key. */
 export const DEFAULT_RATE_LIMIT = 120;
 
+/** RATE_LIMIT_PER_MINUTE as it applies: the default with keys, off (0) without. */
+function rateLimitPerMinute(config: Config): number {
+  // Without keys there is no one to count per but an IP (often a proxy's), so the limit is opt-in there.
+  return config.RATE_LIMIT_PER_MINUTE ?? (config.AUTH_MODE === 'api_key' ? DEFAULT_RATE_LIMIT : 0);
+}
+
 /**
  * RATE_LIMIT_PER_MINUTE per key (per client IP without one), with RateLimit-* headers.
  * Register before the routes: the plugin attaches itself to routes added after it.
  * A route opts out in its config (`rateLimit: false`: the probes).
  */
 export async function installRateLimit(app: FastifyInstance, config: Config): Promise<void> {
-  // Without keys there is no one to count per but an IP (often a proxy's), so the limit is opt-in there.
-  const max = config.RATE_LIMIT_PER_MINUTE ?? (config.AUTH_MODE === 'api_key' ? DEFAULT_RATE_LIMIT : 0);
+  const max = rateLimitPerMinute(config);
   if (max === 0) return;
   await app.register(fastifyRateLimit, {
     global: true,

@@ -9,6 +9,9 @@ import { installAccess, requireRouteScopes, routeDefaults } from './auth.js';
 import { frameworkErrors, installErrorHandler, sendError } from './error-handler.js';
 import { httpServerOptions, installHttpSecurity } from './security.js';
 import { registerOpenApi } from './openapi.js';
+import { installRequestGuards } from './request-guard.js';
+import { socketErrorHandler } from './stream-socket.js';
+import { installUploadLimits } from './upload-limits.js';
 import { capacityRoutes } from './routes/capacity.js';
 import { debugRoutes } from './routes/debug.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -40,13 +43,21 @@ function routeTable(app: FastifyInstance): (url: string) => string[] {
 
 /** The HTTP application: plugins, error handling and routes. Listening is the caller's. */
 export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyInstance> {
+  const trustProxy = deps.config.TRUST_PROXY;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    // Always the server's own: a client-chosen id could pose as another request's in the log.
+    genReqId: () => randomUUID(),
+    // The client's X-Request-Id (when it is a plain token) is kept beside it, on every line of the request.
+    childLoggerFactory: (parent, bindings, options, raw) => {
+      const given = raw.headers['x-request-id'];
+      const client = typeof given === 'string' && /^[\w.:@/+=-]{1,128}$/.test(given) ? { clientRequestId: given } : {};
+      return parent.child({ ...bindings, ...client }, options);
     },
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // Whose X-Forwarded-For/-Proto/-Host to believe: the client address (rate limits, caps) and https (Secure cookie).
+    // (Fastify takes a hop count at run time, but its types only as a function.)
+    trustProxy: typeof trustProxy === 'number' ? (_address: string, hop: number) => hop < trustProxy : trustProxy,
     // Upload bodies are streamed by the multipart parser; JSON bodies are small.
     bodyLimit: 1024 * 1024,
     routerOptions: { maxParamLength: 200 },
@@ -86,8 +97,7 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
     limits: { fileSize: deps.config.MAX_FILE_SIZE_MB * 1e6, files: 1, fields: 32, parts: 40, headerPairs: 100 },
   });
   // Frames over STREAM_MAX_BUFFER_SIZE are refused by the session with a message; ws's own limit is the backstop.
-  await app.register(fastifyWebsocket, { options: { maxPayload: deps.config.STREAM_MAX_BUFFER_SIZE * 4 + 65_536 } });
-  if (deps.config.ENABLE_DOCS) await registerOpenApi(app, VERSION, deps.config.AUTH_MODE === 'api_key');
+  await app.register(fastifyWebsocket, { options: { maxPayload: deps.config.STREAM_MAX_BUFFER_SIZE * 4 + 65_536 }, errorHandler: socketErrorHandler });
 
   // A body whose declared length is over the limit is refused before a byte of it is read.
   const maxUpload = deps.config.MAX_FILE_SIZE_MB * 1e6 + 64 * 1024;
@@ -101,7 +111,12 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
     }
   });
 
+  // Host, Origin and Sec-Fetch-Site, before any key is looked at.
+  installRequestGuards(app, deps.config, isLoopback(deps.config.HOST));
   await installAccess(app, deps.config, deps.keys, isLoopback(deps.config.HOST));
+  // After the rate limit, which attaches to routes added after it: the document is counted like any request.
+  if (deps.config.ENABLE_DOCS) await registerOpenApi(app, VERSION, deps.config.AUTH_MODE === 'api_key');
+  installUploadLimits(app, deps.config);
   if (deps.metrics !== undefined) metricsRoutes(app, deps.metrics);
   await app.register(healthRoutes, deps);
   // ROLE=worker serves what operators and probes need, and nothing that takes audio.

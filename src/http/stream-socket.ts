@@ -36,11 +36,40 @@ const WS_CODE: Partial<Record<ErrorCode, number>> = {
   FRAME_TOO_LARGE: CLOSE.tooBig,
   STREAM_TOO_FAST: CLOSE.policy,
   STREAM_IDLE_TIMEOUT: CLOSE.policy,
+  STREAM_TOO_LONG: CLOSE.policy,
+  QUOTA_EXCEEDED: CLOSE.policy,
+  RATE_LIMITED: CLOSE.policy,
   AT_CAPACITY: CLOSE.tryLater,
   ENGINE_NOT_READY: CLOSE.tryLater,
   PROCESS_ISOLATION_DISABLED: CLOSE.tryLater,
   SHUTTING_DOWN: CLOSE.tryLater,
 };
+
+/** The close code that goes with an error message (1011 for what the table does not name: the server's fault). */
+export function closeCodeFor(code: ErrorCode): number {
+  return WS_CODE[code] ?? CLOSE.internal;
+}
+
+/** Refuses a socket that has no session yet: the error message, then the close code that goes with it. */
+export function refuseSocket(socket: StreamSocket, err: unknown): void {
+  const e = toSerializedError(err);
+  socket.send(JSON.stringify({ type: 'error', code: e.code, message: e.message }));
+  socket.close(closeCodeFor(e.code), e.code);
+}
+
+/**
+ * @fastify/websocket's handler for errors on an open socket. What `ws` reports
+ * (a frame over maxPayload, a broken RFC 6455 frame, text that is not UTF-8;
+ * codes `WS_ERR_*`) is the client's doing: `ws` has already sent the close
+ * code, so it is one warning, without a stack (issue 18: a client could fill
+ * the error log at will). Anything else is ours and logged as an error.
+ */
+export function socketErrorHandler(error: Error, socket: { terminate(): void }, request: { log: Pick<Logger, 'warn' | 'error'> }): void {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('WS_ERR_')) request.log.warn({ code, message: error.message }, 'websocket: closed a client that broke the protocol');
+  else request.log.error({ err: error }, 'websocket: socket error');
+  socket.terminate();
+}
 
 export interface StreamSocketDeps {
   config: Config;
@@ -51,26 +80,32 @@ export interface StreamSocketDeps {
   place: StreamPlace;
   /** `?isolation=` of the upgrade request, if any. */
   isolation?: Isolation | undefined;
-  /** The key's audio hours (charged by the live stream when it ends). */
-  usage?: { charge(audioSeconds: number): Promise<void> } | undefined;
+  /** The key's audio hours (charged by the live stream as it goes, checked after each charge). */
+  usage?: { check(audioSeconds: number): Promise<void>; charge(audioSeconds: number): Promise<void> } | undefined;
 }
 
 /**
  * hark's WebSocket protocol around a LiveStream: the JSON config, binary audio
  * frames, `{"type":"end"}`; `ready`, `partial`, `final`, `done` and `error`
- * messages back, each error with its close code. Also the idle timeout: a
- * socket on which nothing arrives for STREAM_IDLE_TIMEOUT_SECONDS is closed.
+ * messages back, each error with its close code. Also the clocks: a socket
+ * on which nothing arrives for STREAM_IDLE_TIMEOUT_SECONDS is closed, and one
+ * open for STREAM_MAX_DURATION_SECONDS (since the upgrade, however busy) gets
+ * its last finals and STREAM_TOO_LONG.
  */
 export class StreamSocketSession {
   private state: 'config' | 'streaming' | 'ending' | 'closed' = 'config';
   private live: LiveStream | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  private readonly lifeTimer: NodeJS.Timeout;
 
   constructor(
     private readonly deps: StreamSocketDeps,
     private readonly socket: StreamSocket,
   ) {
     this.armIdle();
+    const seconds = deps.config.STREAM_MAX_DURATION_SECONDS;
+    this.lifeTimer = setTimeout(() => this.tooLong(seconds), seconds * 1000);
+    this.lifeTimer.unref();
   }
 
   /** A frame from the client. */
@@ -95,6 +130,19 @@ export class StreamSocketSession {
     this.state = 'ending';
     clearTimeout(this.idleTimer);
     this.live?.end();
+  }
+
+  /** STREAM_MAX_DURATION_SECONDS passed: a trickle of audio keeps a stream from idling, not from ending. */
+  private tooLong(seconds: number): void {
+    const err = new AppError(
+      'STREAM_TOO_LONG',
+      `the stream has been open for ${seconds} s, the most a live stream may (STREAM_MAX_DURATION_SECONDS); open a new one to go on`,
+    );
+    if (this.state === 'config') return this.fail(err);
+    if (this.state !== 'streaming') return; // after `end` the last finals are on their way
+    this.state = 'ending';
+    clearTimeout(this.idleTimer);
+    this.live?.stop(err);
   }
 
   /** The connection went away (by either side). */
@@ -166,7 +214,7 @@ export class StreamSocketSession {
   private sendError(e: SerializedError): void {
     if (this.state === 'closed') return;
     this.send({ type: 'error', code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) });
-    this.socket.close(WS_CODE[e.code] ?? CLOSE.internal, e.code);
+    this.socket.close(closeCodeFor(e.code), e.code);
     this.end();
   }
 
@@ -175,6 +223,7 @@ export class StreamSocketSession {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.idleTimer);
+    clearTimeout(this.lifeTimer);
     const place = this.deps.place;
     if (this.live === undefined) place.release();
     else void this.live.finished.finally(() => place.release());

@@ -31,13 +31,15 @@ export function earlyEngine(request: FastifyRequest, queryName: 'engine' | 'mode
 export type ParsedForm<T> = T & { engine?: string | undefined; options: TranscribeOptions };
 
 /**
- * The shared steps of every upload route, with one plan per request: engine,
- * mode and a place in line decided before the body is read (a full queue, an
- * unknown or unready engine and a mode that is off are refused before a byte
- * of the upload is stored), then the upload, then the route's own field
- * parsing, then the transcription. A form field that names the engine before
- * the file settles the plan before the file is stored; one after it, once the
- * upload is in. The plan and the upload are released on every path.
+ * The shared steps of every upload route, with one plan per request: engine
+ * and mode decided before the body is read (a full line, an unknown or unready
+ * engine and a mode that is off are refused before a byte of the upload is
+ * stored), then the upload, then the route's own field parsing, then the place
+ * in line, then the transcription. The place is taken only once the upload is
+ * in, so that slow uploads hold none (issue 18); a line that filled meanwhile
+ * answers AT_CAPACITY then. A form field that names the engine before the file
+ * settles the plan before the file is stored; one after it, once the upload
+ * is in. The plan and the upload are released on every path.
  *
  * `want` is what the URL and headers asked; `engineField` is the form field
  * that names the engine (`engine` or `model`). `hooks` are the route's own
@@ -55,7 +57,7 @@ export async function transcribeUpload<T>(
   const keyId = request.apiKey?.id;
   // A key whose hours for today are spent is refused before its upload is read.
   await deps.usage?.check(keyId);
-  let plan: Plan = deps.service.plan(want);
+  let plan: Plan = deps.service.preflight(want);
   let upload: Upload | undefined;
   try {
     const signal = clientGone(reply);
@@ -64,7 +66,7 @@ export async function transcribeUpload<T>(
       plan = deps.service.settle(plan, typeof named === 'string' ? named : undefined);
     });
     const parsed = parse(upload);
-    plan = deps.service.settle(plan, parsed.engine);
+    plan = deps.service.admit(deps.service.settle(plan, parsed.engine));
     request.log.info({ fileName: upload.fileName, bytes: upload.size, engine: plan.engine, isolation: plan.isolation }, 'transcription accepted');
     const result = await deps.service.transcribeFile(plan, {
       id: request.id,

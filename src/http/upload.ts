@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import type { ScratchDir } from '../os/index.js';
 import { AppError } from '../errors.js';
+import { uploadReceived } from './upload-limits.js';
 
 /** Multipart field names that carry the audio: `file` (OpenAI, hark) and `audio_file` (the seeds). */
 export const FILE_FIELDS = ['file', 'audio_file'] as const;
@@ -92,7 +93,8 @@ function tooLarge(maxBytes: number, cause?: unknown): AppError {
  * Streams the one audio file of a multipart request to a temp file, enforcing
  * the size limit while streaming (multipart's `fileSize` limit), and collects
  * text fields. On any failure the partial file is removed before the error
- * leaves; on success the caller owns `path`.
+ * leaves; on success the caller owns `path`. Either way the request stops
+ * counting among its key's and address's uploads in flight.
  */
 export async function receiveUpload(
   request: FastifyRequest,
@@ -101,6 +103,14 @@ export async function receiveUpload(
   /** Called with the fields so far when the file part starts, before a byte of it is stored; may throw to refuse. */
   beforeFile?: (fields: Upload['fields']) => void,
 ): Promise<Upload> {
+  try {
+    return await receive(request, temp, maxBytes, beforeFile);
+  } finally {
+    uploadReceived(request);
+  }
+}
+
+async function receive(request: FastifyRequest, temp: ScratchDir, maxBytes: number, beforeFile: ((fields: Upload['fields']) => void) | undefined): Promise<Upload> {
   if (!request.isMultipart()) {
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the audio as multipart/form-data with a "file" field');
   }

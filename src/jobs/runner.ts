@@ -158,6 +158,11 @@ export class JobRunner {
       log.append(`attempt ${job.attempts} started (isolation ${isolation}, engine ${job.engine})`);
       logger.info({ attempt: job.attempts, isolation }, 'job started');
       let lastProgress = 0;
+      // Seconds this attempt decoded, as transcribeFile reports them (success or not): a job that
+      // fails or is cancelled is charged them below, one that completes its transcript's length.
+      // Its quota was checked at submit; the run itself is not refused for it.
+      let decodedSeconds = 0;
+      const usage = { check: async () => undefined, charge: async (seconds: number) => void (decodedSeconds = seconds) };
       try {
         if (job.audioPath === null) throw new AppError('INVALID_AUDIO', 'the job has no audio (it was deleted)');
         const plan = this.o.service.settle(claimed, job.engine);
@@ -166,6 +171,7 @@ export class JobRunner {
           inputPath: job.audioPath,
           options: { language: job.options.language },
           logger,
+          usage,
           hooks: {
             signal: abort.signal,
             onStart: ({ pid }) => {
@@ -194,7 +200,9 @@ export class JobRunner {
         }
       } catch (raw) {
         const err = toSerializedError(raw instanceof Error && raw.name === 'AbortError' ? new AppError('CANCELLED', 'cancelled') : raw);
+        const chargeDecoded = () => this.o.usage?.charge(job.apiKeyId, decodedSeconds).catch((e: unknown) => logger.warn({ err: e }, 'could not count the job\'s audio against its key'));
         if (entry.cancelled) {
+          await chargeDecoded();
           this.totals.cancelled++;
           log.append('cancelled; its process was stopped');
           logger.info('job cancelled');
@@ -204,6 +212,8 @@ export class JobRunner {
           log.append(`attempt ${job.attempts} failed (${err.code}: ${err.message}); queued again`);
           logger.warn({ code: err.code, attempt: job.attempts }, 'job attempt failed; requeued');
         } else {
+          // A requeued attempt (above) is not charged: its process went away, not the key's doing.
+          await chargeDecoded();
           await this.o.runs.fail(run, err, Date.now());
           this.totals.failed++;
           log.append(`failed: ${err.code}: ${err.message}`);

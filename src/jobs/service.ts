@@ -7,6 +7,7 @@ import type { Config } from '../config/index.js';
 import type { EngineName, Isolation } from '../engines/index.js';
 import { AppError } from '../errors.js';
 import { parseOutboundAllow, type OutboundAllow } from '../net/index.js';
+import type { Logger } from '../logger.js';
 import type { JobStore } from '../store/index.js';
 import type { TranscriptionService } from '../transcription/index.js';
 import { formatLogLine, type JobLogs } from './job-log.js';
@@ -34,7 +35,15 @@ export interface SubmitRequest {
   callbackUrl: string | undefined;
   /** The API key submitting it (AUTH_MODE=api_key). */
   apiKeyId?: string | undefined;
+  /** The request's logger: why a callback URL was refused goes there, not to the client. */
+  logger?: Pick<Logger, 'warn'> | undefined;
 }
+
+/**
+ * Live log followers one API key may hold open on this instance. Each is an open
+ * connection and a share of a poll of the store; a job's log needs one or two.
+ */
+export const KEY_MAX_LOG_FOLLOWERS = 8;
 
 /** Opaque, URL-safe list position: created_at and id of the last job seen. */
 export function encodeCursor(job: Pick<Job, 'createdAt' | 'id'>): string {
@@ -56,6 +65,8 @@ export class JobService {
   private readonly jobsDir: string;
   private readonly outboundAllow: OutboundAllow;
   private readonly followers: LogFollowers;
+  /** Live log followers open per API key (KEY_MAX_LOG_FOLLOWERS). */
+  private readonly followersByKey = new Map<string, number>();
 
   constructor(
     private readonly config: Config,
@@ -76,10 +87,11 @@ export class JobService {
 
   /**
    * Refuses at once (before the upload is read) when MAX_QUEUE_SIZE jobs are already waiting,
-   * except for a retried submit: its Idempotency-Key names a job it gets back whatever the queue.
+   * except for a retried submit: its Idempotency-Key names a job of the same API key, which it
+   * gets back whatever the queue.
    */
-  async checkCapacity(idempotencyKey?: string): Promise<void> {
-    if (idempotencyKey !== undefined && (await this.store.findByIdempotencyKey(idempotencyKey)) !== undefined) return;
+  async checkCapacity(apiKeyId: string | undefined, idempotencyKey?: string): Promise<void> {
+    if (idempotencyKey !== undefined && (await this.store.findByIdempotencyKey(apiKeyId ?? null, idempotencyKey)) !== undefined) return;
     const counts = await this.store.countByStatus();
     if (counts.queued >= this.config.MAX_QUEUE_SIZE) {
       throw new AppError('AT_CAPACITY', `${counts.queued} jobs are already waiting (MAX_QUEUE_SIZE=${this.config.MAX_QUEUE_SIZE}); retry later`, {
@@ -89,19 +101,28 @@ export class JobService {
   }
 
   /**
-   * KEY_MAX_ACTIVE_JOBS: one key may not hold more queued plus running jobs than this;
+   * KEY_MAX_ACTIVE_JOBS: one key may not hold more queued plus running jobs than this, nor
+   * more than half of MAX_QUEUE_SIZE, so that one key never fills the queue every key
+   * shares (the default, 100, is larger than the default queue, 32);
    * KEY_MAX_AUDIO_HOURS_PER_DAY: nor submit once its day's hours are used.
    */
   async checkKeyQuota(apiKeyId: string | undefined): Promise<void> {
     await this.usage.check(apiKeyId);
-    const max = this.config.KEY_MAX_ACTIVE_JOBS;
+    const max = this.keyMaxActiveJobs();
     if (apiKeyId === undefined || max === 0) return;
     const active = await this.store.countActiveByApiKey(apiKeyId);
     if (active >= max) {
-      throw new AppError('RATE_LIMITED', `this API key already has ${active} queued or running jobs (KEY_MAX_ACTIVE_JOBS=${max}); wait for one to end`, {
+      const bound = max < this.config.KEY_MAX_ACTIVE_JOBS ? `half of the job queue, MAX_QUEUE_SIZE=${this.config.MAX_QUEUE_SIZE}` : `KEY_MAX_ACTIVE_JOBS=${max}`;
+      throw new AppError('RATE_LIMITED', `this API key already has ${active} queued or running jobs, its share (${bound}); wait for one to end`, {
         details: { retry_after_seconds: 10, active_jobs: active, max_active_jobs: max },
       });
     }
+  }
+
+  /** A key's share of active jobs: KEY_MAX_ACTIVE_JOBS, at most half the queue's places (at least 1); 0 when the cap is off. */
+  private keyMaxActiveJobs(): number {
+    const { KEY_MAX_ACTIVE_JOBS: max, MAX_QUEUE_SIZE: queue } = this.config;
+    return max === 0 ? 0 : Math.min(max, Math.max(1, Math.floor(queue / 2)));
   }
 
   /**
@@ -112,7 +133,7 @@ export class JobService {
   async submit(req: SubmitRequest): Promise<{ job: Job; created: boolean }> {
     const { engine, isolation, callbackUrl } = await this.checkSubmission(req);
     if (req.idempotencyKey !== undefined) {
-      const existing = await this.store.findByIdempotencyKey(req.idempotencyKey);
+      const existing = await this.store.findByIdempotencyKey(req.apiKeyId ?? null, req.idempotencyKey);
       if (existing !== undefined) return { job: existing, created: false };
     }
     // A WAV or FLAC header states its length (fast: no process); anything else gets
@@ -153,7 +174,7 @@ export class JobService {
       await rm(dir, { recursive: true, force: true });
       // Two submits with one key at once: the second insert loses and returns the first's job.
       if (req.idempotencyKey !== undefined) {
-        const existing = await this.store.findByIdempotencyKey(req.idempotencyKey);
+        const existing = await this.store.findByIdempotencyKey(req.apiKeyId ?? null, req.idempotencyKey);
         if (existing !== undefined) return { job: existing, created: false };
       }
       throw err;
@@ -207,11 +228,35 @@ export class JobService {
     return this.followers.follow(id, options);
   }
 
+  /**
+   * Takes one of the key's KEY_MAX_LOG_FOLLOWERS places for a live log follower
+   * (429 RATE_LIMITED when none is left); the returned function gives it back (once).
+   * Without a key there is nothing to count per key.
+   */
+  takeFollowerPlace(apiKeyId: string | undefined): () => void {
+    if (apiKeyId === undefined) return () => undefined;
+    const open = this.followersByKey.get(apiKeyId) ?? 0;
+    if (open >= KEY_MAX_LOG_FOLLOWERS) {
+      throw new AppError('RATE_LIMITED', `this API key already follows ${open} job logs live, the most it may at once; close one first`, {
+        details: { retry_after_seconds: 5, open_followers: open, max_followers: KEY_MAX_LOG_FOLLOWERS },
+      });
+    }
+    this.followersByKey.set(apiKeyId, open + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.followersByKey.get(apiKeyId) ?? 1) - 1;
+      if (left > 0) this.followersByKey.set(apiKeyId, left);
+      else this.followersByKey.delete(apiKeyId);
+    };
+  }
+
   /** The engine and mode the job will run with, and its callback URL, or the AppError that refuses them. */
   private async checkSubmission(req: SubmitRequest): Promise<{ engine: EngineName; isolation: Isolation; callbackUrl: string | undefined }> {
     // No place in line is taken: the job waits in the store, and the runner plans when it claims it.
     const { engine, isolation } = this.engines.resolve({ engine: req.engine, isolation: req.isolation });
-    const callbackUrl = req.callbackUrl === undefined ? undefined : await checkCallbackTarget(checkCallbackUrl(req.callbackUrl), this.outboundAllow);
+    const callbackUrl = req.callbackUrl === undefined ? undefined : await checkCallbackTarget(checkCallbackUrl(req.callbackUrl), this.outboundAllow, req.logger);
     return { engine, isolation, callbackUrl };
   }
 }

@@ -36,19 +36,27 @@ export function checkCallbackUrl(raw: string): string {
   return url.toString();
 }
 
+/** The one answer to a callback URL refused for where it points, whatever the reason. */
+export const CALLBACK_TARGET_REFUSED =
+  'the callback URL is not allowed: it must be an http(s) URL whose host resolves to a public address (OUTBOUND_ALLOW lists exceptions)';
+
 /**
  * Refuses (400 INVALID_CALLBACK_URL) a callback URL whose host is, or resolves
- * to, a private, loopback, link-local... address not in OUTBOUND_ALLOW. The
- * delivery checks again (DNS can change in between) and connects to the
- * address it checked.
+ * to, a private, loopback, link-local... address not in OUTBOUND_ALLOW, or does
+ * not resolve. The delivery checks again (DNS can change in between) and
+ * connects to the address it checked.
  */
-export async function checkCallbackTarget(url: string, allow: OutboundAllow): Promise<string> {
+export async function checkCallbackTarget(url: string, allow: OutboundAllow, logger?: Pick<Logger, 'warn'>): Promise<string> {
   try {
     await checkOutboundUrl(new URL(url), allow);
   } catch (err) {
-    if (err instanceof OutboundRefusedError) throw new AppError('INVALID_CALLBACK_URL', `callback_url refused: ${err.message}`);
+    // One answer for an address that is private, a name that resolves to one and a name that
+    // does not resolve: telling them apart would let any key map the server's network and
+    // its DNS (which internal names exist, and where they point). The reason is logged.
     const code = (err as { code?: unknown }).code;
-    throw new AppError('INVALID_CALLBACK_URL', `callback_url host ${new URL(url).hostname} could not be resolved (${typeof code === 'string' ? code : 'DNS error'})`, { cause: err });
+    const reason = err instanceof OutboundRefusedError ? err.message : `the host could not be resolved (${typeof code === 'string' ? code : 'DNS error'})`;
+    logger?.warn({ callbackHost: new URL(url).hostname, reason }, 'callback_url refused');
+    throw new AppError('INVALID_CALLBACK_URL', CALLBACK_TARGET_REFUSED, { cause: err });
   }
   return url;
 }
@@ -191,6 +199,7 @@ export class WebhookSender {
       };
       if (secret) headers['x-hark-signature'] = signPayload(secret, timestamp, body);
       let retryAfterMs: number | undefined;
+      let reason: string | undefined;
       try {
         const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping]);
         const res = await post(job.callbackUrl!, headers, body, this.options.allow, signal);
@@ -200,17 +209,22 @@ export class WebhookSender {
           log.info({ attempt, status: res.status }, 'webhook delivered');
           return;
         }
-        lastError = `HTTP ${res.status}`;
+        // The status is the receiver's own answer: the key may see it.
+        lastError = `delivery failed: HTTP ${res.status}`;
         retryAfterMs = parseRetryAfter(res.retryAfter);
       } catch (err) {
         // Cut short by shutdown: not the receiver's failure; the next start tries this attempt again.
         if (stopping.aborted) return;
-        lastError = err instanceof Error ? err.message : String(err);
+        // How the connection went (refused, timed out, no such name, a private address after a
+        // DNS change) would tell the key what answers where on the server's network: it gets
+        // the fact, the server log the reason.
+        lastError = 'delivery failed: no 2xx answer';
+        reason = err instanceof Error ? err.message : String(err);
       }
       const last = attempt === maxAttempts;
       this.totals[last ? 'failed' : 'retried']++;
       await store.setWebhook(job.id, last ? 'failed' : 'pending', attempt, lastError);
-      log.warn({ attempt, maxAttempts, error: lastError }, last ? 'webhook failed, giving up' : 'webhook failed, will retry');
+      log.warn({ attempt, maxAttempts, error: lastError, reason }, last ? 'webhook failed, giving up' : 'webhook failed, will retry');
       if (!last) await pause(retryAfterMs ?? backoff(attempt), stopping);
     }
   }

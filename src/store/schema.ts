@@ -65,6 +65,8 @@ export interface ApiKeysTable {
   scopes: string;
   created_at: number;
   revoked_at: number | null;
+  /** Migration 007: session cookies issued at or before this time (ms) are void. */
+  sessions_valid_after: number | null;
 }
 
 /** Migration 005: audio seconds per key and UTC day (YYYY-MM-DD). */

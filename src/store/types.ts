@@ -22,6 +22,11 @@ export interface ApiKeyRecord {
   scopes: ApiKeyScope[];
   createdAt: number;
   revokedAt: number | null;
+  /**
+   * Session cookies of this key issued at or before this time (ms) are void:
+   * `DELETE /api/v1/session` sets it (migration 007). Null: none ended.
+   */
+  sessionsValidAfter: number | null;
 }
 
 export interface ClaimOptions {
@@ -75,7 +80,8 @@ export interface JobStore {
   get(id: string): Promise<Job | undefined>;
   /** Which of `ids` are jobs in the store (one query, whatever their number). */
   existingJobIds(ids: readonly string[]): Promise<Set<string>>;
-  findByIdempotencyKey(key: string): Promise<Job | undefined>;
+  /** The job `apiKeyId` (null: submitted without a key) submitted with this Idempotency-Key; another key's never. */
+  findByIdempotencyKey(apiKeyId: string | null, key: string): Promise<Job | undefined>;
   list(query: ListJobsQuery): Promise<Job[]>;
   countByStatus(): Promise<Record<JobStatus, number>>;
   /** Queued plus running jobs of one API key (KEY_MAX_ACTIVE_JOBS). */
@@ -137,13 +143,15 @@ export interface WebhookStore {
 
 /** API keys, by the hash of the key (never the key). */
 export interface ApiKeyStore {
-  createApiKey(key: Omit<ApiKeyRecord, 'revokedAt'>): Promise<ApiKeyRecord>;
+  createApiKey(key: Omit<ApiKeyRecord, 'revokedAt' | 'sessionsValidAfter'>): Promise<ApiKeyRecord>;
   /** The key with this hash, revoked or not (the caller checks `revokedAt`). */
   findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
   findApiKeyById(id: string): Promise<ApiKeyRecord | undefined>;
   listApiKeys(): Promise<ApiKeyRecord[]>;
   /** False when no unrevoked key has this id. */
   revokeApiKey(id: string, now: number): Promise<boolean>;
+  /** Voids every session cookie of this key issued at or before `now` (ms); later ones stay valid. */
+  endSessions(id: string, now: number): Promise<void>;
 }
 
 /** Audio seconds per API key and UTC day (KEY_MAX_AUDIO_HOURS_PER_DAY). */

@@ -40,9 +40,29 @@ export interface LiveStreamDeps {
   plan: Plan;
   logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
   observer?: StreamObserver | undefined;
-  /** The key's audio hours: the stream's decoded audio is charged when it ends, however it ends. */
-  usage?: { charge(audioSeconds: number): Promise<void> } | undefined;
+  /**
+   * The key's audio hours: the stream's decoded audio is charged as it goes
+   * (every CHARGE_EVERY_SECONDS of audio, the rest when it ends, however it
+   * ends); once the day's hours are spent the stream is stopped with
+   * QUOTA_EXCEEDED.
+   */
+  usage?: { check(audioSeconds: number): Promise<void>; charge(audioSeconds: number): Promise<void> } | undefined;
 }
+
+/**
+ * Audio seconds between two charges of a running stream: a stream of hours must
+ * not pass its key's daily hours by hours before anyone counts (issue 18). A
+ * key passes its limit by at most this much, plus what is decoding then.
+ */
+export const CHARGE_EVERY_SECONDS = 5;
+
+/**
+ * How long a stopped stream (STREAM_TOO_LONG, QUOTA_EXCEEDED) may take to
+ * send the finals of what it already has. PocketSphinx needs milliseconds; an
+ * engine that decodes each utterance whole may need seconds for the last one.
+ * Past this the stream fails without them, so a stop always lets its engine go.
+ */
+const STOP_GRACE_MS = 10_000;
 
 /**
  * One live stream, transport-free: audio in (through one ffmpeg when the
@@ -64,6 +84,12 @@ export class LiveStream {
   private readonly abortController = new AbortController();
   private lastWriteAt = 0;
   private started = false;
+  /** Samples already counted against the key. */
+  private samplesCharged = 0;
+  private charging: Promise<void> | undefined;
+  /** Why the server stopped the stream: told through `onError` once its last finals are out. */
+  private stopped: AppError | undefined;
+  private stopTimer: NodeJS.Timeout | undefined;
   private settle: () => void = () => {};
   /** Resolves once the stream is over and its engine is let go: then its slot may be released. */
   readonly finished: Promise<void> = new Promise((resolve) => (this.settle = resolve));
@@ -114,6 +140,22 @@ export class LiveStream {
   end(): void {
     if (this.state !== 'streaming') return;
     this.state = 'ending';
+    void this.finish();
+  }
+
+  /**
+   * The server ends the stream (too long, quota spent): no more audio is taken,
+   * what arrived is decoded and its last finals sent, as for `end()`, then
+   * `onError(err)` instead of `onDone`. Within STOP_GRACE_MS, or the finals
+   * are given up. Nothing to do once `end()` was called (or the stream is over).
+   */
+  stop(err: AppError): void {
+    // After `end()` the client asked for its last finals already: they, and `done`, are on their way.
+    if (this.state !== 'streaming') return;
+    this.state = 'ending';
+    this.stopped = err;
+    this.stopTimer = setTimeout(() => this.fail(err), STOP_GRACE_MS);
+    this.stopTimer.unref();
     void this.finish();
   }
 
@@ -198,6 +240,7 @@ export class LiveStream {
           const pcm = this.take(Math.min(ready, Math.max(min, min * Math.floor(ready / min))));
           this.samplesIn += pcm.length;
           this.lastWriteAt = performance.now();
+          this.chargeDue();
           await this.stream.write(pcm);
         }
       } catch (err) {
@@ -222,6 +265,7 @@ export class LiveStream {
       if (this.state === 'closed' || this.stream === undefined) return;
       await this.stream.end();
       this.stream = undefined;
+      if (this.stopped !== undefined) return this.fail(this.stopped);
       this.events.onDone({ audioSeconds: this.audioSeconds() });
       await this.cleanup('ok');
     } catch (err) {
@@ -235,9 +279,32 @@ export class LiveStream {
     this.deps.observer?.resultSent({ kind, latencySeconds: (performance.now() - this.lastWriteAt) / 1000 });
   }
 
+  /** Charges what reached the engine since the last charge once it is CHARGE_EVERY_SECONDS, one charge at a time. */
+  private chargeDue(): void {
+    if (this.deps.usage === undefined || this.charging !== undefined) return;
+    if (this.samplesIn - this.samplesCharged < CHARGE_EVERY_SECONDS * 16_000) return;
+    this.charging = this.charge(true).finally(() => (this.charging = undefined));
+  }
+
+  /** Counts the audio not yet charged against the key; `thenCheck`: stops the stream with QUOTA_EXCEEDED when the day's hours are spent. */
+  private async charge(thenCheck: boolean): Promise<void> {
+    const usage = this.deps.usage;
+    const samples = this.samplesIn - this.samplesCharged;
+    if (usage === undefined || samples <= 0) return;
+    this.samplesCharged += samples;
+    try {
+      await usage.charge(samples / 16_000);
+      if (thenCheck) await usage.check(0);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'QUOTA_EXCEEDED') return this.stop(err);
+      this.deps.logger.warn({ err }, 'could not count the stream\'s audio against its key');
+    }
+  }
+
   private async cleanup(outcome: 'ok' | ErrorCode): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    clearTimeout(this.stopTimer);
     try {
       await this.letGo(outcome);
     } finally {
@@ -261,7 +328,8 @@ export class LiveStream {
     const { plan } = this.deps;
     const audioSeconds = this.audioSeconds();
     this.deps.observer?.streamEnded({ engine: plan.engine, isolation: plan.isolation, audioSeconds, outcome });
-    // However the stream ended, its audio was decoded: it counts against the key's day.
-    await this.deps.usage?.charge(audioSeconds).catch((err: unknown) => this.deps.logger.warn({ err }, 'could not count the stream\'s audio against its key'));
+    // However the stream ended, its audio was decoded: the rest counts against the key's day.
+    await this.charging;
+    await this.charge(false);
   }
 }

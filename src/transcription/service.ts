@@ -18,6 +18,7 @@ import { AppError, type ErrorCode } from '../errors.js';
 import { Admission, type AdmissionSnapshot, type ExecutionResult, type Executor, type ExecutorStreamCallbacks } from '../executors/index.js';
 import type { Logger } from '../logger.js';
 import { Plan, type PlanRequest } from './plan.js';
+import { StreamPlaces, type StreamOwner, type StreamPlace } from './stream-places.js';
 
 export interface TranscribeFileRequest {
   id: string;
@@ -84,6 +85,11 @@ export class TranscriptionService {
         admission: new Admission({ concurrency: executor.concurrency, maxQueue: config.MAX_QUEUE_SIZE }),
       });
     }
+    this.streamPlaces = new StreamPlaces({ maxStreams: config.MAX_STREAMS, perOwner: config.KEY_MAX_STREAMS }, (request) => {
+      const { engine, isolation } = this.resolve(request);
+      const lane = this.lane(isolation);
+      return new Plan(engine, isolation, request, true, lane.admission.lease({ reserved: this.reservedEngines(lane) }));
+    });
   }
 
   observe(observer: TranscriptionObserver): void {
@@ -153,24 +159,36 @@ export class TranscriptionService {
   }
 
   /**
-   * One request's plan, decided before its body is read: the engine it named
-   * (or the default), the mode, and a place in that mode's line. Throws
-   * MODEL_NOT_FOUND, PROCESS_ISOLATION_DISABLED, ENGINE_NOT_READY or AT_CAPACITY.
-   * A request that named no engine is checked for readiness by `settle`, once
-   * its form has had the chance to name one.
+   * An upload's plan, decided before its body is read: the engine it named (or
+   * the default) and the mode, with the line looked at but no place taken
+   * (`admit` takes it once the upload is in: a slow upload holds none). Throws
+   * MODEL_NOT_FOUND, PROCESS_ISOLATION_DISABLED, ENGINE_NOT_READY or, when the
+   * line is full now, AT_CAPACITY. A request that named no engine is checked
+   * for readiness by `settle`, once its form has had the chance to name one.
    */
-  plan(request: PlanRequest): Plan {
+  preflight(request: PlanRequest): Plan {
     const named = request.engine !== undefined;
     const { engine, isolation } = named ? this.resolve(request) : this.choose(request);
-    const ticket = this.lane(isolation).admission.admit();
-    return new Plan(engine, isolation, request, named, ticket);
+    this.lane(isolation).admission.check();
+    return new Plan(engine, isolation, request, named);
+  }
+
+  /** Takes the plan's place in its mode's line (AT_CAPACITY when full); a plan that holds one is returned as it is. */
+  admit(plan: Plan): Plan {
+    return plan.placed ? plan : plan.withPlace(this.lane(plan.isolation).admission.admit());
+  }
+
+  /** `preflight` and `admit` at once: a place taken now (the job runner, before it claims a job). */
+  plan(request: PlanRequest): Plan {
+    return this.admit(this.preflight(request));
   }
 
   /**
    * The plan once the form is read: `engine` is the form's engine field, if
    * any. A name that disagrees with one given before the body is a 400; a name
-   * the plan did not have moves the place to that engine's mode when it
-   * differs (the old place released first). Returns the plan to use.
+   * the plan did not have moves the plan (and its place, if it holds one) to
+   * that engine's mode when it differs (the old place released first).
+   * Returns the plan to use.
    */
   settle(plan: Plan, engine: string | undefined): Plan {
     if (engine === undefined || engine === '') {
@@ -193,7 +211,8 @@ export class TranscriptionService {
       return plan.ready(resolved);
     }
     plan.release();
-    return this.plan({ ...plan.request, engine });
+    const moved = { ...plan.request, engine };
+    return plan.placed ? this.plan(moved) : this.preflight(moved);
   }
 
   isolationModes(): Isolation[] {
@@ -226,46 +245,34 @@ export class TranscriptionService {
     this.lane(isolation);
   }
 
-  private activeStreams = 0;
+  /** MAX_STREAMS and KEY_MAX_STREAMS; each stream's engine slot comes from its mode's admission, less the engines kept for files. */
+  private readonly streamPlaces: StreamPlaces;
 
   /**
-   * A live stream's place among MAX_STREAMS, taken when its connection opens
-   * (AT_CAPACITY when full); `place.plan()` then takes an engine slot at once.
+   * A live stream's place among MAX_STREAMS and its owner's KEY_MAX_STREAMS,
+   * taken when its connection opens (AT_CAPACITY or RATE_LIMITED when full);
+   * `place.plan()` then takes an engine slot at once, never one of the
+   * STREAM_RESERVED_ENGINES.
    */
-  streamPlace(): StreamPlace {
-    this.requireStreamRoom();
-    this.activeStreams++;
-    let released = false;
-    const plans: Plan[] = [];
-    return {
-      plan: (request) => {
-        if (released) throw new AppError('REQUEST_ABORTED', 'the stream has ended');
-        const { engine, isolation } = this.resolve(request);
-        const plan = new Plan(engine, isolation, request, true, this.lane(isolation).admission.lease());
-        plans.push(plan);
-        return plan;
-      },
-      release: () => {
-        if (released) return;
-        released = true;
-        for (const p of plans) p.release();
-        this.activeStreams--;
-      },
-    };
+  streamPlace(owner?: StreamOwner): StreamPlace {
+    return this.streamPlaces.take(owner);
   }
 
-  /** Throws AT_CAPACITY when MAX_STREAMS live streams are open (checked before a WebSocket upgrade, and when a place is taken). */
-  requireStreamRoom(): void {
-    if (this.activeStreams >= this.config.MAX_STREAMS) {
-      throw new AppError('AT_CAPACITY', `${this.activeStreams} live streams already (MAX_STREAMS=${this.config.MAX_STREAMS}); retry later`, {
-        details: { retry_after_seconds: 5 },
-      });
-    }
+  /** Throws AT_CAPACITY past MAX_STREAMS, RATE_LIMITED past the owner's KEY_MAX_STREAMS (checked before a WebSocket upgrade, and when a place is taken). */
+  requireStreamRoom(owner?: StreamOwner): void {
+    this.streamPlaces.require(owner);
   }
 
-  /** Live streams open now, and MAX_STREAMS (a read-only view). */
-  streams(): { active: number; max: number } {
-    return { active: this.activeStreams, max: this.config.MAX_STREAMS };
+  /** Live streams open now, MAX_STREAMS, and how many streams can hold an engine at once (each mode's engines less those kept for files). */
+  streams(): { active: number; max: number; engines: number } {
+    let engines = 0;
+    for (const lane of this.lanes.values()) engines += Math.max(0, lane.executor.concurrency - this.reservedEngines(lane));
+    return { active: this.streamPlaces.open, max: this.config.MAX_STREAMS, engines };
+  }
+
+  /** STREAM_RESERVED_ENGINES of a mode: as set, or 1 where the mode has 2 engines or more (with one engine, keeping it would leave streams none). */
+  private reservedEngines(lane: Lane): number {
+    return this.config.STREAM_RESERVED_ENGINES ?? (lane.executor.concurrency >= 2 ? 1 : 0);
   }
 
   /** Opens a live stream on the plan's engine and mode; the plan holds its slot until released. */
@@ -283,6 +290,7 @@ export class TranscriptionService {
    */
   async transcribeFile(plan: Plan, req: TranscribeFileRequest): Promise<FileTranscription> {
     if (!plan.checked) throw new Error('transcribeFile needs a settled plan (TranscriptionService.settle)');
+    if (!plan.placed) throw new Error('transcribeFile needs a plan with its place in line (TranscriptionService.admit)');
     const started = performance.now();
     const { engine, isolation } = plan;
     const lane = this.lane(isolation);
@@ -300,6 +308,14 @@ export class TranscriptionService {
       return { ...result, engine, processingMs: Math.round(performance.now() - started) };
     } catch (err) {
       outcome = err instanceof AppError ? err.code : (err as Error).name === 'AbortError' ? 'REQUEST_ABORTED' : 'INTERNAL_ERROR';
+      // Decoding is work done for the key even when the request then fails (a file that lies
+      // about its length, an engine error, a client that leaves): it is charged, or failing on
+      // purpose would be a free way to hold the decoders. A refusal of decoding says how much it
+      // decoded (details.decoded_seconds). Not a quota refusal: that audio was turned away.
+      const decoded = audioSeconds ?? (err instanceof AppError ? err.details?.['decoded_seconds'] : undefined);
+      if (typeof decoded === 'number' && decoded > 0 && outcome !== 'QUOTA_EXCEEDED') {
+        await req.usage?.charge(decoded).catch((e: unknown) => req.logger.warn({ err: e }, 'could not count the audio against the key'));
+      }
       throw err;
     } finally {
       await this.scratch.remove(pcmPath);
@@ -307,12 +323,4 @@ export class TranscriptionService {
       for (const o of this.observers) o.transcriptionFinished({ isolation, engine, outcome, seconds, audioSeconds });
     }
   }
-}
-
-/** A live stream's place among MAX_STREAMS; it takes one engine slot when the stream's config names the engine. */
-export interface StreamPlace {
-  /** Resolves engine and mode, checks readiness and takes a free engine slot now (AT_CAPACITY when none is). */
-  plan(request: PlanRequest): Plan;
-  /** Frees the place and any slot it holds. Safe to call twice. */
-  release(): void;
 }

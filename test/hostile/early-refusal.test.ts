@@ -1,10 +1,13 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { ErrorCode } from '../../src/errors.js';
 import {
   BOUNDARY,
   expectHealthy,
   expectNoTempFiles,
   filePartHead,
+  multipartBody,
   noise,
   rawConnect,
   type RawConnection,
@@ -16,10 +19,11 @@ import {
 import { postForm, type TestServer } from '../support/server.js';
 
 /*
- * One plan per request: engine, mode and a place in line are decided before
- * the body is read. Each request below declares a 50 MB body and sends only
- * its first 64 KB: the refusal must come back while the client still holds
- * the rest, with nothing of the upload stored.
+ * One plan per request: engine and mode are decided, and the line looked at,
+ * before the body is read; the place in line is taken once the upload is in.
+ * Each request below declares a 50 MB body and sends only its first 64 KB:
+ * the refusal must come back while the client still holds the rest, with
+ * nothing of the upload stored.
  */
 
 const DECLARED = 50_000_000;
@@ -28,6 +32,8 @@ const SENT = 64 * 1024;
 let server: TestServer;
 serveForHostileTests((s) => (server = s), {
   // whisper with a model file that does not exist: configured, failed to load (not ready).
+  // The one engine may be leased by a live stream (the tests that fill the line use one).
+  STREAM_RESERVED_ENGINES: '0',
   ENGINES: 'pocketsphinx,whisper',
   WHISPER_MODEL_PATH: '/nonexistent/ggml-none.bin',
   IN_PROCESS_CONCURRENCY: '1',
@@ -86,25 +92,44 @@ describe('refusals decided before the body is read', () => {
   });
 
   it('answers AT_CAPACITY before the body when the line is full, and frees the place when the holder goes away', async () => {
-    // The one place (concurrency 1, no queue) is held by an upload still arriving.
-    const holder = await startUpload('/transcriptions');
-    const deadline = Date.now() + 3000;
-    while ((await server.tempFiles()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // The one place (concurrency 1, no queue) is held by a live stream: an upload still arriving holds none.
+    const holder = await holdEngine();
     const refused = await startUpload('/transcriptions?engine=pocketsphinx');
     try {
       const res = await withTimeout(refused.response, 5000, 'the AT_CAPACITY refusal');
       expect(res.status).toBe(503);
       expect((JSON.parse(res.body) as { error: { code: string } }).error.code).toBe('AT_CAPACITY');
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
-      // Only the holder's upload is on disk.
-      expect((await server.tempFiles()).length).toBe(1);
+      expect(await server.tempFiles()).toEqual([]);
     } finally {
       refused.socket.destroy();
-      holder.socket.destroy();
+      await holder.close();
     }
-    await expectNoTempFiles(server);
     const ok = await postForm(`${server.url}/transcriptions?engine=pocketsphinx`, { file: { path: SHORT.path } });
     expect(ok.status).toBe(200);
+  });
+
+  it('takes the place once the upload is in: a line that filled meanwhile answers AT_CAPACITY then, and the upload is removed', async () => {
+    const body = multipartBody([{ headers: 'Content-Disposition: form-data; name="file"; filename="clip.wav"\r\nContent-Type: audio/wav', body: readFileSync(SHORT.path) }]);
+    const conn = await rawConnect(server.url);
+    let holder: { close(): Promise<void> } | undefined;
+    try {
+      await conn.write(requestHead('/transcriptions', { 'Content-Type': `multipart/form-data; boundary=${BOUNDARY}`, 'Content-Length': body.length }));
+      await conn.write(body.subarray(0, body.length - 1000));
+      const deadline = Date.now() + 3000;
+      while ((await server.tempFiles()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // The upload was let in (the line was empty); the line fills before it ends.
+      holder = await holdEngine();
+      await conn.write(body.subarray(body.length - 1000));
+      const res = await withTimeout(conn.response, 5000, 'the AT_CAPACITY answer');
+      expect(res.status, res.body).toBe(503);
+      expect((JSON.parse(res.body) as { error: { code: string } }).error.code).toBe('AT_CAPACITY');
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+      await expectNoTempFiles(server);
+    } finally {
+      conn.socket.destroy();
+      await holder?.close();
+    }
   });
 
   it('lets an OpenAI client keep its required model=whisper-1 when the engine is named in X-Hark-Engine', async () => {
@@ -118,6 +143,29 @@ describe('refusals decided before the body is read', () => {
     await expectHealthy(server);
   });
 });
+
+/** Holds the in-process engine with a live stream (it takes its slot at once) until `close()`, which waits for the slot to come back. */
+async function holdEngine(): Promise<{ close(): Promise<void> }> {
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/audio/stream`);
+  await withTimeout(new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject)), 5000, 'the stream to open');
+  const ready = new Promise<void>((resolve, reject) => {
+    ws.on('message', (m: Buffer) => {
+      const msg = JSON.parse(m.toString()) as { type: string };
+      if (msg.type === 'ready') resolve();
+      else if (msg.type === 'error') reject(new Error(m.toString()));
+    });
+  });
+  ws.send(JSON.stringify({ type: 'config', engine: 'pocketsphinx', sample_rate: 16000 }));
+  await withTimeout(ready, 5000, 'the stream to be ready');
+  return {
+    close: async () => {
+      ws.close();
+      const capacity = async () => ((await (await fetch(`${server.url}/api/v1/capacity`)).json()) as { available_capacity: number }).available_capacity;
+      const deadline = Date.now() + 5000;
+      while ((await capacity()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    },
+  };
+}
 
 async function form(fields: Record<string, string>): Promise<FormData> {
   const { readFile } = await import('node:fs/promises');

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/errors.js';
 import {
   BOUNDARY,
@@ -11,7 +11,7 @@ import {
   serveForHostileTests,
   SHORT,
 } from '../support/hostile-http.js';
-import type { TestServer } from '../support/server.js';
+import { startTestServer, type TestServer } from '../support/server.js';
 
 /*
  * Bytes that are not UTF-8 in form fields, file names and query strings of the
@@ -116,17 +116,28 @@ describe('the probes and read-only routes', () => {
     expect(res.headers['allow']).toMatch(/GET|POST/);
   });
 
-  it.each([
-    'evil.example; script-src *',
-    "127.0.0.1 'unsafe-inline'",
-    'evil.example:80 wss://evil.example',
-  ])('keeps a Host header of %j out of the page\'s CSP', async (host) => {
-    const res = await rawRequest(server.url, `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
-    expect(res.status).toBe(200);
-    const csp = res.headers['content-security-policy'] ?? '';
-    expect(csp).toContain("script-src 'self'");
-    expect(csp).not.toContain('evil');
-    expect(csp).not.toContain('unsafe-inline');
+  describe('a hostile Host header', () => {
+    // Without keys such a Host is refused (403 HOST_NOT_ALLOWED, the DNS-rebinding guard); with keys
+    // any Host reaches the page, which is public, so that is where its CSP is checked.
+    let keyed: TestServer;
+    beforeAll(async () => {
+      keyed = await startTestServer({ AUTH_MODE: 'api_key' });
+    });
+    afterAll(async () => keyed?.stop());
+
+    it.each([
+      'evil.example; script-src *',
+      "127.0.0.1 'unsafe-inline'",
+      'evil.example:80 wss://evil.example',
+    ])('%j is refused without keys, and kept out of the page\'s CSP with keys', async (host) => {
+      expectRawError(await rawRequest(server.url, `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`), 403, 'HOST_NOT_ALLOWED', server);
+      const res = await rawRequest(keyed.url, `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+      expect(res.status).toBe(200);
+      const csp = res.headers['content-security-policy'] ?? '';
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).not.toContain('evil');
+      expect(csp).not.toContain('unsafe-inline');
+    });
   });
 });
 

@@ -141,6 +141,7 @@ describe('every route declares its scope', () => {
       'GET /api/v1/system/memory': 'any',
       'POST /api/v1/session': 'any',
       'DELETE /api/v1/session': 'any',
+      'POST /api/v1/stream-ticket': 'transcribe',
     });
     // HEAD routes (Fastify's, beside each GET) included.
     expect(routeScopes(server.app).filter((r) => r.scope === undefined)).toEqual([]);

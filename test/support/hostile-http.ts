@@ -151,9 +151,10 @@ export interface RawConnection {
   bytesWritten(): number;
 }
 
-export async function rawConnect(url: string): Promise<RawConnection> {
+/** `localAddress`: the client's own address (any 127.x on Linux), to be another client for per-address limits. */
+export async function rawConnect(url: string, localAddress?: string): Promise<RawConnection> {
   const { hostname, port } = new URL(url);
-  const socket = connect({ host: hostname, port: Number(port) });
+  const socket = connect({ host: hostname, port: Number(port), localAddress });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', reject);

@@ -16,7 +16,13 @@ export const capacitySchema = z.object({
 /** GET /api/v1/capacity: the default mode's fill level, each mode's, and the live streams. */
 export const capacityResponseSchema = capacitySchema.extend({
   modes: z.record(z.string(), capacitySchema),
-  streams: z.object({ active: z.number().int(), max: z.number().int() }).describe('Live WebSocket streams (MAX_STREAMS).'),
+  streams: z
+    .object({
+      active: z.number().int().describe('Streams open now, with an engine or before their config.'),
+      max: z.number().int().describe('MAX_STREAMS.'),
+      engines: z.number().int().describe('Streams that can hold an engine at once: each mode\'s engines less STREAM_RESERVED_ENGINES.'),
+    })
+    .describe('Live WebSocket streams.'),
 });
 
 function view(s: AdmissionSnapshot): z.infer<typeof capacitySchema> {

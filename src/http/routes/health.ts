@@ -39,14 +39,17 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
       schema: {
         tags: ['health'],
         summary: 'Readiness: 200 once engines are loaded and warm, 503 before (or while shutting down)',
+        description:
+          'With AUTH_MODE=api_key, a request without a key with the admin scope gets the status only (status, role, and on 503 an error code with a generic message): ' +
+          'engine errors name model files and paths, which a public probe has no need of.',
         response: {
           200: z.object({
             status: z.enum(['ready', 'degraded']),
             role: z.enum(['all', 'api', 'worker']).describe('ROLE: what this instance does (api: claims no job; worker: runs jobs, no uploads).'),
-            engines: z.array(engineSchema),
-            isolation_modes: z.array(z.string()),
-            default_isolation: z.string(),
-            pool: poolSummarySchema,
+            engines: z.array(engineSchema).optional().describe('Absent for a public probe when keys are on.'),
+            isolation_modes: z.array(z.string()).optional(),
+            default_isolation: z.string().optional(),
+            pool: poolSummarySchema.optional(),
           }),
           503: z.object({
             status: z.enum(['starting', 'failed', 'stopping']),
@@ -57,9 +60,14 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
           }),
         },
       },
-      config: { scope: 'public', rateLimit: false },
+      config: { scope: 'public', rateLimit: false, keyOptional: true },
     },
-    async (_req, reply) => {
+    async (request, reply) => {
+      // Without keys everyone is trusted alike (the request guard keeps rebinding pages out).
+      if (deps.config.AUTH_MODE === 'api_key' && request.apiKey?.scopes.includes('admin') !== true) {
+        const view = publicReadiness(deps);
+        return view.status === 200 ? reply.status(200).send(view.body) : reply.status(503).send(view.body);
+      }
       const r = deps.readiness;
       const role = deps.config.ROLE;
       const p = deps.pool?.snapshot();
@@ -117,3 +125,28 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
     },
   );
 };
+
+/** What /readyz tells a public probe when keys are on: its state, never an engine's message (paths, model files). */
+type Role = AppDeps['config']['ROLE'];
+type PublicReadiness =
+  | { status: 200; body: { status: 'ready' | 'degraded'; role: Role } }
+  | { status: 503; body: { status: 'starting' | 'failed' | 'stopping'; role: Role; error: { code: string; message: string } } };
+
+function publicReadiness(deps: AppDeps): PublicReadiness {
+  const r = deps.readiness;
+  const role = deps.config.ROLE;
+  const engines = deps.service.engineStatus();
+  const p = deps.pool?.snapshot();
+  const defaultFailed = r.state === 'ready' && engines.some((e) => e.name === deps.config.ENGINE && e.ready_in.length === 0);
+  if (defaultFailed) return { status: 503, body: { status: 'failed', role, error: { code: 'ENGINE_NOT_READY', message: 'the default engine failed to load' } } };
+  if (r.state === 'ready' && p !== undefined && p.readyWorkers === 0) {
+    return { status: 503, body: { status: 'failed', role, error: { code: 'WORKER_UNAVAILABLE', message: 'no worker process is ready' } } };
+  }
+  if (r.state === 'ready') {
+    const degraded = (p?.degraded ?? false) || engines.some((e) => e.ready_in.length === 0);
+    return { status: 200, body: { status: degraded ? 'degraded' : 'ready', role } };
+  }
+  const code = r.state === 'stopping' ? 'SHUTTING_DOWN' : 'ENGINE_NOT_READY';
+  const message = r.state === 'starting' ? 'engines are loading' : r.state === 'stopping' ? 'the server is shutting down' : 'an engine failed to load';
+  return { status: 503, body: { status: r.state, role, error: { code, message } } };
+}

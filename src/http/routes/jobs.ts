@@ -117,7 +117,7 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
     if (key !== undefined && (typeof key !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(key))) {
       throw new AppError('INVALID_REQUEST', 'Idempotency-Key must be 1-255 visible ASCII characters');
     }
-    await jobs.checkCapacity(key);
+    await jobs.checkCapacity(request.apiKey?.id, key);
     await jobs.checkKeyQuota(request.apiKey?.id);
     const upload = await receiveUpload(request, deps.temp, deps.config.MAX_FILE_SIZE_MB * 1e6);
     let submitted;
@@ -134,6 +134,7 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
         idempotencyKey: key,
         callbackUrl: f.callback_url,
         apiKeyId: request.apiKey?.id,
+        logger: request.log,
       });
     } finally {
       // Moved into the job's folder on success; gone either way, before the client hears back.
@@ -278,6 +279,9 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
       const header = request.headers['last-event-id'];
       const lastEventId = typeof header === 'string' ? header.trim() : '';
       const afterSeq = /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : 0;
+      // Refused (429) while the answer is still an ordinary one; given back when the stream ends, however it ends.
+      const release = jobs.takeFollowerPlace(request.apiKey?.id);
+      reply.raw.once('close', release);
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -300,6 +304,7 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
           else res.write(`event: end\ndata: ${JSON.stringify({ status: event.status })}\n\n`);
         }
       } finally {
+        release();
         clearInterval(keepAlive);
         closing.signal.removeEventListener('abort', abort);
         res.end();

@@ -144,7 +144,7 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
             .optional()
             .describe('hark extension: the model named before the body (also the X-Hark-Engine header), so that refusals come before the upload; the form field `model` works too.'),
         }),
-        response: { 200: z.union([openaiVerboseSchema, openaiJsonSchema, z.string()]), ...errorResponses(400, 413, 415, 500, 502, 503, 504) },
+        response: { 200: z.union([openaiVerboseSchema, openaiJsonSchema, z.string()]), ...errorResponses(400, 413, 415, 429, 500, 502, 503, 504) },
       },
       config: { scope: 'transcribe', ...uploadConfig },
     },

@@ -1,19 +1,28 @@
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ISOLATION_MODES } from '../../engines/index.js';
-import type { StreamObserver } from '../../transcription/index.js';
-import { StreamSocketSession } from '../stream-socket.js';
+import type { Config } from '../../config/index.js';
+import type { StreamObserver, StreamOwner } from '../../transcription/index.js';
+import { refuseSocket, StreamSocketSession } from '../stream-socket.js';
 import { errorResponses } from '../openapi.js';
 import type { AppDeps } from '../types.js';
 
 /**
  * `GET /v1/audio/stream`: live transcription over a WebSocket (protocol in
- * docs/streaming.md). MAX_STREAMS is checked before the upgrade, so a full
- * server answers a plain 503 AT_CAPACITY with Retry-After; a busy engine is
- * told after the config message (an error message, close 1013).
+ * docs/streaming.md). MAX_STREAMS and the key's KEY_MAX_STREAMS are checked
+ * before the upgrade, so a full server answers a plain 503 AT_CAPACITY (429
+ * RATE_LIMITED for a key at its share) with Retry-After; a busy engine is told
+ * after the config message (an error message, close 1013).
  */
 const streamQuery = z.object({ isolation: z.enum(ISOLATION_MODES).optional() });
 type StreamQuery = z.infer<typeof streamQuery>;
+
+/** Whose KEY_MAX_STREAMS share a stream takes: its key, or without keys its client address (when the setting is on). */
+function streamOwner(request: FastifyRequest, config: Config): StreamOwner | undefined {
+  if (request.apiKey !== undefined) return { kind: 'key', id: request.apiKey.id };
+  return config.KEY_MAX_STREAMS > 0 ? { kind: 'address', id: request.ip } : undefined;
+}
 
 export const streamRoutes = (observer: StreamObserver | undefined): FastifyPluginAsyncZod<AppDeps> =>
   async (app, deps) => {
@@ -31,7 +40,7 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
         config: { scope: 'transcribe', websocketKey: true },
         // After the querystring schema (an unknown ?isolation= is a 400 from it), before the upgrade.
         preHandler: async (request) => {
-          deps.service.requireStreamRoom();
+          deps.service.requireStreamRoom(streamOwner(request, deps.config));
           const { isolation } = request.query as StreamQuery;
           if (isolation !== undefined) deps.service.requireIsolation(isolation);
           // A key whose hours for today are spent is refused before the upgrade.
@@ -41,12 +50,10 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
       (socket, request) => {
         let place;
         try {
-          // The place checked before the upgrade may have gone to another stream since.
-          place = deps.service.streamPlace();
+          // The place checked before the upgrade may have gone to another stream (of this key) since.
+          place = deps.service.streamPlace(streamOwner(request, deps.config));
         } catch (err) {
-          socket.send(JSON.stringify({ type: 'error', code: 'AT_CAPACITY', message: (err as Error).message }));
-          socket.close(1013, 'AT_CAPACITY');
-          return;
+          return refuseSocket(socket, err);
         }
         const session = new StreamSocketSession(
           {

@@ -40,7 +40,7 @@ export const transcriptionRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, d
     querystring: z.object({ engine: engineQuery }),
     tags: ['transcriptions'],
     consumes: ['multipart/form-data'],
-    response: { 200: transcriptionResponseSchema, ...errorResponses(400, 413, 415, 499, 500, 502, 503, 504) },
+    response: { 200: transcriptionResponseSchema, ...errorResponses(400, 413, 415, 429, 499, 500, 502, 503, 504) },
   };
 
   /**

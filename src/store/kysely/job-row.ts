@@ -6,6 +6,22 @@ import type { JobsTable } from '../schema.js';
 /** A row of transcription_jobs as the store reads it. */
 export type JobRow = Selectable<JobsTable>;
 
+/**
+ * The idempotency_key column's value: the client's key behind the id of the API key
+ * that sent it ("-" without one), so a key is unique per API key, not across them
+ * (another key could otherwise learn a job, or take one's place). The column keeps
+ * its UNIQUE from 001 (SQLite cannot drop it without rebuilding the table); 006
+ * rewrote older rows this way. API key ids are UUIDs: the first ":" ends them.
+ */
+export function scopedIdempotencyKey(apiKeyId: string | null, key: string): string {
+  return `${apiKeyId ?? '-'}:${key}`;
+}
+
+/** The client's own Idempotency-Key from a stored (scoped) value. */
+function clientIdempotencyKey(stored: string | null): string | null {
+  return stored === null ? null : stored.slice(stored.indexOf(':') + 1);
+}
+
 /** A transcription_jobs row as the Job the rest of hark sees (JSON columns parsed, BIGINTs as numbers). */
 export function toJob(r: JobRow): Job {
   return {
@@ -32,7 +48,7 @@ export function toJob(r: JobRow): Job {
     lastHeartbeat: r.last_heartbeat === null ? null : Number(r.last_heartbeat),
     ownerInstanceId: r.owner_instance_id,
     runToken: r.run_token,
-    idempotencyKey: r.idempotency_key,
+    idempotencyKey: clientIdempotencyKey(r.idempotency_key),
     callbackUrl: r.callback_url,
     webhookStatus: r.webhook_status as Job['webhookStatus'],
     webhookAttempts: r.webhook_attempts,

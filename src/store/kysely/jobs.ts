@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { JOB_STATUSES, PRIORITY_RANK, sourcesOf, TERMINAL_STATUSES, type Job, type JobStatus, type NewJob } from '../../jobs/model.js';
 import type { Database } from '../schema.js';
 import type { JobStore, ListJobsQuery } from '../types.js';
-import { toJob } from './job-row.js';
+import { scopedIdempotencyKey, toJob } from './job-row.js';
 
 /** SQLite caps a statement's parameters: `IN` lists go in slices of this many. */
 const ID_SLICE = 500;
@@ -28,7 +28,7 @@ export class KyselyJobStore implements JobStore {
         engine: job.engine,
         isolation: job.isolation,
         log_file_path: '',
-        idempotency_key: job.idempotencyKey,
+        idempotency_key: job.idempotencyKey === null ? null : scopedIdempotencyKey(job.apiKeyId ?? null, job.idempotencyKey),
         callback_url: job.callbackUrl,
         webhook_status: job.callbackUrl === null ? null : 'pending',
         started_at: null,
@@ -63,8 +63,8 @@ export class KyselyJobStore implements JobStore {
     return found;
   }
 
-  async findByIdempotencyKey(key: string): Promise<Job | undefined> {
-    const row = await this.db.selectFrom('transcription_jobs').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
+  async findByIdempotencyKey(apiKeyId: string | null, key: string): Promise<Job | undefined> {
+    const row = await this.db.selectFrom('transcription_jobs').selectAll().where('idempotency_key', '=', scopedIdempotencyKey(apiKeyId, key)).executeTakeFirst();
     return row && toJob(row);
   }
 

@@ -1,4 +1,4 @@
-import type { Kysely, Migration } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 
 /**
  * Append-only, numbered migrations shared by SQLite and PostgreSQL. Never edit
@@ -105,6 +105,21 @@ export const MIGRATIONS: Record<string, Migration> = {
         .addColumn('audio_seconds', 'double precision', (c) => c.notNull())
         .addPrimaryKeyConstraint('hark_key_usage_pk', ['api_key_id', 'day'])
         .execute();
+    },
+  },
+  '006_idempotency_per_key': {
+    async up(db: Kysely<unknown>) {
+      // An Idempotency-Key belongs to the API key that sent it: the column now holds
+      // "<api_key_id or ->:<key>" (see scopedIdempotencyKey), so its UNIQUE from 001 is
+      // unique per key. Rewritten in place, the same on SQLite and PostgreSQL.
+      await sql`UPDATE transcription_jobs SET idempotency_key = COALESCE(api_key_id, '-') || ':' || idempotency_key WHERE idempotency_key IS NOT NULL`.execute(db);
+    },
+  },
+  '007_key_sessions_valid_after': {
+    async up(db: Kysely<unknown>) {
+      // DELETE /api/v1/session voids the key's session cookies issued until then (ms): a cookie
+      // copied before the logout stops working on every instance, with the read a request does anyway.
+      await db.schema.alterTable('hark_api_keys').addColumn('sessions_valid_after', 'bigint').execute();
     },
   },
 };

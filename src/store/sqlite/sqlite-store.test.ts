@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeStore, newJob } from '../../../test/support/store-suite/index.js';
+import { MIGRATIONS } from '../migrations/index.js';
 import { SqliteStore } from './sqlite-store.js';
 
 /** Every temp folder these tests make, removed after them. */
@@ -20,6 +21,9 @@ afterAll(() => {
 describeStore('SQLite', () => SqliteStore.open(join(tempDir('hark-store-'), 'hark.db')));
 
 describe('SQLite migrations', () => {
+  /** Every migration after the first, in order: what a file made with the first schema is missing. */
+  const AFTER_FIRST = Object.keys(MIGRATIONS).sort().slice(1);
+
   it('upgrades a file made with the first schema, keeping every row, after a backup copy', async () => {
     const dir = tempDir('hark-migrate-');
     const path = join(dir, 'hark.db');
@@ -31,25 +35,28 @@ describe('SQLite migrations', () => {
       const j = newJob({ id: `old-${i}`, createdAt: 1000 + i });
       await db
         .insertInto('transcription_jobs')
-        .values({ id: j.id, status: 'queued', priority: 'normal', priority_rank: 1, created_at: j.createdAt, file_name: j.fileName, file_size: 1, options: '{}', engine: 'pocketsphinx', isolation: 'process', log_file_path: '/old/job.log' })
+        .values({ id: j.id, status: 'queued', priority: 'normal', priority_rank: 1, created_at: j.createdAt, file_name: j.fileName, file_size: 1, options: '{}', engine: 'pocketsphinx', isolation: 'process', log_file_path: '/old/job.log', idempotency_key: `retry-${i}` })
         .execute();
     }
     await old.close();
 
     const store = await SqliteStore.open(path);
-    expect(await store.pendingMigrations()).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines', '004_api_keys', '005_key_usage']);
+    expect(await store.pendingMigrations()).toEqual(AFTER_FIRST);
     await store.migrate();
-    expect(store.lastMigration.applied).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines', '004_api_keys', '005_key_usage']);
+    expect(store.lastMigration.applied).toEqual(AFTER_FIRST);
     expect(store.lastMigration.backupPath).toMatch(/hark\.db\.backup-.*-before-002_instances_webhooks_cancel$/);
     expect(readdirSync(dir)).toContain(store.lastMigration.backupPath!.split('/').pop());
     const jobs = await store.jobs.list({ limit: 10 });
     expect(jobs.map((j) => j.id)).toEqual(['old-2', 'old-1', 'old-0']);
     expect(jobs[0]).toMatchObject({ webhookAttempts: 0, cancelRequested: false });
+    // 006: an Idempotency-Key from before keys still finds its job (as one sent without a key).
+    expect((await store.jobs.findByIdempotencyKey(null, 'retry-1'))?.id).toBe('old-1');
+    expect(jobs[0]?.idempotencyKey).toBe('retry-2');
     await store.close();
 
     // The backup is the old database, still readable at the old version.
     const backup = await SqliteStore.open(store.lastMigration.backupPath!);
-    expect(await backup.pendingMigrations()).toEqual(['002_instances_webhooks_cancel', '003_job_log_lines', '004_api_keys', '005_key_usage']);
+    expect(await backup.pendingMigrations()).toEqual(AFTER_FIRST);
     await backup.close();
   });
 

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { announce } from '../announce.js';
 import { ErrorNote } from './status.js';
-import { apiKey } from '../auth.js';
+import { apiKey, authHeaders, keyRefused } from '../auth.js';
 
 /*
  * Live transcription from the microphone: MediaRecorder's Opus-in-WebM chunks go
@@ -32,10 +32,21 @@ interface ServerMessage {
   message?: string;
 }
 
-function streamUrl(): string {
-  // Browsers cannot set headers on a WebSocket: the key goes in the query (the server accepts it there only).
-  const key = apiKey();
-  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/v1/audio/stream${key === null ? '' : `?api_key=${encodeURIComponent(key)}`}`;
+/**
+ * The stream's URL. Browsers cannot set headers on a WebSocket, and a key in the
+ * URL would sit in proxies' logs and the browser's history: with a key, the page
+ * trades it (in a header) for a single-use ticket that expires within a minute.
+ */
+async function streamUrl(): Promise<string> {
+  const base = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/v1/audio/stream`;
+  if (apiKey() === null) return base;
+  const res = await fetch('/api/v1/stream-ticket', { method: 'POST', headers: { accept: 'application/json', ...authHeaders() } });
+  if (res.status === 401) keyRefused();
+  // 204: the server takes no keys, so the stream needs no ticket.
+  if (res.status === 204) return base;
+  const body = (await res.json()) as { ticket?: string; error?: { code: string; message: string } };
+  if (!res.ok || body.ticket === undefined) throw new Error(body.error === undefined ? `the server answered ${res.status}` : `${body.error.message} (${body.error.code})`);
+  return `${base}?ticket=${encodeURIComponent(body.ticket)}`;
 }
 
 /** Failures of getUserMedia, in words a user can act on. */
@@ -86,9 +97,18 @@ export function LiveMic() {
       setPhase('idle');
       return;
     }
+    let url: string;
+    try {
+      url = await streamUrl();
+    } catch (err) {
+      for (const t of media.getTracks()) t.stop();
+      setFailure({ title: 'Live transcription could not start', detail: err instanceof Error ? err.message : String(err) });
+      setPhase('idle');
+      return;
+    }
     const rec = new MediaRecorder(media, { mimeType: MIME });
     recorder.current = rec;
-    const ws = new WebSocket(streamUrl());
+    const ws = new WebSocket(url);
     socket.current = ws;
     let ended = false;
 

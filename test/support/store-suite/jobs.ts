@@ -29,11 +29,22 @@ export function describeJobStore(name: string, open: OpenStore): void {
       expect(await jobs.existingJobIds([])).toEqual(new Set());
     });
 
-    it('returns one job per idempotency key', async () => {
+    it('returns one job per idempotency key and API key', async () => {
       const { jobs } = store();
       await jobs.create(newJob({ id: 'a', idempotencyKey: 'k1' }));
-      expect((await jobs.findByIdempotencyKey('k1'))?.id).toBe('a');
+      expect((await jobs.findByIdempotencyKey(null, 'k1'))?.id).toBe('a');
       await expect(jobs.create(newJob({ id: 'b', idempotencyKey: 'k1' }))).rejects.toThrow();
+      // The same Idempotency-Key from API keys is a job per key: none finds another's.
+      await jobs.create(newJob({ id: 'alice', idempotencyKey: 'k1', apiKeyId: 'key-alice' }));
+      await jobs.create(newJob({ id: 'bob', idempotencyKey: 'k1', apiKeyId: 'key-bob' }));
+      await expect(jobs.create(newJob({ id: 'alice-2', idempotencyKey: 'k1', apiKeyId: 'key-alice' }))).rejects.toThrow();
+      expect((await jobs.findByIdempotencyKey('key-alice', 'k1'))?.id).toBe('alice');
+      expect((await jobs.findByIdempotencyKey('key-bob', 'k1'))?.id).toBe('bob');
+      expect(await jobs.findByIdempotencyKey('key-carol', 'k1')).toBeUndefined();
+      // A key that ends like another's scoped value finds nothing either.
+      expect(await jobs.findByIdempotencyKey(null, 'key-alice:k1')).toBeUndefined();
+      // The job shows the client's key as it was sent.
+      expect((await jobs.get('bob'))?.idempotencyKey).toBe('k1');
     });
 
     it('cancels queued and running jobs', async () => {

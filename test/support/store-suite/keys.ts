@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { storePerTest, type OpenStore } from './fixtures.js';
 
-/** ApiKeyStore (migration 004): keys by hash, never the key. */
+/** ApiKeyStore (migrations 004 and 007): keys by hash, never the key. */
 export function describeApiKeyStore(name: string, open: OpenStore): void {
   describe(`ApiKeyStore contract: ${name}`, () => {
     const store = storePerTest(open);
@@ -10,7 +10,7 @@ export function describeApiKeyStore(name: string, open: OpenStore): void {
       const { keys } = store();
       const a = await keys.createApiKey({ id: 'k1', name: 'alice', keyHash: 'h1', scopes: ['transcribe', 'jobs'], createdAt: 1000 });
       await keys.createApiKey({ id: 'k2', name: 'ops', keyHash: 'h2', scopes: ['admin'], createdAt: 2000 });
-      expect(a).toEqual({ id: 'k1', name: 'alice', keyHash: 'h1', scopes: ['transcribe', 'jobs'], createdAt: 1000, revokedAt: null });
+      expect(a).toEqual({ id: 'k1', name: 'alice', keyHash: 'h1', scopes: ['transcribe', 'jobs'], createdAt: 1000, revokedAt: null, sessionsValidAfter: null });
       expect((await keys.findApiKeyByHash('h2'))?.scopes).toEqual(['admin']);
       expect(await keys.findApiKeyByHash('nope')).toBeUndefined();
       expect((await keys.listApiKeys()).map((k) => k.name)).toEqual(['alice', 'ops']);
@@ -27,6 +27,22 @@ export function describeApiKeyStore(name: string, open: OpenStore): void {
       await keys.revokeApiKey('k1', 2000);
       expect((await keys.findApiKeyById('k1'))?.revokedAt).toBe(2000);
       expect(await keys.findApiKeyById('nope')).toBeUndefined();
+    });
+
+    it('ends the sessions of one key at a time, and never moves that time back', async () => {
+      const { keys } = store();
+      await keys.createApiKey({ id: 'k1', name: 'a', keyHash: 'h1', scopes: ['jobs'], createdAt: 1 });
+      await keys.createApiKey({ id: 'k2', name: 'b', keyHash: 'h2', scopes: ['jobs'], createdAt: 2 });
+      // Times in ms past 2^31, as real ones are (bigint on PostgreSQL).
+      await keys.endSessions('k1', 1_733_000_000_500);
+      expect((await keys.findApiKeyById('k1'))?.sessionsValidAfter).toBe(1_733_000_000_500);
+      expect((await keys.findApiKeyByHash('h1'))?.sessionsValidAfter).toBe(1_733_000_000_500);
+      expect((await keys.findApiKeyById('k2'))?.sessionsValidAfter).toBeNull();
+      await keys.endSessions('k1', 1_733_000_000_100);
+      expect((await keys.findApiKeyById('k1'))?.sessionsValidAfter).toBe(1_733_000_000_500);
+      await keys.endSessions('k1', 1_733_000_009_000);
+      expect((await keys.findApiKeyById('k1'))?.sessionsValidAfter).toBe(1_733_000_009_000);
+      await keys.endSessions('missing', 5);
     });
 
     it('refuses a second key with the same hash', async () => {
