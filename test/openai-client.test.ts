@@ -36,6 +36,24 @@ describe('the openai client against hark', () => {
     expect(t.words?.[0]).toEqual({ word: expect.any(String), start: expect.any(Number), end: expect.any(Number) });
   });
 
+  it('gives the same text as json and as verbose_json, whose segments carry word posteriors', async () => {
+    const plain = await client.audio.transcriptions.create({ file: createReadStream(c.path), model: 'pocketsphinx' });
+    const verbose = await client.audio.transcriptions.create({
+      file: createReadStream(c.path),
+      model: 'pocketsphinx',
+      response_format: 'verbose_json',
+      timestamp_granularities: ['segment'],
+    });
+    expect(verbose.text).toBe(plain.text);
+    expect(verbose.segments?.length).toBeGreaterThan(0);
+    // avg_logprob is the log of the segment's mean word posterior: 0 (log 1)
+    // is what a segment without posteriors would show.
+    for (const s of verbose.segments ?? []) {
+      expect(s.avg_logprob).toBeLessThan(0);
+      expect(s.avg_logprob).toBeGreaterThan(Math.log(1e-6));
+    }
+  });
+
   it.each(['text', 'srt', 'vtt'] as const)('returns %s as a string', async (format) => {
     const t = await client.audio.transcriptions.create({ file: createReadStream(c.path), model: 'whisper-1', response_format: format });
     expect(typeof t).toBe('string');

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { joinWavs } from './support/audio.js';
@@ -11,6 +12,13 @@ afterEach(async () => {
   await server?.stop();
   server = undefined;
 });
+
+/** A process's (or thread's) nice value: field 19 of its /proc stat file. */
+function niceOf(statPath: string): number {
+  const stat = readFileSync(statPath, 'utf8');
+  // The command name (field 2) may hold spaces: count fields after its last ')', which start at field 3.
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19 - 3]);
+}
 
 function longFile(dir: string, n = 12): string {
   const out = join(dir, `long-${n}.wav`);
@@ -41,6 +49,44 @@ describe('worker pool', () => {
     expect(view.ready_workers).toBe(2);
   });
 
+  it('warms a replacement while a worker runs its last task, so the next request waits for no spawn', async () => {
+    server = await spawnServer({ WORKER_COUNT: '1', MAX_TASKS_PER_WORKER: '2' });
+    const url = `${server.url}/transcriptions/process-isolated`;
+    const first = (await poolView(server.url)).workers[0]!.pid;
+    expect((await postAudio(url, short)).status).toBe(200);
+    const last = postAudio(url, longFile(server.dataDir, 4)); // its 2nd and last task, ~30 s of audio
+    last.catch(() => undefined); // awaited below; a failed wait must not leave it unhandled
+    // While that task still runs, its replacement is spawned and becomes ready (idle) beside it.
+    await waitFor(async () => {
+      const { workers } = await poolView(server!.url);
+      const old = workers.find((w) => w.pid === first);
+      return old?.state === 'retiring' && old.current_task !== null && workers.some((w) => w.pid !== first && w.state === 'idle');
+    }, 30_000);
+    const answer = await last;
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as { pid: number }).pid).toBe(first);
+    // A request arriving as the old worker retires goes to the ready replacement: no spawn in between.
+    const next = await postAudio(url, short);
+    expect(next.status).toBe(200);
+    const { pid } = (await next.json()) as { pid: number };
+    expect(pid).not.toBe(first);
+    const view = await poolView(server.url);
+    expect(view.totals.spawned).toBe(2);
+    expect(view.totals.recycled.tasks).toBe(1);
+    await waitFor(() => !alive(first));
+  });
+
+  it('runs every thread of a worker WORKER_NICE steps below the server', async () => {
+    server = await spawnServer({ WORKER_COUNT: '1', WORKER_NICE: '7' });
+    const worker = (await poolView(server.url)).workers[0]!.pid;
+    const serverNice = niceOf(`/proc/${server.pid}/stat`);
+    const threads = readdirSync(`/proc/${worker}/task`);
+    expect(threads.length).toBeGreaterThan(1); // Node's own threads, started before the server lowered the worker
+    expect(new Set(threads.map((tid) => niceOf(`/proc/${worker}/task/${tid}/stat`)))).toEqual(new Set([Math.min(19, serverNice + 7)]));
+    // And the work done there still answers.
+    expect((await postAudio(`${server.url}/transcriptions/process-isolated`, short)).status).toBe(200);
+  });
+
   it('replaces a worker whose RSS passes WORKER_MAX_RSS_MB (simulated native leak), the server unaffected', async () => {
     server = await spawnServer({ WORKER_COUNT: '1', SIMULATE_NATIVE_LEAK_MB: '80', WORKER_MAX_RSS_MB: '300', MAX_TASKS_PER_WORKER: '1000' });
     expect(server.logs.join('\n')).toContain('SIMULATE_NATIVE_LEAK_MB is set');
@@ -58,7 +104,9 @@ describe('worker pool', () => {
   });
 
   it('kills a hung task\'s worker at TASK_TIMEOUT_SECONDS (504), and the next request succeeds', async () => {
-    server = await spawnServer({ WORKER_COUNT: '1', TASK_TIMEOUT_SECONDS: '2' });
+    // WORKER_NICE=0: with a 2 s limit on a machine shared with other work, a niced worker yields its CPU
+    // to every other process there too, and the next request's short clip could run past the limit.
+    server = await spawnServer({ WORKER_COUNT: '1', TASK_TIMEOUT_SECONDS: '2', WORKER_NICE: '0' });
     const worker = (await poolView(server.url)).workers[0]!.pid;
     const pending = postAudio(`${server.url}/transcriptions/process-isolated`, longFile(server.dataDir));
     await waitFor(async () => (await poolView(server!.url)).workers[0]?.state === 'busy');

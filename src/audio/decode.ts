@@ -1,6 +1,8 @@
-import { stat } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { AppError } from '../errors.js';
 import { runProcess } from './process.js';
+import { copyPlainPcmWav } from './wav.js';
 
 /** hark decodes everything to this: what speech engines expect. */
 export const SAMPLE_RATE = 16_000;
@@ -24,8 +26,13 @@ function firstLine(text: string, path: string): string {
     .split('\n')
     .map((l) => l.trim())
     .find((l) => l.length > 0);
-  // ffmpeg prefixes messages with the component ("[wav @ 0x55...]") or the input path, which is hark's temp name: drop both.
-  return (line ?? 'unknown error').replace(/^\[[^\]]*\]\s*/, '').split(`${path}: `).join('').split(path).join('the file');
+  // ffmpeg prefixes messages with the component ("[wav @ 0x55...]"): drop it.
+  return hidePath((line ?? 'unknown error').replace(/^\[[^\]]*\]\s*/, ''), path);
+}
+
+/** ffmpeg's message without the input path, which is hark's temp name. */
+function hidePath(message: string, path: string): string {
+  return message.split(`${path}: `).join('').split(path).join('the file');
 }
 
 /**
@@ -108,13 +115,13 @@ function pcmSeconds(bytes: number): number {
   return Math.floor(bytes / BYTES_PER_SAMPLE) / SAMPLE_RATE;
 }
 
-/** Seconds of PCM written to `path` so far (0 when there is no file). */
-async function decodedSoFar(path: string): Promise<number> {
-  return pcmSeconds((await stat(path).catch(() => ({ size: 0 }))).size);
-}
-
 /**
  * Decodes any format ffmpeg reads to 16 kHz mono s16le PCM in `outPath`.
+ *
+ * A WAV that already is 16 kHz mono s16le PCM is not decoded: its samples are
+ * copied (see findPlainPcmWav in wav.ts), which is what ffmpeg would write, byte for
+ * byte, without the cost of starting it. Anything else is decoded by one ffmpeg.
+ *
  * Decoding stops just past `maxSeconds`, and just past the length the container
  * states (see {@link statedLengthAllowance}), so a file whose header lies about
  * its length (or that expands to hours) can neither fill the disk nor hold a
@@ -123,44 +130,168 @@ async function decodedSoFar(path: string): Promise<number> {
  * failed request (TranscriptionService.transcribeFile).
  */
 export async function decodeToPcm(inPath: string, outPath: string, options: DecodeOptions): Promise<PcmAudio> {
-  const probe = await probeAudio(inPath, options.signal);
-  const stated = probe.durationSeconds;
-  if (stated !== undefined && stated > options.maxSeconds) {
-    throw tooLong(stated, options.maxSeconds);
-  }
-  // Without a stated length (a live-recorded WebM has none) only MAX_AUDIO_SECONDS bounds decoding.
-  const allowance = stated === undefined ? Infinity : statedLengthAllowance(stated);
-  const stopAt = Math.min(options.maxSeconds, allowance);
-  const res = await runProcess(
-    'ffmpeg',
-    [
-      '-nostdin', '-hide_banner', '-loglevel', 'error', '-y',
-      ...INPUT_GUARD, '-i', inPath,
-      '-map', '0:a:0', '-vn', '-sn', '-dn',
-      '-ac', '1', '-ar', String(SAMPLE_RATE), '-c:a', 'pcm_s16le', '-f', 's16le',
-      '-t', String(stopAt + 1),
-      outPath,
-    ],
+  const copied = await copyPlainPcmWav(
+    inPath,
+    outPath,
+    (bytes) => {
+      // The header's length is the real one here (the data chunk lies within the file).
+      if (pcmSeconds(bytes) > options.maxSeconds) throw tooLong(pcmSeconds(bytes), options.maxSeconds);
+    },
     options.signal,
   );
-  if (res.code !== 0) {
-    const decoded = await decodedSoFar(outPath);
-    throw new AppError('INVALID_AUDIO', `the audio could not be decoded (${unreadable(res.stderr, inPath)})`, decoded > 0 ? { details: { decoded_seconds: decoded } } : {});
-  }
-  const { size } = await stat(outPath);
-  const samples = Math.floor(size / BYTES_PER_SAMPLE);
-  const durationSeconds = pcmSeconds(size);
-  if (samples === 0) throw new AppError('EMPTY_AUDIO', 'the file contains no audio samples');
-  if (durationSeconds > stopAt) {
-    // Decoding stopped at the cap: the real length is unknown, only that it is over the limit.
-    if (allowance >= options.maxSeconds) throw tooLong(undefined, options.maxSeconds, durationSeconds);
-    throw new AppError(
-      'INVALID_AUDIO',
-      `the audio runs longer than the ${stated!.toFixed(1)} s its header states (decoding stopped at ${durationSeconds.toFixed(1)} s); the file is damaged or was made to mislead`,
-      { details: { stated_seconds: stated, decoded_seconds: durationSeconds } },
+  const bytes = copied ?? (await decodeWithFfmpeg(inPath, outPath, options));
+  return { path: outPath, samples: Math.floor(bytes / BYTES_PER_SAMPLE), durationSeconds: pcmSeconds(bytes) };
+}
+
+/**
+ * ffmpeg's input description line: `  Duration: 00:01:02.50, start: ...` or `  Duration: N/A, ...`.
+ * The first one is taken. A forged one (a metadata key with a line break, printed before it) could
+ * only state a length the container itself could state: MAX_AUDIO_SECONDS bounds decoding whatever it says.
+ */
+const DURATION_LINE = /^\[info\] {3}Duration: (?:N\/A|(\d+):(\d{2}):(\d{2}(?:\.\d+)?))/;
+/** A message at ffmpeg's error level or worse, after the optional `[component @ 0x...] ` prefix. */
+const ERROR_LINE = /^(?:\[[^\]]* @ [^\]]*\] )?\[(?:error|fatal|panic)\] (.*)$/;
+/** A partial stderr line longer than this is cut: hostile metadata can make lines of any length. */
+const MAX_LINE = 4096;
+
+/**
+ * Decodes `inPath` with one ffmpeg to PCM in `outPath`, returning the bytes
+ * written. ffprobe is not run: the length the container states is read from
+ * ffmpeg's own description of its input (at `info` level, with each line tagged
+ * with its level), which it prints before it decodes anything. The PCM comes
+ * through a pipe and is counted here, so decoding is cut at the sample that
+ * passes the bound, which is only known once that description has been read
+ * (ffmpeg's `-t` would have to be chosen before starting it).
+ */
+function decodeWithFfmpeg(inPath: string, outPath: string, options: DecodeOptions): Promise<number> {
+  const { maxSeconds, signal } = options;
+  return new Promise<number>((resolve, reject) => {
+    const child = spawn(
+      'ffmpeg',
+      [
+        '-nostdin', '-hide_banner', '-nostats', '-loglevel', 'level+info',
+        ...INPUT_GUARD, '-i', inPath,
+        '-map', '0:a:0', '-vn', '-sn', '-dn',
+        '-ac', '1', '-ar', String(SAMPLE_RATE), '-c:a', 'pcm_s16le', '-f', 's16le',
+        'pipe:1',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], signal, killSignal: 'SIGKILL' },
     );
-  }
-  return { path: outPath, samples, durationSeconds };
+    const out = createWriteStream(outPath);
+    /** The container's stated length: undefined until ffmpeg has described the input, null when it states none. */
+    let stated: number | null | undefined;
+    /** Bytes of PCM past which decoding stops: one sample past the bound (MAX_AUDIO_SECONDS, then the stated length's allowance). */
+    let limit = pcmLimit(maxSeconds);
+    let written = 0;
+    let reason: string | undefined;
+    let noAudio = false;
+    let noDecoder = false;
+    let partial = '';
+    /** Set when hark ended the decode (a refusal, or the cap reached): it wins over ffmpeg's exit. */
+    let verdict: { error: AppError } | { capped: true } | undefined;
+    let failed: Error | undefined;
+
+    const stop = (v: NonNullable<typeof verdict>) => {
+      verdict ??= v;
+      child.kill('SIGKILL');
+    };
+    const onLine = (line: string) => {
+      if (stated === undefined) {
+        const d = DURATION_LINE.exec(line);
+        if (d !== null) {
+          stated = d[1] === undefined ? null : Number(d[1]) * 3600 + Number(d[2]) * 60 + Number(d[3]);
+          if (stated !== null && stated > maxSeconds) return stop({ error: tooLong(stated, maxSeconds) });
+          // Without a stated length (a live-recorded WebM has none) only MAX_AUDIO_SECONDS bounds decoding.
+          if (stated !== null) limit = Math.min(limit, pcmLimit(statedLengthAllowance(stated)));
+          if (written >= limit) stop({ capped: true });
+          return;
+        }
+      }
+      const e = ERROR_LINE.exec(line);
+      if (e === null) return;
+      const message = e[1]!;
+      if (/^Stream map '[^']*' matches no streams/.test(message)) noAudio = true;
+      if (/^Decoder \(codec [^)]*\) not found/.test(message)) noDecoder = true;
+      const refused = /^\[(\w+) @ [^\]]*\] \[error\] Format not on whitelist/.exec(line);
+      reason ??= refused !== null ? `${refused[1]} is a playlist, script or stream format that refers to other files or addresses; send the audio itself` : hidePath(message, inPath);
+    };
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      const lines = (partial + d).split('\n');
+      partial = lines.pop()!.slice(0, MAX_LINE);
+      for (const line of lines) onLine(line.slice(0, MAX_LINE));
+    });
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (verdict !== undefined || failed !== undefined) return;
+      const room = limit - written;
+      const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      written += part.length;
+      if (!out.write(part)) {
+        child.stdout.pause();
+        out.once('drain', () => child.stdout.resume());
+      }
+      if (written >= limit) stop({ capped: true });
+    });
+    const fail = (err: Error) => {
+      failed ??= err;
+      child.kill('SIGKILL');
+      // A paused pipe (waiting for a drain that will not come) would keep 'close' from firing.
+      child.stdout.resume();
+    };
+    out.on('error', fail);
+    child.on('error', (err) => {
+      // Spawn failure (no ffmpeg) or abort (the signal); 'close' need not follow a spawn failure.
+      fail(err);
+      if (child.pid === undefined) {
+        out.destroy();
+        reject(err);
+      }
+    });
+    child.on('close', (code) => {
+      if (partial.length > 0) onLine(partial);
+      if (failed !== undefined) {
+        out.destroy();
+        return reject(failed);
+      }
+      out.end(() => {
+        if (failed !== undefined) return reject(failed);
+        try {
+          resolve(judge(code));
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    });
+
+    /** The outcome once ffmpeg has exited and the PCM file is complete. */
+    const judge = (code: number | null): number => {
+      const decoded = pcmSeconds(written);
+      if (verdict !== undefined && 'error' in verdict) throw verdict.error;
+      if (verdict !== undefined) {
+        // Decoding stopped at the cap: the real length is unknown, only that it is over the limit.
+        if (typeof stated !== 'number' || statedLengthAllowance(stated) >= maxSeconds) throw tooLong(undefined, maxSeconds, decoded);
+        throw new AppError(
+          'INVALID_AUDIO',
+          `the audio runs longer than the ${stated.toFixed(1)} s its header states (decoding stopped at ${decoded.toFixed(1)} s); the file is damaged or was made to mislead`,
+          { details: { stated_seconds: stated, decoded_seconds: decoded } },
+        );
+      }
+      if (code !== 0) {
+        if (noAudio) throw new AppError('INVALID_AUDIO', 'the file has no audio stream');
+        // A header naming a codec ffmpeg has no decoder for (or none at all).
+        if (noDecoder) throw new AppError('INVALID_AUDIO', 'the file\'s audio is in a codec hark cannot decode');
+        const why = reason ?? 'unknown error';
+        if (written === 0) throw new AppError('INVALID_AUDIO', `the file is not audio hark can decode (${why})`);
+        throw new AppError('INVALID_AUDIO', `the audio could not be decoded (${why})`, { details: { decoded_seconds: decoded } });
+      }
+      if (written < BYTES_PER_SAMPLE) throw new AppError('EMPTY_AUDIO', 'the file contains no audio samples');
+      return written;
+    };
+  });
+}
+
+/** Bytes of PCM one sample past `seconds`: reaching it means the audio is longer. */
+function pcmLimit(seconds: number): number {
+  return Number.isFinite(seconds) ? (Math.floor(seconds * SAMPLE_RATE) + 1) * BYTES_PER_SAMPLE : Infinity;
 }
 
 /**

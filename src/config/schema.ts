@@ -208,6 +208,9 @@ export const configShape = {
   WORKER_MAX_RSS_MB: int(64, 1_048_576, 1024).describe(
     'A worker whose resident memory (RSS, from /proc) passes this many MiB after a task takes no more work and is replaced.',
   ),
+  WORKER_NICE: int(0, 19, 5).describe(
+    "Worker processes (and anything they start) run this many nice steps below the server, so the server's event loop keeps answering while every core decodes. 0: the server's own priority.",
+  ),
   TASK_TIMEOUT_SECONDS: z
     .string()
     .regex(/^\d+(\.\d+)?$/, { error: 'a number of seconds (or empty for automatic)' })

@@ -60,7 +60,7 @@ export class PoolStream implements EngineStream {
     if (this.state !== 'open') return Promise.reject(this.closedError('write to'));
     const d = deferred();
     this.writes.push(d);
-    this.options.send({ type: 'stream-audio', id: this.id, pcm: Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength).toString('base64') });
+    this.options.send({ type: 'stream-audio', id: this.id, pcm });
     return d.promise;
   }
 

@@ -30,6 +30,8 @@ export interface SlotWorkers {
   worker: WorkerProcess | undefined;
   /** A warm-up replacement, spawned before the current worker is retired. */
   replacement: WorkerProcess | undefined;
+  /** Workers replaced but still finishing their last task: shown, and killed at shutdown, until they exit. */
+  leaving: WorkerProcess[];
   /** Consecutive failures (start-up failures and crashes); sets the respawn backoff. */
   failures: number;
 }
@@ -38,7 +40,7 @@ export interface SlotWorkers {
 export function snapshotOf(slots: readonly SlotWorkers[], waitingTasks: number, totals: PoolTotals, now = Date.now()): PoolSnapshot {
   const workers: WorkerView[] = [];
   for (const slot of slots) {
-    for (const w of [slot.worker, slot.replacement]) {
+    for (const w of [slot.worker, slot.replacement, ...slot.leaving]) {
       if (w === undefined) continue;
       workers.push({
         slot: slot.index,

@@ -47,7 +47,8 @@ function defaultEntry(): { entry: string; execArgv: string[] } {
  * The supervisor of WORKER_COUNT worker processes. It keeps each slot filled
  * with a warm worker, hands tasks to idle ones (FIFO when all are busy),
  * replaces a worker after MAX_TASKS_PER_WORKER tasks or past WORKER_MAX_RSS_MB
- * (the replacement warm first, one recycle at a time), kills a worker's process
+ * (for task count, the replacement starts warming as the last task begins and
+ * takes over when ready; one recycle at a time), kills a worker's process
  * group on timeout or cancel, and respawns crashed workers with backoff.
  */
 export class WorkerPool {
@@ -70,6 +71,7 @@ export class WorkerPool {
       index,
       worker: undefined,
       replacement: undefined,
+      leaving: [],
       failures: 0,
       respawnTimer: undefined,
       recycleReason: undefined,
@@ -171,14 +173,19 @@ export class WorkerPool {
 
   /** Refreshes every worker's RSS from /proc (for scrapes and /debug/pool). */
   async refreshRss(): Promise<void> {
-    for (const w of this.slots.flatMap((s) => [s.worker, s.replacement])) {
-      if (w !== undefined && w.state !== 'dead') w.rssBytes = readRssBytes(w.pid);
+    for (const w of this.allWorkers()) {
+      if (w.state !== 'dead') w.rssBytes = readRssBytes(w.pid);
     }
   }
 
   /** Pids of every live worker (for shutdown checks and tests). */
   pids(): number[] {
-    return this.slots.flatMap((s) => [s.worker, s.replacement]).flatMap((w) => (w && w.state !== 'dead' ? [w.pid] : []));
+    return this.allWorkers().flatMap((w) => (w.state !== 'dead' ? [w.pid] : []));
+  }
+
+  /** Every worker process of every slot: serving, warming, or finishing its last task. */
+  private allWorkers(): WorkerProcess[] {
+    return this.slots.flatMap((s) => [s.worker, s.replacement, ...s.leaving]).filter((w): w is WorkerProcess => w !== undefined);
   }
 
   /**
@@ -192,7 +199,7 @@ export class WorkerPool {
       w.reject(new AppError('SHUTTING_DOWN', 'the server is shutting down'));
     }
     for (const slot of this.slots) clearTimeout(slot.respawnTimer);
-    const all = () => this.slots.flatMap((s) => [s.worker, s.replacement]).filter((w): w is WorkerProcess => w !== undefined && w.state !== 'dead');
+    const all = () => this.allWorkers().filter((w) => w.state !== 'dead');
     for (const w of all()) w.retire('shutdown', graceMs);
     const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
     await Promise.race([Promise.all(all().map((w) => w.exited)), deadline]);
@@ -202,7 +209,7 @@ export class WorkerPool {
 
   /** Synchronous last resort at process exit: no worker outlives the server. */
   killAllNow(): void {
-    for (const s of this.slots) for (const w of [s.worker, s.replacement]) if (w && w.state !== 'dead') w.kill('shutdown');
+    for (const w of this.allWorkers()) if (w.state !== 'dead') w.kill('shutdown');
   }
 
   private spawnInto(slot: Slot, asReplacement = false): WorkerProcess {
@@ -242,7 +249,10 @@ export class WorkerPool {
     const old = slot.worker;
     slot.worker = slot.replacement;
     slot.replacement = undefined;
-    if (old !== undefined && old.state !== 'dead') old.retire(slot.recycleReason ?? 'tasks');
+    if (old !== undefined && old.state !== 'dead') {
+      slot.leaving.push(old);
+      old.retire(slot.recycleReason ?? 'tasks');
+    }
     slot.recycleReason = undefined;
     if (this.recyclingSlot === slot) {
       this.recyclingSlot = undefined;
@@ -266,8 +276,19 @@ export class WorkerPool {
       if (slot === undefined || slot.worker === undefined) return;
       const job = this.waiting.shift()!;
       job.signal?.removeEventListener('abort', job.onAbort);
-      job.begin(slot, slot.worker);
+      const worker = slot.worker;
+      job.begin(slot, worker);
+      this.beforeTask(slot, worker);
     }
+  }
+
+  /**
+   * As a worker takes a task (or stream) that is its last by
+   * MAX_TASKS_PER_WORKER, its replacement starts warming, so that it is
+   * ready by the time that task ends and no request waits for a spawn.
+   */
+  private beforeTask(slot: Slot, worker: WorkerProcess): void {
+    if (worker.tasksDone + 1 >= this.options.config.MAX_TASKS_PER_WORKER) this.recycle(slot, worker, 'tasks');
   }
 
   /** After each task: retire a worker that is due (tasks or RSS), else give it the next task. */
@@ -278,23 +299,27 @@ export class WorkerPool {
     }
     worker.rssBytes = readRssBytes(worker.pid);
     const reason = recycleDue(worker, this.options.config);
-    if (reason !== undefined && slot.worker === worker && slot.recycleReason === undefined) {
-      slot.recycleReason = reason;
-      this.totals.recycled[reason]++;
-      this.options.logger.info({ workerPid: worker.pid, slot: slot.index, reason, tasksDone: worker.tasksDone, rssBytes: worker.rssBytes }, 'recycling worker');
-      if (reason === 'rss') {
-        // Past its memory cap a worker takes no more work: it retires now and its
-        // replacement starts at once (not staggered: this slot is out of service anyway).
-        worker.retire('rss');
-        this.spawnInto(slot, true);
-      } else {
-        // Due by task count: it keeps serving until its replacement is warm, and such
-        // recycles go one at a time, so capacity never dips.
-        if (!this.recycleQueue.includes(slot)) this.recycleQueue.push(slot);
-        this.nextRecycle();
-      }
-    }
+    if (reason !== undefined) this.recycle(slot, worker, reason);
     this.dispatch();
+  }
+
+  /** Starts replacing the slot's worker, once (a later reason for the same worker changes nothing). */
+  private recycle(slot: Slot, worker: WorkerProcess, reason: RecycleReason): void {
+    if (slot.worker !== worker || slot.recycleReason !== undefined) return;
+    slot.recycleReason = reason;
+    this.totals.recycled[reason]++;
+    this.options.logger.info({ workerPid: worker.pid, slot: slot.index, reason, tasksDone: worker.tasksDone, rssBytes: worker.rssBytes }, 'recycling worker');
+    if (reason === 'rss') {
+      // Past its memory cap a worker takes no more work: it retires now and its
+      // replacement starts at once (not staggered: this slot is out of service anyway).
+      worker.retire('rss');
+      this.spawnInto(slot, true);
+    } else {
+      // Due by task count (from the start of its last task): it keeps serving until its
+      // replacement is warm, and such recycles go one at a time, so capacity never dips.
+      if (!this.recycleQueue.includes(slot)) this.recycleQueue.push(slot);
+      this.nextRecycle();
+    }
   }
 
   /** One tasks-recycle at a time (staggered), each replacement warm before its old worker retires. */
@@ -333,6 +358,8 @@ export class WorkerPool {
       }
       return;
     }
+    const leaving = slot.leaving.indexOf(worker);
+    if (leaving >= 0) slot.leaving.splice(leaving, 1);
     if (slot.worker !== worker) return; // a retired worker leaving: its slot already has the new one
     slot.worker = undefined;
     if (this.closing) return;

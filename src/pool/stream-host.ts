@@ -1,6 +1,6 @@
 import { ScratchDir } from '../os/index.js';
 import { engineNotReady, openEngineStream, type Engine, type EngineName, type EngineStatus, type EngineStream } from '../engines/index.js';
-import { AppError, toSerializedError } from '../errors.js';
+import { toSerializedError } from '../errors.js';
 import type { FromWorker } from './protocol.js';
 import { workerScratchDir, type StreamStart, type StreamToWorker } from './stream-protocol.js';
 
@@ -48,7 +48,7 @@ export class StreamHost {
       case 'stream-audio': {
         const { pcm } = msg;
         this.enqueue(cur, async (stream) => {
-          await stream.write(toSamples(Buffer.from(pcm, 'base64')));
+          await stream.write(pcm);
           if (!cur.closed) this.options.send({ type: 'stream-written', id: cur.id });
         });
         return;
@@ -135,14 +135,6 @@ export class StreamHost {
   private release(cur: Current): void {
     if (this.current === cur) this.current = undefined;
   }
-}
-
-/** Copies into an aligned Int16Array (a decoded base64 Buffer may sit at any offset of a shared pool). */
-function toSamples(buf: Buffer): Int16Array {
-  if (buf.length % 2 !== 0) throw new AppError('INVALID_AUDIO', 'stream audio must be whole 16-bit samples');
-  const out = new Int16Array(buf.length / 2);
-  buf.copy(Buffer.from(out.buffer));
-  return out;
 }
 
 async function resetEngine(cur: Current): Promise<void> {

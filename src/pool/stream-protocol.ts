@@ -9,7 +9,8 @@ import { wordSchema, type StreamFinal } from '../engines/index.js';
  * protocol.ts). Unlike a task, a stream's audio crosses the channel: it arrives
  * as it is spoken (32 KB/s of PCM), so there is no file to point at. Each
  * `stream-audio` is answered by `stream-written` once decoded: that answer is
- * the server's backpressure. A stream ends with `stream-ended` (after
+ * the server's backpressure. The channel uses V8 serialization (worker-process.ts), so
+ * the samples cross as bytes: no base64, no JSON. A stream ends with `stream-ended` (after
  * `stream-end` or `stream-abort`) or an `error`; either way the worker is free.
  */
 
@@ -28,8 +29,8 @@ export const streamStartSchema = z.object({
 /** Server -> worker. */
 export const streamToWorkerSchemas = [
   streamStartSchema,
-  /** 16 kHz mono s16le samples, base64 (the channel speaks JSON). */
-  z.object({ type: z.literal('stream-audio'), id: z.string(), pcm: z.base64() }),
+  /** 16 kHz mono 16-bit samples; arrives as a fresh, aligned Int16Array of its own. */
+  z.object({ type: z.literal('stream-audio'), id: z.string(), pcm: z.custom<Int16Array>((v) => v instanceof Int16Array, { error: 'expected 16-bit samples (an Int16Array)' }) }),
   z.object({ type: z.literal('stream-end'), id: z.string() }),
   z.object({ type: z.literal('stream-abort'), id: z.string() }),
 ] as const;

@@ -9,6 +9,7 @@ import { engineNotReady, loadAddon, loadEngines } from '../engines/index.js';
 import { toSerializedError } from '../errors.js';
 import { fromWorkerSchema, toWorkerSchema, WORKER_CONFIG_ENV, type FromWorker, type TaskMessage } from './protocol.js';
 import { StreamHost } from './stream-host.js';
+import { alignThreadPriorities } from './worker-priority.js';
 
 function send(msg: FromWorker): void {
   // Validated on the way out too: a malformed message is a bug here, not there.
@@ -18,6 +19,7 @@ function send(msg: FromWorker): void {
 async function start(): Promise<void> {
   if (process.send === undefined) throw new Error('hark worker must be started by the server (no IPC channel)');
   process.on('disconnect', () => process.exit(0));
+  alignThreadPriorities();
   try {
     loadAddon().setParentDeathSignal(9);
   } catch {

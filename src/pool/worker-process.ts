@@ -9,6 +9,7 @@ import { killGroup } from '../os/index.js';
 import { PoolStream, type PoolStreamCallbacks } from './pool-stream.js';
 import { fromWorkerSchema, WORKER_CONFIG_ENV, type FromWorker, type TaskMessage } from './protocol.js';
 import { workerScratchDir } from './stream-protocol.js';
+import { lowerWorkerPriority, workerNiceValue } from './worker-priority.js';
 
 export type WorkerState = 'starting' | 'idle' | 'busy' | 'retiring' | 'dead';
 
@@ -70,12 +71,15 @@ export class WorkerProcess {
     this.child = fork(opts.entry, [], {
       detached: true,
       execArgv: opts.execArgv,
-      serialization: 'json',
+      // V8's structured clone, not JSON: a stream's PCM crosses as raw bytes (an Int16Array), never base64.
+      serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, [WORKER_CONFIG_ENV]: JSON.stringify(opts.config) },
     });
     if (this.child.pid === undefined) throw new AppError('WORKER_UNAVAILABLE', 'could not spawn a worker process');
     this.pid = this.child.pid;
+    // Before the worker loads its engine: its whole life runs below the server (WORKER_NICE).
+    lowerWorkerPriority(this.pid, workerNiceValue(opts.config.WORKER_NICE));
     this.log = opts.logger.child({ workerPid: this.pid, slot: this.slot });
     for (const stream of [this.child.stdout, this.child.stderr]) {
       if (stream) createInterface({ input: stream }).on('line', (line) => this.log.warn({ line }, 'worker output'));

@@ -90,6 +90,8 @@ export class LiveStream {
   /** Why the server stopped the stream: told through `onError` once its last finals are out. */
   private stopped: AppError | undefined;
   private stopTimer: NodeJS.Timeout | undefined;
+  /** Set by a stop that drops the audio not yet given to the engine (a quota spent). */
+  private dropping = false;
   private settle: () => void = () => {};
   /** Resolves once the stream is over and its engine is let go: then its slot may be released. */
   readonly finished: Promise<void> = new Promise((resolve) => (this.settle = resolve));
@@ -149,11 +151,18 @@ export class LiveStream {
    * `onError(err)` instead of `onDone`. Within STOP_GRACE_MS, or the finals
    * are given up. Nothing to do once `end()` was called (or the stream is over).
    */
-  stop(err: AppError): void {
+  stop(err: AppError, options: { dropUnfed?: boolean } = {}): void {
     // After `end()` the client asked for its last finals already: they, and `done`, are on their way.
     if (this.state !== 'streaming') return;
     this.state = 'ending';
     this.stopped = err;
+    // Audio the engine has not been given yet is dropped (a quota spent: no more decoding for the
+    // key), rather than decoded as `end()` would; the finals come from what the engine already has.
+    if (options.dropUnfed === true) {
+      this.dropping = true;
+      this.queue = [];
+      this.queued = 0;
+    }
     this.stopTimer = setTimeout(() => this.fail(err), STOP_GRACE_MS);
     this.stopTimer.unref();
     void this.finish();
@@ -205,7 +214,7 @@ export class LiveStream {
   }
 
   private enqueue(pcm: Buffer): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.dropping) return;
     this.queue.push(pcm);
     this.queued += pcm.length;
     void this.pump();
@@ -234,14 +243,16 @@ export class LiveStream {
     const min = this.deps.config.STREAM_MIN_CHUNK_SIZE;
     const run = async (): Promise<void> => {
       try {
-        while (this.stream !== undefined && this.state !== 'closed') {
+        while (this.stream !== undefined && this.state !== 'closed' && !this.dropping) {
           const ready = this.queued - (this.queued % 2);
           if (ready === 0 || (ready < min && !flush)) break;
           const pcm = this.take(Math.min(ready, Math.max(min, min * Math.floor(ready / min))));
           this.samplesIn += pcm.length;
           this.lastWriteAt = performance.now();
-          this.chargeDue();
           await this.stream.write(pcm);
+          // Awaited: the next chunk waits for the charge and its quota check, so a key passes its
+          // day by at most CHARGE_EVERY_SECONDS and one chunk, however slow the store is.
+          await this.chargeDue();
         }
       } catch (err) {
         this.fail(err);
@@ -280,10 +291,11 @@ export class LiveStream {
   }
 
   /** Charges what reached the engine since the last charge once it is CHARGE_EVERY_SECONDS, one charge at a time. */
-  private chargeDue(): void {
-    if (this.deps.usage === undefined || this.charging !== undefined) return;
-    if (this.samplesIn - this.samplesCharged < CHARGE_EVERY_SECONDS * 16_000) return;
+  private chargeDue(): Promise<void> {
+    if (this.deps.usage === undefined || this.charging !== undefined) return this.charging ?? Promise.resolve();
+    if (this.samplesIn - this.samplesCharged < CHARGE_EVERY_SECONDS * 16_000) return Promise.resolve();
     this.charging = this.charge(true).finally(() => (this.charging = undefined));
+    return this.charging;
   }
 
   /** Counts the audio not yet charged against the key; `thenCheck`: stops the stream with QUOTA_EXCEEDED when the day's hours are spent. */
@@ -296,7 +308,7 @@ export class LiveStream {
       await usage.charge(samples / 16_000);
       if (thenCheck) await usage.check(0);
     } catch (err) {
-      if (err instanceof AppError && err.code === 'QUOTA_EXCEEDED') return this.stop(err);
+      if (err instanceof AppError && err.code === 'QUOTA_EXCEEDED') return this.stop(err, { dropUnfed: true });
       this.deps.logger.warn({ err }, 'could not count the stream\'s audio against its key');
     }
   }
