@@ -50,8 +50,12 @@ describe('bounded queue', () => {
     joinWavs(devClips.slice(0, 8).map((c) => c.path), long);
     const url = `${server.url}/transcriptions/process-isolated`;
     const accepted = [postAudio(url, long), postAudio(url, long)];
-    // Both are admitted once uploaded (queued while they decode), then one runs.
-    await waitFor(async () => ((await (await fetch(`${server!.url}/api/v1/capacity`)).json()) as { active_jobs: number }).active_jobs === 1);
+    // Both are admitted once uploaded (a place in line is taken when an upload is in), then one runs.
+    const capacity = async () => (await (await fetch(`${server!.url}/api/v1/capacity`)).json()) as { active_jobs: number; queued_jobs: number };
+    await waitFor(async () => {
+      const c = await capacity();
+      return c.active_jobs === 1 && c.queued_jobs === 1;
+    });
     const cap = (await (await fetch(`${server.url}/api/v1/capacity`)).json()) as Record<string, unknown>;
     expect(cap).toMatchObject({ active_jobs: 1, queued_jobs: 1, max_workers: 1, max_queue_size: 1, available_capacity: 0, at_capacity: true });
     const refused = await postAudio(url, short);
