@@ -246,6 +246,40 @@ export function filePartHead(field = 'file', name = 'big.wav'): string {
   return `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${field}"; filename="${name}"\r\nContent-Type: audio/wav\r\n\r\n`;
 }
 
+/** A held upload declares this many bytes and sends only the first HELD_UPLOAD_SENT of them. */
+export const HELD_UPLOAD_DECLARED = 50_000_000;
+export const HELD_UPLOAD_SENT = 64 * 1024;
+
+/** A text field part, to place before the file part. */
+export function fieldPart(name: string, value: string): string {
+  return `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+}
+
+/**
+ * Begins a multipart upload of HELD_UPLOAD_DECLARED bytes on a raw connection
+ * (from a chosen local address): its head, any text fields, a file part's head
+ * (field `fileField`) and the first HELD_UPLOAD_SENT bytes. The rest is held.
+ */
+export async function beginHeldUpload(
+  url: string,
+  path: string,
+  opts: { headers?: Record<string, string>; fields?: Record<string, string>; fileField?: string; from?: string } = {},
+): Promise<RawConnection> {
+  const conn = await rawConnect(url, opts.from);
+  const fields = Object.entries(opts.fields ?? {})
+    .map(([k, v]) => fieldPart(k, v))
+    .join('');
+  await conn.write(requestHead(path, { 'Content-Type': `multipart/form-data; boundary=${BOUNDARY}`, 'Content-Length': HELD_UPLOAD_DECLARED, ...opts.headers }));
+  await conn.write(fields + filePartHead(opts.fileField));
+  await conn.write(noise(HELD_UPLOAD_SENT));
+  return conn;
+}
+
+/** The answer came on what arrived first: most of a held upload's declared body was never sent. */
+export function expectAnsweredBeforeBody(conn: RawConnection): void {
+  expect(conn.bytesWritten()).toBeLessThan(HELD_UPLOAD_DECLARED / 10);
+}
+
 export function chunk(data: Buffer | string): Buffer {
   const b = typeof data === 'string' ? Buffer.from(data) : data;
   return Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]);
