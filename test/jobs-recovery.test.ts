@@ -90,6 +90,31 @@ describe('jobs survive what kills their processes', () => {
     for (const pid of oldWorkers) expect(alive(pid)).toBe(false);
   }, 180_000);
 
+  it('a server draining on SIGTERM keeps its running job\'s heartbeat fresh, so no other instance takes it for an orphan', async () => {
+    const s = await start({ WORKER_COUNT: '1', HEARTBEAT_SECONDS: '1', SHUTDOWN_GRACE_SECONDS: '60' });
+    const long = join(s.dataDir, 'long.wav');
+    joinWavs(devClips.slice(0, 12).map((c) => c.path), long);
+    const id = await submit(s.url, long);
+    await waitFor(async () => (await job(s.url, id)).status === 'running', 15_000, 50);
+    s.child.kill('SIGTERM');
+    // Other instances call a job lost after 3 heartbeats without news; the drain lasts longer than that.
+    const db = new Database(join(s.dataDir, 'hark.db'), { readonly: true });
+    const read = () => db.prepare('SELECT status, last_heartbeat FROM transcription_jobs WHERE id = ?').get(id) as { status: string; last_heartbeat: number };
+    const stalest: number[] = [];
+    try {
+      while (read().status === 'running' && s.child.exitCode === null) {
+        stalest.push(Date.now() - read().last_heartbeat);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(read().status).toBe('completed');
+    } finally {
+      db.close();
+    }
+    expect(await s.exited).toEqual({ code: 0, signal: null });
+    expect(stalest.length).toBeGreaterThan(16); // drained for more than 4 s
+    expect(Math.max(...stalest)).toBeLessThan(3000);
+  }, 120_000);
+
   it('leaves alone an unrelated process that now has an orphaned job\'s pid, and kills the same process', async () => {
     // Audio kept, so the jobs can be made "running" again below and re-run.
     const s = await start({ ENABLE_PROCESS_ISOLATED: 'false', KEEP_JOB_AUDIO: 'true' });

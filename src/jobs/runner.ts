@@ -52,16 +52,17 @@ export class JobRunner {
   private pass: Promise<void> = Promise.resolve();
   /** Every job run until its bookkeeping (audio removal, webhook) is done, which outlasts `inFlight`. */
   private readonly runs = new Set<Promise<void>>();
-  private readonly timers: NodeJS.Timeout[] = [];
+  private claimTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
   /** Job runs by how they ended, for metrics. */
   readonly totals = { completed: 0, failed: 0, cancelled: 0, requeued: 0 };
 
   constructor(private readonly o: JobRunnerOptions) {}
 
   start(): void {
-    this.timers.push(setInterval(() => void this.heartbeat(), this.o.config.HEARTBEAT_SECONDS * 1000));
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.o.config.HEARTBEAT_SECONDS * 1000);
     // Claims also happen on submit and on every job's end; this catches freed capacity from sync requests.
-    this.timers.push(setInterval(() => this.tick(), 1000));
+    this.claimTimer = setInterval(() => this.tick(), 1000);
     this.tick();
   }
 
@@ -73,10 +74,13 @@ export class JobRunner {
   /** Stops claiming; running jobs end as the executors end them (shutdown requeues them). */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
+    clearInterval(this.claimTimer);
     // Waited for whole, so that nothing writes to the store after the caller closes it.
     await this.pass;
+    // Jobs still running keep their heartbeat while they drain: other instances
+    // would otherwise take them for orphans after 3 missed beats and run them again.
     while (this.runs.size > 0) await Promise.all(this.runs);
+    clearInterval(this.heartbeatTimer);
   }
 
   /** Kills a running job's process (its worker's tree) after the store marked it cancelled. */
