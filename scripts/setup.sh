@@ -35,7 +35,8 @@ fi
 # npm ci only when the lockfile changed since the last install.
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # onnxruntime-node (the VAD) ships its CPU runtime; its postinstall would fetch GPU parts from elsewhere.
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
 fi
 
 # Native addon: rebuilt when its sources change.

@@ -54,6 +54,9 @@ export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 /** Engines this build knows; the registry (engines/) maps each name to its implementation. */
 export const ENGINE_NAMES = ['pocketsphinx', 'whisper', 'azure', 'upstream'] as const;
 
+/** Voice activity detectors (vad/): Silero's neural one, a level threshold, or none. */
+export const VAD_KINDS = ['silero', 'energy', 'off'] as const;
+
 /** ggml model sizes whisper.cpp publishes (`ggml-<size>.bin`). */
 export const WHISPER_MODEL_SIZES = [
   'tiny', 'tiny.en', 'base', 'base.en', 'small', 'small.en', 'medium', 'medium.en', 'large-v1', 'large-v2', 'large-v3', 'large-v3-turbo',
@@ -181,6 +184,15 @@ export const configShape = {
   UTTERANCE_MAX_SECONDS: num(5, 60, 30).describe(
     'Long audio is cut at silences into utterances no longer than this, each decoded whole (memory stays flat with length).',
   ),
+  VAD: oneOf(VAD_KINDS, 'silero').describe(
+    'Voice activity detection in front of every engine: `silero` (a neural VAD, runs where the engine runs), `energy` (a level threshold) or `off` (the engine hears everything). Long non-speech never reaches the engine; live utterances end on it.',
+  ),
+  VAD_THRESHOLD: num(0.05, 0.95, 0.5).describe('Speech probability at which speech starts (silero); it ends below this minus 0.15. Per request: `vad_threshold`, or `chunking_strategy.threshold` on /v1/audio/transcriptions.'),
+  VAD_MIN_SILENCE_MS: int(100, 10_000, 1000).describe(
+    'A file is cut only at non-speech at least this long; shorter pauses stay inside an utterance as they are. Per request: `vad_min_silence_ms`, or `chunking_strategy.silence_duration_ms`.',
+  ),
+  VAD_SPEECH_PAD_MS: int(0, 2000, 400).describe('Audio kept on each side of a speech region (the decoder wants a little lead-in). Per request: `vad_speech_pad_ms`, or `chunking_strategy.prefix_padding_ms`.'),
+  VAD_MIN_SPEECH_MS: int(0, 5000, 250).describe('Speech shorter than this (a click, a cough) is taken for non-speech.'),
   MAX_STREAMS: int(0, 10_000, 4).describe('Live WebSocket streams at once (each holds an engine instance or a worker); past it the upgrade gets 503 AT_CAPACITY.'),
   STREAM_MIN_CHUNK_SIZE: int(320, 1_048_576, 3200).describe('Bytes of 16 kHz PCM gathered before a stream decodes (3200 = 100 ms); smaller frames are joined.'),
   STREAM_MAX_BUFFER_SIZE: int(3200, 104_857_600, 320_000).describe(
