@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,8 @@ import { loadConfig } from '../src/config/index.js';
 import { azureEndpoints, azureEntry, AzureSpeechEngine, retryAfterMs, type AzureEngineOptions } from '../src/engines/azure/index.js';
 import { transcriptSchema, type Engine } from '../src/engines/index.js';
 import { AppError } from '../src/errors.js';
-import { joinWavs } from './support/audio.js';
+import { planUtterances, type VadSettings } from '../src/vad/index.js';
+import { joinWavs, wavData } from './support/audio.js';
 import { freePort } from './support/net.js';
 import { clip, devClips } from './support/corpus.js';
 import { behaviours, FakeAzure, SHORT_SENTENCES, type FakeAzureOptions } from './support/fake-azure.js';
@@ -184,6 +186,53 @@ describe('azure engine: fast transcription', () => {
     const all = await Promise.all([engine.transcribe(speech, {}), engine.transcribe(speech, { language: 'fr' }), engine.transcribe(speech, {})]);
     expect(all.map((t) => t.language)).toEqual(['en', 'fr', 'en']);
     expect(fake.requests).toHaveLength(3);
+  });
+
+  it('with a VAD sends only the speech, its regions joined into one WAV, and maps every time back to the file', async () => {
+    const fake = await fakeAzure();
+    const engine = await loaded(fake);
+    // The clip twice, after 8 s of silence each time: two speech regions, 16 s of nothing.
+    const clipPcm = wavData(clip('1089-134686-0000').path);
+    const silence = Buffer.alloc(8 * 16_000 * 2);
+    const gappedPcm = Buffer.concat([silence, clipPcm, silence, clipPcm]);
+    const gapped: PcmAudio = { path: join(dir, 'gapped.pcm'), samples: gappedPcm.length / 2, durationSeconds: gappedPcm.length / 2 / 16_000 };
+    writeFileSync(gapped.path, gappedPcm);
+    const vad: VadSettings = { kind: 'silero', threshold: 0.5, minSilenceMs: 1000, speechPadMs: 400, minSpeechMs: 250 };
+    const plan = await planUtterances(gapped, vad, { maxSeconds: 90 * 60 });
+    expect(plan.ranges).toHaveLength(2);
+    const [r1, r2] = plan.ranges.map((r) => ({ start: r.start / 16_000, seconds: (r.end - r.start) / 16_000 }));
+
+    // What Azure should hear: the two regions back to back. Sent as a file of its own (no VAD), the fake's times are times in that WAV.
+    const speechPcm = Buffer.concat(plan.ranges.map((r) => readFileSync(gapped.path).subarray(r.start * 2, r.end * 2)));
+    const speechOnly: PcmAudio = { path: join(dir, 'speech-only.pcm'), samples: speechPcm.length / 2, durationSeconds: speechPcm.length / 2 / 16_000 };
+    writeFileSync(speechOnly.path, speechPcm);
+    const inWav = await engine.transcribe(speechOnly, {});
+
+    const t = await engine.transcribe(gapped, { vad });
+    expect(fake.requests).toHaveLength(2);
+    expect(fake.requests[1]!.wav!.durationSeconds).toBeCloseTo(speechOnly.durationSeconds, 3);
+    expect(t.speech_seconds).toBeCloseTo(plan.speechSeconds, 2);
+    expect(t.duration_seconds).toBeCloseTo(gapped.durationSeconds, 3);
+    const toFile = (s: number) => (s <= r1!.seconds ? r1!.start + s : r2!.start + s - r1!.seconds);
+    expect(t.segments.map((s) => s.text)).toEqual(inWav.segments.map((s) => s.text));
+    expect(t.segments.length).toBeGreaterThan(6);
+    for (const [i, s] of t.segments.entries()) {
+      expect(s.start).toBeCloseTo(toFile(inWav.segments[i]!.start), 2);
+      expect(s.end).toBeCloseTo(toFile(inWav.segments[i]!.end), 2);
+    }
+    for (const [i, w] of t.words.entries()) expect(w.start).toBeCloseTo(toFile(inWav.words[i]!.start), 2);
+    // No word starts in a silence (the fake's schedule knows nothing of the join, so a word may span it).
+    expect(t.words.every((w) => (w.start >= r1!.start && w.start <= r1!.start + r1!.seconds) || w.start >= r2!.start)).toBe(true);
+  });
+
+  it('with a VAD and no speech at all, asks Azure nothing', async () => {
+    const fake = await fakeAzure();
+    const engine = await loaded(fake);
+    const quiet: PcmAudio = { path: join(dir, 'quiet.pcm'), samples: 5 * 16_000, durationSeconds: 5 };
+    writeFileSync(quiet.path, Buffer.alloc(quiet.samples * 2));
+    const t = await engine.transcribe(quiet, { vad: { kind: 'silero', threshold: 0.5, minSilenceMs: 1000, speechPadMs: 400, minSpeechMs: 250 } });
+    expect(fake.requests).toHaveLength(0);
+    expect(t).toMatchObject({ text: '', segments: [], words: [], speech_seconds: 0, duration_seconds: 5 });
   });
 
   it('cuts audio longer than one request may carry at silences and stitches the pieces in file time', async () => {

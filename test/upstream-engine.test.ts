@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,8 @@ import { loadConfig, type ConfigInput } from '../src/config/index.js';
 import type { Engine, Transcript, TranscribeHooks } from '../src/engines/types.js';
 import { upstreamEntry } from '../src/engines/upstream/index.js';
 import { AppError } from '../src/errors.js';
-import { joinWavs } from './support/audio.js';
+import { planUtterances, type VadSettings } from '../src/vad/index.js';
+import { joinWavs, wavData } from './support/audio.js';
 import { clip, devClips } from './support/corpus.js';
 import { startFakeUpstream, type FakeMode, type FakeUpstream } from './support/fake-upstream.js';
 import { freePort } from './support/net.js';
@@ -28,7 +29,8 @@ let longWav: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hark-upstream-'));
-  [hark, fake] = await Promise.all([startTestServer(), startFakeUpstream({ model: 'whisper-1' })]);
+  // hark as the upstream decodes each utterance as it is sent (its own VAD off), as a direct request of the whole file does.
+  [hark, fake] = await Promise.all([startTestServer({ VAD: 'off' }), startFakeUpstream({ model: 'whisper-1' })]);
   short = await decodeToPcm(shortClip.path, join(dir, 'short.pcm'), { maxSeconds: 600 });
   // Enough dev clips for > 40 s: several utterances at the default 30 s limit.
   const parts: string[] = [];
@@ -55,7 +57,7 @@ async function engineAt(baseUrl: string, env: ConfigInput = {}): Promise<Engine>
 }
 
 /** Runs a transcription, keeping what it reported along the way. */
-async function run(engine: Engine, audio: PcmAudio, options: { prompt?: string; language?: string } = {}, signal?: AbortSignal) {
+async function run(engine: Engine, audio: PcmAudio, options: { prompt?: string; language?: string; vad?: VadSettings } = {}, signal?: AbortSignal) {
   const logs: string[] = [];
   const progress: number[] = [];
   const hooks: TranscribeHooks = { signal, onLog: (m) => logs.push(m), onProgress: (p) => progress.push(p.fraction) };
@@ -117,7 +119,9 @@ describe('upstream engine against a real hark', () => {
       expect(Math.abs(w.end - e.end)).toBeLessThan(0.02);
     });
     expect(t.words.at(-1)!.end).toBeGreaterThan(30);
-    expect(logs[0]).toMatch(/as \d+ utterance\(s\); each utterance's prompt is the previous one's text/);
+    // The first line says what the VAD kept; the next how it is sent.
+    expect(logs[0]).toMatch(/^VAD off: speech [\d.]+ s of [\d.]+ s in \d+ utterance\(s\)$/);
+    expect(logs[1]).toMatch(/as \d+ utterance\(s\); each utterance's prompt is the previous one's text/);
   });
 });
 
@@ -161,7 +165,34 @@ describe('upstream engine requests (local OpenAI-compatible fake)', () => {
     const { logs } = await run(engine, short, { prompt: 'Stephen Dedalus' });
     sent = fake.requests.slice(before);
     expect(sent.map((r) => r.prompt)).toEqual(sent.map(() => 'Stephen Dedalus'));
-    expect(logs[0]).toContain("the request's prompt");
+    expect(logs[1]).toContain("the request's prompt");
+  });
+
+  it('with a VAD sends only the speech, one request per region, and places each answer at its region', async () => {
+    const engine = await engineAt(fake.baseUrl('ok'));
+    // The short clip twice, each after 8 s of silence: 16 s that never go upstream.
+    const clipPcm = wavData(shortClip.path);
+    const silence = Buffer.alloc(8 * 16_000 * 2);
+    const pcm = Buffer.concat([silence, clipPcm, silence, clipPcm]);
+    const gapped: PcmAudio = { path: join(dir, 'gapped.pcm'), samples: pcm.length / 2, durationSeconds: pcm.length / 2 / 16_000 };
+    writeFileSync(gapped.path, pcm);
+    const vad: VadSettings = { kind: 'silero', threshold: 0.5, minSilenceMs: 1000, speechPadMs: 400, minSpeechMs: 250 };
+    const plan = await planUtterances(gapped, vad, { maxSeconds: 30 });
+    expect(plan.ranges).toHaveLength(2);
+
+    const before = fake.requests.length;
+    const { transcript: t, logs } = await run(engine, gapped, { vad });
+    const sent = fake.requests.slice(before);
+    expect(sent.map((r) => r.seconds)).toEqual(plan.ranges.map((r) => expect.closeTo((r.end - r.start) / 16_000, 2)));
+    expect(t.speech_seconds).toBeCloseTo(plan.speechSeconds, 2);
+    expect(t.duration_seconds).toBeCloseTo(gapped.durationSeconds, 3);
+    // The fake's segments tile each WAV it got: in the file, they tile each region.
+    expect(t.segments).toHaveLength(2);
+    for (const [i, r] of plan.ranges.entries()) {
+      expect(t.segments[i]!.start).toBeCloseTo(r.start / 16_000, 2);
+      expect(t.segments[i]!.end).toBeCloseTo(r.end / 16_000, 2);
+    }
+    expect(logs[0]).toMatch(/^VAD silero: speech [\d.]+ s of [\d.]+ s in 2 utterance\(s\)$/);
   });
 
   it('serves concurrent calls from one instance, each with its own result', async () => {

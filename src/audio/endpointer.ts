@@ -1,5 +1,5 @@
 import { SAMPLE_RATE } from './decode.js';
-import { FRAME_SAMPLES } from './pcm.js';
+import { concatPcm, FRAME_SAMPLES } from './pcm.js';
 
 export interface EndpointerOptions {
   /** A pause this long after speech ends the utterance (STREAM_SILENCE_SECONDS). */
@@ -54,17 +54,6 @@ function energyDb(pcm: Int16Array, from: number, to: number): number {
     sum += s * s;
   }
   return 10 * Math.log10(sum / Math.max(1, to - from) + 1);
-}
-
-function concat(parts: readonly Int16Array[]): Int16Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**
@@ -192,7 +181,7 @@ export class Endpointer {
 
   private drain(events: EndpointEvent[]): void {
     if (this.out.length === 0) return;
-    events.push({ type: 'audio', pcm: concat(this.out) });
+    events.push({ type: 'audio', pcm: concatPcm(this.out) });
     this.out = [];
   }
 }

@@ -49,3 +49,15 @@ export async function frameEnergies(path: string, samples: number): Promise<Floa
   }
   return energies;
 }
+
+/** The samples of `parts` one after another (the part itself when there is one). */
+export function concatPcm(parts: readonly Int16Array[]): Int16Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
+import { planUtterances, type VadSettings } from '../vad/index.js';
 import { BYTES_PER_SAMPLE, SAMPLE_RATE, type PcmAudio } from './decode.js';
-import { FRAME_SAMPLES, frameEnergies, readPcmRange } from './pcm.js';
-import { cutAtSilences } from './segment.js';
+import { readPcmRange } from './pcm.js';
 
 export interface Utterance {
   /** 0-based position, and how many there are in the file. */
@@ -14,31 +14,48 @@ export interface Utterance {
 }
 
 export interface UtteranceOptions {
-  /** Longest utterance, in seconds (UTTERANCE_MAX_SECONDS). */
+  /** Longest utterance, in seconds (UTTERANCE_MAX_SECONDS, or less where an engine takes less). */
   maxSeconds: number;
   signal?: AbortSignal | undefined;
+  /** Gets one line saying how much speech was found (a job's log, a worker's log). */
+  onLog?: ((message: string) => void) | undefined;
 }
 
-const FPS = SAMPLE_RATE / FRAME_SAMPLES;
+/** The utterances of one file: read one at a time as they are iterated. */
+export interface FileUtterances extends AsyncIterable<Utterance> {
+  count: number;
+  /** Seconds of the file that reach the engine (all of it with VAD off). */
+  speechSeconds: number;
+}
+
+/** No VAD: the file cut at silences, nothing dropped (what engines called without settings get). */
+const VAD_OFF: VadSettings = { kind: 'off', threshold: 0.5, minSilenceMs: 1000, speechPadMs: 400, minSpeechMs: 250 };
 
 /**
- * The utterances of a decoded file, cut at silences, read from disk one at a
- * time: every engine decodes long audio this way, so memory stays flat with
- * length and cancel and progress act between utterances.
+ * The utterances of a decoded file, as `vad` plans them (src/vad/plan.ts):
+ * speech only, long non-speech dropped, each utterance at most `maxSeconds`;
+ * with `vad` off or absent, the whole file cut at silences. Each utterance is
+ * read from disk only when its turn comes, so memory stays flat with length
+ * and cancel and progress act between utterances. Times are file times, so an
+ * engine that offsets its results by `start` needs no other mapping.
  */
-export async function* utterances(audio: PcmAudio, options: UtteranceOptions): AsyncGenerator<Utterance> {
-  const energies = await frameEnergies(audio.path, audio.samples);
-  const ranges = cutAtSilences(energies, {
-    maxFrames: Math.round(options.maxSeconds * FPS),
-    minFrames: Math.round(4 * FPS),
-    minSilenceFrames: Math.round(0.15 * FPS),
-    breakFrames: Math.round(0.5 * FPS),
-  });
-  for (const [index, range] of ranges.entries()) {
-    options.signal?.throwIfAborted();
-    const pcm = await readPcmRange(audio.path, range.start * FRAME_SAMPLES, range.end * FRAME_SAMPLES);
-    yield { index, count: ranges.length, start: range.start / FPS, end: Math.min(audio.durationSeconds, range.end / FPS), pcm };
-  }
+export async function utterances(audio: PcmAudio, vad: VadSettings | undefined, options: UtteranceOptions): Promise<FileUtterances> {
+  const settings = vad ?? VAD_OFF;
+  const plan = await planUtterances(audio, settings, { maxSeconds: options.maxSeconds, signal: options.signal });
+  const count = plan.ranges.length;
+  const detector = settings.kind === 'off' ? 'VAD off' : `VAD ${settings.kind}`;
+  options.onLog?.(`${detector}: speech ${plan.speechSeconds.toFixed(1)} s of ${audio.durationSeconds.toFixed(1)} s in ${count} utterance(s)`);
+  return {
+    count,
+    speechSeconds: plan.speechSeconds,
+    async *[Symbol.asyncIterator]() {
+      for (const [index, range] of plan.ranges.entries()) {
+        options.signal?.throwIfAborted();
+        const pcm = await readPcmRange(audio.path, range.start, range.end);
+        yield { index, count, start: range.start / SAMPLE_RATE, end: Math.min(audio.durationSeconds, range.end / SAMPLE_RATE), pcm };
+      }
+    },
+  };
 }
 
 /** A 16 kHz mono 16-bit WAV file holding `pcm`: what HTTP speech APIs accept everywhere. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { ConfigError, ENGINE_NAMES, loadConfig, type Config } from '../config/index.js';
+import { ConfigError, ENGINE_NAMES, loadConfig, VAD_KINDS, type Config } from '../config/index.js';
 import { main as serve } from '../main.js';
 import { HARK_FORMATS, JOB_STATUSES, PRIORITIES, type HarkFormat, type JobStatus, type Priority } from '../api/index.js';
 import { ISOLATION_MODES, type Isolation } from '../engines/index.js';
@@ -46,13 +46,15 @@ program
   .addOption(new Option('-f, --format <format>', 'output format (json: one object; JSON Lines for several files)').choices(HARK_FORMATS).default('text'))
   .addOption(new Option('-e, --engine <engine>', 'engine (default: ENGINE)').choices(ENGINE_NAMES))
   .addOption(new Option('-i, --isolation <mode>', 'run the engine here or in a worker process').choices(ISOLATION_MODES).default('in-process'))
+  .addOption(new Option('--vad <kind>', 'voice activity detection: non-speech is not decoded (default: VAD)').choices(VAD_KINDS))
   .option('--no-progress', 'no progress on stderr')
-  .action(async (files: string[], opts: { format: HarkFormat; engine?: (typeof ENGINE_NAMES)[number]; isolation: Isolation; progress: boolean }) => {
+  .action(async (files: string[], opts: { format: HarkFormat; engine?: (typeof ENGINE_NAMES)[number]; isolation: Isolation; vad?: (typeof VAD_KINDS)[number]; progress: boolean }) => {
     const cfg = config({ LOG_LEVEL: 'silent' });
     process.exitCode = await transcribeFiles(files, cfg, {
       format: opts.format,
       engine: opts.engine ?? cfg.ENGINE,
       isolation: opts.isolation,
+      vad: opts.vad ?? cfg.VAD,
       progress: opts.progress && process.stderr.isTTY === true,
     });
   });
@@ -87,10 +89,12 @@ jobs
   .option('-w, --wait', 'wait until every job has ended, showing progress on stderr, then print transcripts')
   .addOption(new Option('-i, --isolation <mode>', 'isolation mode (default: the server\'s)').choices(ISOLATION_MODES))
   .option('--callback-url <url>', 'webhook called when each job ends')
+  .addOption(new Option('--vad <kind>', 'voice activity detection (default: the server\'s)').choices(VAD_KINDS))
   .action(
-    api(async (client, files: string[], opts: { priority: Priority; wait?: boolean; isolation?: string; callbackUrl?: string }) => {
+    api(async (client, files: string[], opts: { priority: Priority; wait?: boolean; isolation?: string; callbackUrl?: string; vad?: string }) => {
       const fields: Record<string, string> = { priority: opts.priority };
       if (opts.isolation) fields['isolation'] = opts.isolation;
+      if (opts.vad) fields['vad'] = opts.vad;
       if (opts.callbackUrl) fields['callback_url'] = opts.callbackUrl;
       const ids: string[] = [];
       for (const file of files) {

@@ -11,12 +11,15 @@ import { WorkerPool } from '../pool/index.js';
 import { AppError } from '../errors.js';
 import type { HarkFormat } from '../api/index.js';
 import { renderText } from '../transcription/index.js';
+import { vadSettingsFromConfig, type VadKind } from '../vad/index.js';
 
 export interface TranscribeCommandOptions {
   format: HarkFormat;
   engine: EngineName;
   /** in-process: the engine runs in this process; process: in one supervised worker process. */
   isolation: Isolation;
+  /** Which detector keeps non-speech from the engine (the other VAD_* settings as configured). */
+  vad: VadKind;
   /** Progress on stderr (a TTY gets a line redrawn in place). */
   progress: boolean;
 }
@@ -35,7 +38,7 @@ export async function transcribeFiles(files: string[], config: Config, opts: Tra
   const scratch = await mkdtemp(join(tmpdir(), 'hark-cli-'));
   const temp = new ScratchDir(scratch);
   // Only the engine asked for is loaded, here or in the one worker.
-  const one: Config = { ...config, ENGINES: [opts.engine], ENGINE: opts.engine, WORKER_COUNT: 1 };
+  const one: Config = { ...config, ENGINES: [opts.engine], ENGINE: opts.engine, WORKER_COUNT: 1, VAD: opts.vad };
   const pool = opts.isolation === 'process' ? new WorkerPool({ config: one, logger: createLogger('silent') }) : undefined;
   const executor: Executor =
     pool !== undefined
@@ -62,7 +65,7 @@ export async function transcribeFiles(files: string[], config: Config, opts: Tra
         });
         const audio = await decodeToPcm(resolve(file), pcmPath, { maxSeconds: config.MAX_AUDIO_SECONDS });
         const { transcript: t } = await executor.run(
-          { id: file, audio, engine: opts.engine, options: {} },
+          { id: file, audio, engine: opts.engine, options: { vad: { ...vadSettingsFromConfig(config), kind: opts.vad } } },
           {
             onProgress: opts.progress
               ? (p) => process.stderr.write(`\r${file}: ${(p.fraction * 100).toFixed(0)}% (${p.processedSeconds.toFixed(0)}/${p.totalSeconds.toFixed(0)} s)`)

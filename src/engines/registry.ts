@@ -7,6 +7,7 @@ import { pocketsphinxEntry } from './pocketsphinx/index.js';
 import type { Engine, EngineCapabilities, EngineEntry, EngineInfo, EngineName, EngineStatus } from './types.js';
 import { UPSTREAM_CAPABILITIES } from './upstream/capabilities.js';
 import { whisperEntry } from './whisper/index.js';
+import { preloadVad } from '../vad/index.js';
 
 /** Every engine this build knows. Adding one is adding an entry here (and its name to ENGINE_NAMES). */
 const ENGINES: Record<EngineName, EngineEntry> = {
@@ -32,7 +33,8 @@ export function engineCapabilities(name: EngineName): EngineCapabilities {
 /**
  * Loads `count` instances of each engine. An engine that fails is reported as
  * failed (its error kept for /readyz and for requests naming it), never thrown:
- * the other engines still serve.
+ * the other engines still serve. The VAD (VAD_*) is loaded first, as every
+ * engine here decodes through it: one that fails fails every engine, with its error.
  */
 export async function loadEngines(
   names: readonly EngineName[],
@@ -41,6 +43,13 @@ export async function loadEngines(
 ): Promise<{ instances: Map<EngineName, Engine[]>; status: EngineStatus[] }> {
   const instances = new Map<EngineName, Engine[]>();
   const status: EngineStatus[] = [];
+  try {
+    await preloadVad(config.VAD);
+  } catch (err) {
+    const { code, message } = toSerializedError(err);
+    const error = { code, message: `the ${config.VAD} VAD did not load (VAD=${config.VAD}; VAD=energy or VAD=off runs without it): ${message}` };
+    return { instances, status: names.map((name) => ({ name, state: 'failed' as const, error })) };
+  }
   for (const name of names) {
     const loaded: Engine[] = [];
     try {

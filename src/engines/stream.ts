@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
-import { Endpointer, SAMPLE_RATE, type EndpointEvent } from '../audio/index.js';
+import { Endpointer, SAMPLE_RATE, VadEndpointer, energyLiveEndpointer, type LiveEndpointer, type LiveEndpointEvent } from '../audio/index.js';
 import { type ScratchDir } from '../os/index.js';
 import { AppError } from '../errors.js';
+import { loadDetector, SpeechSegmenter } from '../vad/index.js';
 import type { Engine, EngineStream, StreamCallbacks, StreamOptions, Word } from './types.js';
 
 /**
@@ -13,6 +14,27 @@ export function openEngineStream(engine: Engine, options: StreamOptions, callbac
 }
 
 /**
+ * The endpointer of a live stream, made where the engine runs (the VAD is
+ * native code, like the engine): with `vad.kind` silero, a
+ * {@link VadEndpointer} on a detector of its own, whose minimum silence is the
+ * stream's `silenceSeconds`; otherwise (energy, off, or no VAD given) the
+ * energy {@link Endpointer}.
+ */
+export function liveEndpointer(options: StreamOptions): LiveEndpointer {
+  const { vad, silenceSeconds, utteranceMaxSeconds } = options;
+  if (vad?.kind !== 'silero') return energyLiveEndpointer(new Endpointer({ silenceSeconds, utteranceMaxSeconds }), silenceSeconds);
+  const settings = { ...vad, minSilenceMs: silenceSeconds * 1000 };
+  const parts = loadDetector('silero').then((detector) => ({ detector, segmenter: new SpeechSegmenter(settings, detector.windowSamples) }));
+  return new VadEndpointer(parts, {
+    utteranceMaxSeconds,
+    preRollSeconds: vad.speechPadMs / 1000,
+    // A start is announced once its minimum speech is sure; a dip under the threshold meanwhile can delay it by up to a pause.
+    lookbackSeconds: (vad.speechPadMs + vad.minSpeechMs) / 1000 + silenceSeconds,
+    threshold: vad.threshold,
+  });
+}
+
+/**
  * Streaming for engines that only transcribe files (whisper.cpp, Azure, an
  * upstream server): the endpointer cuts the audio into utterances, and each
  * one, once its pause arrives, is written to a PCM file in `scratch`,
@@ -21,7 +43,7 @@ export function openEngineStream(engine: Engine, options: StreamOptions, callbac
  * and after its transcription when it ends one: the caller's backpressure.
  */
 export function bufferedStream(engine: Engine, options: StreamOptions, callbacks: StreamCallbacks, scratch: ScratchDir): EngineStream {
-  const endpointer = new Endpointer({ silenceSeconds: options.silenceSeconds, utteranceMaxSeconds: options.utteranceMaxSeconds });
+  const endpointer = liveEndpointer(options);
   const abort = new AbortController();
   const transcribeOptions = { language: options.language, prompt: options.prompt };
   let chain: Promise<void> = Promise.resolve();
@@ -44,10 +66,12 @@ export function bufferedStream(engine: Engine, options: StreamOptions, callbacks
     }
   }
 
-  async function handle(events: readonly EndpointEvent[]): Promise<void> {
+  async function handle(events: readonly LiveEndpointEvent[]): Promise<void> {
     for (const ev of events) {
       if (abort.signal.aborted) return;
-      if (ev.type === 'start') {
+      if (ev.type === 'speech_started' || ev.type === 'speech_stopped') {
+        callbacks.onSpeech?.(ev);
+      } else if (ev.type === 'start') {
         utterance = { start: ev.time, parts: [], samples: 0 };
       } else if (ev.type === 'audio') {
         utterance?.parts.push(ev.pcm);
@@ -60,11 +84,16 @@ export function bufferedStream(engine: Engine, options: StreamOptions, callbacks
     }
   }
 
-  /** In order; an error fails this call and every later one (the chain itself never rejects). */
-  function enqueue(events: readonly EndpointEvent[]): Promise<void> {
+  /**
+   * In order: the endpointer's step (which may wait for the VAD) and its
+   * events run on one chain; an error fails this call and every later one
+   * (the chain itself never rejects).
+   */
+  function enqueue(step: () => Promise<LiveEndpointEvent[]>): Promise<void> {
     const run = chain.then(async () => {
       if (failure !== undefined) throw failure;
-      await handle(events);
+      if (abort.signal.aborted) return;
+      await handle(await step());
     });
     chain = run.then(
       () => undefined,
@@ -78,12 +107,12 @@ export function bufferedStream(engine: Engine, options: StreamOptions, callbacks
   return {
     write(pcm) {
       if (ended) return Promise.reject(new AppError('INTERNAL_ERROR', 'write on a stream that has ended'));
-      return enqueue(endpointer.push(pcm));
+      return enqueue(() => endpointer.push(pcm));
     },
     end() {
       if (ended) return chain;
       ended = true;
-      return enqueue(endpointer.flush());
+      return enqueue(() => endpointer.flush());
     },
     async abort() {
       ended = true;

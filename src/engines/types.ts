@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { PcmAudio } from '../audio/index.js';
 import type { Config } from '../config/index.js';
+import type { SpeechEvent, VadSettings } from '../vad/index.js';
 
 /** Where a transcription runs: inside the server, or in a supervised worker process. */
 export const ISOLATION_MODES = ['in-process', 'process'] as const;
@@ -28,6 +29,10 @@ export const transcriptSchema = z.object({
   confidence: z.number().min(0).max(1).nullable().describe('Mean word posterior, 0-1; null when the engine gives none.'),
   segments: z.array(segmentSchema),
   words: z.array(wordSchema),
+  speech_seconds: z
+    .number()
+    .optional()
+    .describe('Seconds of the audio the voice activity detector took for speech (padding included): what the engine decoded. All of it with VAD off.'),
 });
 
 export type Segment = z.infer<typeof segmentSchema>;
@@ -47,6 +52,12 @@ export interface EngineCapabilities {
 export interface TranscribeOptions {
   language?: string | undefined;
   prompt?: string | undefined;
+  /**
+   * Which parts of a file reach the engine (src/vad). Absent: no VAD, the
+   * engine hears everything; the service fills in the server's settings
+   * (VAD_*) for requests that give none.
+   */
+  vad?: VadSettings | undefined;
 }
 
 export interface TranscriptionProgress {
@@ -114,6 +125,11 @@ export interface StreamCallbacks {
   /** The current utterance's best guess so far (replaces the previous partial). */
   onPartial(text: string): void;
   onFinal(result: StreamFinal): void;
+  /**
+   * Speech began or ended, in audio time (seconds from the start of the stream),
+   * in order with the results: an utterance's `speech_stopped` comes before its final.
+   */
+  onSpeech?(event: SpeechEvent): void;
 }
 
 /**
@@ -134,6 +150,12 @@ export interface StreamOptions extends TranscribeOptions {
   silenceSeconds: number;
   /** Longest utterance; cut there even without a pause. */
   utteranceMaxSeconds: number;
+  /**
+   * What tells speech from a pause: with kind `silero` the VAD starts and ends
+   * utterances (its `minSilenceMs` is `silenceSeconds`); `energy`, `off` or
+   * absent: the energy endpointer.
+   */
+  vad?: VadSettings | undefined;
 }
 
 /**

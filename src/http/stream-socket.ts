@@ -5,6 +5,7 @@ import type { Isolation } from '../engines/index.js';
 import { AppError, toSerializedError, type ErrorCode, type SerializedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { LiveStream, type StreamObserver, type StreamPlace, type TranscriptionService } from '../transcription/index.js';
+import { requestVad, vadFieldOverrides } from './vad-fields.js';
 
 /** The socket as the adapter needs it (a `ws` WebSocket fits). */
 export interface StreamSocket {
@@ -21,6 +22,11 @@ export const streamConfigSchema = z
     language: z.string().max(16).optional(),
     engine: z.string().max(64).optional(),
     model: z.string().max(64).optional(),
+    // The VAD for this stream (docs/streaming.md); each checked against its server setting's bounds.
+    vad: z.string().max(32).optional(),
+    vad_threshold: z.number().optional(),
+    vad_min_silence_ms: z.number().optional(),
+    vad_speech_pad_ms: z.number().optional(),
   })
   .strict();
 
@@ -86,8 +92,9 @@ export interface StreamSocketDeps {
 
 /**
  * hark's WebSocket protocol around a LiveStream: the JSON config, binary audio
- * frames, `{"type":"end"}`; `ready`, `partial`, `final`, `done` and `error`
- * messages back, each error with its close code. Also the clocks: a socket
+ * frames, `{"type":"end"}`; `ready`, `partial`, `final`, `speech_started`,
+ * `speech_stopped`, `done` and `error` messages back, each error with its
+ * close code. Also the clocks: a socket
  * on which nothing arrives for STREAM_IDLE_TIMEOUT_SECONDS is closed, and one
  * open for STREAM_MAX_DURATION_SECONDS (since the upgrade, however busy) gets
  * its last finals and STREAM_TOO_LONG.
@@ -170,7 +177,16 @@ export class StreamSocketSession {
       return this.fail(new AppError('UNSUPPORTED_MEDIA_TYPE', `unknown encoding "${cfg.encoding}"; use one of ${STREAM_ENCODINGS.join(', ')}`));
     }
     let plan;
+    let vad;
     try {
+      const overrides = vadFieldOverrides({
+        vad: cfg.vad,
+        vad_threshold: cfg.vad_threshold?.toString(),
+        vad_min_silence_ms: cfg.vad_min_silence_ms?.toString(),
+        vad_speech_pad_ms: cfg.vad_speech_pad_ms?.toString(),
+      });
+      // A stream's pause is STREAM_SILENCE_SECONDS, not the file setting VAD_MIN_SILENCE_MS: only the stream's own field changes it.
+      vad = { settings: requestVad(this.deps.config, overrides), silenceSeconds: overrides.minSilenceMs === undefined ? undefined : overrides.minSilenceMs / 1000 };
       plan = this.deps.place.plan({ engine: cfg.engine ?? cfg.model, isolation: this.deps.isolation });
     } catch (err) {
       return this.fail(err);
@@ -178,11 +194,12 @@ export class StreamSocketSession {
     this.state = 'streaming';
     this.live = new LiveStream(
       { config: this.deps.config, service: this.deps.service, plan, logger: this.deps.logger, observer: this.deps.observer, usage: this.deps.usage },
-      { encoding, sampleRate: cfg.sample_rate ?? 16_000, language: cfg.language },
+      { encoding, sampleRate: cfg.sample_rate ?? 16_000, language: cfg.language, vad: vad.settings, silenceSeconds: vad.silenceSeconds },
       {
         onReady: ({ engine, isolation, sampleRate }) => this.send({ type: 'ready', engine, isolation, sample_rate: sampleRate }),
         onPartial: (text) => this.send({ type: 'partial', text }),
         onFinal: (final) => this.send({ type: 'final', ...final }),
+        onSpeech: ({ type, time }) => this.send({ type, time }),
         onDone: ({ audioSeconds }) => {
           this.send({ type: 'done', audio_seconds: audioSeconds });
           this.socket.close(CLOSE.normal, 'done');

@@ -1,5 +1,6 @@
 import { AppError } from '../errors.js';
 import type { Isolation, Transcript } from '../engines/index.js';
+import type { VadSettings } from '../vad/index.js';
 import { JOB_STATUSES, TERMINAL_STATUSES, type JobStatus, type Priority } from '../api/jobs.js';
 
 // Declared in src/api (dependency-free, shared with the web page and the CLI).
@@ -53,6 +54,8 @@ export interface Job {
   durationSeconds: number | null;
   audioPath: string | null;
   options: JobOptions;
+  /** What the job runs with (migration 008); null for jobs stored before it, which run with the server's settings. */
+  vad: VadSettings | null;
   engine: string;
   isolation: Isolation;
   attempts: number;
@@ -80,7 +83,7 @@ export interface Job {
 export type NewJob = Pick<
   Job,
   'id' | 'priority' | 'createdAt' | 'fileName' | 'fileSize' | 'durationSeconds' | 'audioPath' | 'options' | 'engine' | 'isolation' | 'idempotencyKey' | 'callbackUrl'
-> & { apiKeyId?: string | null | undefined };
+> & { apiKeyId?: string | null | undefined; vad?: VadSettings | null | undefined };
 
 export function illegalMove(job: Pick<Job, 'id' | 'status'>, to: JobStatus): AppError {
   return new AppError('JOB_ALREADY_FINISHED', `job ${job.id} is ${job.status} and cannot become ${to}`);

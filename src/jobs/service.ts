@@ -10,6 +10,7 @@ import { parseOutboundAllow, type OutboundAllow } from '../net/index.js';
 import type { Logger } from '../logger.js';
 import type { JobStore } from '../store/index.js';
 import type { TranscriptionService } from '../transcription/index.js';
+import type { VadSettings } from '../vad/index.js';
 import { formatLogLine, type JobLogs } from './job-log.js';
 import { LogFollowers, type FollowEvent, type FollowOptions } from './log-follower.js';
 import { isTerminal, type Job, type JobOptions, type JobStatus, type Priority } from './model.js';
@@ -30,6 +31,8 @@ export interface SubmitRequest {
   /** Default: the engine's mode (DEFAULT_ISOLATION, or with auto the engine's own). */
   isolation?: Isolation | undefined;
   options: JobOptions;
+  /** The server's VAD settings with the request's overrides: stored with the job, so that every attempt runs with them. */
+  vad: VadSettings;
   idempotencyKey: string | undefined;
   /** As the client gave it: only http(s), and only to a host OUTBOUND_ALLOW lets callbacks reach. */
   callbackUrl: string | undefined;
@@ -37,6 +40,11 @@ export interface SubmitRequest {
   apiKeyId?: string | undefined;
   /** The request's logger: why a callback URL was refused goes there, not to the client. */
   logger?: Pick<Logger, 'warn'> | undefined;
+}
+
+/** A job's VAD settings in its log. */
+function vadText(vad: VadSettings): string {
+  return vad.kind === 'off' ? 'VAD off' : `VAD ${vad.kind} (threshold ${vad.threshold}, min silence ${vad.minSilenceMs} ms, padding ${vad.speechPadMs} ms)`;
 }
 
 /**
@@ -161,13 +169,14 @@ export class JobService {
         durationSeconds: durationSeconds ?? null,
         audioPath,
         options: req.options,
+        vad: req.vad,
         engine,
         isolation,
         idempotencyKey: req.idempotencyKey ?? null,
         callbackUrl: callbackUrl ?? null,
         apiKeyId: req.apiKeyId ?? null,
       });
-      this.logs.append(id, `accepted: ${JSON.stringify(req.fileName)}, ${req.fileSize} bytes, ${container}, priority ${req.priority}, isolation ${isolation}`);
+      this.logs.append(id, `accepted: ${JSON.stringify(req.fileName)}, ${req.fileSize} bytes, ${container}, priority ${req.priority}, isolation ${isolation}, ${vadText(req.vad)}`);
       this.runner.tick();
       return { job, created: true };
     } catch (err) {

@@ -99,6 +99,9 @@ export class PoolStream implements EngineStream {
       case 'stream-final':
         if (this.state === 'open' || this.state === 'ending') this.options.callbacks.onFinal(msg.final);
         return;
+      case 'stream-speech':
+        if (this.state === 'open' || this.state === 'ending') this.options.callbacks.onSpeech?.(msg.event);
+        return;
       case 'stream-written':
         this.writes.shift()?.resolve();
         return;

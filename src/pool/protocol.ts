@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ENGINE_NAMES } from '../config/index.js';
 import { engineStatusSchema, segmentSchema, transcriptSchema } from '../engines/index.js';
 import { ERROR_CODES } from '../errors.js';
-import { streamFromWorkerSchemas, streamToWorkerSchemas } from './stream-protocol.js';
+import { streamFromWorkerSchemas, streamToWorkerSchemas, vadSettingsSchema } from './stream-protocol.js';
 
 /**
  * The IPC protocol between the server and a worker: a few typed messages,
@@ -22,7 +22,7 @@ export const taskMessageSchema = z.object({
   id: z.string(),
   audio: z.object({ path: z.string(), samples: z.number().int().nonnegative(), durationSeconds: z.number().nonnegative() }),
   engine: z.enum(ENGINE_NAMES),
-  options: z.object({ language: z.string().optional(), prompt: z.string().optional() }),
+  options: z.object({ language: z.string().optional(), prompt: z.string().optional(), vad: vadSettingsSchema.optional() }),
 });
 
 /** Server -> worker. */

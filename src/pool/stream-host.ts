@@ -91,6 +91,9 @@ export class StreamHost {
           onFinal: (final) => {
             if (!cur.closed) send({ type: 'stream-final', id: cur.id, final });
           },
+          onSpeech: (event) => {
+            if (!cur.closed) send({ type: 'stream-speech', id: cur.id, event });
+          },
         },
         this.scratch,
       );

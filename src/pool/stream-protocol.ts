@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ENGINE_NAMES } from '../config/index.js';
 import { wordSchema, type StreamFinal } from '../engines/index.js';
+import { VAD_KINDS, type SpeechEvent, type VadSettings } from '../vad/index.js';
 
 /**
  * The live-stream messages of the IPC protocol (joined into the unions in
@@ -14,6 +15,15 @@ import { wordSchema, type StreamFinal } from '../engines/index.js';
  * `stream-end` or `stream-abort`) or an `error`; either way the worker is free.
  */
 
+/** VAD settings as a message carries them (the VAD runs in the worker, where the engine runs). */
+export const vadSettingsSchema = z.object({
+  kind: z.enum(VAD_KINDS),
+  threshold: z.number(),
+  minSilenceMs: z.number(),
+  speechPadMs: z.number(),
+  minSpeechMs: z.number(),
+}) satisfies z.ZodType<VadSettings>;
+
 export const streamStartSchema = z.object({
   type: z.literal('stream-start'),
   id: z.string(),
@@ -23,6 +33,7 @@ export const streamStartSchema = z.object({
     prompt: z.string().optional(),
     silenceSeconds: z.number().positive(),
     utteranceMaxSeconds: z.number().positive(),
+    vad: vadSettingsSchema.optional(),
   }),
 });
 
@@ -48,6 +59,12 @@ export const streamFromWorkerSchemas = [
   z.object({ type: z.literal('stream-started'), id: z.string() }),
   z.object({ type: z.literal('stream-partial'), id: z.string(), text: z.string() }),
   z.object({ type: z.literal('stream-final'), id: z.string(), final: streamFinalSchema }),
+  /** Speech began or ended (the VAD's events, audio time), in order with partials and finals. */
+  z.object({
+    type: z.literal('stream-speech'),
+    id: z.string(),
+    event: z.object({ type: z.enum(['speech_started', 'speech_stopped']), time: z.number() }) satisfies z.ZodType<SpeechEvent>,
+  }),
   z.object({ type: z.literal('stream-written'), id: z.string() }),
   z.object({ type: z.literal('stream-ended'), id: z.string() }),
 ] as const;

@@ -37,6 +37,8 @@ export interface JobsTable {
   cancel_requested: Generated<number>;
   // Migration 004
   api_key_id: string | null;
+  /** Migration 008: JSON of the job's VadSettings; null for jobs stored before. */
+  vad: string | null;
 }
 
 export interface InstancesTable {

@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import type { EngineName, EngineStream, Isolation, StreamFinal } from '../engines/index.js';
 import { AppError, toSerializedError, type ErrorCode, type SerializedError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { vadSettingsFromConfig, type SpeechEvent, type VadSettings } from '../vad/index.js';
 import type { Plan } from './plan.js';
 import type { TranscriptionService } from './service.js';
 
@@ -19,6 +20,10 @@ export interface LiveStreamSettings {
   encoding: StreamEncoding;
   sampleRate: number;
   language?: string | undefined;
+  /** The stream's VAD; absent: the server's (VAD_*). */
+  vad?: VadSettings | undefined;
+  /** The pause that ends an utterance; absent: STREAM_SILENCE_SECONDS. */
+  silenceSeconds?: number | undefined;
 }
 
 /** What a live stream tells its transport. After `onDone` or `onError` nothing more comes. */
@@ -27,6 +32,8 @@ export interface LiveStreamEvents {
   onReady(info: { engine: EngineName; isolation: Isolation; sampleRate: number }): void;
   onPartial(text: string): void;
   onFinal(final: StreamFinal): void;
+  /** Speech began or ended (audio time); an utterance's `speech_stopped` comes before its final. */
+  onSpeech(event: SpeechEvent): void;
   /** Every final has been sent after `end()`. */
   onDone(info: { audioSeconds: number }): void;
   /** The stream failed and is over (the transport says so and closes). */
@@ -109,7 +116,7 @@ export class LiveStream {
         (err) => this.fail(err),
       );
     }
-    this.opened = this.open(settings.language);
+    this.opened = this.open(settings);
   }
 
   get engine(): EngineName {
@@ -186,15 +193,23 @@ export class LiveStream {
     void this.cleanup('REQUEST_ABORTED');
   }
 
-  private async open(language: string | undefined): Promise<void> {
+  private async open(settings: LiveStreamSettings): Promise<void> {
     const { plan, config } = this.deps;
     try {
       this.stream = await this.deps.service.openStream(
         plan,
-        { language, silenceSeconds: config.STREAM_SILENCE_SECONDS, utteranceMaxSeconds: config.UTTERANCE_MAX_SECONDS },
+        {
+          language: settings.language,
+          silenceSeconds: settings.silenceSeconds ?? config.STREAM_SILENCE_SECONDS,
+          utteranceMaxSeconds: config.UTTERANCE_MAX_SECONDS,
+          vad: settings.vad ?? vadSettingsFromConfig(config),
+        },
         {
           onPartial: (text) => this.emit('partial', () => this.events.onPartial(text)),
           onFinal: (final) => this.emit('final', () => this.events.onFinal(final)),
+          onSpeech: (event) => {
+            if (this.state !== 'closed') this.events.onSpeech(event);
+          },
           onError: (err) => this.fail(err),
         },
         this.abortController.signal,

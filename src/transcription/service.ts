@@ -17,6 +17,7 @@ import {
 import { AppError, type ErrorCode } from '../errors.js';
 import { Admission, type AdmissionSnapshot, type ExecutionResult, type Executor, type ExecutorStreamCallbacks } from '../executors/index.js';
 import type { Logger } from '../logger.js';
+import { vadSettingsFromConfig } from '../vad/index.js';
 import { Plan, type PlanRequest } from './plan.js';
 import { StreamPlaces, type StreamOwner, type StreamPlace } from './stream-places.js';
 
@@ -302,7 +303,9 @@ export class TranscriptionService {
       audioSeconds = audio.durationSeconds;
       req.logger.debug({ durationSeconds: audio.durationSeconds }, 'audio decoded');
       await req.usage?.check(audio.durationSeconds);
-      const result = await plan.run(() => lane.executor.run({ id: req.id, audio, engine, options: req.options }, req.hooks), req.hooks?.signal);
+      // A request without VAD settings of its own gets the server's.
+      const options = { ...req.options, vad: req.options.vad ?? vadSettingsFromConfig(this.config) };
+      const result = await plan.run(() => lane.executor.run({ id: req.id, audio, engine, options }, req.hooks), req.hooks?.signal);
       outcome = 'ok';
       await req.usage?.charge(audio.durationSeconds).catch((err: unknown) => req.logger.warn({ err }, 'could not count the audio against the key'));
       return { ...result, engine, processingMs: Math.round(performance.now() - started) };

@@ -2,6 +2,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { Agent } from 'undici';
 import { AZURE_CAPABILITIES } from './capabilities.js';
 import { FRAME_SAMPLES, SAMPLE_RATE, cutAtSilences, encodeWav, frameEnergies, utterances, type PcmAudio } from '../../audio/index.js';
+import { planUtterances, type VadSettings } from '../../vad/index.js';
 import type { Config } from '../../config/index.js';
 import { guardedDispatcher, parseOutboundAllow } from '../../net/index.js';
 import { AppError } from '../../errors.js';
@@ -12,7 +13,7 @@ import { refuseInternal } from '../outbound-check.js';
 import { azureLocale, languageOf, type LocaleChoice } from './locale.js';
 import {
   FAST_API_VERSION, SHORT_AUDIO_CONTENT_TYPE, azureEndpoints, fastDefinition, fastMultipart, fastPiece, fastResultSchema, round, shortAudioUrl,
-  shortPiece, shortResultSchema, type AzureEndpoints, type Piece,
+  shortPiece, shortResultSchema, type AzureEndpoints, type Piece, type SampleRange,
 } from './protocol.js';
 
 export { AZURE_CAPABILITIES } from './capabilities.js';
@@ -38,9 +39,11 @@ const FPS = SAMPLE_RATE / FRAME_SAMPLES;
 /**
  * Azure AI Speech over its REST APIs (no native SDK). The whole file goes to
  * fast transcription in one request (cut at silences into 90-minute pieces
- * past that); where a resource has no fast transcription (404), the file is
- * sent one utterance at a time to the short-audio API instead. Holds no
- * per-request state: one instance serves any number of concurrent calls.
+ * past that); with a VAD, only its speech goes, the speech regions joined into
+ * one WAV per request and Azure's times mapped back to the file's. Where a
+ * resource has no fast transcription (404), the file is sent one utterance at
+ * a time to the short-audio API instead. Holds no per-request state: one
+ * instance serves any number of concurrent calls.
  */
 export class AzureSpeechEngine implements Engine {
   readonly name = 'azure';
@@ -91,17 +94,17 @@ export class AzureSpeechEngine implements Engine {
     const requested = options.language === undefined || options.language.trim() === '' ? this.config.AZURE_SPEECH_LANGUAGE : options.language;
     const choice = azureLocale(requested);
     hooks.signal?.throwIfAborted();
-    if (audio.samples === 0) return transcript([], choice, audio);
+    if (audio.samples === 0) return transcript([], choice, audio, 0);
     if (this.fastAvailable) {
       try {
-        return await this.fast(client, endpoints, audio, choice, hooks);
+        return await this.fast(client, endpoints, audio, choice, options.vad, hooks);
       } catch (err) {
         if (!(err instanceof AppError && err.details?.['upstream_status'] === 404)) throw err;
         this.fastAvailable = false;
         hooks.onLog?.(`azure: no fast transcription at ${endpoints.label} (HTTP 404); using the short-audio API, one utterance at a time`);
       }
     }
-    return this.shortAudio(client, endpoints, audio, choice, hooks);
+    return this.shortAudio(client, endpoints, audio, choice, options.vad, hooks);
   }
 
   async unload(): Promise<void> {
@@ -111,13 +114,20 @@ export class AzureSpeechEngine implements Engine {
     this.dispatcher = undefined;
   }
 
-  private async fast(client: AzureClient, endpoints: AzureEndpoints, audio: PcmAudio, choice: LocaleChoice, hooks: TranscribeHooks): Promise<Transcript> {
-    const pieces = await this.fastPieces(audio, hooks.signal);
+  private async fast(
+    client: AzureClient,
+    endpoints: AzureEndpoints,
+    audio: PcmAudio,
+    choice: LocaleChoice,
+    vad: VadSettings | undefined,
+    hooks: TranscribeHooks,
+  ): Promise<Transcript> {
+    const { pieces, speechSeconds } = await this.fastPieces(audio, vad, hooks);
     const definition = fastDefinition(this.config, choice.kind === 'locale' ? choice.locale : undefined);
-    hooks.onLog?.(`azure: fast transcription of ${audio.durationSeconds.toFixed(1)} s in ${pieces.length} request(s)`);
+    hooks.onLog?.(`azure: fast transcription of ${speechSeconds.toFixed(1)} s in ${pieces.length} request(s)`);
     const results: Piece[] = [];
-    for (const [i, [from, to]] of pieces.entries()) {
-      const upload = fastMultipart(definition, audio.path, from, to);
+    for (const [i, ranges] of pieces.entries()) {
+      const upload = fastMultipart(definition, audio.path, ranges);
       const result = await client.post(
         {
           api: 'fast transcription',
@@ -128,41 +138,73 @@ export class AzureSpeechEngine implements Engine {
         },
         hooks,
       );
-      const piece = fastPiece(result, from / SAMPLE_RATE);
+      const piece = fastPiece(result, toFileTime(ranges));
       results.push(piece);
       for (const s of piece.segments) hooks.onSegment?.(s);
-      const done = to / SAMPLE_RATE;
+      const done = (ranges[ranges.length - 1]?.[1] ?? 0) / SAMPLE_RATE;
       hooks.onProgress?.({ fraction: Math.min(1, done / audio.durationSeconds), processedSeconds: done, totalSeconds: audio.durationSeconds });
       const speakers = piece.speakers.size > 0 ? `, ${piece.speakers.size} speaker(s)` : '';
       hooks.onLog?.(`azure: piece ${i + 1}/${pieces.length}: ${piece.segments.length} phrase(s)${speakers}`);
     }
-    return transcript(results, choice, audio);
+    return transcript(results, choice, audio, speechSeconds);
   }
 
-  /** [startSample, endSample) ranges of at most fastMaxSeconds, cut at silences. */
-  private async fastPieces(audio: PcmAudio, signal: AbortSignal | undefined): Promise<[number, number][]> {
+  /**
+   * What each fast transcription request sends: lists of [startSample, endSample)
+   * ranges, at most fastMaxSeconds of audio per request. Without a VAD, the
+   * file cut at silences (one range per request); with one, its speech ranges,
+   * as many per request as fit (a request's ranges are joined into one WAV).
+   */
+  private async fastPieces(audio: PcmAudio, vad: VadSettings | undefined, hooks: TranscribeHooks): Promise<{ pieces: SampleRange[][]; speechSeconds: number }> {
     const maxSeconds = this.options.fastMaxSeconds ?? FAST_MAX_SECONDS;
-    if (audio.durationSeconds <= maxSeconds) return [[0, audio.samples]];
+    if (vad !== undefined && vad.kind !== 'off') {
+      const plan = await planUtterances(audio, vad, { maxSeconds, signal: hooks.signal });
+      hooks.onLog?.(`VAD ${vad.kind}: speech ${plan.speechSeconds.toFixed(1)} s of ${audio.durationSeconds.toFixed(1)} s in ${plan.ranges.length} region(s)`);
+      const pieces: SampleRange[][] = [];
+      let piece: SampleRange[] = [];
+      let pieceSamples = 0;
+      for (const r of plan.ranges) {
+        if (piece.length > 0 && pieceSamples + (r.end - r.start) > maxSeconds * SAMPLE_RATE) {
+          pieces.push(piece);
+          piece = [];
+          pieceSamples = 0;
+        }
+        piece.push([r.start, r.end]);
+        pieceSamples += r.end - r.start;
+      }
+      if (piece.length > 0) pieces.push(piece);
+      return { pieces, speechSeconds: plan.speechSeconds };
+    }
+    if (audio.durationSeconds <= maxSeconds) return { pieces: [[[0, audio.samples]]], speechSeconds: audio.durationSeconds };
     const energies = await frameEnergies(audio.path, audio.samples);
-    signal?.throwIfAborted();
+    hooks.signal?.throwIfAborted();
     const ranges = cutAtSilences(energies, {
       maxFrames: Math.round(maxSeconds * FPS),
       minFrames: Math.round(Math.min(60, maxSeconds / 4) * FPS),
       minSilenceFrames: Math.round(0.15 * FPS),
       breakFrames: Math.round(0.5 * FPS),
     });
-    return ranges.map((r) => [r.start * FRAME_SAMPLES, Math.min(audio.samples, r.end * FRAME_SAMPLES)]);
+    const pieces = ranges.map((r): SampleRange[] => [[r.start * FRAME_SAMPLES, Math.min(audio.samples, r.end * FRAME_SAMPLES)]]);
+    return { pieces, speechSeconds: audio.durationSeconds };
   }
 
-  private async shortAudio(client: AzureClient, endpoints: AzureEndpoints, audio: PcmAudio, choice: LocaleChoice, hooks: TranscribeHooks): Promise<Transcript> {
+  private async shortAudio(
+    client: AzureClient,
+    endpoints: AzureEndpoints,
+    audio: PcmAudio,
+    choice: LocaleChoice,
+    vad: VadSettings | undefined,
+    hooks: TranscribeHooks,
+  ): Promise<Transcript> {
     // The short-audio API needs a locale: language identification falls back to the configured one.
     const fallback = azureLocale(this.config.AZURE_SPEECH_LANGUAGE);
     const locale = choice.kind === 'locale' ? choice.locale : fallback.kind === 'locale' ? fallback.locale : 'en-US';
     const url = shortAudioUrl(endpoints.shortAudio, this.config, locale);
     const maxSeconds = Math.min(SHORT_AUDIO_MAX_SECONDS, this.config.UTTERANCE_MAX_SECONDS);
     const results: Piece[] = [];
-    for await (const utt of utterances(audio, { maxSeconds, signal: hooks.signal })) {
-      if (utt.index === 0) hooks.onLog?.(`azure: short-audio recognition of ${audio.durationSeconds.toFixed(1)} s as ${utt.count} utterance(s)`);
+    const planned = await utterances(audio, vad, { maxSeconds, signal: hooks.signal, onLog: hooks.onLog });
+    if (planned.count > 0) hooks.onLog?.(`azure: short-audio recognition of ${planned.speechSeconds.toFixed(1)} s as ${planned.count} utterance(s)`);
+    for await (const utt of planned) {
       const wav = encodeWav(utt.pcm);
       const result = await client.post(
         {
@@ -185,12 +227,30 @@ export class AzureSpeechEngine implements Engine {
       hooks.onProgress?.({ fraction: Math.min(1, utt.end / audio.durationSeconds), processedSeconds: utt.end, totalSeconds: audio.durationSeconds });
       hooks.onLog?.(`azure: utterance ${utt.index + 1}/${utt.count} (${utt.start.toFixed(1)}-${utt.end.toFixed(1)} s): ${result.RecognitionStatus}`);
     }
-    return transcript(results, { kind: 'locale', locale }, audio);
+    return transcript(results, { kind: 'locale', locale }, audio, planned.speechSeconds);
   }
 }
 
+/**
+ * Seconds in a request's WAV -> seconds in the file, for a WAV made of the
+ * file's `ranges` joined: a time inside the n-th range's stretch of the WAV
+ * lands in that range (a time on a join, in the earlier one).
+ */
+function toFileTime(ranges: readonly SampleRange[]): (seconds: number) => number {
+  return (seconds) => {
+    let sample = seconds * SAMPLE_RATE;
+    for (const [start, end] of ranges) {
+      if (sample <= end - start) return (start + sample) / SAMPLE_RATE;
+      sample -= end - start;
+    }
+    // Past the WAV's end (an answer's rounding): kept after the last range.
+    const last = ranges[ranges.length - 1];
+    return last === undefined ? seconds : (last[1] + sample) / SAMPLE_RATE;
+  };
+}
+
 /** Stitches the pieces in file order; confidence is the duration-weighted mean of the segments'. */
-function transcript(pieces: Piece[], choice: LocaleChoice, audio: PcmAudio): Transcript {
+function transcript(pieces: Piece[], choice: LocaleChoice, audio: PcmAudio, speechSeconds: number): Transcript {
   const segments: Segment[] = pieces.flatMap((p) => p.segments);
   const words: Word[] = pieces.flatMap((p) => p.words);
   const scored = segments.filter((s) => s.confidence !== undefined);
@@ -204,6 +264,7 @@ function transcript(pieces: Piece[], choice: LocaleChoice, audio: PcmAudio): Tra
     confidence,
     segments,
     words,
+    speech_seconds: round(speechSeconds),
   };
 }
 

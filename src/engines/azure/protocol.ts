@@ -90,14 +90,18 @@ export interface MultipartUpload {
   body: () => AsyncIterable<Uint8Array>;
 }
 
+/** [startSample, endSample) of a PCM file. */
+export type SampleRange = readonly [number, number];
+
 /**
- * A fast transcription request body: the definition, then samples
- * [startSample, endSample) of the PCM file as one WAV, streamed from disk so
- * an hour of audio never sits in memory.
+ * A fast transcription request body: the definition, then the PCM file's
+ * `ranges` joined as one WAV (the whole file is one range; a VAD's speech
+ * regions are several), streamed from disk so an hour of audio never sits in
+ * memory.
  */
-export function fastMultipart(definition: FastDefinition, pcmPath: string, startSample: number, endSample: number): MultipartUpload {
+export function fastMultipart(definition: FastDefinition, pcmPath: string, ranges: readonly SampleRange[]): MultipartUpload {
   const boundary = `hark-${randomBytes(12).toString('hex')}`;
-  const dataBytes = (endSample - startSample) * BYTES_PER_SAMPLE;
+  const dataBytes = ranges.reduce((n, [start, end]) => n + Math.max(0, end - start), 0) * BYTES_PER_SAMPLE;
   const wavHeader = encodeWav(new Int16Array(0));
   wavHeader.writeUInt32LE(36 + dataBytes, 4);
   wavHeader.writeUInt32LE(dataBytes, 40);
@@ -112,9 +116,11 @@ export function fastMultipart(definition: FastDefinition, pcmPath: string, start
     async *body() {
       yield head;
       yield wavHeader;
-      if (dataBytes > 0) {
+      for (const [startSample, endSample] of ranges) {
+        if (endSample <= startSample) continue;
         const start = startSample * BYTES_PER_SAMPLE;
-        yield* createReadStream(pcmPath, { start, end: start + dataBytes - 1, highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>;
+        const end = endSample * BYTES_PER_SAMPLE - 1;
+        yield* createReadStream(pcmPath, { start, end, highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>;
       }
       yield tail;
     },
@@ -166,18 +172,18 @@ export interface Piece {
   speakers: Set<number>;
 }
 
-/** Phrases -> segments, their words -> words, shifted by where the piece starts in the file. */
-export function fastPiece(result: FastResult, startSeconds: number): Piece {
+/** Phrases -> segments, their words -> words, each time moved to file time by `toFile` (seconds in the request's WAV -> seconds in the file). */
+export function fastPiece(result: FastResult, toFile: (seconds: number) => number): Piece {
   const piece: Piece = { segments: [], words: [], locales: [], speakers: new Set() };
   const phrases = [...result.phrases].sort((a, b) => a.offsetMilliseconds - b.offsetMilliseconds);
   for (const p of phrases) {
     const text = p.text.trim();
     if (text === '') continue;
-    const segment: Segment = { start: at(startSeconds, p.offsetMilliseconds / 1000), end: at(startSeconds, (p.offsetMilliseconds + p.durationMilliseconds) / 1000), text };
+    const segment: Segment = { start: round(toFile(p.offsetMilliseconds / 1000)), end: round(toFile((p.offsetMilliseconds + p.durationMilliseconds) / 1000)), text };
     if (p.confidence !== undefined) segment.confidence = unit(p.confidence);
     piece.segments.push(segment);
     for (const w of p.words ?? []) {
-      piece.words.push({ word: w.text, start: at(startSeconds, w.offsetMilliseconds / 1000), end: at(startSeconds, (w.offsetMilliseconds + w.durationMilliseconds) / 1000) });
+      piece.words.push({ word: w.text, start: round(toFile(w.offsetMilliseconds / 1000)), end: round(toFile((w.offsetMilliseconds + w.durationMilliseconds) / 1000)) });
     }
     if (p.locale !== undefined) piece.locales.push(p.locale);
     if (p.speaker !== undefined) piece.speakers.add(p.speaker);

@@ -78,13 +78,13 @@ export class PocketsphinxEngine implements Engine {
     return { name: this.name, version: '5prealpha', model: modelDir, loadMs: Math.round(performance.now() - started) };
   }
 
-  async transcribe(audio: PcmAudio, _options: TranscribeOptions, hooks: TranscribeHooks = {}): Promise<Transcript> {
+  async transcribe(audio: PcmAudio, options: TranscribeOptions, hooks: TranscribeHooks = {}): Promise<Transcript> {
     const decoder = this.usableDecoder();
     const fps = decoder.frameRate;
     const segments: Segment[] = [];
     const words: Word[] = [];
-    for await (const utt of utterances(audio, { maxSeconds: this.options.utteranceMaxSeconds, signal: hooks.signal })) {
-      if (utt.index === 0) hooks.onLog?.(`decoding ${audio.durationSeconds.toFixed(1)} s of audio as ${utt.count} utterance(s)`);
+    const planned = await utterances(audio, options.vad, { maxSeconds: this.options.utteranceMaxSeconds, signal: hooks.signal, onLog: hooks.onLog });
+    for await (const utt of planned) {
       const uttWords = utteranceWords(await decoder.decode(utt.pcm), utt.start, fps);
       if (uttWords.length > 0) {
         const first = uttWords[0]!;
@@ -108,6 +108,7 @@ export class PocketsphinxEngine implements Engine {
       confidence: words.length > 0 ? round(mean(words.map((w) => w.confidence ?? 0))) : null,
       segments,
       words,
+      speech_seconds: round(planned.speechSeconds),
     };
   }
 

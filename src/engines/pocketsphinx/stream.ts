@@ -1,5 +1,6 @@
-import { Endpointer, SAMPLE_RATE, type EndpointEvent } from '../../audio/index.js';
+import { SAMPLE_RATE, type LiveEndpointer, type LiveEndpointEvent } from '../../audio/index.js';
 import { AppError } from '../../errors.js';
+import { liveEndpointer } from '../stream.js';
 import type { EngineStream, StreamCallbacks, StreamOptions } from '../types.js';
 import type { NativeDecoder } from './native.js';
 import { hypothesisText, utteranceWords } from './words.js';
@@ -20,15 +21,16 @@ interface OpenUtterance {
 }
 
 /**
- * A live stream on one PocketSphinx decoder: the endpointer cuts utterances,
- * each is searched as its audio arrives (partials) and closed for its final.
- * Work runs strictly in order on one chain; a failure fails every later call.
+ * A live stream on one PocketSphinx decoder: the endpointer (the VAD's, or
+ * the energy one) cuts utterances, each is searched as its audio arrives
+ * (partials) and closed for its final. Work, the endpointer's included, runs
+ * strictly in order on one chain; a failure fails every later call.
  * `write` resolves once its samples are searched, except during the CMN
  * lookahead (the first second of the first utterance), when it resolves as
  * they are held.
  */
 export class PocketsphinxStream implements EngineStream {
-  private readonly endpointer: Endpointer;
+  private readonly endpointer: LiveEndpointer;
   private chain: Promise<void> = Promise.resolve();
   private failure: unknown;
   private ended = false;
@@ -47,20 +49,18 @@ export class PocketsphinxStream implements EngineStream {
     /** Gives the decoder back to its engine. */
     private readonly release: () => void,
   ) {
-    this.endpointer = new Endpointer({ silenceSeconds: options.silenceSeconds, utteranceMaxSeconds: options.utteranceMaxSeconds });
+    this.endpointer = liveEndpointer(options);
   }
 
   write(pcm: Int16Array): Promise<void> {
     if (this.ended || this.aborted) return Promise.reject(new AppError('INTERNAL_ERROR', 'write on a stream that has ended'));
-    const events = this.endpointer.push(pcm);
-    return this.enqueue(() => this.handle(events));
+    return this.enqueue(async () => this.handle(await this.endpointer.push(pcm)));
   }
 
   end(): Promise<void> {
     if (this.ended || this.aborted) return this.close();
     this.ended = true;
-    const events = this.endpointer.flush();
-    const done = this.enqueue(() => this.handle(events));
+    const done = this.enqueue(async () => this.handle(await this.endpointer.flush()));
     return done.then(
       () => this.close(),
       async (err: unknown) => {
@@ -104,10 +104,12 @@ export class PocketsphinxStream implements EngineStream {
     return this.closed;
   }
 
-  private async handle(events: readonly EndpointEvent[]): Promise<void> {
+  private async handle(events: readonly LiveEndpointEvent[]): Promise<void> {
     for (const ev of events) {
       if (this.aborted) return;
-      if (ev.type === 'start') {
+      if (ev.type === 'speech_started' || ev.type === 'speech_stopped') {
+        this.callbacks.onSpeech?.(ev);
+      } else if (ev.type === 'start') {
         this.utterance = { start: ev.time, partial: '', sentPartial: false };
         if (this.seeded) await this.decoder.startUtt();
       } else if (ev.type === 'audio') {

@@ -105,11 +105,12 @@ export class UpstreamEngine implements Engine {
     let language: string | undefined;
     let previous: string | undefined;
     const own = options.prompt === '' ? undefined : options.prompt;
-    for await (const utt of utterances(audio, { maxSeconds: this.options.utteranceMaxSeconds, signal: hooks.signal })) {
-      if (utt.index === 0) {
-        const context = own !== undefined ? "the request's prompt" : "each utterance's prompt is the previous one's text";
-        hooks.onLog?.(`sending ${audio.durationSeconds.toFixed(1)} s of audio to ${ctx.host} (model ${this.options.model}) as ${utt.count} utterance(s); ${context}`);
-      }
+    const planned = await utterances(audio, options.vad, { maxSeconds: this.options.utteranceMaxSeconds, signal: hooks.signal, onLog: hooks.onLog });
+    if (planned.count > 0) {
+      const context = own !== undefined ? "the request's prompt" : "each utterance's prompt is the previous one's text";
+      hooks.onLog?.(`sending ${planned.speechSeconds.toFixed(1)} s of audio to ${ctx.host} (model ${this.options.model}) as ${planned.count} utterance(s); ${context}`);
+    }
+    for await (const utt of planned) {
       // Without a prompt of its own, each request gets the text before it, so names and
       // spelling carry across cuts as they would in one long request.
       const prompt = own ?? lastChars(previous, CONTEXT_CHARS);
@@ -136,6 +137,7 @@ export class UpstreamEngine implements Engine {
       confidence: transcriptConfidence(segments),
       segments,
       words,
+      speech_seconds: round(planned.speechSeconds),
     };
   }
 

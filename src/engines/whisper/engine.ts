@@ -76,8 +76,9 @@ export class WhisperEngine implements Engine {
     const language = whisperLanguage(options.language ?? this.options.language);
     const segments: Segment[] = [];
     let detected: string | undefined;
-    for await (const utt of utterances(audio, { maxSeconds: Math.min(30, this.options.utteranceMaxSeconds), signal: hooks.signal })) {
-      if (utt.index === 0) hooks.onLog?.(`decoding ${audio.durationSeconds.toFixed(1)} s of audio as ${utt.count} utterance(s) with ${this.options.threads} thread(s)`);
+    const planned = await utterances(audio, options.vad, { maxSeconds: Math.min(30, this.options.utteranceMaxSeconds), signal: hooks.signal, onLog: hooks.onLog });
+    if (planned.count > 0) hooks.onLog?.(`decoding ${planned.count} utterance(s) with ${this.options.threads} thread(s)`);
+    for await (const utt of planned) {
       const pcm = utt.pcm.buffer.slice(utt.pcm.byteOffset, utt.pcm.byteOffset + utt.pcm.byteLength) as ArrayBuffer;
       const { promise } = context.transcribeData(pcm, {
         language,
@@ -107,6 +108,7 @@ export class WhisperEngine implements Engine {
       confidence: null,
       segments,
       words: [],
+      speech_seconds: round(planned.speechSeconds),
     };
   }
 

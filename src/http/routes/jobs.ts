@@ -2,12 +2,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { HARK_FORMATS } from '../../api/index.js';
-import { ENGINE_NAMES } from '../../config/index.js';
+import { ENGINE_NAMES, VAD_KINDS } from '../../config/index.js';
 import { ISOLATION_MODES } from '../../engines/index.js';
 import { JOB_STATUSES, PRIORITIES, type Job } from '../../jobs/index.js';
 import { AppError } from '../../errors.js';
 import { CONTENT_TYPES, renderText, transcriptionResponseSchema } from '../../transcription/index.js';
 import { parseFields } from '../fields.js';
+import { requestVad, vadFieldDocs, vadFieldOverrides, vadFieldsShape } from '../vad-fields.js';
 import { errorResponses } from '../openapi.js';
 import type { UploadRouteConfig } from '../transcribe-handler.js';
 import { canSeeJob } from '../auth.js';
@@ -38,6 +39,10 @@ export const jobViewSchema = z.object({
   error: z.object({ code: z.string(), message: z.string() }).nullable().describe('Why it failed or was cancelled; for a queued job, why its last attempt ended.'),
   callback_url: z.string().nullable(),
   webhook: z.object({ status: z.string(), attempts: z.number(), last_error: z.string().nullable() }).nullable(),
+  vad: z
+    .object({ kind: z.enum(VAD_KINDS), threshold: z.number(), min_silence_ms: z.number(), speech_pad_ms: z.number(), min_speech_ms: z.number() })
+    .nullable()
+    .describe('The voice activity detection the job runs with: the server\'s settings when it was submitted, with its own `vad*` fields applied. Null for jobs stored before hark had a VAD (they run with the server\'s settings).'),
   links: z.record(z.string(), z.string()),
 });
 
@@ -68,6 +73,10 @@ export function jobView(j: Job, now = Date.now()): z.infer<typeof jobViewSchema>
     error: j.errorCode === null || j.status === 'completed' ? null : { code: j.errorCode, message: j.errorMessage ?? '' },
     callback_url: j.callbackUrl,
     webhook: j.callbackUrl === null ? null : { status: j.webhookStatus ?? 'pending', attempts: j.webhookAttempts, last_error: j.webhookLastError },
+    vad:
+      j.vad === null
+        ? null
+        : { kind: j.vad.kind, threshold: j.vad.threshold, min_silence_ms: j.vad.minSilenceMs, speech_pad_ms: j.vad.speechPadMs, min_speech_ms: j.vad.minSpeechMs },
     links: links(j.id),
   };
 }
@@ -78,6 +87,7 @@ const submitFields = z.object({
   language: z.string().max(16).optional(),
   engine: z.string().max(64).optional(),
   isolation: z.enum(ISOLATION_MODES).optional(),
+  ...vadFieldsShape,
 });
 
 const acceptedSchema = z.object({ job_id: z.string(), status: z.enum(JOB_STATUSES), links: z.record(z.string(), z.string()) });
@@ -91,6 +101,7 @@ const uploadConfig = (fileField: string): UploadRouteConfig => ({
       language: { type: 'string', description: 'Language hint.' },
       engine: { type: 'string', description: 'Engine, one of those loaded (default: ENGINE).', enum: ENGINE_NAMES },
       isolation: { type: 'string', description: "in-process or process (default: DEFAULT_ISOLATION; with auto, the engine's own mode).", enum: ISOLATION_MODES },
+      ...vadFieldDocs,
     },
   },
 });
@@ -131,6 +142,7 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
         engine: f.engine,
         isolation: f.isolation,
         options: { language: f.language },
+        vad: requestVad(deps.config, vadFieldOverrides(f)),
         idempotencyKey: key,
         callbackUrl: f.callback_url,
         apiKeyId: request.apiKey?.id,

@@ -7,6 +7,7 @@ import { AppError } from '../../errors.js';
 import { errorBody, toAppError } from '../error-handler.js';
 import { ERROR_STATUS } from '../error-status.js';
 import { parseFields } from '../fields.js';
+import { chunkingStrategy, requestVad } from '../vad-fields.js';
 import { errorResponses } from '../openapi.js';
 import { SseBody } from '../sse.js';
 import { earlyEngine, transcribeUpload, type UploadRouteConfig } from '../transcribe-handler.js';
@@ -52,6 +53,7 @@ const openaiVerboseSchema = z.object({
     .optional(),
   words: z.array(z.object({ word: z.string(), start: z.number(), end: z.number() })).optional(),
   usage: openaiJsonSchema.shape.usage,
+  speech_seconds: z.number().optional().describe("hark extension: seconds of the audio the VAD took for speech (what was decoded); `duration` with VAD off."),
 });
 
 const LANGUAGE_NAMES: Record<string, string> = { en: 'english' };
@@ -101,6 +103,7 @@ function verboseJson(t: Transcript, granularities: readonly string[], temperatur
       : undefined,
     words: granularities.includes('word') ? t.words.map((w) => ({ word: w.word, start: w.start, end: w.end })) : undefined,
     usage: { type: 'duration', seconds: Math.ceil(t.duration_seconds) },
+    speech_seconds: t.speech_seconds,
   };
 }
 
@@ -114,6 +117,12 @@ const uploadConfig: UploadRouteConfig = {
       response_format: { type: 'string', description: 'json, text, srt, vtt or verbose_json.', enum: RESPONSE_FORMATS },
       temperature: { type: 'number', description: 'Accepted for compatibility (0-1).' },
       'timestamp_granularities[]': { type: 'string', description: 'word and/or segment (verbose_json only).', enum: ['word', 'segment'] },
+      chunking_strategy: {
+        type: 'string',
+        description:
+          '`auto` (the server\'s VAD settings), or {"type":"server_vad","threshold","prefix_padding_ms","silence_duration_ms"} as a JSON string or as ' +
+          'chunking_strategy[type], chunking_strategy[threshold], ... fields (how the openai client sends it). Default: the server\'s settings.',
+      },
       stream: {
         type: 'boolean',
         description:
@@ -168,7 +177,8 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
             }
             live.sse = new SseBody();
           }
-          return { ...f, engine: f.model, options: { language: f.language, prompt: f.prompt } };
+          const chunking = chunkingStrategy(upload.fields, deps.config.VAD);
+          return { ...f, engine: f.model, options: { language: f.language, prompt: f.prompt, vad: requestVad(deps.config, chunking ?? {}) } };
         },
         {
           onStart: () => {

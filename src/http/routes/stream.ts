@@ -32,7 +32,7 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
         websocket: true,
         schema: {
           tags: ['streaming'],
-          summary: 'Live transcription over WebSocket: a JSON config, binary audio frames, {"type":"end"}; partial and final results back',
+          summary: 'Live transcription over WebSocket: a JSON config, binary audio frames, {"type":"end"}; partial and final results and speech start/stop events back',
           querystring: streamQuery,
           response: errorResponses(400, 429, 503),
         },

@@ -36,6 +36,7 @@ export function toJob(r: JobRow): Job {
     durationSeconds: r.duration_seconds,
     audioPath: r.audio_path,
     options: JSON.parse(r.options) as Job['options'],
+    vad: r.vad == null ? null : (JSON.parse(r.vad) as Job['vad']),
     engine: r.engine,
     isolation: r.isolation as Job['isolation'],
     attempts: r.attempts,

@@ -25,6 +25,7 @@ export class KyselyJobStore implements JobStore {
         duration_seconds: job.durationSeconds,
         audio_path: job.audioPath,
         options: JSON.stringify(job.options),
+        vad: job.vad == null ? null : JSON.stringify(job.vad),
         engine: job.engine,
         isolation: job.isolation,
         log_file_path: '',

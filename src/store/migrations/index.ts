@@ -122,4 +122,11 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('hark_api_keys').addColumn('sessions_valid_after', 'bigint').execute();
     },
   },
+  '008_job_vad': {
+    async up(db: Kysely<unknown>) {
+      // A job's VAD settings (JSON of VadSettings), fixed when it is submitted so that a retry
+      // or another instance decodes it the same way. Null on older jobs: the server's settings.
+      await db.schema.alterTable('transcription_jobs').addColumn('vad', 'text').execute();
+    },
+  },
 };

@@ -49,6 +49,8 @@ describe('SQLite migrations', () => {
     const jobs = await store.jobs.list({ limit: 10 });
     expect(jobs.map((j) => j.id)).toEqual(['old-2', 'old-1', 'old-0']);
     expect(jobs[0]).toMatchObject({ webhookAttempts: 0, cancelRequested: false });
+    // 008: jobs from before the VAD have no settings of their own (they run with the server's).
+    expect(jobs[0]?.vad).toBeNull();
     // 006: an Idempotency-Key from before keys still finds its job (as one sent without a key).
     expect((await store.jobs.findByIdempotencyKey(null, 'retry-1'))?.id).toBe('old-1');
     expect(jobs[0]?.idempotencyKey).toBe('retry-2');

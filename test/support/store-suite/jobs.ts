@@ -74,6 +74,16 @@ export function describeJobStore(name: string, open: OpenStore): void {
       expect(await jobs.countActiveByApiKey('k3')).toBe(0);
     });
 
+    it("keeps a job's VAD settings, and none for a job stored without them", async () => {
+      const { jobs } = store();
+      const vad = { kind: 'energy' as const, threshold: 0.35, minSilenceMs: 700, speechPadMs: 250, minSpeechMs: 100 };
+      await jobs.create(newJob({ id: 'tuned', vad }));
+      await jobs.create(newJob({ id: 'plain' }));
+      expect((await jobs.get('tuned'))?.vad).toEqual(vad);
+      expect((await jobs.get('plain'))?.vad).toBeNull();
+      expect((await jobs.list({ limit: 10 })).find((j) => j.id === 'tuned')?.vad).toEqual(vad);
+    });
+
     it('finds finished jobs for retention and deletes them', async () => {
       const { jobs, runs } = store();
       await jobs.create(newJob({ id: 'w', callbackUrl: 'http://127.0.0.1:1/hook' }));
