@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PcmAudio } from '../src/audio/index.js';
+import { concatPcm, type PcmAudio } from '../src/audio/index.js';
 import { loadConfig } from '../src/config/index.js';
 import type { EngineStream, StreamFinal } from '../src/engines/index.js';
 import { tally, wer } from './support/eval/index.js';
@@ -41,14 +41,7 @@ function samples(path: string): Int16Array {
 
 function withPauses(paths: readonly string[]): Int16Array {
   const pause = new Int16Array(12_800);
-  const parts = paths.flatMap((p) => [samples(p), pause]);
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatPcm(paths.flatMap((p) => [samples(p), pause]));
 }
 
 function chunks(pcm: Int16Array): Int16Array[] {
