@@ -101,6 +101,13 @@ describe('live streaming over WebSocket', () => {
     expect(wer([tally(c.transcript, text)])).toBeLessThan(0.45);
   });
 
+  it.each(['webm', 'ogg', 'pcm_s16le'] as const)('ends a %s stream stopped before any audio with done and no error (a Stop pressed at once)', async (encoding) => {
+    const run = await stream(server.url, { encoding, sample_rate: 48000 }, Buffer.alloc(0), 4000, 0);
+    expect(run.messages.filter((m) => m.type === 'error')).toEqual([]);
+    expect(run.messages.at(-1)).toMatchObject({ type: 'done', audio_seconds: 0 });
+    expect(run.closeCode).toBe(1000);
+  });
+
   it.each([
     ['a config that is not JSON', ['{sample_rate: 16000'], 'INVALID_REQUEST', 1008],
     ['an unknown encoding', [JSON.stringify({ encoding: 'flac' })], 'UNSUPPORTED_MEDIA_TYPE', 1003],

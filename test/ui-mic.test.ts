@@ -87,7 +87,7 @@ describe('web page: live microphone', () => {
     await stop.click();
     // The stream ends cleanly: back to the start button, no error note.
     await start.waitFor({ timeout: 20_000 });
-    expect(await page.locator('.live-mic .note-error').count()).toBe(0);
+    expect(await page.locator('.live-mic .note-error').allTextContents()).toEqual([]);
     expect(await captions.getByRole('listitem').count()).toBeGreaterThanOrEqual(1);
 
     expect(sockets).toEqual([`${server.url.replace('http', 'ws')}/v1/audio/stream`]);
@@ -127,7 +127,7 @@ describe('web page: live microphone', () => {
     await stop.waitFor({ timeout: 15_000 });
     await stop.click();
     await start.waitFor({ timeout: 20_000 });
-    expect(await page.locator('.live-mic .note-error').count()).toBe(0);
+    expect(await page.locator('.live-mic .note-error').allTextContents()).toEqual([]);
     expect(sockets).toHaveLength(1);
     expect(sockets[0]).toMatch(/\/v1\/audio\/stream\?ticket=[\w.%-]+$/);
     expect(sockets[0]).not.toContain(encodeURIComponent(key));

@@ -22,6 +22,9 @@ export function parseStreamEncoding(value: string): StreamEncoding | undefined {
 export class StreamDecoder {
   private readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
   private stderr = '';
+  private written = 0;
+  /** Set when the stream ends before any byte came: ffmpeg's "no input" exit is then no error. */
+  private empty = false;
   readonly exited: Promise<void>;
 
   constructor(encoding: StreamEncoding, sampleRate: number, onPcm: (pcm: Buffer) => void, onError: (err: AppError) => void) {
@@ -40,7 +43,7 @@ export class StreamDecoder {
     this.child.stdin.on('error', () => undefined);
     this.exited = new Promise((resolve) => {
       this.child.once('close', (code, signal) => {
-        if (code !== 0 && signal === null) {
+        if (code !== 0 && signal === null && !this.empty) {
           onError(new AppError('INVALID_AUDIO', `the stream's audio cannot be decoded as ${encoding}: ${this.stderr.trim().split('\n').at(-1) ?? `ffmpeg exit ${code}`}`));
         }
         resolve();
@@ -58,11 +61,17 @@ export class StreamDecoder {
   }
 
   write(data: Buffer): void {
+    this.written += data.length;
     this.child.stdin.write(data);
   }
 
-  /** No more input; resolves when ffmpeg has given all its output. */
+  /**
+   * No more input; resolves when ffmpeg has given all its output. A stream
+   * stopped before its first byte (a Stop pressed at once) has no audio, not
+   * bad audio.
+   */
   async end(): Promise<void> {
+    this.empty = this.written === 0;
     this.child.stdin.end();
     await this.exited;
   }
