@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
-import { parseDecoderArgs, TUNED_ARGS } from '../../src/engines/pocketsphinx/index.js';
+import { mergeDecoderArgs, parseDecoderArgs, TUNED_ARGS } from '../../src/engines/pocketsphinx/index.js';
 import { spawnTracked } from './cleanup.js';
 import { ROOT } from './paths.js';
 
@@ -32,7 +32,7 @@ export function buildBareEngine(dir: string): string {
 export function harkDecoderArgs(env: NodeJS.ProcessEnv = process.env): string[] {
   const config = loadConfig({ env: { ...env, LOG_LEVEL: 'silent' }, envFile: join(ROOT, env['ENV_FILE'] ?? '.env') });
   const dir = config.POCKETSPHINX_MODEL_DIR;
-  return ['-hmm', join(dir, 'en-us'), '-lm', join(dir, 'en-us.lm.bin'), '-dict', join(dir, 'cmudict-en-us.dict'), ...TUNED_ARGS, ...parseDecoderArgs(config.POCKETSPHINX_ARGS)];
+  return mergeDecoderArgs(['-hmm', join(dir, 'en-us'), '-lm', join(dir, 'en-us.lm.bin'), '-dict', join(dir, 'cmudict-en-us.dict')], TUNED_ARGS, parseDecoderArgs(config.POCKETSPHINX_ARGS));
 }
 
 /** What one run of the bare engine reports. */

@@ -46,6 +46,16 @@ export function parseDecoderArgs(text: string): string[] {
 }
 
 /**
+ * Joins `-name value` lists, a later list's value replacing an earlier one's
+ * for the same name (the library refuses a name given twice), in first-seen order.
+ */
+export function mergeDecoderArgs(...lists: readonly (readonly string[])[]): string[] {
+  const values = new Map<string, string>();
+  for (const list of lists) for (let i = 0; i + 1 < list.length; i += 2) values.set(list[i]!, list[i + 1]!);
+  return [...values].flat();
+}
+
+/**
  * Debian's PocketSphinx, in this process, through the N-API addon. One decoder
  * per instance: a live stream holds it from `openStream` until the stream
  * ends or aborts, and `transcribe` is refused meanwhile.
@@ -69,7 +79,7 @@ export class PocketsphinxEngine implements Engine {
         throw new AppError('ENGINE_ERROR', `PocketSphinx model file missing: ${path} (install the pocketsphinx-en-us package or set POCKETSPHINX_MODEL_DIR)`, { cause });
       });
     }
-    const args = ['-hmm', hmm, '-lm', lm, '-dict', dict, ...TUNED_ARGS, ...(this.options.extraArgs ?? [])];
+    const args = mergeDecoderArgs(['-hmm', hmm, '-lm', lm, '-dict', dict], TUNED_ARGS, this.options.extraArgs ?? []);
     try {
       this.decoder = await loadAddon().loadDecoder(args);
     } catch (cause) {

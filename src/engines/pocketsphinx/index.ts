@@ -1,7 +1,7 @@
 import type { EngineEntry } from '../types.js';
 import { PocketsphinxEngine, POCKETSPHINX_CAPABILITIES, parseDecoderArgs } from './engine.js';
 
-export { PocketsphinxEngine, POCKETSPHINX_CAPABILITIES, TUNED_ARGS, parseDecoderArgs, type PocketsphinxEngineOptions } from './engine.js';
+export { PocketsphinxEngine, POCKETSPHINX_CAPABILITIES, TUNED_ARGS, mergeDecoderArgs, parseDecoderArgs, type PocketsphinxEngineOptions } from './engine.js';
 export { loadAddon } from './native.js';
 
 export const pocketsphinxEntry: EngineEntry = {
