@@ -7,26 +7,28 @@
  *      server's default settings and with each detector's best settings;
  *   2. each detector's real-time factor on one core (ONNX Runtime with one
  *      thread), over the meetings and the dev clips;
- *   3. PocketSphinx WER (the engine's tuned settings, in this process, one
+ *   3. PocketSphinx WER (the engine's TUNED_ARGS, in this process, one
  *      decode at a time) on ../shared/corpus/dev clip by clip and joined, with
  *      VAD=silero against VAD=off;
  *   4. WER on the "noisy-gap" variant of dev (bench/lib/noisy-gap.ts: the clips
  *      with 1-3 s gaps of steady noise at the set's background level plus another
  *      clip 30 dB below the set's speech level, fixed seed) with silero, off, energy;
- *   5. item 6: the decoder re-tuned (`-silprob 0.1 -maxhmmpf 3000` on top of the
- *      tuned settings, as POCKETSPHINX_ARGS would add them) with VAD=silero on
- *      dev (by clip, joined) and noisy-gap, its CPU against the tuned decoder's,
- *      and the determinism check: the clips decoded in manifest order, then (after
- *      the long files) in reverse order, by one engine instance, word for word;
+ *   5. item 6: the re-tuned decoder (TUNED_ARGS, with `-silprob 0.1 -maxhmmpf
+ *      3000` since item 6) against the settings before it (those two at the
+ *      library's defaults, as POCKETSPHINX_ARGS would set them) with VAD=silero
+ *      on dev (by clip, joined) and noisy-gap, its CPU against theirs, and the
+ *      determinism check: the clips decoded in manifest order, then (after the
+ *      long files) in reverse order, by one engine instance, word for word;
  *   6. with --grid: VAD_MIN_SILENCE_MS x VAD_SPEECH_PAD_MS on dev and noisy-gap.
  * Prints the figures next to the issue's targets; asserts nothing.
  *
- *   npm run bench:vad [-- --grid --tuned-order --save-audio DIR]
+ *   npm run bench:vad [-- --grid --save-audio DIR]
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeToPcm, type PcmAudio } from '../src/audio/index.js';
 import { loadConfig } from '../src/config/index.js';
+import { TUNED_ARGS } from '../src/engines/pocketsphinx/index.js';
 import { vadSettingsFromConfig, type VadKind, type VadSettings } from '../src/vad/index.js';
 import { runBench, startBench } from './lib/bench.js';
 import { makeTempDir } from './lib/cleanup.js';
@@ -45,15 +47,14 @@ const TARGET_VAD_RTF = 0.03;
 const TARGET_WER_CLIPS = 0.18;
 const TARGET_WER_JOINED = 0.181;
 const AIM_WER_CLIPS = 0.175;
-/** Item 6's candidate, found by an earlier search (issue 20). */
-const CANDIDATE_ARGS = ['-silprob', '0.1', '-maxhmmpf', '3000'] as const;
+/** The two settings item 6 changed, back at the library's defaults: the decoder before item 6. */
+const BEFORE_ITEM6_ARGS = ['-silprob', '0.005', '-maxhmmpf', '30000'] as const;
 const GRID_MIN_SILENCE_MS = [500, 1000, 2000] as const;
 const GRID_SPEECH_PAD_MS = [200, 400, 800] as const;
 
 const { values: flags } = parseArgs({
   options: {
     grid: { type: 'boolean', default: false },
-    'tuned-order': { type: 'boolean', default: false },
     'save-audio': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -103,8 +104,7 @@ const PASS_COLUMNS = [
 async function main(): Promise<void> {
   if (flags.help) {
     console.log(
-      'usage: npm run bench:vad [-- --grid --tuned-order --save-audio DIR]\n' +
-        '  --tuned-order     also decode dev in reverse order with the tuned decoder (its determinism; one more pass)\n' +
+      'usage: npm run bench:vad [-- --grid --save-audio DIR]\n' +
         '  --grid            also VAD_MIN_SILENCE_MS {500,1000,2000} x VAD_SPEECH_PAD_MS {200,400,800} with silero on dev (by clip, joined) and noisy-gap (8 more cells of 3 passes; 15-25 minutes more)\n' +
         '  --save-audio DIR  also write the joined dev and noisy-gap audio there as WAV (to listen to, or to send to a server)',
     );
@@ -206,10 +206,10 @@ async function main(): Promise<void> {
 
   // ---- 3, 4: WER with the tuned decoder ------------------------------------------------------
   const tuned = await loadPocketsphinx(config.POCKETSPHINX_MODEL_DIR, config.UTTERANCE_MAX_SECONDS);
-  const candidate = await loadPocketsphinx(config.POCKETSPHINX_MODEL_DIR, config.UTTERANCE_MAX_SECONDS, CANDIDATE_ARGS);
+  const before = await loadPocketsphinx(config.POCKETSPHINX_MODEL_DIR, config.UTTERANCE_MAX_SECONDS, BEFORE_ITEM6_ARGS);
   const devItems = decodableClips(clips, devAudio);
   try {
-    for (const engine of [tuned, candidate]) await decodePass({ label: 'warm-up', engine, vad: withKind('silero') }, [{ id: 'warmup', audio: warmup, reference: '' }]);
+    for (const engine of [tuned, before]) await decodePass({ label: 'warm-up', engine, vad: withKind('silero') }, [{ id: 'warmup', audio: warmup, reference: '' }]);
     const passes: Record<string, DecodePass> = {};
     /** Runs passes interleaved item by item (see decodeInterleaved), keeps them under their keys, says how each went. */
     const runAll = async <const S extends readonly (PassSpec & { key: string })[]>(specs: S, items: readonly Decodable[]): Promise<{ [K in keyof S]: DecodePass }> => {
@@ -225,67 +225,55 @@ async function main(): Promise<void> {
     const silero = withKind('silero');
 
     heading('3. WER on dev (in this process, one decode at a time; the passes interleaved clip by clip)');
-    console.log(`tuned = the engine's TUNED_ARGS; candidate = TUNED_ARGS + ${CANDIDATE_ARGS.join(' ')} (item 6, in 5 below)`);
-    const [devOff, devSilero, candDev] = await runAll(
+    console.log(`tuned = the engine's TUNED_ARGS; before item 6 = TUNED_ARGS with ${BEFORE_ITEM6_ARGS.join(' ')} (in 5 below)`);
+    const [devOff, devSilero, beforeDev] = await runAll(
       [
         { key: 'dev-off', label: 'dev by clip, VAD=off', engine: tuned, vad: off },
         { key: 'dev-silero', label: 'dev by clip, VAD=silero', engine: tuned, vad: silero },
-        { key: 'cand-dev', label: 'dev by clip, candidate, VAD=silero', engine: candidate, vad: silero },
+        { key: 'before-dev', label: 'dev by clip, before item 6, VAD=silero', engine: before, vad: silero },
       ],
       devItems,
     );
-    const [joinedOff, joinedSilero, candJoined] = await runAll(
+    const [joinedOff, joinedSilero, beforeJoined] = await runAll(
       [
         { key: 'joined-off', label: 'dev joined, VAD=off', engine: tuned, vad: off },
         { key: 'joined-silero', label: 'dev joined, VAD=silero', engine: tuned, vad: silero },
-        { key: 'cand-joined', label: 'dev joined, candidate, VAD=silero', engine: candidate, vad: silero },
+        { key: 'before-joined', label: 'dev joined, before item 6, VAD=silero', engine: before, vad: silero },
       ],
       [joined],
     );
     show([[devOff], [devSilero, `<= ${TARGET_WER_CLIPS}`], [joinedOff], [joinedSilero, `<= ${TARGET_WER_JOINED}`]]);
 
     heading('4. WER on noisy-gap');
-    const [noisyOff, noisySilero, noisyEnergy, candNoisy] = await runAll(
+    const [noisyOff, noisySilero, noisyEnergy, beforeNoisy] = await runAll(
       [
         { key: 'noisy-off', label: 'noisy-gap, VAD=off', engine: tuned, vad: off },
         { key: 'noisy-silero', label: 'noisy-gap, VAD=silero', engine: tuned, vad: silero },
         { key: 'noisy-energy', label: 'noisy-gap, VAD=energy', engine: tuned, vad: withKind('energy') },
-        { key: 'cand-noisy', label: 'noisy-gap, candidate, VAD=silero', engine: candidate, vad: silero },
+        { key: 'before-noisy', label: 'noisy-gap, before item 6, VAD=silero', engine: before, vad: silero },
       ],
       [noisyItem],
     );
     show([[noisyOff], [noisySilero, 'clearly < off'], [noisyEnergy]]);
 
-    heading(`5. Item 6: the decoder re-tuned (${CANDIDATE_ARGS.join(' ')}), VAD=silero`);
+    heading(`5. Item 6: the re-tuned decoder (TUNED_ARGS) against the settings before it (${BEFORE_ITEM6_ARGS.join(' ')}), VAD=silero`);
     // After the long files, in reverse order: a decoder that carries anything from one utterance to the next shows it here.
     const reversed = [...devItems].reverse();
-    const [candReversed] = await runAll([{ key: 'cand-dev-reversed', label: 'dev by clip reversed, candidate, VAD=silero', engine: candidate, vad: silero }], reversed);
-    const tunedReversed = flags['tuned-order']
-      ? (await runAll([{ key: 'dev-silero-reversed', label: 'dev by clip reversed, VAD=silero', engine: tuned, vad: silero }], reversed))[0]
-      : undefined;
-    const speed = (candDev.cpuS + candJoined.cpuS + candNoisy.cpuS) / (devSilero.cpuS + joinedSilero.cpuS + noisySilero.cpuS);
+    const [tunedReversed] = await runAll([{ key: 'dev-silero-reversed', label: 'dev by clip reversed, VAD=silero', engine: tuned, vad: silero }], reversed);
+    const speed = (devSilero.cpuS + joinedSilero.cpuS + noisySilero.cpuS) / (beforeDev.cpuS + beforeJoined.cpuS + beforeNoisy.cpuS);
     show([
-      [devSilero, 'tuned'],
-      [candDev, `aim <= ${AIM_WER_CLIPS}`],
-      [candReversed, 'the same'],
-      ...(tunedReversed === undefined ? [] : [[tunedReversed, 'the same'] as const]),
-      [joinedSilero, 'tuned'],
-      [candJoined, `<= ${TARGET_WER_JOINED}`],
-      [noisySilero, 'tuned'],
-      [candNoisy],
+      [beforeDev, 'before item 6'],
+      [devSilero, `aim <= ${AIM_WER_CLIPS}`],
+      [tunedReversed, 'the same'],
+      [beforeJoined, 'before item 6'],
+      [joinedSilero, `<= ${TARGET_WER_JOINED}`],
+      [beforeNoisy, 'before item 6'],
+      [noisySilero],
     ]);
-    const candSame = sameWords(candDev.texts, [...candReversed.texts].reverse());
-    const tunedSame = tunedReversed === undefined ? undefined : sameWords(devSilero.texts, [...tunedReversed.texts].reverse());
-    console.log(
-      `determinism (one engine instance each; manifest order, then joined and noisy-gap, then reverse order): ` +
-        `candidate ${candSame.same}/${clips.length} clips the same word for word` +
-        (tunedSame === undefined ? ' (--tuned-order checks the tuned decoder too)' : `, tuned ${tunedSame.same}/${clips.length}`),
-    );
-    for (const [name, same, a, b] of [['candidate', candSame, candDev, candReversed], ['tuned', tunedSame, devSilero, tunedReversed]] as const) {
-      if (same === undefined || b === undefined) continue;
-      for (const i of same.differing) console.log(`  ${name} ${clips[i]!.id}: "${a.texts[i]}" vs "${b.texts[clips.length - 1 - i]}"`);
-    }
-    console.log(`candidate CPU / tuned CPU over dev by clip, joined and noisy-gap with VAD=silero: ${fixed(speed, 3)} (CPU seconds of this process, passes interleaved)`);
+    const tunedSame = sameWords(devSilero.texts, [...tunedReversed.texts].reverse());
+    console.log(`determinism (one engine instance; manifest order, then joined and noisy-gap, then reverse order): ${tunedSame.same}/${clips.length} clips the same word for word`);
+    for (const i of tunedSame.differing) console.log(`  ${clips[i]!.id}: "${devSilero.texts[i]}" vs "${tunedReversed.texts[clips.length - 1 - i]}"`);
+    console.log(`tuned CPU / CPU before item 6 over dev by clip, joined and noisy-gap with VAD=silero: ${fixed(speed, 3)} (CPU seconds of this process, passes interleaved)`);
 
     const defaultMinutes = (performance.now() - started) / 60_000;
     console.log(`(1-5 took ${fixed(defaultMinutes, 1)} min at load ${loadAverage()})`);
@@ -349,19 +337,19 @@ async function main(): Promise<void> {
         `<= ${TARGET_DETECTION_VS_ENERGY} ${verdict(sileroBest.sumErr <= TARGET_DETECTION_VS_ENERGY * energyBest.sumErr)}`,
       ],
       ['silero real-time factor, one core (wall; worse of the two sets)', fixed(sileroRtf, 4), `<= ${TARGET_VAD_RTF} ${verdict(sileroRtf <= TARGET_VAD_RTF)}`],
-      ['dev by clip, VAD=silero (VAD=off beside it)', `${fixed(devSilero.wer, 4)} (${fixed(devOff.wer, 4)})`, `<= VAD=off (today, ${TARGET_WER_CLIPS} in the issue) ${verdict(devSilero.wer <= devOff.wer)}`],
-      ['dev joined, VAD=silero (VAD=off beside it)', `${fixed(joinedSilero.wer, 4)} (${fixed(joinedOff.wer, 4)})`, `<= VAD=off (today, ${TARGET_WER_JOINED} in the issue) ${verdict(joinedSilero.wer <= joinedOff.wer)}`],
+      // "No worse than today": the issue's figures, from before the VAD; VAD=off with today's decoder beside them.
+      ['dev by clip, VAD=silero (VAD=off beside it)', `${fixed(devSilero.wer, 4)} (${fixed(devOff.wer, 4)})`, `<= ${TARGET_WER_CLIPS} (before the VAD) ${verdict(devSilero.wer <= TARGET_WER_CLIPS)}`],
+      ['dev joined, VAD=silero (VAD=off beside it)', `${fixed(joinedSilero.wer, 4)} (${fixed(joinedOff.wer, 4)})`, `<= ${TARGET_WER_JOINED} (before the VAD) ${verdict(joinedSilero.wer <= TARGET_WER_JOINED)}`],
       [
         'noisy-gap: silero vs off (energy)',
         `${fixed(noisySilero.wer, 4)} vs ${fixed(noisyOff.wer, 4)} (${fixed(noisyEnergy.wer, 4)})`,
         `clearly better: ${verdict(noisySilero.wer < noisyOff.wer && noisySilero.errors <= noisyOff.errors * 0.9)} (${noisyOff.errors - noisySilero.errors} fewer edits)`,
       ],
-      ['item 6 candidate, dev by clip, VAD=silero', fixed(candDev.wer, 4), `aim <= ${AIM_WER_CLIPS} ${verdict(candDev.wer <= AIM_WER_CLIPS)}; <= ${TARGET_WER_CLIPS} ${verdict(candDev.wer <= TARGET_WER_CLIPS)}`],
-      ['item 6 candidate, dev joined, VAD=silero', fixed(candJoined.wer, 4), `<= ${TARGET_WER_JOINED} ${verdict(candJoined.wer <= TARGET_WER_JOINED)}`],
-      ['item 6 candidate, noisy-gap, VAD=silero (tuned beside it)', `${fixed(candNoisy.wer, 4)} (${fixed(noisySilero.wer, 4)})`, ''],
-      ['item 6 candidate, CPU / tuned (dev by clip, joined, noisy-gap)', fixed(speed, 3), 'about 0.8 ("20% faster")'],
-      ['item 6 candidate, same transcript in either order', `${candSame.same}/${clips.length}`, `all ${verdict(candSame.same === clips.length)}`],
-      ...(tunedSame === undefined ? [] : [['tuned decoder, same transcript in either order', `${tunedSame.same}/${clips.length}`, `all ${verdict(tunedSame.same === clips.length)}`]]),
+      ['item 6: dev by clip, VAD=silero (before item 6 beside it)', `${fixed(devSilero.wer, 4)} (${fixed(beforeDev.wer, 4)})`, `aim <= ${AIM_WER_CLIPS} ${verdict(devSilero.wer <= AIM_WER_CLIPS)}; <= ${TARGET_WER_CLIPS} ${verdict(devSilero.wer <= TARGET_WER_CLIPS)}`],
+      ['item 6: dev joined, VAD=silero (before item 6)', `${fixed(joinedSilero.wer, 4)} (${fixed(beforeJoined.wer, 4)})`, `<= ${TARGET_WER_JOINED} ${verdict(joinedSilero.wer <= TARGET_WER_JOINED)}`],
+      ['item 6: noisy-gap, VAD=silero (before item 6)', `${fixed(noisySilero.wer, 4)} (${fixed(beforeNoisy.wer, 4)})`, ''],
+      ['item 6: CPU / CPU before item 6 (dev by clip, joined, noisy-gap)', fixed(speed, 3), 'about 0.8 ("20% faster")'],
+      ['item 6: same transcript in either order', `${tunedSame.same}/${clips.length}`, `all ${verdict(tunedSame.same === clips.length)}`],
     ];
     console.log(table([{ header: 'figure', align: 'left' }, { header: 'value' }, { header: 'target', align: 'left' }], rows));
     const minutes = (performance.now() - started) / 60_000;
@@ -374,14 +362,14 @@ async function main(): Promise<void> {
       load_at_end: loadAverage(),
       minutes,
       default_minutes: defaultMinutes,
-      settings: { defaults, utterance_max_seconds: config.UTTERANCE_MAX_SECONDS, candidate_args: CANDIDATE_ARGS },
+      settings: { defaults, utterance_max_seconds: config.UTTERANCE_MAX_SECONDS, tuned_args: TUNED_ARGS, before_item6_args: BEFORE_ITEM6_ARGS },
       noisy_gap: { recipe: NOISY_GAP, seconds: noisy.audio.durationSeconds, background_db: noisy.backgroundDb, speech_db: noisy.speechDb, gaps: noisy.gapSeconds, babble: noisy.babbleClips },
       detection: detection.map((d) => ({ kind: d.kind, which: d.which, settings: d.settings, missed: d.missed, false_alarm: d.falseAlarm, sum: d.sumErr, ...d.total })),
       cost,
       passes: Object.fromEntries(
         Object.entries(passes).map(([k, p]) => [k, { label: p.label, audio_seconds: p.audioSeconds, speech_seconds: p.speechSeconds, wer: p.wer, errors: p.errors, words: p.words, wall_s: p.wallS, cpu_s: p.cpuS, texts: p.texts }]),
       ),
-      determinism: { candidate: candSame, tuned: tunedSame },
+      determinism: { tuned: tunedSame },
       grid: grid?.map((g) => ({
         min_silence_ms: g.minSilenceMs,
         speech_pad_ms: g.speechPadMs,
@@ -392,7 +380,7 @@ async function main(): Promise<void> {
     });
   } finally {
     await tuned.unload();
-    await candidate.unload();
+    await before.unload();
   }
 }
 

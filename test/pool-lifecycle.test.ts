@@ -33,7 +33,12 @@ describe('worker pool', () => {
     const url = `${server.url}/transcriptions/process-isolated`;
     const statuses: number[] = [];
     const pids = new Set<number>();
-    for (let round = 0; round < 4; round++) {
+    // A worker due by task count serves on until its replacement is warm (capacity never dips), so on a
+    // busy machine the old ones may take a few more short requests before the new ones do: send rounds
+    // until both slots have been handed over.
+    const deadline = Date.now() + 60_000;
+    while (before.some((pid) => !pids.has(pid)) || pids.size < 4) {
+      if (Date.now() > deadline) break;
       const res = await Promise.all([postAudio(url, short), postAudio(url, short)]);
       for (const r of res) {
         statuses.push(r.status);
@@ -41,7 +46,7 @@ describe('worker pool', () => {
       }
     }
     expect(statuses.every((s) => s === 200)).toBe(true);
-    expect(pids.size).toBeGreaterThan(2); // new workers took over
+    expect(pids.size).toBeGreaterThanOrEqual(4); // both old workers served, then new ones took over
     await waitFor(async () => (await poolView(server!.url)).totals.recycled.tasks >= 2);
     const view = await poolView(server.url);
     expect(view.totals.crashed).toBe(0);

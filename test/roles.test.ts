@@ -26,9 +26,11 @@ const workers: ChildServer[] = [];
 const short = [...devClips].sort((a, b) => a.durationSeconds - b.durationSeconds).slice(0, 30);
 
 // In-process decodes keep the process count (and the test's time) down on two cores; the
-// roles do not depend on the isolation mode. One heartbeat a second: a lost worker's jobs
-// are orphans after 3 s (at once when its pid is dead on this host), scanned every second.
-const common = { ENABLE_PROCESS_ISOLATED: 'false', IN_PROCESS_CONCURRENCY: '1', HEARTBEAT_SECONDS: '1', ORPHAN_SCAN_SECONDS: '1', SHUTDOWN_GRACE_SECONDS: '20' };
+// roles do not depend on the isolation mode. A heartbeat every 2 s: a lost worker's jobs are
+// orphans after 6 s (at once when its pid is dead on this host), scanned every second. (With
+// 1 s, a running job was once taken for an orphan on a machine at load 5 with four servers on
+// one PostgreSQL: a 3 s gap between beats is within reach there.)
+const common = { ENABLE_PROCESS_ISOLATED: 'false', IN_PROCESS_CONCURRENCY: '1', HEARTBEAT_SECONDS: '2', ORPHAN_SCAN_SECONDS: '1', SHUTDOWN_GRACE_SECONDS: '20' };
 const startWorker = async () => {
   const w = await spawnServer({ ...common, ROLE: 'worker', DATABASE_URL: dbUrl });
   workers.push(w);
@@ -169,7 +171,7 @@ describe('ROLE=api and ROLE=worker on one PostgreSQL', () => {
     expect(workers.map((w) => w.pid)).toContain(runner);
     const res = await fetch(`${api.url}/api/v1/jobs/${job_id}/cancel`, { method: 'POST' });
     expect(res.status).toBe(200);
-    // The worker sees the cancel at its next heartbeat (1 s) and stops the decode.
+    // The worker sees the cancel at its next heartbeat (2 s) and stops the decode.
     await waitFor(async () => (await logLines(api.url, job_id)).some((l) => l.includes('cancelled; its process was stopped')), 10_000, 100);
     const job = await store.jobs.get(job_id);
     expect(job).toMatchObject({ status: 'cancelled', result: null });

