@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeToPcm, type PcmAudio } from '../../src/audio/index.js';
+import { parseRttm } from '../../src/diarization/rttm.js';
+import type { SpeakerTurn } from '../../src/diarization/types.js';
 import type { SpeechRegion } from '../../src/vad/types.js';
 import { corpusDir } from '../../test/support/eval/index.js';
 
@@ -13,6 +15,8 @@ export interface Meeting {
   wavPath: string;
   /** Every speaker's turns, in seconds, as the RTTM has them (overlapping across speakers). */
   turns: SpeechRegion[];
+  /** The same turns with the RTTM's speaker labels (for DER). */
+  speakerTurns: SpeakerTurn[];
   /** The scored part of the file (reference.uem). */
   scored: SpeechRegion[];
 }
@@ -34,15 +38,15 @@ export function loadMeetings(dir = join(corpusDir(process.env), 'meetings')): Me
   const meetings = new Map<string, Meeting>();
   for (const [id, , start, end] of lines('reference.uem')) {
     if (id === undefined) continue;
-    const m = meetings.get(id) ?? { id, wavPath: join(dir, 'wav', `${id}.wav`), turns: [], scored: [] };
+    const m = meetings.get(id) ?? { id, wavPath: join(dir, 'wav', `${id}.wav`), turns: [], speakerTurns: [], scored: [] };
     m.scored.push({ start: Number(start), end: Number(end) });
     meetings.set(id, m);
   }
-  for (const [kind, id, , start, duration] of lines('reference.rttm')) {
-    if (kind !== 'SPEAKER' || id === undefined) continue;
+  for (const [id, turns] of parseRttm(readFileSync(join(dir, 'reference.rttm'), 'utf8'))) {
     const m = meetings.get(id);
     if (m === undefined) throw new Error(`reference.rttm names ${id}, which reference.uem does not score`);
-    m.turns.push({ start: Number(start), end: Number(start) + Number(duration) });
+    m.speakerTurns = turns;
+    m.turns = turns.map(({ start, end }) => ({ start, end }));
   }
   return [...meetings.values()];
 }

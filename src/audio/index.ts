@@ -1,5 +1,5 @@
 export { decodeToPcm, probeAudio, statedLengthAllowance, tooLong, SAMPLE_RATE, BYTES_PER_SAMPLE, type PcmAudio, type ProbeResult, type DecodeOptions } from './decode.js';
-export { readPcmRange, frameEnergies, FRAME_SAMPLES, concatPcm } from './pcm.js';
+export { readPcmRange, frameEnergies, forEachPcmChunk, FRAME_SAMPLES, concatPcm } from './pcm.js';
 export { cutAtSilences, type FrameRange, type SegmentOptions } from './segment.js';
 export { runProcess, type RunResult } from './process.js';
 export { sniffAudio, type Sniffed } from './sniff.js';

@@ -17,6 +17,37 @@ export async function readPcmRange(path: string, start: number, end: number): Pr
   }
 }
 
+/**
+ * Reads a raw s16le PCM file from the start in chunks of at most `chunkSamples`
+ * into one reused buffer, handing each to `take` (awaited; it must not keep the
+ * array), checking `signal` before each read. Returns how many samples it read.
+ */
+export async function forEachPcmChunk(
+  audio: { path: string; samples: number },
+  chunkSamples: number,
+  take: (pcm: Int16Array) => void | Promise<void>,
+  signal?: AbortSignal,
+): Promise<number> {
+  const chunk = new Int16Array(chunkSamples);
+  const bytes = Buffer.from(chunk.buffer);
+  const fh = await open(audio.path, 'r');
+  let read = 0;
+  try {
+    while (read < audio.samples) {
+      signal?.throwIfAborted();
+      const want = Math.min(chunkSamples, audio.samples - read);
+      const { bytesRead } = await fh.read(bytes, 0, want * BYTES_PER_SAMPLE, read * BYTES_PER_SAMPLE);
+      const got = Math.floor(bytesRead / BYTES_PER_SAMPLE);
+      await take(chunk.subarray(0, got));
+      read += got;
+      if (got < want) break;
+    }
+  } finally {
+    await fh.close();
+  }
+  return read;
+}
+
 /** 10 ms analysis frames: the unit of silence detection and of PocketSphinx's own frames. */
 export const FRAME_SAMPLES = SAMPLE_RATE / 100;
 

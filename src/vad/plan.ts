@@ -1,7 +1,6 @@
-import { open } from 'node:fs/promises';
 // Not from audio/index.js: audio/utterances.ts plans with this module, and the folder's face would make a cycle.
-import { BYTES_PER_SAMPLE, SAMPLE_RATE, type PcmAudio } from '../audio/decode.js';
-import { FRAME_SAMPLES, frameEnergies } from '../audio/pcm.js';
+import { SAMPLE_RATE, type PcmAudio } from '../audio/decode.js';
+import { forEachPcmChunk, FRAME_SAMPLES, frameEnergies } from '../audio/pcm.js';
 import { cutAtSilences, type SegmentOptions } from '../audio/segment.js';
 import { loadDetector } from './detector.js';
 import { speechRegions } from './regions.js';
@@ -78,29 +77,13 @@ export async function planUtterances(audio: PcmAudio, settings: VadSettings, opt
 async function fileProbabilities(detector: VoiceDetector, audio: PcmAudio, signal: AbortSignal | undefined): Promise<Float32Array> {
   const window = detector.windowSamples;
   const probs = new Float32Array(Math.ceil(audio.samples / window));
-  const chunk = new Int16Array(CHUNK_SAMPLES);
-  const bytes = Buffer.from(chunk.buffer);
   let done = 0;
   const take = (p: Float32Array): void => {
     probs.set(p.subarray(0, probs.length - done), done);
     done += Math.min(p.length, probs.length - done);
   };
-  const fh = await open(audio.path, 'r');
-  try {
-    let read = 0;
-    while (read < audio.samples) {
-      signal?.throwIfAborted();
-      const want = Math.min(CHUNK_SAMPLES, audio.samples - read);
-      const { bytesRead } = await fh.read(bytes, 0, want * BYTES_PER_SAMPLE, read * BYTES_PER_SAMPLE);
-      const got = Math.floor(bytesRead / BYTES_PER_SAMPLE);
-      take(await detector.probabilities(chunk.subarray(0, got)));
-      read += got;
-      if (got < want) break;
-    }
-    if (read % window !== 0) take(await detector.probabilities(new Int16Array(window - (read % window))));
-  } finally {
-    await fh.close();
-  }
+  const read = await forEachPcmChunk(audio, CHUNK_SAMPLES, async (pcm) => take(await detector.probabilities(pcm)), signal);
+  if (read % window !== 0) take(await detector.probabilities(new Int16Array(window - (read % window))));
   return probs.subarray(0, done);
 }
 

@@ -1,0 +1,212 @@
+import type { SpeakerTurn } from '../../src/diarization/types.js';
+import type { SpeechRegion } from '../../src/vad/types.js';
+import { FRAME_SECONDS, frameMask } from './meetings.js';
+
+/*
+ * Diarization error rate as md-eval and pyannote.metrics compute it, on 10 ms
+ * frames (a frame belongs to a turn when its centre does, as in frameMask).
+ */
+
+/** How a file is scored; the default is the standard "full" scoring. */
+export interface DerOptions {
+  /** Seconds either side of every reference turn boundary left unscored (md-eval's `-c`). */
+  collar?: number;
+  /** Leave out frames where two or more reference speakers talk. */
+  skipOverlap?: boolean;
+}
+
+/** A set's DER and its parts, in seconds of speaker time. */
+export interface DerTotals {
+  /** Reference speaker time: a frame with two reference speakers counts twice. */
+  referenceSeconds: number;
+  missed: number;
+  falseAlarm: number;
+  confusion: number;
+  /** (missed + falseAlarm + confusion) / referenceSeconds. */
+  der: number;
+}
+
+/** One file's DER, with the speaker mapping it was scored under. */
+export interface DerScore extends DerTotals {
+  /** Hypothesis speaker -> the reference speaker it was mapped to (unmapped speakers are absent). */
+  mapping: Record<string, string>;
+  /** Distinct speaker labels among the turns given. */
+  referenceSpeakers: number;
+  hypothesisSpeakers: number;
+}
+
+/** pyannote.metrics' convention for a file with no reference speech: 0 without errors, else 1. */
+function rate(errors: number, reference: number): number {
+  if (reference > 0) return errors / reference;
+  return errors > 0 ? 1 : 0;
+}
+
+/** One frame mask per speaker, in order of first appearance. */
+function speakerMasks(turns: readonly SpeakerTurn[], frames: number): { labels: string[]; masks: Uint8Array[] } {
+  const bySpeaker = new Map<string, SpeakerTurn[]>();
+  for (const t of turns) {
+    const own = bySpeaker.get(t.speaker);
+    if (own === undefined) bySpeaker.set(t.speaker, [t]);
+    else own.push(t);
+  }
+  return { labels: [...bySpeaker.keys()], masks: [...bySpeaker.values()].map((ts) => frameMask(ts, frames)) };
+}
+
+/** Speakers per frame. */
+function countPerFrame(masks: readonly Uint8Array[], frames: number): Uint8Array {
+  const count = new Uint8Array(frames);
+  for (const m of masks) for (let f = 0; f < frames; f++) count[f]! += m[f]!;
+  return count;
+}
+
+/** The frames that count: inside the UEM, outside the collars, and (with skipOverlap) not overlapped. */
+function scoredFrames(reference: readonly SpeakerTurn[], refCount: Uint8Array, scored: readonly SpeechRegion[], options: DerOptions): Uint8Array {
+  const frames = refCount.length;
+  const keep = frameMask(scored, frames);
+  const c = options.collar ?? 0;
+  if (c > 0) {
+    const collars = frameMask(reference.flatMap((t) => [t.start, t.end]).map((b) => ({ start: b - c, end: b + c })), frames);
+    for (let f = 0; f < frames; f++) if (collars[f] === 1) keep[f] = 0;
+  }
+  if (options.skipOverlap === true) for (let f = 0; f < frames; f++) if (refCount[f]! >= 2) keep[f] = 0;
+  return keep;
+}
+
+/**
+ * The assignment of rows to columns with the largest total weight, one-to-one
+ * (Hungarian algorithm, O(n³) on the padded square matrix): `result[row]` is its
+ * column, or -1 when there are more rows than columns and the row got none.
+ * Exact, unlike a greedy pick of the largest overlap first, which can lose a
+ * speaker's whole time when two hypothesis speakers share one reference speaker.
+ */
+export function maxAssignment(weights: readonly (readonly number[])[]): number[] {
+  const rows = weights.length;
+  const cols = Math.max(0, ...weights.map((w) => w.length));
+  const n = Math.max(rows, cols);
+  // Minimise cost = -weight; 1-based with a virtual row/column 0 (the textbook potentials formulation).
+  const cost = (i: number, j: number): number => -(weights[i - 1]?.[j - 1] ?? 0);
+  const u = new Float64Array(n + 1);
+  const v = new Float64Array(n + 1);
+  const rowOf = new Int32Array(n + 1);
+  const way = new Int32Array(n + 1);
+  for (let i = 1; i <= n; i++) {
+    rowOf[0] = i;
+    let j0 = 0;
+    const minv = new Float64Array(n + 1).fill(Infinity);
+    const used = new Uint8Array(n + 1);
+    do {
+      used[j0] = 1;
+      const i0 = rowOf[j0]!;
+      let delta = Infinity;
+      let j1 = 0;
+      for (let j = 1; j <= n; j++) {
+        if (used[j] === 1) continue;
+        const reduced = cost(i0, j) - u[i0]! - v[j]!;
+        if (reduced < minv[j]!) {
+          minv[j] = reduced;
+          way[j] = j0;
+        }
+        if (minv[j]! < delta) {
+          delta = minv[j]!;
+          j1 = j;
+        }
+      }
+      for (let j = 0; j <= n; j++) {
+        if (used[j] === 1) {
+          u[rowOf[j]!]! += delta;
+          v[j]! -= delta;
+        } else {
+          minv[j]! -= delta;
+        }
+      }
+      j0 = j1;
+    } while (rowOf[j0] !== 0);
+    do {
+      const j1 = way[j0]!;
+      rowOf[j0] = rowOf[j1]!;
+      j0 = j1;
+    } while (j0 !== 0);
+  }
+  const result = new Array<number>(rows).fill(-1);
+  for (let j = 1; j <= cols; j++) if (rowOf[j]! <= rows) result[rowOf[j]! - 1] = j - 1;
+  return result;
+}
+
+/**
+ * Scores one file's hypothesis turns against its reference, frame by frame
+ * within `scored` (the UEM). In each frame with n_ref reference and n_hyp
+ * hypothesis speakers: missed max(0, n_ref - n_hyp), false alarm
+ * max(0, n_hyp - n_ref), confusion min(n_ref, n_hyp) minus the hypothesis
+ * speakers whose mapped reference speaker talks in that frame. The mapping is
+ * the one-to-one pairing that maximises co-occurring time over the scored
+ * frames, as md-eval and pyannote.metrics choose it.
+ */
+export function scoreDiarization(
+  reference: readonly SpeakerTurn[],
+  hypothesis: readonly SpeakerTurn[],
+  scored: readonly SpeechRegion[],
+  options: DerOptions = {},
+): DerScore {
+  // reduce, not Math.max(...): a long file's turns would overflow the argument list.
+  const end = [reference, hypothesis, scored].flat().reduce((m, t) => Math.max(m, t.end), 0);
+  const frames = Math.ceil(end / FRAME_SECONDS) + 1;
+  const ref = speakerMasks(reference, frames);
+  const hyp = speakerMasks(hypothesis, frames);
+  const refCount = countPerFrame(ref.masks, frames);
+  const hypCount = countPerFrame(hyp.masks, frames);
+  const keep = scoredFrames(reference, refCount, scored, options);
+
+  const together = hyp.masks.map((h) =>
+    ref.masks.map((r) => {
+      let n = 0;
+      for (let f = 0; f < frames; f++) n += keep[f]! & h[f]! & r[f]!;
+      return n;
+    }),
+  );
+  const mapping: Record<string, string> = {};
+  // A hypothesis speaker's mapped reference mask, where the pair shares any time (else it changes nothing).
+  const mapped = maxAssignment(together).map((r, h) => {
+    if (r < 0 || together[h]![r]! === 0) return undefined;
+    mapping[hyp.labels[h]!] = ref.labels[r]!;
+    return ref.masks[r];
+  });
+
+  let refFrames = 0;
+  let missed = 0;
+  let falseAlarm = 0;
+  let confusion = 0;
+  for (let f = 0; f < frames; f++) {
+    if (keep[f] === 0) continue;
+    const nRef = refCount[f]!;
+    const nHyp = hypCount[f]!;
+    refFrames += nRef;
+    if (nRef > nHyp) missed += nRef - nHyp;
+    else falseAlarm += nHyp - nRef;
+    if (nRef === 0 || nHyp === 0) continue;
+    let correct = 0;
+    for (let h = 0; h < mapped.length; h++) if (hyp.masks[h]![f] === 1 && mapped[h]?.[f] === 1) correct++;
+    confusion += Math.min(nRef, nHyp) - correct;
+  }
+  return {
+    referenceSeconds: refFrames * FRAME_SECONDS,
+    missed: missed * FRAME_SECONDS,
+    falseAlarm: falseAlarm * FRAME_SECONDS,
+    confusion: confusion * FRAME_SECONDS,
+    der: rate(missed + falseAlarm + confusion, refFrames),
+    mapping,
+    referenceSpeakers: ref.labels.length,
+    hypothesisSpeakers: hyp.labels.length,
+  };
+}
+
+/** A set's totals: the DER of the set is its errors over its reference time, not a mean of the files' DERs. */
+export function addDerScores(scores: readonly DerScore[]): DerTotals {
+  const total = { referenceSeconds: 0, missed: 0, falseAlarm: 0, confusion: 0 };
+  for (const s of scores) {
+    total.referenceSeconds += s.referenceSeconds;
+    total.missed += s.missed;
+    total.falseAlarm += s.falseAlarm;
+    total.confusion += s.confusion;
+  }
+  return { ...total, der: rate(total.missed + total.falseAlarm + total.confusion, total.referenceSeconds) };
+}

@@ -1,0 +1,35 @@
+import type { PcmAudio } from '../audio/index.js';
+import type { SpeechRegion } from '../vad/types.js';
+
+/** A stretch of one speaker's speech, in seconds of file time. */
+export interface SpeakerTurn {
+  start: number;
+  end: number;
+  /** `A`, `B`, ... in order of first appearance (or a caller's name). */
+  speaker: string;
+}
+
+/** What the caller knows about the speaker count (`num_speakers`, or bounds). */
+export interface DiarizeOptions {
+  numSpeakers?: number | undefined;
+  minSpeakers?: number | undefined;
+  maxSpeakers?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface Diarization {
+  /** Sorted by start; one speaker per instant (no overlap). */
+  turns: SpeakerTurn[];
+  /** How many speakers were found. */
+  speakers: number;
+}
+
+/**
+ * Who spoke when, from 16 kHz mono PCM and the VAD's speech regions. Runs where
+ * the engine runs. The local implementation needs no model file; one with
+ * user-supplied models (segmentation + speaker embeddings) fits the same seam.
+ */
+export interface Diarizer {
+  readonly kind: string;
+  diarize(audio: PcmAudio, regions: readonly SpeechRegion[], options: DiarizeOptions): Promise<Diarization>;
+}
