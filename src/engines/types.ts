@@ -7,11 +7,18 @@ import type { SpeechEvent, VadSettings } from '../vad/index.js';
 export const ISOLATION_MODES = ['in-process', 'process'] as const;
 export type Isolation = (typeof ISOLATION_MODES)[number];
 
+/** Set on segments and words by diarization (src/diarization/merge.ts). */
+const speakerSchema = z
+  .string()
+  .optional()
+  .describe('Who spoke: `A`, `B`, ... in order of first appearance, or a name the caller gave. Absent without diarization.');
+
 export const segmentSchema = z.object({
   start: z.number().describe('Seconds from the start of the file.'),
   end: z.number(),
   text: z.string(),
   confidence: z.number().min(0).max(1).optional(),
+  speaker: speakerSchema,
 });
 
 export const wordSchema = z.object({
@@ -19,6 +26,7 @@ export const wordSchema = z.object({
   end: z.number(),
   word: z.string(),
   confidence: z.number().min(0).max(1).optional(),
+  speaker: speakerSchema,
 });
 
 /** What every engine returns; the HTTP answer adds request facts around it. */
@@ -33,6 +41,7 @@ export const transcriptSchema = z.object({
     .number()
     .optional()
     .describe('Seconds of the audio the voice activity detector took for speech (padding included): what the engine decoded. All of it with VAD off.'),
+  speakers: z.number().int().min(0).optional().describe('How many speakers diarization found; absent without diarization.'),
 });
 
 export type Segment = z.infer<typeof segmentSchema>;
