@@ -9,11 +9,20 @@ export interface SpeakerTurn {
   speaker: string;
 }
 
-/** What the caller knows about the speaker count (`num_speakers`, or bounds). */
-export interface DiarizeOptions {
+/**
+ * What a request asks of diarization: what the caller knows about the speaker
+ * count (`num_speakers`, or bounds). Plain data: it crosses to a worker with the task.
+ */
+export interface DiarizeRequest {
   numSpeakers?: number | undefined;
   minSpeakers?: number | undefined;
   maxSpeakers?: number | undefined;
+}
+
+/** The most speakers a request may ask for or bound by (`num_speakers` and the bounds are 1..this). */
+export const MAX_SPEAKERS = 20;
+
+export interface DiarizeOptions extends DiarizeRequest {
   signal?: AbortSignal | undefined;
 }
 

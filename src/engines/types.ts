@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { PcmAudio } from '../audio/index.js';
 import type { Config } from '../config/index.js';
+import type { DiarizeRequest } from '../diarization/types.js';
 import type { SpeechEvent, VadSettings } from '../vad/index.js';
 
 /** Where a transcription runs: inside the server, or in a supervised worker process. */
@@ -67,6 +68,11 @@ export interface TranscribeOptions {
    * (VAD_*) for requests that give none.
    */
   vad?: VadSettings | undefined;
+  /**
+   * Who spoke when (src/diarization), run after the engine where the engine
+   * runs (src/transcription/pipeline.ts). Absent: no diarization, no cost.
+   */
+  diarize?: DiarizeRequest | undefined;
 }
 
 export interface TranscriptionProgress {

@@ -17,6 +17,7 @@ import {
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ExecutionResult, Executor, TranscriptionTask } from './types.js';
+import { transcribeFile } from '../transcription/pipeline.js';
 
 export interface InProcessExecutorOptions {
   config: Config;
@@ -121,7 +122,7 @@ export class InProcessExecutor implements Executor {
     this.running++;
     try {
       hooks.onStart?.({ pid: process.pid });
-      const transcript = await engine.transcribe(task.audio, task.options, hooks);
+      const transcript = await transcribeFile(engine, task.audio, task.options, hooks);
       return { transcript, isolation: this.isolation, pid: process.pid };
     } finally {
       pool.push(engine);

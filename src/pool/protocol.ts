@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ENGINE_NAMES } from '../config/index.js';
+import { MAX_SPEAKERS } from '../diarization/types.js';
 import { engineStatusSchema, segmentSchema, transcriptSchema } from '../engines/index.js';
 import { ERROR_CODES } from '../errors.js';
 import { streamFromWorkerSchemas, streamToWorkerSchemas, vadSettingsSchema } from './stream-protocol.js';
@@ -10,6 +11,10 @@ import { streamFromWorkerSchemas, streamToWorkerSchemas, vadSettingsSchema } fro
  * disk, never as bytes, so a long file costs the channel nothing; only live
  * streams send audio itself (stream-protocol.ts).
  */
+
+/** A request's diarization (src/diarization/types.ts DiarizeRequest), as a task carries it. */
+const speakerCount = z.number().int().min(1).max(MAX_SPEAKERS).optional();
+const diarizeRequestSchema = z.object({ numSpeakers: speakerCount, minSpeakers: speakerCount, maxSpeakers: speakerCount });
 
 const serializedErrorSchema = z.object({
   code: z.enum(ERROR_CODES),
@@ -22,7 +27,7 @@ export const taskMessageSchema = z.object({
   id: z.string(),
   audio: z.object({ path: z.string(), samples: z.number().int().nonnegative(), durationSeconds: z.number().nonnegative() }),
   engine: z.enum(ENGINE_NAMES),
-  options: z.object({ language: z.string().optional(), prompt: z.string().optional(), vad: vadSettingsSchema.optional() }),
+  options: z.object({ language: z.string().optional(), prompt: z.string().optional(), vad: vadSettingsSchema.optional(), diarize: diarizeRequestSchema.optional() }),
 });
 
 /** Server -> worker. */

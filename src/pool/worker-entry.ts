@@ -10,6 +10,7 @@ import { toSerializedError } from '../errors.js';
 import { fromWorkerSchema, toWorkerSchema, WORKER_CONFIG_ENV, type FromWorker, type TaskMessage } from './protocol.js';
 import { StreamHost } from './stream-host.js';
 import { alignThreadPriorities } from './worker-priority.js';
+import { transcribeFile } from '../transcription/pipeline.js';
 
 function send(msg: FromWorker): void {
   // Validated on the way out too: a malformed message is a bug here, not there.
@@ -44,7 +45,7 @@ async function start(): Promise<void> {
     try {
       const engine = engines.get(task.engine);
       if (engine === undefined) throw engineNotReady(task.engine, status, `in worker ${process.pid}`);
-      const transcript = await engine.transcribe(task.audio, task.options, {
+      const transcript = await transcribeFile(engine, task.audio, task.options, {
         onProgress: (p) => send({ type: 'progress', id: task.id, ...p }),
         onLog: (message) => send({ type: 'log', id: task.id, message }),
         onSegment: (segment) => send({ type: 'segment', id: task.id, segment }),

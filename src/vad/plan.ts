@@ -56,9 +56,7 @@ export async function planUtterances(audio: PcmAudio, settings: VadSettings, opt
     return { ranges, speechSeconds: totalSeconds, totalSeconds };
   }
 
-  const detector = await loadDetector(settings.kind);
-  const probs = await fileProbabilities(detector, audio, options.signal);
-  const regions = speechRegions(probs, detector.windowSamples, settings, audio.samples);
+  const regions = await fileSpeechRegions(audio, settings, options.signal);
   const speechSeconds = regions.reduce((sum, r) => sum + (r.end - r.start), 0);
   const joined = joinRegions(regions, settings.minSilenceMs / 1000, audio.samples);
   // Speech longer than an utterance is cut the way the energy cutter cuts a long file: at the
@@ -67,6 +65,17 @@ export async function planUtterances(audio: PcmAudio, settings: VadSettings, opt
   const energies = joined.some((r) => r.end - r.start > maxSamples) ? await frameEnergies(audio.path, audio.samples) : undefined;
   const ranges = joined.flatMap((r) => (energies === undefined ? [r] : splitRange(r, energies, options.maxSeconds, audio.samples)));
   return { ranges, speechSeconds, totalSeconds };
+}
+
+/**
+ * The padded speech regions of a whole file (in seconds), read in 30 s chunks;
+ * with VAD off, the whole file is speech.
+ */
+export async function fileSpeechRegions(audio: PcmAudio, settings: VadSettings, signal?: AbortSignal): Promise<SpeechRegion[]> {
+  if (settings.kind === 'off') return audio.samples === 0 ? [] : [{ start: 0, end: audio.samples / SAMPLE_RATE }];
+  const detector = await loadDetector(settings.kind);
+  const probs = await fileProbabilities(detector, audio, signal);
+  return speechRegions(probs, detector.windowSamples, settings, audio.samples);
 }
 
 /**

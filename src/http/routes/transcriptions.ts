@@ -6,6 +6,7 @@ import { HARK_FORMATS } from '../../api/index.js';
 import { ISOLATION_MODES, type Isolation } from '../../engines/index.js';
 import { CONTENT_TYPES, renderText, transcriptionResponseSchema, type TranscriptionResponse } from '../../transcription/index.js';
 import { parseFields } from '../fields.js';
+import { diarizeFieldDocs, diarizeFieldsShape, diarizeRequest } from '../diarize-fields.js';
 import { requestVad, vadFieldDocs, vadFieldOverrides, vadFieldsShape } from '../vad-fields.js';
 import { earlyEngine, transcribeUpload, type UploadRouteConfig } from '../transcribe-handler.js';
 import type { AppDeps } from '../types.js';
@@ -17,6 +18,7 @@ const fieldsSchema = z.object({
   language: z.string().max(16).optional(),
   response_format: z.enum(HARK_FORMATS).default('json'),
   ...vadFieldsShape,
+  ...diarizeFieldsShape,
 });
 
 /** `?engine=`: the engine named before the body, so that admission and an unknown engine are decided before the upload. */
@@ -34,6 +36,7 @@ const uploadConfig: UploadRouteConfig = {
       language: { type: 'string', description: 'Language hint (ISO 639-1).' },
       response_format: { type: 'string', description: 'json (default), text, srt or vtt.', enum: HARK_FORMATS },
       ...vadFieldDocs,
+      ...diarizeFieldDocs,
     },
   },
 };
@@ -56,7 +59,7 @@ export const transcriptionRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, d
     const want = { engine: earlyEngine(request, 'engine'), isolation: fixed ?? query.isolation };
     const { parsed, result } = await transcribeUpload(deps, request, reply, want, 'engine', (upload) => {
       const f = parseFields(fieldsSchema, upload.fields);
-      return { format: f.response_format, engine: f.engine, options: { language: f.language, vad: requestVad(deps.config, vadFieldOverrides(f)) } };
+      return { format: f.response_format, engine: f.engine, options: { language: f.language, vad: requestVad(deps.config, vadFieldOverrides(f)), diarize: diarizeRequest(f) } };
     });
     const answer: TranscriptionResponse = {
       id: request.id,
