@@ -9,7 +9,8 @@ import { loadConfig } from '../src/config/index.js';
 import { azureEndpoints, azureEntry, AzureSpeechEngine, retryAfterMs, type AzureEngineOptions } from '../src/engines/azure/index.js';
 import { transcriptSchema, type Engine } from '../src/engines/index.js';
 import { AppError } from '../src/errors.js';
-import { planUtterances, type VadSettings } from '../src/vad/index.js';
+import { transcribeFile } from '../src/transcription/pipeline.js';
+import { planUtterances, vadSettingsFromConfig, type VadSettings } from '../src/vad/index.js';
 import { joinWavs, wavData } from './support/audio.js';
 import { freePort } from './support/net.js';
 import { clip, devClips } from './support/corpus.js';
@@ -161,13 +162,49 @@ describe('azure engine: fast transcription', () => {
     const engine = await loaded(fake, { AZURE_SPEECH_DIARIZATION_MAX_SPEAKERS: '3', AZURE_SPEECH_PROFANITY: 'removed' });
     const t = await engine.transcribe(speech, { language: 'de' });
     expect(fake.requests[0]!.definition).toEqual({ locales: ['de-DE'], profanityFilterMode: 'Removed', diarization: { enabled: true, maxSpeakers: 3 } });
-    // Azure labels speakers; hark's transcript has no field for them (yet).
+    // Azure's speaker numbers (1 speaks first, then 0) become hark's letters on segments and words.
     expect(() => transcriptSchema.strict().parse(t)).not.toThrow();
+    expect(t.speakers).toBe(2);
+    expect(t.segments.slice(0, 6).map((s) => s.speaker)).toEqual(['A', 'A', 'A', 'A', 'B', 'B']);
+    expect(t.words.find((w) => w.word === 'Mary.')?.speaker).toBe('B');
     expect(t.language).toBe('de');
 
     const raw = await loaded(fake, { AZURE_SPEECH_PROFANITY: 'raw' });
     await raw.transcribe(speech, { language: 'auto' });
     expect(fake.requests[1]!.definition).toEqual({ profanityFilterMode: 'None' });
+  });
+
+  it("asks Azure to diarize when the request does (its count, else 8) and keeps Azure's labels; several requests' labels are dropped", async () => {
+    const fake = await fakeAzure();
+    const engine = await loaded(fake);
+    const exact = await engine.transcribe(speech, { diarize: { numSpeakers: 3 } });
+    expect(fake.requests[0]!.definition).toMatchObject({ diarization: { enabled: true, maxSpeakers: 3 } });
+    expect(exact.speakers).toBe(2);
+    await engine.transcribe(speech, { diarize: {} });
+    expect(fake.requests[1]!.definition).toMatchObject({ diarization: { enabled: true, maxSpeakers: 8 } });
+    const plain = await engine.transcribe(speech, {});
+    expect(fake.requests[2]!.definition).not.toHaveProperty('diarization');
+    expect(plain.speakers).toBeUndefined();
+    expect(plain.segments.some((s) => 'speaker' in s)).toBe(false);
+
+    // Each request numbers its speakers afresh, so labels from several requests name nobody: none are kept
+    // (the pipeline's own diarizer then labels the file).
+    const pieces = await loaded(fake, {}, { fastMaxSeconds: 25 });
+    const long3 = await pieces.transcribe(long, { diarize: { maxSpeakers: 4 } });
+    expect(fake.requests.length).toBeGreaterThanOrEqual(6);
+    expect(long3.speakers).toBeUndefined();
+    expect(long3.segments.some((s) => 'speaker' in s) || long3.words.some((w) => 'speaker' in w)).toBe(false);
+  });
+
+  it("through hark's pipeline: Azure's labels when it gave them, hark's own diarizer when it gave none", async () => {
+    const fake = await fakeAzure();
+    const vad = vadSettingsFromConfig(loadConfig({ env: {} }));
+    const whole = await transcribeFile(await loaded(fake), speech, { vad, diarize: {} });
+    expect(whole.speakers).toBe(2); // the fake's two speakers, as Azure labelled them
+    expect(whole.segments.slice(0, 6).map((s) => s.speaker)).toEqual(['A', 'A', 'A', 'A', 'B', 'B']);
+    const pieces = await transcribeFile(await loaded(fake, {}, { fastMaxSeconds: 25 }), long, { vad, diarize: {} });
+    expect(pieces.speakers).toBeGreaterThanOrEqual(1);
+    expect(pieces.words.every((w) => typeof w.speaker === 'string')).toBe(true);
   });
 
   it('rejects an unknown language code before calling Azure, and maps Azure refusing a locale', async () => {

@@ -173,7 +173,7 @@ export const configShape = {
   AZURE_SPEECH_ENDPOINT: httpUrl().describe('Speech resource endpoint, e.g. `https://<name>.cognitiveservices.azure.com` (required for Entra ID). Overrides the region.'),
   AZURE_SPEECH_LANGUAGE: text('en-US').describe('Locale for Azure Speech when a request names none.'),
   AZURE_SPEECH_PROFANITY: oneOf(['masked', 'removed', 'raw'] as const, 'masked').describe('What Azure does with profanity.'),
-  AZURE_SPEECH_DIARIZATION_MAX_SPEAKERS: int(0, 36, 0).describe('Azure speaker diarization: up to this many speakers (0: off).'),
+  AZURE_SPEECH_DIARIZATION_MAX_SPEAKERS: int(0, 36, 0).describe('Azure speaker diarization on every request, up to this many speakers (0: only for requests with diarize=true, bounded by their count or 8). Azure\'s labels are kept as speakers.'),
   AZURE_SPEECH_TIMEOUT_SECONDS: num(1, 7200, 600).describe('Time limit of one Azure request.'),
   AZURE_SPEECH_MAX_RETRIES: int(0, 20, 4).describe('Retries of an Azure request answered 429 or 5xx, or not answered (backoff, Retry-After honoured).'),
   UPSTREAM_BASE_URL: httpUrl().describe('Base URL of an OpenAI-compatible server for the upstream engine, e.g. `https://api.openai.com/v1`.'),

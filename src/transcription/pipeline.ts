@@ -10,13 +10,14 @@ const diarizer = new LocalDiarizer();
 /**
  * One file through the stages a request asks for, where the engine runs (the
  * server in-process, the worker in process isolation): the engine (which runs
- * the VAD itself, src/audio/utterances.ts), then, only with `options.diarize`,
- * the diarizer over the VAD's speech regions and the merge of its turns into
+ * the VAD itself, src/audio/utterances.ts), then, only with `options.diarize`
+ * and an engine that gave no speakers of its own, the diarizer over the VAD's speech regions and the merge of its turns into
  * the transcript. A stage not asked for costs nothing.
  */
 export async function transcribeFile(engine: Engine, audio: PcmAudio, options: TranscribeOptions, hooks: TranscribeHooks = {}): Promise<Transcript> {
   const transcript = await engine.transcribe(audio, options, hooks);
-  if (options.diarize === undefined) return transcript;
+  // An engine that labels speakers itself (Azure asked for diarization) keeps its labels.
+  if (options.diarize === undefined || transcript.speakers !== undefined) return transcript;
   const started = performance.now();
   // The VAD runs a second time here (0.004 CPU s per audio s): the engine keeps its regions to itself.
   const regions = options.vad === undefined ? [{ start: 0, end: audio.durationSeconds }] : await fileSpeechRegions(audio, options.vad, hooks.signal);

@@ -97,7 +97,7 @@ export class AzureSpeechEngine implements Engine {
     if (audio.samples === 0) return transcript([], choice, audio, 0);
     if (this.fastAvailable) {
       try {
-        return await this.fast(client, endpoints, audio, choice, options.vad, hooks);
+        return await this.fast(client, endpoints, audio, choice, options, hooks);
       } catch (err) {
         if (!(err instanceof AppError && err.details?.['upstream_status'] === 404)) throw err;
         this.fastAvailable = false;
@@ -119,11 +119,11 @@ export class AzureSpeechEngine implements Engine {
     endpoints: AzureEndpoints,
     audio: PcmAudio,
     choice: LocaleChoice,
-    vad: VadSettings | undefined,
+    options: TranscribeOptions,
     hooks: TranscribeHooks,
   ): Promise<Transcript> {
-    const { pieces, speechSeconds } = await this.fastPieces(audio, vad, hooks);
-    const definition = fastDefinition(this.config, choice.kind === 'locale' ? choice.locale : undefined);
+    const { pieces, speechSeconds } = await this.fastPieces(audio, options.vad, hooks);
+    const definition = fastDefinition(this.config, choice.kind === 'locale' ? choice.locale : undefined, options.diarize);
     hooks.onLog?.(`azure: fast transcription of ${speechSeconds.toFixed(1)} s in ${pieces.length} request(s)`);
     const results: Piece[] = [];
     for (const [i, ranges] of pieces.entries()) {
@@ -145,6 +145,11 @@ export class AzureSpeechEngine implements Engine {
       hooks.onProgress?.({ fraction: Math.min(1, done / audio.durationSeconds), processedSeconds: done, totalSeconds: audio.durationSeconds });
       const speakers = piece.speakers.size > 0 ? `, ${piece.speakers.size} speaker(s)` : '';
       hooks.onLog?.(`azure: piece ${i + 1}/${pieces.length}: ${piece.segments.length} phrase(s)${speakers}`);
+    }
+    if (results.length > 1 && results.some((p) => p.speakers.size > 0)) {
+      // Each request numbers its speakers afresh: across requests the numbers name nobody.
+      for (const p of results) dropSpeakers(p);
+      hooks.onLog?.(`azure: ${results.length} requests label speakers independently; their labels are dropped`);
     }
     return transcript(results, choice, audio, speechSeconds);
   }
@@ -250,9 +255,23 @@ function toFileTime(ranges: readonly SampleRange[]): (seconds: number) => number
 }
 
 /** Stitches the pieces in file order; confidence is the duration-weighted mean of the segments'. */
+function dropSpeakers(piece: Piece): void {
+  for (const x of [...piece.segments, ...piece.words]) delete x.speaker;
+  piece.speakers.clear();
+}
+
+/** Azure's speaker numbers as hark's letters, A, B, ... in order of first appearance; how many there are. */
+function letterSpeakers(segments: Segment[], words: Word[]): number {
+  const letters = new Map<string, string>();
+  for (const s of segments) if (s.speaker !== undefined && !letters.has(s.speaker)) letters.set(s.speaker, String.fromCharCode(65 + letters.size));
+  for (const x of [...segments, ...words]) if (x.speaker !== undefined) x.speaker = letters.get(x.speaker);
+  return letters.size;
+}
+
 function transcript(pieces: Piece[], choice: LocaleChoice, audio: PcmAudio, speechSeconds: number): Transcript {
   const segments: Segment[] = pieces.flatMap((p) => p.segments);
   const words: Word[] = pieces.flatMap((p) => p.words);
+  const speakers = letterSpeakers(segments, words);
   const scored = segments.filter((s) => s.confidence !== undefined);
   const weight = scored.reduce((sum, s) => sum + Math.max(0.001, s.end - s.start), 0);
   const confidence = scored.length === 0 ? null : round(scored.reduce((sum, s) => sum + (s.confidence ?? 0) * Math.max(0.001, s.end - s.start), 0) / weight);
@@ -265,6 +284,8 @@ function transcript(pieces: Piece[], choice: LocaleChoice, audio: PcmAudio, spee
     segments,
     words,
     speech_seconds: round(speechSeconds),
+    // Azure's diarization, when it gave any: the pipeline then runs no diarizer of its own.
+    ...(speakers > 0 ? { speakers } : {}),
   };
 }
 

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { z } from 'zod';
 import { BYTES_PER_SAMPLE, encodeWav } from '../../audio/index.js';
 import type { Config } from '../../config/index.js';
+import type { DiarizeRequest } from '../../diarization/types.js';
 import type { Segment, Word } from '../types.js';
 
 /**
@@ -63,11 +64,20 @@ export interface FastDefinition {
   diarization?: { enabled: true; maxSpeakers: number };
 }
 
-export function fastDefinition(config: Config, locale: string | undefined): FastDefinition {
+/** Azure's bound when a request asks for diarization with no count and the settings name none. */
+const DEFAULT_MAX_SPEAKERS = 8;
+
+/**
+ * The definition of a request. Diarization is asked for when the request asks
+ * (`diarize`: its exact count or upper bound, else the setting's, else 8) or when
+ * AZURE_SPEECH_DIARIZATION_MAX_SPEAKERS turns it on for every request.
+ */
+export function fastDefinition(config: Config, locale: string | undefined, diarize?: DiarizeRequest): FastDefinition {
   const def: FastDefinition = { profanityFilterMode: PROFANITY_FILTER_MODES[config.AZURE_SPEECH_PROFANITY] };
   // No locale: Azure identifies the language itself.
   if (locale !== undefined) def.locales = [locale];
-  const speakers = config.AZURE_SPEECH_DIARIZATION_MAX_SPEAKERS;
+  const configured = config.AZURE_SPEECH_DIARIZATION_MAX_SPEAKERS;
+  const speakers = diarize === undefined ? configured : (diarize.numSpeakers ?? diarize.maxSpeakers ?? (configured > 0 ? configured : DEFAULT_MAX_SPEAKERS));
   // Azure takes a maxSpeakers hint of 2 to 35.
   if (speakers > 0) def.diarization = { enabled: true, maxSpeakers: Math.min(35, Math.max(2, speakers)) };
   return def;
@@ -181,9 +191,14 @@ export function fastPiece(result: FastResult, toFile: (seconds: number) => numbe
     if (text === '') continue;
     const segment: Segment = { start: round(toFile(p.offsetMilliseconds / 1000)), end: round(toFile((p.offsetMilliseconds + p.durationMilliseconds) / 1000)), text };
     if (p.confidence !== undefined) segment.confidence = unit(p.confidence);
+    // Azure's own speaker number for now; the transcript letters them (engine.ts).
+    const speaker = p.speaker === undefined ? undefined : String(p.speaker);
+    if (speaker !== undefined) segment.speaker = speaker;
     piece.segments.push(segment);
     for (const w of p.words ?? []) {
-      piece.words.push({ word: w.text, start: round(toFile(w.offsetMilliseconds / 1000)), end: round(toFile((w.offsetMilliseconds + w.durationMilliseconds) / 1000)) });
+      const word: Word = { word: w.text, start: round(toFile(w.offsetMilliseconds / 1000)), end: round(toFile((w.offsetMilliseconds + w.durationMilliseconds) / 1000)) };
+      if (speaker !== undefined) word.speaker = speaker;
+      piece.words.push(word);
     }
     if (p.locale !== undefined) piece.locales.push(p.locale);
     if (p.speaker !== undefined) piece.speakers.add(p.speaker);
