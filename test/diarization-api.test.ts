@@ -106,4 +106,38 @@ describe('diarize=true on /transcriptions', () => {
     expect(body.error.message).toContain(named);
     expect(await server.tempFiles()).toEqual([]);
   });
+
+  it('POST /v1/audio/diarization: speaker turns without a transcript, as JSON or RTTM', async () => {
+    const res = await postAudio(`${server.url}/v1/audio/diarization`, files.two, {});
+    expect(res.status, await res.clone().text()).toBe(200);
+    const d = (await res.json()) as { task: string; duration: number; num_speakers: number; segments: { id: number; speaker: string; start: number; end: number }[] };
+    expect(d).toMatchObject({ task: 'diarize', num_speakers: 2 });
+    expect(d.duration).toBeCloseTo(first.durationSeconds + second.durationSeconds, 1);
+    expect(d.segments.map((s) => s.id)).toEqual(d.segments.map((_, i) => i));
+    expect(d.segments[0]!.speaker).toBe('A');
+    expect(d.segments.at(-1)!.speaker).toBe('B');
+    // The change of speaker lies near the join of the two clips.
+    const change = d.segments.find((s) => s.speaker === 'B')!.start;
+    expect(Math.abs(change - first.durationSeconds)).toBeLessThan(1);
+    expect(d.segments.every((s, i) => s.end > s.start && (i === 0 || s.start >= d.segments[i - 1]!.end))).toBe(true);
+
+    const rttm = await (await postAudio(`${server.url}/v1/audio/diarization`, files.two, { response_format: 'rttm', num_speakers: '2' })).text();
+    const lines = rttm.trim().split('\n');
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines.every((l) => /^SPEAKER two-speakers 1 \d+\.\d{3} \d+\.\d{3} <NA> <NA> [AB] <NA> <NA>$/.test(l))).toBe(true);
+
+    const quiet = (await (await postAudio(`${server.url}/v1/audio/diarization`, files.silence, {})).json()) as { num_speakers: number; segments: unknown[] };
+    expect(quiet).toMatchObject({ num_speakers: 0, segments: [] });
+  });
+
+  it.each([
+    [{ model: 'pyannote' }, 'MODEL_NOT_FOUND'],
+    [{ num_speakers: '0' }, 'INVALID_SPEAKER_COUNT'],
+    [{ response_format: 'srt' }, 'INVALID_RESPONSE_FORMAT'],
+  ])('POST /v1/audio/diarization refuses %j with 400 %s', async (fields, code) => {
+    const res = await postAudio(`${server.url}/v1/audio/diarization`, files.one, fields);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+    expect(await server.tempFiles()).toEqual([]);
+  });
 });

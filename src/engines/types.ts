@@ -73,6 +73,11 @@ export interface TranscribeOptions {
    * runs (src/transcription/pipeline.ts). Absent: no diarization, no cost.
    */
   diarize?: DiarizeRequest | undefined;
+  /**
+   * `diarize`: who spoke when and nothing else: the engine is not run, the
+   * transcript's segments are the speaker turns, with no text. Default: transcribe.
+   */
+  task?: 'transcribe' | 'diarize' | undefined;
 }
 
 export interface TranscriptionProgress {

@@ -17,6 +17,7 @@ import { debugRoutes } from './routes/debug.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from '../metrics/index.js';
 import { healthRoutes } from './routes/health.js';
+import { diarizationRoutes } from './routes/diarization.js';
 import { openaiRoutes } from './routes/openai.js';
 import { sessionRoutes } from './routes/session.js';
 import { streamRoutes } from './routes/stream.js';
@@ -123,6 +124,7 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
   const serving = deps.config.ROLE !== 'worker';
   if (serving) await app.register(transcriptionRoutes, deps);
   if (serving) await app.register(openaiRoutes, deps);
+  if (serving) await app.register(diarizationRoutes, deps);
   if (serving) await app.register(streamRoutes(deps.metrics?.streams), deps);
   await app.register(capacityRoutes, deps);
   if (serving) await app.register(jobRoutes, deps);

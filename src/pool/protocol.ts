@@ -27,7 +27,9 @@ export const taskMessageSchema = z.object({
   id: z.string(),
   audio: z.object({ path: z.string(), samples: z.number().int().nonnegative(), durationSeconds: z.number().nonnegative() }),
   engine: z.enum(ENGINE_NAMES),
-  options: z.object({ language: z.string().optional(), prompt: z.string().optional(), vad: vadSettingsSchema.optional(), diarize: diarizeRequestSchema.optional() }),
+  options: z.object({ language: z.string().optional(), prompt: z.string().optional(), vad: vadSettingsSchema.optional(), diarize: diarizeRequestSchema.optional(),
+    task: z.enum(['transcribe', 'diarize']).optional(),
+  }),
 });
 
 /** Server -> worker. */
