@@ -39,7 +39,7 @@ export function diarizeRequest(f: { diarize?: 'true' | 'false' | undefined } & P
   const request = { numSpeakers: count('num_speakers', f.num_speakers), minSpeakers: count('min_speakers', f.min_speakers), maxSpeakers: count('max_speakers', f.max_speakers) };
   const given = (Object.keys(request) as (keyof DiarizeRequest)[]).filter((k) => request[k] !== undefined);
   if (f.diarize !== 'true') {
-    if (given.length > 0) throw new AppError('INVALID_REQUEST', 'num_speakers, min_speakers and max_speakers are used only with diarize=true');
+    if (given.length > 0) throw new AppError('INVALID_REQUEST', 'num_speakers, min_speakers and max_speakers are used only with diarize=true (response_format=diarized_json on /v1/audio/transcriptions)');
     return undefined;
   }
   const { numSpeakers, minSpeakers, maxSpeakers } = request;

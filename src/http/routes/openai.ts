@@ -7,6 +7,7 @@ import { AppError } from '../../errors.js';
 import { errorBody, toAppError } from '../error-handler.js';
 import { ERROR_STATUS } from '../error-status.js';
 import { parseFields } from '../fields.js';
+import { diarizeFieldDocs, diarizeFieldsShape, diarizeRequest } from '../diarize-fields.js';
 import { chunkingStrategy, requestVad } from '../vad-fields.js';
 import { errorResponses } from '../openapi.js';
 import { SseBody } from '../sse.js';
@@ -25,7 +26,29 @@ const fieldsSchema = z.object({
     .transform((v) => (Array.isArray(v) ? v : [v]))
     .optional(),
   stream: z.enum(['true', 'false']).optional(),
+  // hark extension: hints for diarized_json's speaker count (OpenAI has none).
+  num_speakers: diarizeFieldsShape.num_speakers,
+  min_speakers: diarizeFieldsShape.min_speakers,
+  max_speakers: diarizeFieldsShape.max_speakers,
 });
+
+/**
+ * OpenAI's fields that name speakers from reference clips. hark cannot match
+ * voices to references yet, so they are refused rather than dropped with the
+ * other fields the route does not know: an answer with letters where names
+ * were asked for would look like a failed match.
+ */
+const KNOWN_SPEAKER_FIELDS = ['known_speaker_names', 'known_speaker_references'] as const;
+
+function refuseKnownSpeakers(fields: Record<string, unknown>): void {
+  // However the client spelled the array: `name`, `name[]` (the openai client) or `name[0]`.
+  const sent = KNOWN_SPEAKER_FIELDS.filter((name) => Object.keys(fields).some((k) => k === name || k.startsWith(`${name}[`)));
+  if (sent.length === 0) return;
+  throw new AppError(
+    'INVALID_REQUEST',
+    `${sent.join(' and ')} ${sent.length > 1 ? 'are' : 'is'} not supported yet: with response_format=diarized_json hark labels speakers A, B, ... in order of first appearance`,
+  );
+}
 
 const openaiJsonSchema = z.object({ text: z.string(), usage: z.object({ type: z.literal('duration'), seconds: z.number() }) });
 
@@ -56,12 +79,41 @@ const openaiVerboseSchema = z.object({
   speech_seconds: z.number().optional().describe("hark extension: seconds of the audio the VAD took for speech (what was decoded); `duration` with VAD off."),
 });
 
+/**
+ * OpenAI's `diarized_json` segment, which is also its streamed
+ * `transcript.text.segment` event: `TranscriptionDiarizedSegment` and
+ * `TranscriptionTextSegmentEvent` in the openai client
+ * (resources/audio/transcriptions.d.ts, openai 6.x), the same six fields.
+ */
+const diarizedSegmentSchema = z.object({
+  type: z.literal('transcript.text.segment'),
+  // A string, not verbose_json's number; OpenAI's reference example has `seg_001`.
+  id: z.string(),
+  start: z.number(),
+  end: z.number(),
+  text: z.string(),
+  speaker: z.string(),
+});
+
+/**
+ * OpenAI's `diarized_json` shape (`TranscriptionDiarized`): `task`,
+ * `duration`, `text`, `segments`, and `usage` (OpenAI's is optional, by
+ * tokens or by duration; hark's is by duration, as for json).
+ */
+const openaiDiarizedSchema = z.object({
+  task: z.literal('transcribe'),
+  duration: z.number(),
+  text: z.string(),
+  segments: z.array(diarizedSegmentSchema),
+  usage: openaiJsonSchema.shape.usage,
+});
+
 const LANGUAGE_NAMES: Record<string, string> = { en: 'english' };
 
 const modelSchema = z.object({ id: z.string(), object: z.literal('model'), created: z.number(), owned_by: z.string() });
 
-/** Formats that may be streamed: the events carry plain text, as OpenAI's do. */
-const STREAM_FORMATS: readonly string[] = ['json', 'text'];
+/** Formats that may be streamed: the events carry plain text (with diarized_json, also each segment and its speaker), as OpenAI's do. */
+const STREAM_FORMATS: readonly string[] = ['json', 'text', 'diarized_json'];
 
 /**
  * Ends a stream that failed after it started: hark's `{ code, message }` as an
@@ -107,6 +159,36 @@ function verboseJson(t: Transcript, granularities: readonly string[], temperatur
   };
 }
 
+/**
+ * The diarized transcript's segments in OpenAI's shape: one per segment of
+ * hark's transcript, which attachSpeakers (src/diarization/merge.ts) has
+ * already split wherever the speaker changes.
+ */
+function diarizedSegments(t: Transcript): z.infer<typeof diarizedSegmentSchema>[] {
+  return t.segments.map((s, i) => ({
+    type: 'transcript.text.segment',
+    id: `seg_${i}`,
+    start: s.start,
+    end: s.end,
+    text: s.text,
+    // OpenAI's type requires a speaker. A segment has none only when the diarizer found no
+    // speech turn at all (speech too short to model): one voice, as far as anything tells, so A.
+    speaker: s.speaker ?? 'A',
+  }));
+}
+
+/** OpenAI's `diarized_json` shape, filled from hark's diarized transcript. */
+function diarizedJson(t: Transcript): z.infer<typeof openaiDiarizedSchema> {
+  return {
+    task: 'transcribe',
+    duration: t.duration_seconds,
+    // OpenAI documents `text` as the concatenated transcript: the same text as json's.
+    text: t.text,
+    segments: diarizedSegments(t),
+    usage: { type: 'duration', seconds: Math.ceil(t.duration_seconds) },
+  };
+}
+
 const uploadConfig: UploadRouteConfig = {
   upload: {
     fields: {
@@ -114,7 +196,13 @@ const uploadConfig: UploadRouteConfig = {
       model: { type: 'string', description: 'Engine name, or `whisper-1` for the default engine (see GET /v1/models).' },
       language: { type: 'string', description: 'ISO 639-1 language of the audio.' },
       prompt: { type: 'string', description: 'Accepted for compatibility; engines without prompting ignore it.' },
-      response_format: { type: 'string', description: 'json, text, srt, vtt or verbose_json.', enum: RESPONSE_FORMATS },
+      response_format: {
+        type: 'string',
+        description:
+          'json, text, srt, vtt, verbose_json or diarized_json (who spoke when: OpenAI\'s `segments` of `transcript.text.segment` with a `speaker`, ' +
+          'from hark\'s own diarizer with any model; no chunking_strategy needed).',
+        enum: RESPONSE_FORMATS,
+      },
       temperature: { type: 'number', description: 'Accepted for compatibility (0-1).' },
       'timestamp_granularities[]': { type: 'string', description: 'word and/or segment (verbose_json only).', enum: ['word', 'segment'] },
       chunking_strategy: {
@@ -127,14 +215,18 @@ const uploadConfig: UploadRouteConfig = {
         type: 'boolean',
         description:
           'true: answer text/event-stream, one `transcript.text.delta` event per decoded segment, then `transcript.text.done` ' +
-          '(or an `error` event); json or text only. Errors before decoding starts are ordinary JSON answers.',
+          '(or an `error` event); json, text or diarized_json (whose `transcript.text.segment` events, with speakers, come once the ' +
+          'transcript is complete, before `transcript.text.done`). Errors before decoding starts are ordinary JSON answers.',
       },
+      num_speakers: { ...diarizeFieldDocs.num_speakers, description: 'hark extension: exactly this many speakers, with response_format=diarized_json.' },
+      min_speakers: { ...diarizeFieldDocs.min_speakers, description: 'hark extension: at least this many speakers, with response_format=diarized_json.' },
+      max_speakers: { ...diarizeFieldDocs.max_speakers, description: 'hark extension: at most this many speakers, with response_format=diarized_json.' },
     },
   },
   events:
-    'With stream=true: `event: transcript.text.delta` + `data: {"type":"transcript.text.delta","delta":"<segment text>"}` per decoded segment, ' +
-    'then `event: transcript.text.done` + `data: {"type":"transcript.text.done","text":"<whole text>"}`; a failure after decoding started is ' +
-    '`event: error` + `data: {"type":"error","error":{"code","message"}}`.',
+    'With stream=true, one `data:` line of JSON per event: `{"type":"transcript.text.delta","delta":"<segment text>"}` per decoded segment; ' +
+    'with diarized_json, once the transcript is complete, `{"type":"transcript.text.segment","id","start","end","text","speaker"}` per segment; ' +
+    'then `{"type":"transcript.text.done","text":"<whole text>"}`. A failure after decoding started is `{"type":"error","error":{"code","message"}}`.',
 };
 
 export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
@@ -153,7 +245,8 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
             .optional()
             .describe('hark extension: the model named before the body (also the X-Hark-Engine header), so that refusals come before the upload; the form field `model` works too.'),
         }),
-        response: { 200: z.union([openaiVerboseSchema, openaiJsonSchema, z.string()]), ...errorResponses(400, 413, 415, 429, 500, 502, 503, 504) },
+        // The serializer keeps the first shape that fits (and drops the keys it lacks): the narrowest first.
+        response: { 200: z.union([openaiVerboseSchema, openaiDiarizedSchema, openaiJsonSchema, z.string()]), ...errorResponses(400, 413, 415, 429, 500, 502, 503, 504) },
       },
       config: { scope: 'transcribe', ...uploadConfig },
     },
@@ -170,15 +263,18 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
         want,
         'model',
         (upload) => {
+          refuseKnownSpeakers(upload.fields);
           const f = parseFields(fieldsSchema, upload.fields);
           if (f.stream === 'true') {
             if (!STREAM_FORMATS.includes(f.response_format)) {
-              throw new AppError('INVALID_REQUEST', `stream=true sends text events; use response_format json or text (not ${f.response_format}), or omit stream`);
+              throw new AppError('INVALID_REQUEST', `stream=true sends text events; use response_format json, text or diarized_json (not ${f.response_format}), or omit stream`);
             }
             live.sse = new SseBody();
           }
           const chunking = chunkingStrategy(upload.fields, deps.config.VAD);
-          return { ...f, engine: f.model, options: { language: f.language, prompt: f.prompt, vad: requestVad(deps.config, chunking ?? {}) } };
+          // diarized_json is hark's diarize=true: the speaker counts are checked as on hark's routes, and refused without it.
+          const diarize = diarizeRequest({ ...f, diarize: f.response_format === 'diarized_json' ? 'true' : 'false' });
+          return { ...f, engine: f.model, options: { language: f.language, prompt: f.prompt, vad: requestVad(deps.config, chunking ?? {}), diarize } };
         },
         {
           onStart: () => {
@@ -194,7 +290,17 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
       if (sse !== undefined) {
         sse.comment('decoding');
         void work
-          .then(({ result }) => sse.send({ type: 'transcript.text.done', text: result.transcript.text }), (err: unknown) => streamFailed(request, sse, err))
+          .then(
+            ({ parsed, result }) => {
+              // Segments reach onSegment before the diarizer has run (it runs after the engine,
+              // src/transcription/pipeline.ts) and before attachSpeakers splits them at speaker
+              // changes, so the segment events come from the final transcript: late, but with the
+              // right speakers and boundaries. The deltas above carry no segment_id for the same reason.
+              if (parsed.response_format === 'diarized_json') for (const segment of diarizedSegments(result.transcript)) sse.send(segment);
+              sse.send({ type: 'transcript.text.done', text: result.transcript.text });
+            },
+            (err: unknown) => streamFailed(request, sse, err),
+          )
           .finally(() => sse.end());
         return sse.reply(reply);
       }
@@ -205,6 +311,8 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
           return { text: transcript.text, usage: { type: 'duration' as const, seconds: Math.ceil(transcript.duration_seconds) } };
         case 'verbose_json':
           return verboseJson(transcript, parsed.timestamp_granularities ?? ['segment'], parsed.temperature ?? 0);
+        case 'diarized_json':
+          return diarizedJson(transcript);
         default:
           return reply.type(CONTENT_TYPES[parsed.response_format]).send(renderText(parsed.response_format, transcript));
       }
