@@ -12,13 +12,21 @@
  *   3. the trivial baselines in the same run: all speech (the VAD's regions, then
  *      the reference's) given to one speaker, so a reader sees whether the
  *      diarizer beats them;
- *   4. cost: CPU seconds per audio second of the diarizer and of the VAD, one core.
+ *   4. cost: CPU seconds per audio second of the diarizer and of the VAD, one core;
+ *   5. speaker-attributed WER on a conversation built from ../shared/corpus/dev
+ *      (bench/lib/sa-wer.ts: clips of four speakers in turns), decoded by
+ *      PocketSphinx with diarize through hark's pipeline (transcribeFile), in
+ *      this process: a right word given to the wrong speaker is an error.
  * DER is bench/lib/der.ts (10 ms frames, best one-to-one speaker mapping per
  * file). Prints the figures next to the issue's targets; asserts nothing.
  *
  *   npm run bench:diarization
  */
+import { join } from 'node:path';
+import { decodeToPcm } from '../src/audio/index.js';
 import { LOCAL_DIARIZER_DEFAULTS, LocalDiarizer } from '../src/diarization/local.js';
+import { transcribeFile } from '../src/transcription/pipeline.js';
+import { corpusDir, loadClips } from '../test/support/eval/index.js';
 import type { Diarization, SpeakerTurn } from '../src/diarization/types.js';
 import { loadConfig } from '../src/config/index.js';
 import { speechRegions, vadSettingsFromConfig, type SpeechRegion } from '../src/vad/index.js';
@@ -28,6 +36,8 @@ import { addDerScores, scoreDiarization, type DerOptions, type DerScore, type De
 import { decodeMeetings, loadMeetings, MEETINGS_CREDIT, type DecodedMeeting } from './lib/meetings.js';
 import { fixed, heading, loadAverage, table, verdict, writeResults } from './lib/report.js';
 import { sum } from './lib/runs.js';
+import { buildConversation, speakerAttributedWer } from './lib/sa-wer.js';
+import { loadPocketsphinx } from './lib/vad-decode.js';
 import { cpuSeconds, runDetector } from './lib/vad-detection.js';
 
 const TARGET_DER_FULL = 0.25;
@@ -186,7 +196,6 @@ async function main(): Promise<void> {
   console.log(MEETINGS_CREDIT);
   console.log(`input regions: silero at the server's VAD defaults (threshold ${vad.threshold}, min silence ${vad.minSilenceMs} ms, pad ${vad.speechPadMs} ms, min speech ${vad.minSpeechMs} ms)`);
   console.log(`local diarizer settings: ${JSON.stringify(LOCAL_DIARIZER_DEFAULTS)}`);
-  console.log("speaker-attributed WER (issue 21, item 7): not measured here; it needs the diarizer joined to an engine's words (items 1 and 4), which this bench does not have yet");
 
   const tmp = makeTempDir('hark-bench-diarization-');
   const meetings = await decodeMeetings(loadMeetings(), tmp);
@@ -232,6 +241,26 @@ async function main(): Promise<void> {
     ),
   );
 
+  heading('4. Speaker-attributed WER: a conversation from the dev clips, PocketSphinx + diarize, in this process');
+  const conversation = buildConversation(loadClips('dev', corpusDir(process.env)), tmp);
+  const engine = await loadPocketsphinx(config.POCKETSPHINX_MODEL_DIR, config.UTTERANCE_MAX_SECONDS);
+  const audio = await decodeToPcm(conversation.path, join(tmp, 'conversation.pcm'), { maxSeconds: 3600 });
+  const said = await transcribeFile(engine, audio, { vad, diarize: {} });
+  await engine.unload();
+  const sa = speakerAttributedWer(conversation, said);
+  console.log(`${conversation.turns.length} turns of ${conversation.speakers} speakers (${conversation.turns.map((t) => t.speaker).join(' ')}), ${fixed(audio.durationSeconds, 1)} s, 0.4 s between turns`);
+  console.log(
+    table(
+      [{ header: 'figure', align: 'left' }, { header: 'value' }],
+      [
+        ['speakers found / in the conversation', `${said.speakers ?? 0} / ${conversation.speakers}`],
+        ['WER (speakers ignored)', `${fixed(sa.wer, 4)} (${sa.errors}/${sa.words})`],
+        ['speaker-attributed WER', `${fixed(sa.saWer, 4)} (${sa.saErrors}/${sa.words})`],
+        ['hypothesis -> reference speaker', Object.entries(sa.mapping).map(([h, r]) => `${h}->${r}`).join(', ')],
+      ],
+    ),
+  );
+
   heading('Against the targets');
   const { full, noOverlap } = runs.localVad.totals;
   const beats = (a: SystemRun, b: SystemRun) => `${verdict(a.totals.full.der < b.totals.full.der && a.totals.noOverlap.der < b.totals.noOverlap.der)} (one speaker: ${fixed(b.totals.full.der, 3)} / ${fixed(b.totals.noOverlap.der, 3)})`;
@@ -261,6 +290,7 @@ async function main(): Promise<void> {
     audio_seconds: audioSeconds,
     vad: { cpu_s: detector.cpuS, audio_seconds: detector.audioSeconds },
     runs: Object.fromEntries(Object.entries(runs).map(([k, r]) => [k, runJson(r, meetings)])),
+    conversation: { turns: conversation.turns, speakers_found: said.speakers ?? 0, ...sa },
   });
 }
 
