@@ -3,8 +3,11 @@ import { Command, Option } from 'commander';
 import { ConfigError, ENGINE_NAMES, loadConfig, VAD_KINDS, type Config } from '../config/index.js';
 import { main as serve } from '../main.js';
 import { HARK_FORMATS, JOB_STATUSES, PRIORITIES, type HarkFormat, type JobStatus, type Priority } from '../api/index.js';
+import { MAX_SPEAKERS, type DiarizeRequest } from '../diarization/types.js';
 import { ISOLATION_MODES, type Isolation } from '../engines/index.js';
+import { AppError } from '../errors.js';
 import { VERSION } from '../http/index.js';
+import { diarizeRequest } from '../http/diarize-fields.js';
 import { ApiError, formatJobRow, JobsClient } from './jobs.js';
 import { registerKeys } from './keys.js';
 import { registerLoadtest } from './loadtest.js';
@@ -24,6 +27,45 @@ function config(overrides: Record<string, string> = {}): Config {
   }
 }
 
+/** `--diarize` and its speaker counts, as commander parses them. */
+interface DiarizeFlags {
+  diarize?: boolean;
+  numSpeakers?: string;
+  minSpeakers?: string;
+  maxSpeakers?: string;
+}
+
+/** The same four options on `transcribe` and `jobs submit`. */
+function withDiarizeOptions(cmd: Command): Command {
+  return cmd
+    .option('--diarize', 'label who spoke when: A, B, ... on segments and words, a speaker line at each change in text')
+    .option('--num-speakers <n>', `with --diarize: exactly n speakers (1-${MAX_SPEAKERS})`)
+    .option('--min-speakers <n>', `with --diarize: at least n speakers (1-${MAX_SPEAKERS})`)
+    .option('--max-speakers <n>', `with --diarize: at most n speakers (1-${MAX_SPEAKERS})`);
+}
+
+/** Checked flags as the API's form fields for a job (the server checks them again). */
+function diarizeFields(d: DiarizeRequest | undefined): Record<string, string> {
+  if (d === undefined) return {};
+  const counts = { num_speakers: d.numSpeakers, min_speakers: d.minSpeakers, max_speakers: d.maxSpeakers };
+  return { diarize: 'true', ...Object.fromEntries(Object.entries(counts).flatMap(([field, n]) => (n === undefined ? [] : [[field, String(n)]]))) };
+}
+
+/**
+ * The flags checked as the API checks its fields, so a bad count stops the
+ * command with one line before any audio is decoded or sent.
+ */
+function checkDiarize(cmd: Command, f: DiarizeFlags): DiarizeRequest | undefined {
+  if (!f.diarize && (f.numSpeakers ?? f.minSpeakers ?? f.maxSpeakers) !== undefined) cmd.error('--num-speakers, --min-speakers and --max-speakers need --diarize');
+  try {
+    return diarizeRequest({ diarize: f.diarize ? 'true' : undefined, num_speakers: f.numSpeakers, min_speakers: f.minSpeakers, max_speakers: f.maxSpeakers });
+  } catch (err) {
+    // The API's message, in the flags' names.
+    if (err instanceof AppError) cmd.error(`${err.message.replace(/\b(num|min|max)_speakers\b/g, '--$1-speakers').replace('diarize=true', '--diarize')} (${err.code})`);
+    throw err;
+  }
+}
+
 const program = new Command('hark')
   .description('hark: self-hosted speech-to-text')
   .version(VERSION)
@@ -39,22 +81,25 @@ program
     await serve({ ...process.env, ...(opts.host ? { HOST: opts.host } : {}), ...(opts.port ? { PORT: opts.port } : {}), ...(opts.role ? { ROLE: opts.role } : {}) });
   });
 
-program
+const transcribe = program
   .command('transcribe')
   .description('transcribe audio files with the engine in this process; the transcript goes to stdout')
   .argument('<files...>', 'audio files (wav, flac, mp3, ogg/opus, m4a/aac, webm...)')
   .addOption(new Option('-f, --format <format>', 'output format (json: one object; JSON Lines for several files)').choices(HARK_FORMATS).default('text'))
   .addOption(new Option('-e, --engine <engine>', 'engine (default: ENGINE)').choices(ENGINE_NAMES))
   .addOption(new Option('-i, --isolation <mode>', 'run the engine here or in a worker process').choices(ISOLATION_MODES).default('in-process'))
-  .addOption(new Option('--vad <kind>', 'voice activity detection: non-speech is not decoded (default: VAD)').choices(VAD_KINDS))
+  .addOption(new Option('--vad <kind>', 'voice activity detection: non-speech is not decoded (default: VAD)').choices(VAD_KINDS));
+withDiarizeOptions(transcribe)
   .option('--no-progress', 'no progress on stderr')
-  .action(async (files: string[], opts: { format: HarkFormat; engine?: (typeof ENGINE_NAMES)[number]; isolation: Isolation; vad?: (typeof VAD_KINDS)[number]; progress: boolean }) => {
+  .action(async (files: string[], opts: { format: HarkFormat; engine?: (typeof ENGINE_NAMES)[number]; isolation: Isolation; vad?: (typeof VAD_KINDS)[number]; progress: boolean } & DiarizeFlags, cmd: Command) => {
+    const diarize = checkDiarize(cmd, opts);
     const cfg = config({ LOG_LEVEL: 'silent' });
     process.exitCode = await transcribeFiles(files, cfg, {
       format: opts.format,
       engine: opts.engine ?? cfg.ENGINE,
       isolation: opts.isolation,
       vad: opts.vad ?? cfg.VAD,
+      diarize,
       progress: opts.progress && process.stderr.isTTY === true,
     });
   });
@@ -81,7 +126,7 @@ const jobs = program
   .description('async jobs on a running hark server')
   .option('--url <url>', 'server address (HARK_URL)', DEFAULT_URL);
 
-jobs
+const submit = jobs
   .command('submit')
   .description('submit audio files as jobs; prints one job id per file')
   .argument('<files...>')
@@ -89,10 +134,11 @@ jobs
   .option('-w, --wait', 'wait until every job has ended, showing progress on stderr, then print transcripts')
   .addOption(new Option('-i, --isolation <mode>', 'isolation mode (default: the server\'s)').choices(ISOLATION_MODES))
   .option('--callback-url <url>', 'webhook called when each job ends')
-  .addOption(new Option('--vad <kind>', 'voice activity detection (default: the server\'s)').choices(VAD_KINDS))
+  .addOption(new Option('--vad <kind>', 'voice activity detection (default: the server\'s)').choices(VAD_KINDS));
+withDiarizeOptions(submit)
   .action(
-    api(async (client, files: string[], opts: { priority: Priority; wait?: boolean; isolation?: string; callbackUrl?: string; vad?: string }) => {
-      const fields: Record<string, string> = { priority: opts.priority };
+    api(async (client, files: string[], opts: { priority: Priority; wait?: boolean; isolation?: string; callbackUrl?: string; vad?: string } & DiarizeFlags, cmd: Command) => {
+      const fields: Record<string, string> = { priority: opts.priority, ...diarizeFields(checkDiarize(cmd, opts)) };
       if (opts.isolation) fields['isolation'] = opts.isolation;
       if (opts.vad) fields['vad'] = opts.vad;
       if (opts.callbackUrl) fields['callback_url'] = opts.callbackUrl;

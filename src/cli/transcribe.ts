@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { decodeToPcm } from '../audio/index.js';
 import { ScratchDir } from '../os/index.js';
 import type { Config } from '../config/index.js';
+import type { DiarizeRequest } from '../diarization/types.js';
 import type { EngineName, Isolation, Transcript } from '../engines/index.js';
 import { InProcessExecutor, PoolExecutor, type Executor } from '../executors/index.js';
 import { createLogger } from '../logger.js';
@@ -20,6 +21,8 @@ export interface TranscribeCommandOptions {
   isolation: Isolation;
   /** Which detector keeps non-speech from the engine (the other VAD_* settings as configured). */
   vad: VadKind;
+  /** Who spoke when, after the engine (speakers in every format); absent: none. */
+  diarize?: DiarizeRequest | undefined;
   /** Progress on stderr (a TTY gets a line redrawn in place). */
   progress: boolean;
 }
@@ -65,7 +68,7 @@ export async function transcribeFiles(files: string[], config: Config, opts: Tra
         });
         const audio = await decodeToPcm(resolve(file), pcmPath, { maxSeconds: config.MAX_AUDIO_SECONDS });
         const { transcript: t } = await executor.run(
-          { id: file, audio, engine: opts.engine, options: { vad: { ...vadSettingsFromConfig(config), kind: opts.vad } } },
+          { id: file, audio, engine: opts.engine, options: { vad: { ...vadSettingsFromConfig(config), kind: opts.vad }, diarize: opts.diarize } },
           {
             onProgress: opts.progress
               ? (p) => process.stderr.write(`\r${file}: ${(p.fraction * 100).toFixed(0)}% (${p.processedSeconds.toFixed(0)}/${p.totalSeconds.toFixed(0)} s)`)

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import type { DiarizeRequest } from '../diarization/types.js';
 import type { Isolation, Transcript } from '../engines/index.js';
 import type { VadSettings } from '../vad/index.js';
 import { JOB_STATUSES, TERMINAL_STATUSES, type JobStatus, type Priority } from '../api/jobs.js';
@@ -56,6 +57,8 @@ export interface Job {
   options: JobOptions;
   /** What the job runs with (migration 008); null for jobs stored before it, which run with the server's settings. */
   vad: VadSettings | null;
+  /** What it asked of diarization (migration 009): `{}` for no count given; null when not asked. */
+  diarize: DiarizeRequest | null;
   engine: string;
   isolation: Isolation;
   attempts: number;
@@ -83,7 +86,7 @@ export interface Job {
 export type NewJob = Pick<
   Job,
   'id' | 'priority' | 'createdAt' | 'fileName' | 'fileSize' | 'durationSeconds' | 'audioPath' | 'options' | 'engine' | 'isolation' | 'idempotencyKey' | 'callbackUrl'
-> & { apiKeyId?: string | null | undefined; vad?: VadSettings | null | undefined };
+> & { apiKeyId?: string | null | undefined; vad?: VadSettings | null | undefined; diarize?: DiarizeRequest | null | undefined };
 
 export function illegalMove(job: Pick<Job, 'id' | 'status'>, to: JobStatus): AppError {
   return new AppError('JOB_ALREADY_FINISHED', `job ${job.id} is ${job.status} and cannot become ${to}`);

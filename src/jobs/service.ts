@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { probeAudio, sniffAudio, tooLong } from '../audio/index.js';
 import type { UsageMeter } from '../auth/usage.js';
 import type { Config } from '../config/index.js';
+import type { DiarizeRequest } from '../diarization/types.js';
 import type { EngineName, Isolation } from '../engines/index.js';
 import { AppError } from '../errors.js';
 import { parseOutboundAllow, type OutboundAllow } from '../net/index.js';
@@ -33,6 +34,8 @@ export interface SubmitRequest {
   options: JobOptions;
   /** The server's VAD settings with the request's overrides: stored with the job, so that every attempt runs with them. */
   vad: VadSettings;
+  /** What the request asks of diarization (checked by the route): stored with the job like `vad`. Absent: none. */
+  diarize?: DiarizeRequest | undefined;
   idempotencyKey: string | undefined;
   /** As the client gave it: only http(s), and only to a host OUTBOUND_ALLOW lets callbacks reach. */
   callbackUrl: string | undefined;
@@ -45,6 +48,14 @@ export interface SubmitRequest {
 /** A job's VAD settings in its log. */
 function vadText(vad: VadSettings): string {
   return vad.kind === 'off' ? 'VAD off' : `VAD ${vad.kind} (threshold ${vad.threshold}, min silence ${vad.minSilenceMs} ms, padding ${vad.speechPadMs} ms)`;
+}
+
+/** A job's diarization request in its log, in the API's field names. */
+function diarizeText(d: DiarizeRequest): string {
+  const counts = Object.entries({ num_speakers: d.numSpeakers, min_speakers: d.minSpeakers, max_speakers: d.maxSpeakers })
+    .filter(([, n]) => n !== undefined)
+    .map(([field, n]) => `${field} ${n}`);
+  return counts.length === 0 ? 'diarize' : `diarize (${counts.join(', ')})`;
 }
 
 /**
@@ -170,13 +181,14 @@ export class JobService {
         audioPath,
         options: req.options,
         vad: req.vad,
+        diarize: req.diarize ?? null,
         engine,
         isolation,
         idempotencyKey: req.idempotencyKey ?? null,
         callbackUrl: callbackUrl ?? null,
         apiKeyId: req.apiKeyId ?? null,
       });
-      this.logs.append(id, `accepted: ${JSON.stringify(req.fileName)}, ${req.fileSize} bytes, ${container}, priority ${req.priority}, isolation ${isolation}, ${vadText(req.vad)}`);
+      this.logs.append(id, `accepted: ${JSON.stringify(req.fileName)}, ${req.fileSize} bytes, ${container}, priority ${req.priority}, isolation ${isolation}, ${vadText(req.vad)}${req.diarize === undefined ? '' : `, ${diarizeText(req.diarize)}`}`);
       this.runner.tick();
       return { job, created: true };
     } catch (err) {

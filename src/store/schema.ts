@@ -39,6 +39,8 @@ export interface JobsTable {
   api_key_id: string | null;
   /** Migration 008: JSON of the job's VadSettings; null for jobs stored before. */
   vad: string | null;
+  /** Migration 009: JSON of the job's DiarizeRequest; null when it did not ask for diarization. */
+  diarize: string | null;
 }
 
 export interface InstancesTable {

@@ -9,6 +9,7 @@ import { AppError } from '../../errors.js';
 import { CONTENT_TYPES, renderText, transcriptionResponseSchema } from '../../transcription/index.js';
 import { parseFields } from '../fields.js';
 import { requestVad, vadFieldDocs, vadFieldOverrides, vadFieldsShape } from '../vad-fields.js';
+import { diarizeFieldDocs, diarizeFieldsShape, diarizeRequest } from '../diarize-fields.js';
 import { errorResponses } from '../openapi.js';
 import type { UploadRouteConfig } from '../transcribe-handler.js';
 import { canSeeJob } from '../auth.js';
@@ -43,6 +44,10 @@ export const jobViewSchema = z.object({
     .object({ kind: z.enum(VAD_KINDS), threshold: z.number(), min_silence_ms: z.number(), speech_pad_ms: z.number(), min_speech_ms: z.number() })
     .nullable()
     .describe('The voice activity detection the job runs with: the server\'s settings when it was submitted, with its own `vad*` fields applied. Null for jobs stored before hark had a VAD (they run with the server\'s settings).'),
+  diarize: z
+    .object({ num_speakers: z.number().int().nullable(), min_speakers: z.number().int().nullable(), max_speakers: z.number().int().nullable() })
+    .nullable()
+    .describe('What the job asked of diarization (`diarize=true`, with the counts it gave; null for a count not given): every attempt runs with it. Null: no diarization.'),
   links: z.record(z.string(), z.string()),
 });
 
@@ -77,6 +82,10 @@ export function jobView(j: Job, now = Date.now()): z.infer<typeof jobViewSchema>
       j.vad === null
         ? null
         : { kind: j.vad.kind, threshold: j.vad.threshold, min_silence_ms: j.vad.minSilenceMs, speech_pad_ms: j.vad.speechPadMs, min_speech_ms: j.vad.minSpeechMs },
+    diarize:
+      j.diarize === null
+        ? null
+        : { num_speakers: j.diarize.numSpeakers ?? null, min_speakers: j.diarize.minSpeakers ?? null, max_speakers: j.diarize.maxSpeakers ?? null },
     links: links(j.id),
   };
 }
@@ -88,6 +97,7 @@ const submitFields = z.object({
   engine: z.string().max(64).optional(),
   isolation: z.enum(ISOLATION_MODES).optional(),
   ...vadFieldsShape,
+  ...diarizeFieldsShape,
 });
 
 const acceptedSchema = z.object({ job_id: z.string(), status: z.enum(JOB_STATUSES), links: z.record(z.string(), z.string()) });
@@ -102,6 +112,7 @@ const uploadConfig = (fileField: string): UploadRouteConfig => ({
       engine: { type: 'string', description: 'Engine, one of those loaded (default: ENGINE).', enum: ENGINE_NAMES },
       isolation: { type: 'string', description: "in-process or process (default: DEFAULT_ISOLATION; with auto, the engine's own mode).", enum: ISOLATION_MODES },
       ...vadFieldDocs,
+      ...diarizeFieldDocs,
     },
   },
 });
@@ -143,6 +154,7 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
         isolation: f.isolation,
         options: { language: f.language },
         vad: requestVad(deps.config, vadFieldOverrides(f)),
+        diarize: diarizeRequest(f),
         idempotencyKey: key,
         callbackUrl: f.callback_url,
         apiKeyId: request.apiKey?.id,

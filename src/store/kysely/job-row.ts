@@ -37,6 +37,7 @@ export function toJob(r: JobRow): Job {
     audioPath: r.audio_path,
     options: JSON.parse(r.options) as Job['options'],
     vad: r.vad == null ? null : (JSON.parse(r.vad) as Job['vad']),
+    diarize: r.diarize == null ? null : (JSON.parse(r.diarize) as Job['diarize']),
     engine: r.engine,
     isolation: r.isolation as Job['isolation'],
     attempts: r.attempts,

@@ -26,6 +26,7 @@ export class KyselyJobStore implements JobStore {
         audio_path: job.audioPath,
         options: JSON.stringify(job.options),
         vad: job.vad == null ? null : JSON.stringify(job.vad),
+        diarize: job.diarize == null ? null : JSON.stringify(job.diarize),
         engine: job.engine,
         isolation: job.isolation,
         log_file_path: '',

@@ -129,4 +129,11 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('transcription_jobs').addColumn('vad', 'text').execute();
     },
   },
+  '009_job_diarize': {
+    async up(db: Kysely<unknown>) {
+      // What a job asked of diarization (JSON of DiarizeRequest, `{}` for diarize=true without a
+      // count), fixed at submit so that every attempt labels speakers the same way. Null: not asked.
+      await db.schema.alterTable('transcription_jobs').addColumn('diarize', 'text').execute();
+    },
+  },
 };

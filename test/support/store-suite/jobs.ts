@@ -84,6 +84,28 @@ export function describeJobStore(name: string, open: OpenStore): void {
       expect((await jobs.list({ limit: 10 })).find((j) => j.id === 'tuned')?.vad).toEqual(vad);
     });
 
+    it("keeps a job's diarization request through every claim, and none for a job that asked for none", async () => {
+      const { jobs, runs } = store();
+      await jobs.create(newJob({ id: 'plain', createdAt: 1 }));
+      await jobs.create(newJob({ id: 'bounded', createdAt: 2, diarize: { minSpeakers: 2, maxSpeakers: 4 } }));
+      await jobs.create(newJob({ id: 'estimated', createdAt: 3, diarize: {} }));
+      expect((await jobs.get('bounded'))?.diarize).toEqual({ minSpeakers: 2, maxSpeakers: 4 });
+      expect((await jobs.get('estimated'))?.diarize).toEqual({});
+      expect((await jobs.get('plain'))?.diarize).toBeNull();
+      expect((await jobs.list({ limit: 10 })).map((j) => [j.id, j.diarize])).toEqual([
+        ['estimated', {}],
+        ['bounded', { minSpeakers: 2, maxSpeakers: 4 }],
+        ['plain', null],
+      ]);
+      // What the runner reads: the claimed job, and again after its first attempt is requeued.
+      await jobs.cancel('plain', 5);
+      await jobs.cancel('estimated', 5);
+      const first = (await claim())!;
+      expect(first).toMatchObject({ id: 'bounded', diarize: { minSpeakers: 2, maxSpeakers: 4 } });
+      expect(await runs.requeue({ id: 'bounded', runToken: first.runToken! }, { code: 'WORKER_CRASHED', message: 'x' })).toBe(true);
+      expect(await claim()).toMatchObject({ id: 'bounded', attempts: 2, diarize: { minSpeakers: 2, maxSpeakers: 4 } });
+    });
+
     it('finds finished jobs for retention and deletes them', async () => {
       const { jobs, runs } = store();
       await jobs.create(newJob({ id: 'w', callbackUrl: 'http://127.0.0.1:1/hook' }));
