@@ -299,7 +299,7 @@ describe('bad uploads, default limits', () => {
       const message = await expectError(res, 400, 'INVALID_RESPONSE_FORMAT', server);
       const listed = /must be one of (.+), not "(.*)"$/.exec(message);
       expect(listed?.[2], message).toBe(format);
-      expect(listed?.[1]).toBe(path === '/transcriptions' ? 'json, text, srt, vtt' : 'json, text, srt, vtt, verbose_json');
+      expect(listed?.[1]).toBe(path === '/transcriptions' ? 'json, text, srt, vtt' : 'json, text, srt, vtt, verbose_json, diarized_json');
     });
 
     it('answers 400 MODEL_NOT_FOUND to an unknown model, listing the valid names', async () => {
