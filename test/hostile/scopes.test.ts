@@ -123,6 +123,7 @@ describe('every route declares its scope', () => {
       'POST /transcriptions/sync': 'transcribe',
       'POST /transcriptions/process-isolated': 'transcribe',
       'POST /v1/audio/transcriptions': 'transcribe',
+      'POST /v1/audio/diarization': 'transcribe',
       'GET /v1/audio/stream': 'transcribe',
       'GET /v1/models': 'transcribe',
       'GET /v1/models/:model': 'transcribe',
