@@ -150,6 +150,29 @@ describe('upstream engine requests (local OpenAI-compatible fake)', () => {
     expect(logs.join('\n')).not.toContain(KEY);
   });
 
+  it('UPSTREAM_DIARIZE: a request with diarize sends the whole file for diarized_json and keeps its speakers, lettered', async () => {
+    const engine = await engineAt(fake.baseUrl('ok'), { UPSTREAM_DIARIZE: 'true', UTTERANCE_MAX_SECONDS: '5' });
+    const before = fake.requests.length;
+    const t = await engine.transcribe(long, { diarize: {}, language: 'en' });
+    const sent = fake.requests.slice(before);
+    expect(fake.problems).toEqual([]);
+    // One request of the whole file (its speakers are named per request), OpenAI's diarizing form.
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ responseFormat: 'diarized_json', chunkingStrategy: 'auto', language: 'en', granularities: [] });
+    expect(sent[0]!.seconds).toBeCloseTo(long.durationSeconds, 2);
+    expect(t.speakers).toBe(2);
+    expect(t.segments.map((x) => [x.text, x.speaker])).toEqual([['first half', 'A'], ['second half', 'B']]);
+    expect(t.segments[1]!.start).toBeCloseTo(long.durationSeconds / 2, 2);
+    expect(t.text).toBe('first half second half');
+
+    // Without diarize, or without the setting, the usual verbose_json requests (hark's diarizer then labels them).
+    await engine.transcribe(short, {});
+    const plain = await engineAt(fake.baseUrl('ok'), { UTTERANCE_MAX_SECONDS: '5' });
+    const unlabelled = await plain.transcribe(short, { diarize: {} });
+    expect(fake.requests.slice(before + 1).every((r) => r.responseFormat === 'verbose_json')).toBe(true);
+    expect(unlabelled.speakers).toBeUndefined();
+  });
+
   it("passes the previous utterance's text as prompt only when the request has none", async () => {
     const engine = await engineAt(fake.baseUrl('ok'), { UTTERANCE_MAX_SECONDS: '5' });
     let before = fake.requests.length;

@@ -181,6 +181,9 @@ export const configShape = {
   UPSTREAM_MODEL: text('whisper-1').describe('`model` sent to the upstream server.'),
   UPSTREAM_TIMEOUT_SECONDS: num(1, 7200, 300).describe('Time limit of one upstream request.'),
   UPSTREAM_MAX_RETRIES: int(0, 20, 2).describe('Retries of an upstream request answered 429, 5xx or not at all.'),
+  UPSTREAM_DIARIZE: bool(false).describe(
+    'The upstream model labels speakers (e.g. `gpt-4o-transcribe-diarize`): a request with diarize sends it the whole file for `diarized_json` and keeps its speakers (files too long for one request get hark\'s diarizer).',
+  ),
   UTTERANCE_MAX_SECONDS: num(5, 60, 30).describe(
     'Long audio is cut at silences into utterances no longer than this, each decoded whole (memory stays flat with length).',
   ),

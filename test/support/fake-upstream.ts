@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
  * `http://127.0.0.1:<port>/<mode>/v1` is the base URL of a server that behaves so.
  */
 export const FAKE_MODES = [
-  'ok', // OpenAI's verbose_json (or json when asked)
+  'ok', // OpenAI's verbose_json (or json, or diarized_json, when asked)
   'json-only', // a minimal server: `{ text }` whatever the format asked
   'no-verbose', // OpenAI's gpt-4o-transcribe: 400 for verbose_json, json otherwise
   'no-verbose-422', // a FastAPI server (speaches): 422 `{ detail: [...] }` for timestamp_granularities
@@ -37,6 +37,7 @@ export interface FakeRequest {
   granularities: string[];
   language: string | undefined;
   prompt: string | undefined;
+  chunkingStrategy: string | undefined;
   fileName: string;
   /** Length of the WAV sent, from its header. */
   seconds: number;
@@ -51,7 +52,7 @@ export interface FakeUpstream {
   close(): Promise<void>;
 }
 
-const RESPONSE_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json'];
+const RESPONSE_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json', 'diarized_json'];
 
 /**
  * A local OpenAI-compatible transcription server (`POST /v1/audio/transcriptions`,
@@ -105,7 +106,7 @@ export async function startFakeUpstream(options: { model: string }): Promise<Fak
     if (granularities.some((g) => g !== 'word' && g !== 'segment')) wrong.push(`timestamp_granularities ${granularities.join(',')}`);
     if (granularities.length > 0 && responseFormat !== 'verbose_json') wrong.push('timestamp_granularities without verbose_json');
     const authorization = req.headers.authorization;
-    requests.push({ mode, authorization, model, responseFormat, granularities, language: field('language'), prompt: field('prompt'), fileName, seconds });
+    requests.push({ mode, authorization, model, responseFormat, granularities, language: field('language'), prompt: field('prompt'), chunkingStrategy: field('chunking_strategy'), fileName, seconds });
     if (wrong.length > 0) {
       problems.push(...wrong);
       return send(res, 400, { error: { message: `fake: ${wrong.join('; ')}`, type: 'invalid_request_error', param: null, code: null } });
@@ -115,6 +116,7 @@ export async function startFakeUpstream(options: { model: string }): Promise<Fak
     const text = `utterance ${n}`;
     switch (mode) {
       case 'ok':
+        if (responseFormat === 'diarized_json') return send(res, 200, diarizedAnswer(seconds));
         return send(res, 200, verbose ? verboseAnswer(text, seconds, granularities) : { text });
       case 'json-only':
         return send(res, 200, { text });
@@ -194,6 +196,18 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 
 function openaiError(message: string, param: string | null, code: string | null) {
   return { error: { message, type: 'invalid_request_error', param, code } };
+}
+
+/** OpenAI's diarized_json for `seconds` of audio: two speakers, each half of it (named as a server might, not as hark letters them). */
+function diarizedAnswer(seconds: number) {
+  const segment = (id: number, start: number, end: number, text: string, speaker: string) => ({ type: 'transcript.text.segment', id: `seg_${id}`, start, end, text, speaker });
+  return {
+    task: 'transcribe',
+    duration: seconds,
+    text: 'first half second half',
+    segments: [segment(0, 0.2, seconds / 2, ' first half', 'speaker_7'), segment(1, seconds / 2, seconds - 0.1, ' second half', 'speaker_3')],
+    usage: { type: 'duration', seconds: Math.ceil(seconds) },
+  };
 }
 
 /** OpenAI's verbose_json for `seconds` of audio: one segment spanning it, two words halving it. */

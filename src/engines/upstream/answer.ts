@@ -19,6 +19,38 @@ const answerSchema = z.object({
 
 export type UpstreamAnswer = z.infer<typeof answerSchema>;
 
+/** OpenAI's `diarized_json` (`TranscriptionDiarized`): what hark reads of it. */
+const diarizedSchema = z.object({
+  text: z.string(),
+  segments: z.array(z.object({ start: z.number(), end: z.number(), text: z.string(), speaker: z.string() })),
+});
+
+export type DiarizedAnswer = z.infer<typeof diarizedSchema>;
+
+/** The answer if it is a diarized transcription, else undefined. */
+export function parseDiarized(body: unknown): DiarizedAnswer | undefined {
+  const parsed = diarizedSchema.safeParse(body);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/**
+ * A diarized answer about the whole file as hark's segments: the upstream's
+ * speaker names become `A`, `B`, ... in order of first appearance, as every
+ * hark transcript letters them. Returns the segments and how many speakers.
+ */
+export function diarizedSegments(answer: DiarizedAnswer, duration: number): { segments: Segment[]; speakers: number } {
+  const letters = new Map<string, string>();
+  const at = (t: number) => round(Math.min(duration, Math.max(0, t)));
+  const segments: Segment[] = [];
+  for (const s of answer.segments) {
+    const text = s.text.trim();
+    if (text === '') continue;
+    if (!letters.has(s.speaker)) letters.set(s.speaker, String.fromCharCode(65 + (letters.size % 26)));
+    segments.push({ start: at(s.start), end: at(s.end), text, speaker: letters.get(s.speaker)! });
+  }
+  return { segments, speakers: letters.size };
+}
+
 /** The answer if it is a transcription (an object with `text`), else undefined. */
 export function parseAnswer(body: unknown): UpstreamAnswer | undefined {
   const parsed = answerSchema.safeParse(body);

@@ -2,12 +2,12 @@ import OpenAI, { toFile } from 'openai';
 import { UPSTREAM_CAPABILITIES } from './capabilities.js';
 import { VERSION } from 'openai/version';
 import type { Agent } from 'undici';
-import { encodeWav, utterances, type PcmAudio, type Utterance } from '../../audio/index.js';
+import { encodeWav, readPcmRange, utterances, type PcmAudio, type Utterance } from '../../audio/index.js';
 import type { Config } from '../../config/index.js';
 import { guardedDispatcher, parseOutboundAllow } from '../../net/index.js';
 import { AppError } from '../../errors.js';
 import type { Engine, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
-import { parseAnswer, placeAnswer, round, transcriptConfidence, type UpstreamAnswer } from './answer.js';
+import { diarizedSegments, parseAnswer, parseDiarized, placeAnswer, round, transcriptConfidence, type UpstreamAnswer } from './answer.js';
 import { badRequestKind, displayUrl, notATranscription, toUpstreamError, type UpstreamErrorContext } from './errors.js';
 import { refuseInternal } from '../outbound-check.js';
 import { deadlineTransport, type UpstreamTransport } from './transport.js';
@@ -20,6 +20,8 @@ export interface UpstreamEngineOptions {
   timeoutSeconds: number;
   maxRetries: number;
   utteranceMaxSeconds: number;
+  /** UPSTREAM_DIARIZE: ask the upstream for `diarized_json` when a request wants speakers. */
+  diarize: boolean;
   /** OUTBOUND_ALLOW: a private or loopback upstream must be listed there. */
   outboundAllow: readonly string[];
 }
@@ -32,6 +34,7 @@ export function upstreamOptions(config: Config): UpstreamEngineOptions {
     timeoutSeconds: config.UPSTREAM_TIMEOUT_SECONDS,
     maxRetries: config.UPSTREAM_MAX_RETRIES,
     utteranceMaxSeconds: config.UTTERANCE_MAX_SECONDS,
+    diarize: config.UPSTREAM_DIARIZE,
     outboundAllow: config.OUTBOUND_ALLOW,
   };
 }
@@ -43,6 +46,8 @@ const PLACEHOLDER_KEY = 'hark-no-key';
 
 /** Whisper reads only the last 224 tokens of a prompt; a little over that in characters is plenty. */
 const CONTEXT_CHARS = 1000;
+/** Longest file sent whole for diarized_json: its WAV stays under OpenAI's 25 MB upload limit. */
+const DIARIZE_MAX_SECONDS = 780;
 
 type Fields = { language: string | undefined; prompt: string | undefined };
 
@@ -104,6 +109,10 @@ export class UpstreamEngine implements Engine {
     const words: Word[] = [];
     let language: string | undefined;
     let previous: string | undefined;
+    if (options.diarize !== undefined && this.options.diarize) {
+      const diarized = await this.diarized(client, ctx, audio, options.language, hooks);
+      if (diarized !== undefined) return diarized;
+    }
     const own = options.prompt === '' ? undefined : options.prompt;
     const planned = await utterances(audio, options.vad, { maxSeconds: this.options.utteranceMaxSeconds, signal: hooks.signal, onLog: hooks.onLog });
     if (planned.count > 0) {
@@ -183,6 +192,47 @@ export class UpstreamEngine implements Engine {
       signal?.throwIfAborted();
       throw toUpstreamError(err, ctx);
     }
+  }
+
+  /**
+   * UPSTREAM_DIARIZE: the whole file in one request for `diarized_json`, since
+   * an upstream letters speakers afresh in every request (labels from two
+   * utterances would name nobody). A file too long for one upload returns
+   * undefined: it is transcribed as usual and hark's diarizer labels it.
+   */
+  private async diarized(client: OpenAI, ctx: UpstreamErrorContext, audio: PcmAudio, language: string | undefined, hooks: TranscribeHooks): Promise<Transcript | undefined> {
+    if (audio.durationSeconds > DIARIZE_MAX_SECONDS) {
+      hooks.onLog?.(`${audio.durationSeconds.toFixed(0)} s is too long for one diarized_json request to ${ctx.host} (${DIARIZE_MAX_SECONDS} s); hark's diarizer labels the speakers`);
+      return undefined;
+    }
+    const file = await toFile(encodeWav(await readPcmRange(audio.path, 0, audio.samples)), 'audio.wav', { type: 'audio/wav' });
+    hooks.onLog?.(`sending ${audio.durationSeconds.toFixed(1)} s to ${ctx.host} (model ${this.options.model}) for diarized_json`);
+    let body: unknown;
+    try {
+      // chunking_strategy: OpenAI's diarizing model requires one past 30 s of audio; `auto` is its own VAD.
+      body = await client.audio.transcriptions.create(
+        { file, model: this.options.model, response_format: 'diarized_json', chunking_strategy: 'auto', ...(language === undefined || language === '' ? {} : { language }) },
+        { signal: hooks.signal },
+      );
+    } catch (err) {
+      hooks.signal?.throwIfAborted();
+      throw toUpstreamError(err, ctx);
+    }
+    const answer = parseDiarized(body);
+    if (answer === undefined) throw notATranscription(ctx, 'not diarized_json (segments with speakers)');
+    const { segments, speakers } = diarizedSegments(answer, audio.durationSeconds);
+    for (const s of segments) hooks.onSegment?.(s);
+    hooks.onProgress?.({ fraction: 1, processedSeconds: audio.durationSeconds, totalSeconds: audio.durationSeconds });
+    return {
+      text: answer.text.trim(),
+      language: language === undefined || language === '' ? 'und' : language,
+      duration_seconds: round(audio.durationSeconds),
+      confidence: null,
+      segments,
+      words: [],
+      speech_seconds: round(audio.durationSeconds),
+      speakers,
+    };
   }
 
   private answerOf(body: unknown, ctx: UpstreamErrorContext): UpstreamAnswer {
