@@ -5,7 +5,7 @@ import { clusterSegments, renumber, type ClusterOptions, type CountBounds } from
 import { standardize } from './gaussian.js';
 import { fileMfcc, MFCC_FPS } from './mfcc.js';
 import { resegment, type LabelledRange, type ResegmentOptions } from './resegment.js';
-import type { Diarization, DiarizeOptions, Diarizer, SpeakerTurn } from './types.js';
+import { speakerLetter, type Diarization, type DiarizeOptions, type Diarizer, type SpeakerTurn } from './types.js';
 
 /** Every knob of the local diarizer, by stage. */
 export interface LocalDiarizerSettings {
@@ -119,17 +119,10 @@ function toTurns(ranges: readonly LabelledRange[], speech: readonly SpeechRegion
   const labels = renumber(clipped.map((r) => r.label));
   const turns: SpeakerTurn[] = [];
   for (const [i, r] of clipped.entries()) {
-    const speaker = letters(labels[i]!);
+    const speaker = speakerLetter(labels[i]!);
     const last = turns.at(-1);
     if (last !== undefined && last.speaker === speaker && r.start - last.end < 1e-9) last.end = r.end;
     else turns.push({ start: r.start, end: r.end, speaker });
   }
   return { turns, speakers: new Set(labels).size };
-}
-
-/** 0 -> A, 25 -> Z, 26 -> AA: as spreadsheet columns. */
-function letters(i: number): string {
-  let s = '';
-  for (let n = i + 1; n > 0; n = Math.floor((n - 1) / 26)) s = String.fromCharCode(65 + ((n - 1) % 26)) + s;
-  return s;
 }

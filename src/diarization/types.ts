@@ -19,6 +19,13 @@ export interface DiarizeRequest {
   maxSpeakers?: number | undefined;
 }
 
+/** The label of the `i`-th speaker (0-based) by first appearance: A..Z, then AA, AB, ... as spreadsheet columns. */
+export function speakerLetter(i: number): string {
+  let s = '';
+  for (let n = i + 1; n > 0; n = Math.floor((n - 1) / 26)) s = String.fromCharCode(65 + ((n - 1) % 26)) + s;
+  return s;
+}
+
 /** The most speakers a request may ask for or bound by (`num_speakers` and the bounds are 1..this). */
 export const MAX_SPEAKERS = 20;
 

@@ -5,6 +5,7 @@ import { FRAME_SAMPLES, SAMPLE_RATE, cutAtSilences, encodeWav, frameEnergies, ut
 import { planUtterances, type VadSettings } from '../../vad/index.js';
 import type { Config } from '../../config/index.js';
 import { guardedDispatcher, parseOutboundAllow } from '../../net/index.js';
+import { speakerLetter } from '../../diarization/types.js';
 import { AppError } from '../../errors.js';
 import type { Engine, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
 import { entraAuth, keyAuth } from './auth.js';
@@ -263,7 +264,7 @@ function dropSpeakers(piece: Piece): void {
 /** Azure's speaker numbers as hark's letters, A, B, ... in order of first appearance; how many there are. */
 function letterSpeakers(segments: Segment[], words: Word[]): number {
   const letters = new Map<string, string>();
-  for (const s of segments) if (s.speaker !== undefined && !letters.has(s.speaker)) letters.set(s.speaker, String.fromCharCode(65 + letters.size));
+  for (const s of segments) if (s.speaker !== undefined && !letters.has(s.speaker)) letters.set(s.speaker, speakerLetter(letters.size));
   for (const x of [...segments, ...words]) if (x.speaker !== undefined) x.speaker = letters.get(x.speaker);
   return letters.size;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Utterance } from '../../audio/index.js';
+import { speakerLetter } from '../../diarization/types.js';
 import type { Segment, Word } from '../types.js';
 import { languageCode } from './languages.js';
 
@@ -45,7 +46,7 @@ export function diarizedSegments(answer: DiarizedAnswer, duration: number): { se
   for (const s of answer.segments) {
     const text = s.text.trim();
     if (text === '') continue;
-    if (!letters.has(s.speaker)) letters.set(s.speaker, String.fromCharCode(65 + (letters.size % 26)));
+    if (!letters.has(s.speaker)) letters.set(s.speaker, speakerLetter(letters.size));
     segments.push({ start: at(s.start), end: at(s.end), text, speaker: letters.get(s.speaker)! });
   }
   return { segments, speakers: letters.size };
