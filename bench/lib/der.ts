@@ -1,6 +1,7 @@
 import type { SpeakerTurn } from '../../src/diarization/types.js';
 import type { SpeechRegion } from '../../src/vad/types.js';
 import { FRAME_SECONDS, frameMask } from './meetings.js';
+import { sumFields } from './runs.js';
 
 /*
  * Diarization error rate as md-eval and pyannote.metrics compute it, on 10 ms
@@ -201,12 +202,6 @@ export function scoreDiarization(
 
 /** A set's totals: the DER of the set is its errors over its reference time, not a mean of the files' DERs. */
 export function addDerScores(scores: readonly DerScore[]): DerTotals {
-  const total = { referenceSeconds: 0, missed: 0, falseAlarm: 0, confusion: 0 };
-  for (const s of scores) {
-    total.referenceSeconds += s.referenceSeconds;
-    total.missed += s.missed;
-    total.falseAlarm += s.falseAlarm;
-    total.confusion += s.confusion;
-  }
+  const total = sumFields(scores, ['referenceSeconds', 'missed', 'falseAlarm', 'confusion']);
   return { ...total, der: rate(total.missed + total.falseAlarm + total.confusion, total.referenceSeconds) };
 }

@@ -5,6 +5,7 @@ import { parseRttm } from '../../src/diarization/rttm.js';
 import type { SpeakerTurn } from '../../src/diarization/types.js';
 import type { SpeechRegion } from '../../src/vad/types.js';
 import { corpusDir } from '../../test/support/eval/index.js';
+import { sumFields } from './runs.js';
 
 /** The scoring frame: 10 ms, as pyannote and md-eval score speech activity. */
 export const FRAME_SECONDS = 0.01;
@@ -109,12 +110,5 @@ export function scoreDetection(meeting: Meeting, hypothesis: readonly SpeechRegi
 
 /** Adds detection tallies (a set's totals). */
 export function addDetection(tallies: readonly DetectionTally[]): DetectionTally {
-  const total = { referenceSeconds: 0, missedSeconds: 0, falseAlarmSeconds: 0, scoredSeconds: 0 };
-  for (const t of tallies) {
-    total.referenceSeconds += t.referenceSeconds;
-    total.missedSeconds += t.missedSeconds;
-    total.falseAlarmSeconds += t.falseAlarmSeconds;
-    total.scoredSeconds += t.scoredSeconds;
-  }
-  return total;
+  return sumFields(tallies, ['referenceSeconds', 'missedSeconds', 'falseAlarmSeconds', 'scoredSeconds']);
 }

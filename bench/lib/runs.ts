@@ -16,6 +16,11 @@ export function sum(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0);
 }
 
+/** The per-key sums of `keys` over `items`: a set's totals of per-file tallies. */
+export function sumFields<K extends string>(items: readonly Record<K, number>[], keys: readonly K[]): Record<K, number> {
+  return Object.fromEntries(keys.map((k) => [k, sum(items.map((x) => x[k]))])) as Record<K, number>;
+}
+
 /** Scores a transcript against its clip. */
 export function clipRun(clip: Clip, text: string, ms: number, serverMs?: number): ClipRun {
   return { id: clip.id, durationSeconds: clip.durationSeconds, text, ms, ...tally(clip.transcript, text), ...(serverMs === undefined ? {} : { serverMs }) };
