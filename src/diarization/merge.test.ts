@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Segment, Transcript, Word } from '../engines/index.js';
-import { attachSpeakers } from './merge.js';
+import { attachSpeakers, renameSpeakers } from './merge.js';
 import type { Diarization, SpeakerTurn } from './types.js';
 
 const words = (spec: [string, number, number][]): Word[] => spec.map(([word, start, end]) => ({ word, start, end }));
@@ -117,5 +117,21 @@ describe('attachSpeakers', () => {
   it('answers an empty transcript with the speaker count only', () => {
     const out = attachSpeakers(transcript([]), diarization(turns([['A', 0, 1]])));
     expect(out).toMatchObject({ segments: [], words: [], speakers: 1, text: '' });
+  });
+});
+
+describe('renameSpeakers', () => {
+  it('names the labels it is given, keeps the others, and leaves its input alone', () => {
+    const w = words([['hi', 0.2, 0.6], ['yes', 2.1, 2.5], ['no', 4.1, 4.5]]);
+    const t = attachSpeakers(
+      transcript([{ start: 0.2, end: 0.6, text: 'Hi.' }, { start: 2.1, end: 2.5, text: 'Yes.' }, { start: 4.1, end: 4.5, text: 'No.' }], w),
+      diarization(turns([['A', 0, 1], ['B', 2, 3], ['C', 4, 5]])),
+    );
+    const out = renameSpeakers(t, { A: 'Ann', C: 'Ann' });
+    expect(out.segments.map((s) => s.speaker)).toEqual(['Ann', 'B', 'Ann']);
+    expect(out.words.map((x) => x.speaker)).toEqual(['Ann', 'B', 'Ann']);
+    expect(t.segments.map((s) => s.speaker)).toEqual(['A', 'B', 'C']);
+    // An undiarized transcript gains no speaker.
+    expect(renameSpeakers(transcript([{ start: 0, end: 1, text: 'x' }]), { A: 'Ann' }).segments[0]).not.toHaveProperty('speaker');
   });
 });

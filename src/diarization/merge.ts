@@ -126,3 +126,15 @@ function lastStartingBy(turns: readonly SpeakerTurn[], at: number): number {
 function midpoint(w: Word): number {
   return (w.start + w.end) / 2;
 }
+
+/**
+ * The transcript with speaker labels replaced by names (a new object): a label
+ * absent from `names` keeps its letter, and two labels given one name read as
+ * one speaker. Used for a job's stored renames (applied at every download) and
+ * for the names matched from a caller's reference clips.
+ */
+export function renameSpeakers(transcript: Transcript, names: Readonly<Record<string, string>>): Transcript {
+  const rename = <T extends { speaker?: string | undefined }>(x: T): T =>
+    x.speaker !== undefined && Object.hasOwn(names, x.speaker) ? { ...x, speaker: names[x.speaker]! } : x;
+  return { ...transcript, segments: transcript.segments.map(rename), words: transcript.words.map(rename) };
+}
