@@ -32,7 +32,7 @@ export async function transcribeFile(engine: Engine, audio: PcmAudio, options: T
 
 async function diarize(audio: PcmAudio, options: TranscribeOptions, hooks: TranscribeHooks): Promise<Diarization> {
   const started = performance.now();
-  // The VAD runs a second time here (0.004 CPU s per audio s): the engine keeps its regions to itself.
+  // The engine's own VAD pass computed these regions' probabilities; they are reused (src/vad/plan.ts), not recomputed.
   const regions = options.vad === undefined ? [{ start: 0, end: audio.durationSeconds }] : await fileSpeechRegions(audio, options.vad, hooks.signal);
   const diarization = await diarizer.diarize(audio, regions, { ...options.diarize, signal: hooks.signal });
   hooks.onLog?.(`diarization: ${diarization.speakers} speaker(s) in ${Math.round(performance.now() - started)} ms`);

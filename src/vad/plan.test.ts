@@ -1,11 +1,12 @@
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { joinWavs, wavData } from '../../test/support/audio.js';
 import { clip, devClips } from '../../test/support/corpus.js';
 import { cutAtSilences, frameEnergies, type PcmAudio } from '../audio/index.js';
-import { planUtterances, preloadVad, type VadSettings } from './index.js';
+import { fileSpeechRegions, planUtterances, preloadVad, type VadSettings } from './index.js';
+import { SileroDetector } from './silero.js';
 
 const RATE = 16_000;
 const SILERO: VadSettings = { kind: 'silero', threshold: 0.5, minSilenceMs: 1000, speechPadMs: 400, minSpeechMs: 250 };
@@ -159,5 +160,31 @@ describe('planUtterances', () => {
       clearInterval(sampler);
     }
     expect(peak - before).toBeLessThan(30 * 1024 * 1024);
+  });
+});
+
+describe('fileSpeechRegions', () => {
+  it('runs the detector once per decoded file, whatever settings ask for its regions', async () => {
+    const data = Buffer.concat([wavData(clip('1089-134686-0000').path), Buffer.alloc(3 * RATE * 2), wavData(clip('1089-134686-0002').path)]);
+    const audio = pcmFile('once.pcm', data);
+    const windows = vi.spyOn(SileroDetector.prototype, 'probabilities');
+    try {
+      // The engine plans its utterances, then the diarizer asks for the regions (pipeline.ts).
+      const plan = await planUtterances(audio, SILERO, { maxSeconds: 30 });
+      const calls = windows.mock.calls.length;
+      expect(calls).toBeGreaterThan(0);
+      const regions = await fileSpeechRegions(audio, SILERO);
+      const strict = await fileSpeechRegions(audio, { ...SILERO, threshold: 0.99, speechPadMs: 0 });
+      expect(windows.mock.calls.length).toBe(calls);
+      expect(regions.reduce((n, r) => n + r.end - r.start, 0)).toBeCloseTo(plan.speechSeconds, 6);
+      // Other settings over the same probabilities: less speech, not the same regions.
+      expect(strict.reduce((n, r) => n + r.end - r.start, 0)).toBeLessThan(plan.speechSeconds);
+
+      // Another request's decode of the same bytes is another file: computed afresh.
+      await fileSpeechRegions(pcmFile('once-again.pcm', data), SILERO);
+      expect(windows.mock.calls.length).toBe(2 * calls);
+    } finally {
+      windows.mockRestore();
+    }
   });
 });

@@ -73,10 +73,35 @@ export async function planUtterances(audio: PcmAudio, settings: VadSettings, opt
  */
 export async function fileSpeechRegions(audio: PcmAudio, settings: VadSettings, signal?: AbortSignal): Promise<SpeechRegion[]> {
   if (settings.kind === 'off') return audio.samples === 0 ? [] : [{ start: 0, end: audio.samples / SAMPLE_RATE }];
-  const detector = await loadDetector(settings.kind);
-  const probs = await fileProbabilities(detector, audio, signal);
-  return speechRegions(probs, detector.windowSamples, settings, audio.samples);
+  signal?.throwIfAborted();
+  const { probs, windowSamples } = await cachedProbabilities(audio, settings.kind, signal);
+  return speechRegions(probs, windowSamples, settings, audio.samples);
 }
+
+/**
+ * A file's probabilities, computed once per decoded file (the `PcmAudio`
+ * object one request holds) and detector: the engine plans its utterances with
+ * them and the diarizer takes its regions from them, so a diarized request runs
+ * the VAD once. Held only while the request holds its audio (an hour is 450 kB);
+ * a failed or cancelled run is forgotten, so a retry computes afresh.
+ */
+function cachedProbabilities(audio: PcmAudio, kind: Exclude<VadSettings['kind'], 'off'>, signal: AbortSignal | undefined): Promise<FileProbabilities> {
+  let byKind = probabilityCache.get(audio);
+  if (byKind === undefined) probabilityCache.set(audio, (byKind = new Map()));
+  const cached = byKind.get(kind);
+  if (cached !== undefined) return cached;
+  const computed = loadDetector(kind).then(async (detector) => ({ probs: await fileProbabilities(detector, audio, signal), windowSamples: detector.windowSamples }));
+  byKind.set(kind, computed);
+  computed.catch(() => byKind.delete(kind));
+  return computed;
+}
+
+interface FileProbabilities {
+  probs: Float32Array;
+  windowSamples: number;
+}
+
+const probabilityCache = new WeakMap<PcmAudio, Map<string, Promise<FileProbabilities>>>();
 
 /**
  * The detector's probabilities over the whole file, read chunk by chunk into one
