@@ -21,6 +21,10 @@ export interface WhisperTranscribeOptions {
   temperature?: number;
   bestOf?: number;
   prompt?: string;
+  /** Times per token (whisper.cpp's `token_timestamps`). */
+  tokenTimestamps?: boolean;
+  /** Longest segment in characters; 1 gives one segment per token (`max_len`). */
+  maxLen?: number;
 }
 
 export interface WhisperContext {

@@ -3,8 +3,9 @@ import { createRequire } from 'node:module';
 import { utterances, type PcmAudio } from '../../audio/index.js';
 import { AppError } from '../../errors.js';
 import { GGML_MAGIC } from '../../models/index.js';
-import type { Engine, EngineCapabilities, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript } from '../types.js';
-import { loadWhisperBinding, type WhisperContext } from './binding.js';
+import type { Engine, EngineCapabilities, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
+import { loadWhisperBinding, type WhisperContext, type WhisperResult } from './binding.js';
+import { piecesToTranscript, UNSPACED_LANGUAGES } from './words.js';
 
 export interface WhisperEngineOptions {
   /** A ggml model file (`ggml-<size>.bin`). */
@@ -29,8 +30,8 @@ export const WHISPER_LANGUAGES = [
 
 export const WHISPER_CAPABILITIES: EngineCapabilities = {
   languages: WHISPER_LANGUAGES,
-  // The binding returns segment times only (no per-token times).
-  wordTimestamps: false,
+  // From whisper.cpp's token timestamps, for languages written with spaces (src/engines/whisper/words.ts).
+  wordTimestamps: true,
   streaming: false,
   native: true,
   defaultIsolation: 'process',
@@ -78,28 +79,36 @@ export class WhisperEngine implements Engine {
     let detected: string | undefined;
     const planned = await utterances(audio, options.vad, { maxSeconds: Math.min(30, this.options.utteranceMaxSeconds), signal: hooks.signal, onLog: hooks.onLog });
     if (planned.count > 0) hooks.onLog?.(`decoding ${planned.count} utterance(s) with ${this.options.threads} thread(s)`);
+    const words: Word[] = [];
     for await (const utt of planned) {
       const pcm = utt.pcm.buffer.slice(utt.pcm.byteOffset, utt.pcm.byteOffset + utt.pcm.byteLength) as ArrayBuffer;
-      const { promise } = context.transcribeData(pcm, {
-        language,
-        maxThreads: this.options.threads,
-        temperature: 0,
-        bestOf: this.options.bestOf,
-        ...(options.prompt === undefined ? {} : { prompt: options.prompt }),
-      });
-      const result = await promise;
+      const decode = (byWord: boolean): Promise<WhisperResult> =>
+        context.transcribeData(pcm, {
+          language,
+          maxThreads: this.options.threads,
+          temperature: 0,
+          bestOf: this.options.bestOf,
+          ...(options.prompt === undefined ? {} : { prompt: options.prompt }),
+          // One piece per token, with its time: the words' times (src/engines/whisper/words.ts).
+          ...(byWord ? { tokenTimestamps: true, maxLen: 1 } : {}),
+        }).promise;
+      const byWord = !UNSPACED_LANGUAGES.has(detected ?? language);
+      let result = await decode(byWord);
+      const parsed = byWord ? piecesToTranscript(result.segments, utt.start, utt.end) : undefined;
+      if (byWord && parsed === undefined) {
+        hooks.onLog?.(`utterance ${utt.index + 1}: a token split a character (language ${result.language ?? language}); decoded again without word times`);
+        result = await decode(false);
+      }
       detected ??= result.language;
-      let words = 0;
-      for (const s of result.segments) {
-        const text = s.text.trim();
-        if (text === '') continue;
-        words += text.split(/\s+/).length;
-        const segment: Segment = { start: round(utt.start + s.t0 / 1000), end: round(Math.min(utt.end, utt.start + s.t1 / 1000)), text };
+      const uttSegments = parsed?.segments ?? plainSegments(result, utt);
+      for (const segment of uttSegments) {
         segments.push(segment);
         hooks.onSegment?.(segment);
       }
+      if (parsed !== undefined) words.push(...parsed.words);
+      const count = uttSegments.reduce((n, s) => n + s.text.split(/\s+/).length, 0);
       hooks.onProgress?.({ fraction: utt.end / audio.durationSeconds, processedSeconds: utt.end, totalSeconds: audio.durationSeconds });
-      hooks.onLog?.(`utterance ${utt.index + 1}/${utt.count} (${utt.start.toFixed(1)}-${utt.end.toFixed(1)} s): ${words} words`);
+      hooks.onLog?.(`utterance ${utt.index + 1}/${utt.count} (${utt.start.toFixed(1)}-${utt.end.toFixed(1)} s): ${count} words`);
     }
     return {
       text: segments.map((s) => s.text).join(' '),
@@ -107,7 +116,7 @@ export class WhisperEngine implements Engine {
       duration_seconds: round(audio.durationSeconds),
       confidence: null,
       segments,
-      words: [],
+      words,
       speech_seconds: round(planned.speechSeconds),
     };
   }
@@ -117,6 +126,13 @@ export class WhisperEngine implements Engine {
     this.context = undefined;
     if (context !== undefined) await (await loadWhisperBinding()).release(context);
   }
+}
+
+/** whisper's own segments of one utterance, in file time (no word times). */
+function plainSegments(result: WhisperResult, utt: { start: number; end: number }): Segment[] {
+  return result.segments
+    .map((s) => ({ start: round(utt.start + s.t0 / 1000), end: round(Math.min(utt.end, utt.start + s.t1 / 1000)), text: s.text.trim() }))
+    .filter((s) => s.text !== '');
 }
 
 /** `en`, `en-US`, `EN` -> `en`; `auto` stays; anything whisper does not know is a 400. */
