@@ -16,20 +16,25 @@
  *   5. speaker-attributed WER on a conversation built from ../shared/corpus/dev
  *      (bench/lib/sa-wer.ts: clips of four speakers in turns), decoded by
  *      PocketSphinx with diarize through hark's pipeline (transcribeFile), in
- *      this process: a right word given to the wrong speaker is an error.
+ *      this process: a right word given to the wrong speaker is an error;
+ *   6. what `diarize` costs a request: dev clips decoded by the same engine three
+ *      ways, alternated clip by clip (the engine alone, as before diarization
+ *      existed; hark's pipeline with diarize=false; with diarize=true), CPU of
+ *      this process per audio second, and whether the transcripts are equal.
  * DER is bench/lib/der.ts (10 ms frames, best one-to-one speaker mapping per
  * file). Prints the figures next to the issue's targets; asserts nothing.
  *
  *   npm run bench:diarization
  */
 import { join } from 'node:path';
-import { decodeToPcm } from '../src/audio/index.js';
+import { decodeToPcm, type PcmAudio } from '../src/audio/index.js';
+import type { Engine } from '../src/engines/index.js';
 import { LOCAL_DIARIZER_DEFAULTS, LocalDiarizer } from '../src/diarization/local.js';
 import { transcribeFile } from '../src/transcription/pipeline.js';
 import { corpusDir, loadClips } from '../test/support/eval/index.js';
 import type { Diarization, SpeakerTurn } from '../src/diarization/types.js';
 import { loadConfig } from '../src/config/index.js';
-import { speechRegions, vadSettingsFromConfig, type SpeechRegion } from '../src/vad/index.js';
+import { speechRegions, vadSettingsFromConfig, type SpeechRegion, type VadSettings } from '../src/vad/index.js';
 import { runBench, startBench } from './lib/bench.js';
 import { makeTempDir } from './lib/cleanup.js';
 import { addDerScores, scoreDiarization, type DerOptions, type DerScore, type DerTotals } from './lib/der.js';
@@ -45,6 +50,11 @@ const TARGET_DER_NO_OVERLAP = 0.1;
 const TARGET_COUNT_RIGHT = 8;
 const TARGET_RTF = 0.05;
 const COLLAR_SECONDS = 0.25;
+/** diarize=false may differ from the engine alone by the run-to-run noise of CPU time, no more. */
+const TARGET_FALSE_RATIO = 1.02;
+/** Section 6's sample: every third dev clip (14 of 42), each decoded this many times per path. */
+const COST_CLIPS = 14;
+const COST_ROUNDS = 2;
 
 /** The three scorings the issue asks for. */
 const SCORINGS = {
@@ -246,7 +256,6 @@ async function main(): Promise<void> {
   const engine = await loadPocketsphinx(config.POCKETSPHINX_MODEL_DIR, config.UTTERANCE_MAX_SECONDS);
   const audio = await decodeToPcm(conversation.path, join(tmp, 'conversation.pcm'), { maxSeconds: 3600 });
   const said = await transcribeFile(engine, audio, { vad, diarize: {} });
-  await engine.unload();
   const sa = speakerAttributedWer(conversation, said);
   console.log(`${conversation.turns.length} turns of ${conversation.speakers} speakers (${conversation.turns.map((t) => t.speaker).join(' ')}), ${fixed(audio.durationSeconds, 1)} s, 0.4 s between turns`);
   console.log(
@@ -261,7 +270,20 @@ async function main(): Promise<void> {
     ),
   );
 
+  heading(`5. What diarize costs a request: ${COST_CLIPS} dev clips x ${COST_ROUNDS} rounds, the three paths alternated clip by clip, PocketSphinx in this process`);
+  const cost = await diarizeCost(engine, vad, tmp);
+  await engine.unload();
+  const base = cost.engineAlone;
+  console.log(
+    table(
+      [{ header: 'path', align: 'left' }, { header: 'CPU s' }, { header: 'CPU/audio' }, { header: 'vs engine alone' }, { header: 'same transcript' }],
+      Object.values(cost).map((p) => [p.label, fixed(p.cpuS, 2), fixed(p.cpuS / p.audioS, 4), fixed(p.cpuS / base.cpuS, 3), `${p.sameText}/${p.files}`]),
+    ),
+  );
+  console.log("diarize=false runs one more test than the engine alone (transcribeFile); diarize=true adds the diarizer (the VAD's probabilities are the engine pass's own)");
+
   heading('Against the targets');
+  const falseRatio = cost.diarizeFalse.cpuS / base.cpuS;
   const { full, noOverlap } = runs.localVad.totals;
   const beats = (a: SystemRun, b: SystemRun) => `${verdict(a.totals.full.der < b.totals.full.der && a.totals.noOverlap.der < b.totals.noOverlap.der)} (one speaker: ${fixed(b.totals.full.der, 3)} / ${fixed(b.totals.noOverlap.der, 3)})`;
   console.log(
@@ -272,6 +294,7 @@ async function main(): Promise<void> {
         ['DER overlap left out, VAD regions', fixed(noOverlap.der, 3), `<= ${TARGET_DER_NO_OVERLAP} ${verdict(noOverlap.der <= TARGET_DER_NO_OVERLAP)}`],
         ['speaker count right, VAD regions', `${runs.localVad.countRight}/${meetings.length}`, `>= ${TARGET_COUNT_RIGHT} ${verdict(runs.localVad.countRight >= TARGET_COUNT_RIGHT)}`],
         ['diarizer CPU/audio, one core (VAD beside it)', `${fixed(diarizerRtf, 4)} (${fixed(vadRtf, 4)})`, `<= ${TARGET_RTF} ${verdict(diarizerRtf <= TARGET_RTF)}`],
+        ['diarize=false CPU vs the engine alone', fixed(falseRatio, 3), `nothing more (<= ${TARGET_FALSE_RATIO} allowing for noise) ${verdict(falseRatio <= TARGET_FALSE_RATIO)}`],
         ['beats one speaker, VAD regions (full / overlap out)', `${fixed(full.der, 3)} / ${fixed(noOverlap.der, 3)}`, beats(runs.localVad, runs.oneVad)],
         ['beats one speaker, reference regions (full / overlap out)', `${fixed(runs.localRef.totals.full.der, 3)} / ${fixed(runs.localRef.totals.noOverlap.der, 3)}`, beats(runs.localRef, runs.oneRef)],
       ],
@@ -286,12 +309,55 @@ async function main(): Promise<void> {
     load_at_start: loadAtStart,
     load_at_end: loadAverage(),
     minutes,
-    settings: { vad, diarizer: LOCAL_DIARIZER_DEFAULTS, collar: COLLAR_SECONDS },
+    settings: { vad, diarizer: LOCAL_DIARIZER_DEFAULTS, collar: COLLAR_SECONDS, cost_clips: COST_CLIPS, cost_rounds: COST_ROUNDS },
     audio_seconds: audioSeconds,
     vad: { cpu_s: detector.cpuS, audio_seconds: detector.audioSeconds },
     runs: Object.fromEntries(Object.entries(runs).map(([k, r]) => [k, runJson(r, meetings)])),
     conversation: { turns: conversation.turns, speakers_found: said.speakers ?? 0, ...sa },
+    diarize_cost: cost,
   });
+}
+
+interface PathCost {
+  label: string;
+  cpuS: number;
+  audioS: number;
+  files: number;
+  /** Transcripts (text) equal to the engine alone's. */
+  sameText: number;
+}
+
+/**
+ * The same clips through the engine alone, transcribeFile with diarize=false
+ * and with diarize=true, alternated clip by clip and round by round so that load
+ * drifts hit all three alike.
+ */
+async function diarizeCost(engine: Engine, vad: VadSettings, tmp: string): Promise<Record<'engineAlone' | 'diarizeFalse' | 'diarizeTrue', PathCost>> {
+  const clips = loadClips('dev', corpusDir(process.env)).filter((_, i) => i % 3 === 0).slice(0, COST_CLIPS);
+  const audios = await Promise.all(clips.map((c, i) => decodeToPcm(c.path, join(tmp, `cost-${i}.pcm`), { maxSeconds: 3600 })));
+  const paths = {
+    engineAlone: { label: 'engine alone (before diarization)', run: (a: PcmAudio) => engine.transcribe(a, { vad }) },
+    diarizeFalse: { label: 'transcribeFile, diarize=false', run: (a: PcmAudio) => transcribeFile(engine, a, { vad }) },
+    diarizeTrue: { label: 'transcribeFile, diarize=true', run: (a: PcmAudio) => transcribeFile(engine, a, { vad, diarize: {} }) },
+  };
+  const out = Object.fromEntries(Object.entries(paths).map(([k, p]) => [k, { label: p.label, cpuS: 0, audioS: 0, files: 0, sameText: 0 }])) as Record<keyof typeof paths, PathCost>;
+  await paths.diarizeTrue.run(audios[0]!); // warm-up: code loaded, JIT warm, VAD session open
+  for (let round = 0; round < COST_ROUNDS; round++) {
+    for (const audio of audios) {
+      let reference: string | undefined;
+      for (const [key, path] of Object.entries(paths) as [keyof typeof paths, (typeof paths)[keyof typeof paths]][]) {
+        const cpu0 = cpuSeconds();
+        const { text } = await path.run(audio);
+        const p = out[key];
+        p.cpuS += cpuSeconds() - cpu0;
+        p.audioS += audio.durationSeconds;
+        p.files += 1;
+        reference ??= text;
+        if (text === reference) p.sameText += 1;
+      }
+    }
+  }
+  return out;
 }
 
 runBench('diarization', main);
