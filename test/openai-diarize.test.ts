@@ -1,5 +1,6 @@
-import { createReadStream, mkdtempSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { createReadStream, mkdtempSync, readFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -13,8 +14,10 @@ import { startTestServer, type TestServer } from './support/server.js';
 /**
  * Issue 21 on OpenAI's route: `response_format=diarized_json` answers OpenAI's
  * diarized shape and, with `stream=true`, its `transcript.text.segment` events,
- * read by the official client in both isolation modes; the reference-clip
- * fields hark cannot honour yet are refused; other formats are as they were.
+ * read by the official client in both isolation modes; `known_speaker_names[]`
+ * with `known_speaker_references[]` name the speakers whose voice a reference
+ * clip matches, and bad ones are refused before anything runs; other formats
+ * are as they were.
  */
 
 const first = clip('1089-134686-0000'); // speaker 1089
@@ -120,8 +123,6 @@ describe('response_format=diarized_json on /v1/audio/transcriptions', () => {
   it.each([
     [{ num_speakers: '0', response_format: 'diarized_json' }, 'INVALID_SPEAKER_COUNT', 'num_speakers'],
     [{ num_speakers: '2' }, 'INVALID_REQUEST', 'diarized_json'],
-    [{ 'known_speaker_names[]': 'agent', 'known_speaker_references[]': 'data:audio/wav;base64,AAAA', response_format: 'diarized_json' }, 'INVALID_REQUEST', 'known_speaker_names and known_speaker_references are not supported'],
-    [{ known_speaker_names: 'agent' }, 'INVALID_REQUEST', 'known_speaker_names is not supported'],
   ])('refuses %j with 400 %s, naming it, and leaves no file behind', async (fields, code, named) => {
     const res = await postAudio(`${server.url}/v1/audio/transcriptions`, first.path, { model: 'whisper-1', ...fields });
     expect(res.status).toBe(400);
@@ -129,22 +130,6 @@ describe('response_format=diarized_json on /v1/audio/transcriptions', () => {
     expect(body.error.code).toBe(code);
     expect(body.error.message).toContain(named);
     expect(await server.tempFiles()).toEqual([]);
-  });
-
-  it('the openai client\'s known_speaker_names and known_speaker_references raise its BadRequestError', async () => {
-    const err = await client.audio.transcriptions
-      .create({
-        file: createReadStream(first.path),
-        model: 'whisper-1',
-        response_format: 'diarized_json',
-        known_speaker_names: ['agent'],
-        known_speaker_references: ['data:audio/wav;base64,UklGRiQAAABXQVZF'],
-      })
-      .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
-    const e = err as InstanceType<typeof OpenAI.BadRequestError>;
-    expect(e.code).toBe('INVALID_REQUEST');
-    expect(e.message).toMatch(/known_speaker_names and known_speaker_references are not supported yet/);
   });
 
   it('without diarized_json nothing carries a speaker: json, verbose_json and the stream are as before', async () => {
@@ -164,5 +149,136 @@ describe('response_format=diarized_json on /v1/audio/transcriptions', () => {
     const types = new Set<string>();
     for await (const e of stream) types.add(e.type);
     expect(types).toEqual(new Set(['transcript.text.delta', 'transcript.text.done']));
+  });
+});
+
+/**
+ * Known speakers: a conversation of LibriSpeech reader 1089 (10.4 s) then the
+ * LibriVox reader sas01 (7.1 s), named from other clips of theirs, one sent as
+ * WAV and one as MP3, as data URLs (what OpenAI takes).
+ */
+describe('known_speaker_names[] and known_speaker_references[] on /v1/audio/transcriptions', () => {
+  const man = clip('1089-134686-0000');
+  const reader = clip('librivox-sas01-0870');
+  const pair = join(dir, 'pair.wav');
+  const pairJoin = man.durationSeconds;
+  const mp3 = join(dir, 'grace.mp3');
+  /** A 2-10 s clip of each voice, and of a reader who is not in the conversation. */
+  let refs: { ada: string; grace: string; stranger: string };
+  const dataUrl = (type: string, path: string): string => `data:${type};base64,${readFileSync(path).toString('base64')}`;
+
+  beforeAll(() => {
+    joinWavs([man.path, reader.path], pair);
+    execFileSync('ffmpeg', ['-v', 'error', '-i', clip('librivox-sas01-0920').path, '-c:a', 'libmp3lame', '-b:a', '64k', mp3]);
+    refs = {
+      ada: dataUrl('audio/wav', clip('1089-134686-0013').path),
+      grace: dataUrl('audio/mpeg', mp3),
+      stranger: dataUrl('audio/x-wav', clip('4077-13754-0009').path),
+    };
+  });
+
+  async function named(isolation: string, names: string[], references: string[]): Promise<TranscriptionDiarized> {
+    const t = await client.audio.transcriptions.create(
+      { file: createReadStream(pair), model: 'whisper-1', response_format: 'diarized_json', known_speaker_names: names, known_speaker_references: references },
+      { query: { isolation } },
+    );
+    return t as TranscriptionDiarized;
+  }
+
+  /** Seconds of segment time before or after the join, and the share of it given to `speaker`. */
+  function shareOf(segments: readonly Segment[], side: 'before' | 'after', speaker: string): number {
+    const seconds = (s: Segment) => (side === 'before' ? Math.max(0, Math.min(s.end, pairJoin) - s.start) : Math.max(0, s.end - Math.max(s.start, pairJoin)));
+    const total = segments.reduce((sum, s) => sum + seconds(s), 0);
+    return segments.filter((s) => s.speaker === speaker).reduce((sum, s) => sum + seconds(s), 0) / total;
+  }
+
+  it.each(['in-process', 'process'])('%s: the openai client\'s names land on the segments of the voices their clips match', async (isolation) => {
+    const plainPair = (await client.audio.transcriptions.create({ file: createReadStream(pair), model: 'whisper-1' })).text;
+    const t = await named(isolation, ['Ada', 'Grace'], [refs.ada, refs.grace]);
+    expect(t.text).toBe(plainPair);
+    expect(new Set(t.segments.map((s) => s.speaker))).toEqual(new Set(['Ada', 'Grace']));
+    expect(t.segments[0]!.speaker).toBe('Ada');
+    expect(shareOf(t.segments, 'before', 'Ada')).toBeGreaterThanOrEqual(0.8);
+    expect(shareOf(t.segments, 'after', 'Grace')).toBeGreaterThanOrEqual(0.8);
+    // The same names whatever order the pairs come in.
+    const swapped = await named(isolation, ['Grace', 'Ada'], [refs.grace, refs.ada]);
+    expect(swapped.segments).toEqual(t.segments);
+    expect(await server.tempFiles()).toEqual([]);
+  });
+
+  it('a reference of a reader who is not in the file names nothing: that voice keeps its letter', async () => {
+    const alone = await named('in-process', ['Stranger'], [refs.stranger]);
+    expect(alone.segments.map((s) => s.speaker)).toEqual((await named('in-process', [], [])).segments.map((s) => s.speaker));
+    expect(new Set(alone.segments.map((s) => s.speaker))).toEqual(new Set(['A', 'B']));
+    const beside = await named('in-process', ['Stranger', 'Grace'], [refs.stranger, refs.grace]);
+    expect(new Set(beside.segments.map((s) => s.speaker))).toEqual(new Set(['A', 'Grace']));
+    expect(shareOf(beside.segments, 'after', 'Grace')).toBeGreaterThanOrEqual(0.8);
+  });
+
+  it('hark\'s /transcriptions takes the same fields with diarize=true: SRT cues carry the names', async () => {
+    const form = new FormData();
+    form.append('file', new Blob([await readFile(pair)], { type: 'audio/wav' }), 'pair.wav');
+    for (const [k, v] of [['diarize', 'true'], ['response_format', 'srt'], ['known_speaker_names[]', 'Ada'], ['known_speaker_references[]', refs.ada]] as const) form.append(k, v);
+    const res = await fetch(`${server.url}/transcriptions`, { method: 'POST', body: form });
+    expect(res.status).toBe(200);
+    const srt = await res.text();
+    const speakers = [...srt.matchAll(/^\d{2}:\d{2}:\d{2},\d{3} --> .*\n(\w+): /gm)].map((m) => m[1]);
+    expect(speakers[0]).toBe('Ada');
+    expect(new Set(speakers)).toEqual(new Set(['Ada', 'B']));
+  });
+
+  /** Posts the short clip with these fields (a name may repeat), as diarized_json unless the fields say otherwise. */
+  async function post(fields: readonly (readonly [string, string])[]): Promise<Response> {
+    const form = new FormData();
+    form.append('model', 'whisper-1');
+    if (!fields.some(([k]) => k === 'response_format')) form.append('response_format', 'diarized_json');
+    for (const [k, v] of fields) form.append(k, v);
+    form.append('file', new Blob([await readFile(first.path)], { type: 'audio/wav' }), 'first.wav');
+    return fetch(`${server.url}/v1/audio/transcriptions`, { method: 'POST', body: form });
+  }
+
+  const names = (...n: string[]) => n.map((v) => ['known_speaker_names[]', v] as const);
+  const references = (...r: string[]) => r.map((v) => ['known_speaker_references[]', v] as const);
+  const wav = (id: string) => dataUrl('audio/wav', clip(id).path);
+
+  it.each([
+    ['a name without its reference', () => names('Ada'), 'INVALID_REQUEST', '1 known_speaker_names[] but 0 known_speaker_references[]'],
+    ['a reference without its name', () => references(refs.ada), 'INVALID_REQUEST', '0 known_speaker_names[] but 1'],
+    ['five speakers', () => [...names('a', 'b', 'c', 'd', 'e'), ...references(...Array<string>(5).fill('data:audio/wav;base64,AAAA'))], 'INVALID_REQUEST', 'more than 4 times'],
+    ['a reference over 4 MB', () => [...names('Ada'), ...references(`data:audio/wav;base64,${'A'.repeat(4 * 1024 * 1024)}`)], 'INVALID_REQUEST', 'longer than 4096 KB'],
+    ['names without diarized_json', () => [['response_format', 'json'] as const, ...names('Ada'), ...references(refs.ada)], 'INVALID_REQUEST', 'response_format=diarized_json'],
+    ['a name spelt with an index', () => [['known_speaker_names[0]', 'Ada'] as const, ...references(refs.ada)], 'INVALID_REQUEST', 'known_speaker_names[] (or known_speaker_names)'],
+    ['an empty name', () => [...names(' '), ...references(refs.ada)], 'INVALID_SPEAKER_NAME', 'known_speaker_names[0] is empty'],
+    ['a name on two lines', () => [...names('Ada\nLovelace'), ...references(refs.ada)], 'INVALID_SPEAKER_NAME', 'line break'],
+    ['a name of 65 characters', () => [...names('x'.repeat(65)), ...references(refs.ada)], 'INVALID_SPEAKER_NAME', 'longer than 64'],
+    ['a name given twice', () => [...names('Ada', 'Ada'), ...references(refs.ada, refs.grace)], 'INVALID_SPEAKER_NAME', 'known_speaker_names[1] is given twice'],
+    ['a bare letter for a name', () => [...names('B'), ...references(refs.ada)], 'INVALID_SPEAKER_NAME', 'bare letter'],
+    ['a URL that is not a data URL', () => [...names('Ada'), ...references('https://example.com/ada.wav')], 'INVALID_SPEAKER_REFERENCE', 'is not a data URL'],
+    ['a data URL of an image', () => [...names('Ada'), ...references('data:image/png;base64,iVBORw0KGgo=')], 'INVALID_SPEAKER_REFERENCE', 'data URL of "image/png", not of audio'],
+    ['a data URL that is not base64', () => [...names('Ada'), ...references('data:audio/wav,RIFF')], 'INVALID_SPEAKER_REFERENCE', 'not base64-encoded'],
+    ['base64 with foreign characters', () => [...names('Ada'), ...references('data:audio/wav;base64,UklG*RiQ=')], 'INVALID_SPEAKER_REFERENCE', 'not base64'],
+    ['bytes that are not audio', () => [...names('Ada'), ...references(`data:audio/wav;base64,${Buffer.from('not audio at all, just words '.repeat(40)).toString('base64')}`)], 'INVALID_SPEAKER_REFERENCE', 'not audio hark can decode'],
+    ['a clip of 1.1 s', () => [...names('Ada'), ...references(wav('cmu-cards-001'))], 'INVALID_SPEAKER_REFERENCE', 'known_speaker_references[0] lasts 1.10 s'],
+    ['a clip of 11.6 s after a good one', () => [...names('Ada', 'Bob'), ...references(refs.ada, wav('1089-134686-0012'))], 'INVALID_SPEAKER_REFERENCE', 'known_speaker_references[1] lasts longer than the 10 s'],
+  ])('refuses %s with 400 %s before anything runs, and leaves no file behind', async (_, fields, code, message) => {
+    const res = await post(fields());
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error).toMatchObject({ code, message: expect.stringContaining(message) });
+    expect(await server.tempFiles()).toEqual([]);
+  });
+
+  it('takes a clip of 1.96 s (within the 0.25 s slack on 2-10 s), and a type with parameters such as a browser\'s audio/webm;codecs=opus', async () => {
+    const res = await post([...names('Cards', 'Ada'), ...references(wav('cmu-cards-002'), refs.ada.replace('data:audio/wav;', 'data:audio/webm;codecs=opus;'))]);
+    expect(res.status).toBe(200);
+    expect(await server.tempFiles()).toEqual([]);
+  });
+
+  it('raises the openai client\'s BadRequestError with hark\'s code for a bad reference', async () => {
+    const err = await named('in-process', ['Ada'], ['data:audio/wav;base64,UklGRiQAAABXQVZF']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    const e = err as InstanceType<typeof OpenAI.BadRequestError>;
+    expect(e.code).toBe('INVALID_SPEAKER_REFERENCE');
+    expect(e.message).toMatch(/known_speaker_references\[0\] is not audio hark can decode/);
   });
 });

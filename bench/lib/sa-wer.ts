@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Transcript } from '../../src/engines/index.js';
 import { editDistance, normalizeWords, type Clip } from '../../test/support/eval/index.js';
 import { wavData, wavHeader } from '../../test/support/audio.js';
-import { maxAssignment } from './der.js';
+import { maxAssignment } from '../../src/diarization/assignment.js';
 
 const RATE = 16_000;
 /** Silence between turns: a quick exchange, shorter than the VAD's minimum silence. */

@@ -19,6 +19,17 @@ export interface DiarizeRequest {
   maxSpeakers?: number | undefined;
 }
 
+/**
+ * A speaker the caller can name from a reference clip (OpenAI's
+ * `known_speaker_names[]` with `known_speaker_references[]`): the clip already
+ * decoded to PCM on disk, so it crosses to a worker as a path, like the task's
+ * audio, and is removed with the upload.
+ */
+export interface KnownSpeaker {
+  name: string;
+  audio: PcmAudio;
+}
+
 /** The label of the `i`-th speaker (0-based) by first appearance: A..Z, then AA, AB, ... as spreadsheet columns. */
 export function speakerLetter(i: number): string {
   let s = '';

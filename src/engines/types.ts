@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { PcmAudio } from '../audio/index.js';
 import type { Config } from '../config/index.js';
-import type { DiarizeRequest } from '../diarization/types.js';
+import type { DiarizeRequest, KnownSpeaker } from '../diarization/types.js';
 import type { SpeechEvent, VadSettings } from '../vad/index.js';
 
 /** Where a transcription runs: inside the server, or in a supervised worker process. */
@@ -73,6 +73,12 @@ export interface TranscribeOptions {
    * runs (src/transcription/pipeline.ts). Absent: no diarization, no cost.
    */
   diarize?: DiarizeRequest | undefined;
+  /**
+   * With `diarize`: speakers to name from reference clips. A cluster whose voice
+   * matches one is labelled with its name (src/diarization/known-speakers.ts);
+   * the others keep their letters.
+   */
+  knownSpeakers?: KnownSpeaker[] | undefined;
   /**
    * `diarize`: who spoke when and nothing else: the engine is not run, the
    * transcript's segments are the speaker turns, with no text. Default: transcribe.

@@ -51,7 +51,7 @@ export async function transcribeUpload<T>(
   reply: FastifyReply,
   want: PlanRequest,
   engineField: 'engine' | 'model',
-  parse: (upload: Upload) => ParsedForm<T>,
+  parse: (upload: Upload) => ParsedForm<T> | Promise<ParsedForm<T>>,
   hooks: Omit<TranscribeHooks, 'signal'> = {},
 ): Promise<{ parsed: ParsedForm<T>; result: FileTranscription; upload: Upload }> {
   const keyId = request.apiKey?.id;
@@ -59,13 +59,14 @@ export async function transcribeUpload<T>(
   await deps.usage?.check(keyId);
   let plan: Plan = deps.service.preflight(want);
   let upload: Upload | undefined;
+  let parsed: ParsedForm<T> | undefined;
   try {
     const signal = clientGone(reply);
     upload = await receiveUpload(request, deps.temp, deps.config.MAX_FILE_SIZE_MB * 1e6, (fields) => {
       const named = fields[engineField];
       plan = deps.service.settle(plan, typeof named === 'string' ? named : undefined);
     });
-    const parsed = parse(upload);
+    parsed = await parse(upload);
     plan = deps.service.admit(deps.service.settle(plan, parsed.engine));
     request.log.info({ fileName: upload.fileName, bytes: upload.size, engine: plan.engine, isolation: plan.isolation }, 'transcription accepted');
     const result = await deps.service.transcribeFile(plan, {
@@ -83,13 +84,22 @@ export async function transcribeUpload<T>(
     return { parsed, result, upload };
   } finally {
     plan.release();
-    await deps.temp.remove(upload?.path);
+    // Known speakers' reference clips (decoded by `parse`) go with the upload.
+    await deps.temp.remove(upload?.path, ...(parsed?.options.knownSpeakers ?? []).map((k) => k.audio.path));
   }
 }
 
 /** Fastify route config flag: the route takes a multipart upload (for the OpenAPI document). */
 export interface UploadRouteConfig {
-  upload?: { fields: Record<string, { type: string; description: string; enum?: readonly string[] }> };
+  upload?: {
+    fields: Record<string, { type: string; description: string; enum?: readonly string[] }>;
+    /**
+     * Text fields that may be longer than the 64 KB every other field may be (a
+     * reference clip as a data URL), and how many values of each a request may
+     * send: the parser holds fields in memory, so both are bounded while it reads.
+     */
+    longFields?: Readonly<Record<string, { maxBytes: number; maxCount: number }>>;
+  };
   /** The 200 may also be Server-Sent Events (stream=true): what they are, for the OpenAPI document. */
   events?: string;
 }

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyContextConfig, FastifyRequest } from 'fastify';
 import type { ScratchDir } from '../os/index.js';
 import { AppError } from '../errors.js';
 import { uploadReceived } from './upload-limits.js';
@@ -89,6 +89,25 @@ function tooLarge(maxBytes: number, cause?: unknown): AppError {
   });
 }
 
+type LongFields = NonNullable<NonNullable<FastifyContextConfig['upload']>['longFields']>;
+
+/**
+ * Refuses a text field over its limit as soon as it is read: 64 KB, or what the
+ * route allows a long field (`upload.longFields`, under its name with or
+ * without `[]`), which may also come only so many times.
+ */
+function checkField(name: string, value: string, truncated: boolean, fields: Upload['fields'], longFields: LongFields): void {
+  const base = name.endsWith('[]') ? name.slice(0, -2) : name;
+  const long = longFields[name] ?? longFields[base] ?? longFields[`${base}[]`];
+  const maxBytes = long?.maxBytes ?? LIMITS.fieldSize;
+  if (truncated || Buffer.byteLength(value) > maxBytes) {
+    throw new AppError('INVALID_REQUEST', `form field "${name.slice(0, 64)}" is longer than ${maxBytes / 1024} KB`);
+  }
+  if (long === undefined) return;
+  const count = [base, `${base}[]`].reduce((n, k) => n + [fields[k] ?? []].flat().length, 0);
+  if (count > long.maxCount) throw new AppError('INVALID_REQUEST', `form field "${base}[]" was sent more than ${long.maxCount} times`);
+}
+
 /**
  * Streams the one audio file of a multipart request to a temp file, enforcing
  * the size limit while streaming (multipart's `fileSize` limit), and collects
@@ -115,18 +134,18 @@ async function receive(request: FastifyRequest, temp: ScratchDir, maxBytes: numb
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the audio as multipart/form-data with a "file" field');
   }
   checkBoundary(request.headers['content-type']);
+  const longFields = request.routeOptions.config.upload?.longFields ?? {};
+  const fieldSize = Math.max(LIMITS.fieldSize, ...Object.values(longFields).map((l) => l.maxBytes));
   const fields: Record<string, string | string[]> = {};
   let upload: Omit<Upload, 'fields'> | undefined;
   let pending: string | undefined;
   try {
-    for await (const part of request.parts({ limits: { ...LIMITS, fileSize: maxBytes }, fileHwm: PART_BUFFER_BYTES })) {
+    for await (const part of request.parts({ limits: { ...LIMITS, fieldSize, fileSize: maxBytes }, fileHwm: PART_BUFFER_BYTES })) {
       if (part.type === 'field') {
-        if (part.fieldnameTruncated || part.valueTruncated) {
-          throw new AppError('INVALID_REQUEST', `form field "${part.fieldname.slice(0, 64)}" is longer than ${LIMITS.fieldSize / 1024} KB`);
-        }
         const value = typeof part.value === 'string' ? part.value : String(part.value);
         const prev = fields[part.fieldname];
         fields[part.fieldname] = prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev]), value];
+        checkField(part.fieldname, value, part.fieldnameTruncated || part.valueTruncated, fields, longFields);
         continue;
       }
       if (!(FILE_FIELDS as readonly string[]).includes(part.fieldname)) {

@@ -15,6 +15,9 @@ import { streamFromWorkerSchemas, streamToWorkerSchemas, vadSettingsSchema } fro
 /** A request's diarization (src/diarization/types.ts DiarizeRequest), as a task carries it. */
 const speakerCount = z.number().int().min(1).max(MAX_SPEAKERS).optional();
 const diarizeRequestSchema = z.object({ numSpeakers: speakerCount, minSpeakers: speakerCount, maxSpeakers: speakerCount });
+/** Decoded PCM on disk (src/audio/decode.ts PcmAudio): the task's audio, and each known speaker's reference clip. */
+const pcmAudioSchema = z.object({ path: z.string(), samples: z.number().int().nonnegative(), durationSeconds: z.number().nonnegative() });
+const knownSpeakerSchema = z.object({ name: z.string(), audio: pcmAudioSchema });
 
 const serializedErrorSchema = z.object({
   code: z.enum(ERROR_CODES),
@@ -25,9 +28,10 @@ const serializedErrorSchema = z.object({
 export const taskMessageSchema = z.object({
   type: z.literal('task'),
   id: z.string(),
-  audio: z.object({ path: z.string(), samples: z.number().int().nonnegative(), durationSeconds: z.number().nonnegative() }),
+  audio: pcmAudioSchema,
   engine: z.enum(ENGINE_NAMES),
   options: z.object({ language: z.string().optional(), prompt: z.string().optional(), vad: vadSettingsSchema.optional(), diarize: diarizeRequestSchema.optional(),
+    knownSpeakers: z.array(knownSpeakerSchema).optional(),
     task: z.enum(['transcribe', 'diarize']).optional(),
   }),
 });

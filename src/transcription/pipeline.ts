@@ -1,4 +1,5 @@
 import type { PcmAudio } from '../audio/index.js';
+import { labelledTurns, nameKnownSpeakers } from '../diarization/known-speakers.js';
 import { LocalDiarizer } from '../diarization/local.js';
 import { attachSpeakers } from '../diarization/merge.js';
 import type { Diarization } from '../diarization/types.js';
@@ -14,8 +15,10 @@ const diarizer = new LocalDiarizer();
  * the VAD itself, src/audio/utterances.ts), then, only with `options.diarize`
  * and an engine that gave no speakers of its own, the diarizer over the VAD's
  * speech regions and the merge of its turns into the transcript. A stage not
- * asked for costs nothing. `task: 'diarize'` runs the diarizer alone: its turns
- * are the segments (no text).
+ * asked for costs nothing. With `options.knownSpeakers`, the speakers whose
+ * voice matches a reference clip are named after it (known-speakers.ts), an
+ * engine's own speakers too. `task: 'diarize'` runs the diarizer alone: its
+ * turns are the segments (no text).
  */
 export async function transcribeFile(engine: Engine, audio: PcmAudio, options: TranscribeOptions, hooks: TranscribeHooks = {}): Promise<Transcript> {
   if (options.task === 'diarize') {
@@ -25,9 +28,11 @@ export async function transcribeFile(engine: Engine, audio: PcmAudio, options: T
     return { text: '', language: 'und', duration_seconds: round(audio.durationSeconds), confidence: null, segments, words: [], speech_seconds: round(speech), speakers };
   }
   const transcript = await engine.transcribe(audio, options, hooks);
-  // An engine that labels speakers itself (Azure asked for diarization) keeps its labels.
-  if (options.diarize === undefined || transcript.speakers !== undefined) return transcript;
-  return attachSpeakers(transcript, await diarize(audio, options, hooks));
+  if (options.diarize === undefined) return transcript;
+  // An engine that labels speakers itself (Azure asked for diarization) keeps its labels; known speakers name them too.
+  if (transcript.speakers !== undefined) return nameKnownSpeakers(transcript, labelledTurns(transcript), audio, options, hooks);
+  const diarization = await diarize(audio, options, hooks);
+  return nameKnownSpeakers(attachSpeakers(transcript, diarization), diarization.turns, audio, options, hooks);
 }
 
 async function diarize(audio: PcmAudio, options: TranscribeOptions, hooks: TranscribeHooks): Promise<Diarization> {

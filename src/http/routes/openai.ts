@@ -8,6 +8,7 @@ import { errorBody, toAppError } from '../error-handler.js';
 import { ERROR_STATUS } from '../error-status.js';
 import { parseFields } from '../fields.js';
 import { diarizeFieldDocs, diarizeFieldsShape, diarizeRequest } from '../diarize-fields.js';
+import { knownSpeakerFieldDocs, knownSpeakerFieldsShape, knownSpeakerLongFields, knownSpeakersRequest, refuseIndexedKnownSpeakers } from '../known-speaker-fields.js';
 import { chunkingStrategy, requestVad } from '../vad-fields.js';
 import { errorResponses } from '../openapi.js';
 import { SseBody } from '../sse.js';
@@ -30,25 +31,8 @@ const fieldsSchema = z.object({
   num_speakers: diarizeFieldsShape.num_speakers,
   min_speakers: diarizeFieldsShape.min_speakers,
   max_speakers: diarizeFieldsShape.max_speakers,
+  ...knownSpeakerFieldsShape,
 });
-
-/**
- * OpenAI's fields that name speakers from reference clips. hark cannot match
- * voices to references yet, so they are refused rather than dropped with the
- * other fields the route does not know: an answer with letters where names
- * were asked for would look like a failed match.
- */
-const KNOWN_SPEAKER_FIELDS = ['known_speaker_names', 'known_speaker_references'] as const;
-
-function refuseKnownSpeakers(fields: Record<string, unknown>): void {
-  // However the client spelled the array: `name`, `name[]` (the openai client) or `name[0]`.
-  const sent = KNOWN_SPEAKER_FIELDS.filter((name) => Object.keys(fields).some((k) => k === name || k.startsWith(`${name}[`)));
-  if (sent.length === 0) return;
-  throw new AppError(
-    'INVALID_REQUEST',
-    `${sent.join(' and ')} ${sent.length > 1 ? 'are' : 'is'} not supported yet: with response_format=diarized_json hark labels speakers A, B, ... in order of first appearance`,
-  );
-}
 
 const openaiJsonSchema = z.object({ text: z.string(), usage: z.object({ type: z.literal('duration'), seconds: z.number() }) });
 
@@ -221,7 +205,9 @@ const uploadConfig: UploadRouteConfig = {
       num_speakers: { ...diarizeFieldDocs.num_speakers, description: 'hark extension: exactly this many speakers, with response_format=diarized_json.' },
       min_speakers: { ...diarizeFieldDocs.min_speakers, description: 'hark extension: at least this many speakers, with response_format=diarized_json.' },
       max_speakers: { ...diarizeFieldDocs.max_speakers, description: 'hark extension: at most this many speakers, with response_format=diarized_json.' },
+      ...knownSpeakerFieldDocs('response_format=diarized_json'),
     },
+    longFields: knownSpeakerLongFields,
   },
   events:
     'With stream=true, one `data:` line of JSON per event: `{"type":"transcript.text.delta","delta":"<segment text>"}` per decoded segment; ' +
@@ -262,8 +248,8 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
         reply,
         want,
         'model',
-        (upload) => {
-          refuseKnownSpeakers(upload.fields);
+        async (upload) => {
+          refuseIndexedKnownSpeakers(upload.fields);
           const f = parseFields(fieldsSchema, upload.fields);
           if (f.stream === 'true') {
             if (!STREAM_FORMATS.includes(f.response_format)) {
@@ -274,7 +260,9 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
           const chunking = chunkingStrategy(upload.fields, deps.config.VAD);
           // diarized_json is hark's diarize=true: the speaker counts are checked as on hark's routes, and refused without it.
           const diarize = diarizeRequest({ ...f, diarize: f.response_format === 'diarized_json' ? 'true' : 'false' });
-          return { ...f, engine: f.model, options: { language: f.language, prompt: f.prompt, vad: requestVad(deps.config, chunking ?? {}), diarize } };
+          // Last: the reference clips are decoded (into files parse's caller removes) only once all else is in order.
+          const knownSpeakers = await knownSpeakersRequest(f, diarize !== undefined, deps.temp);
+          return { ...f, engine: f.model, options: { language: f.language, prompt: f.prompt, vad: requestVad(deps.config, chunking ?? {}), diarize, knownSpeakers } };
         },
         {
           onStart: () => {

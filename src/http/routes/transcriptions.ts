@@ -7,6 +7,7 @@ import { ISOLATION_MODES, type Isolation } from '../../engines/index.js';
 import { CONTENT_TYPES, renderText, transcriptionResponseSchema, type TranscriptionResponse } from '../../transcription/index.js';
 import { parseFields } from '../fields.js';
 import { diarizeFieldDocs, diarizeFieldsShape, diarizeRequest } from '../diarize-fields.js';
+import { knownSpeakerFieldDocs, knownSpeakerFieldsShape, knownSpeakerLongFields, knownSpeakersRequest, refuseIndexedKnownSpeakers } from '../known-speaker-fields.js';
 import { requestVad, vadFieldDocs, vadFieldOverrides, vadFieldsShape } from '../vad-fields.js';
 import { earlyEngine, transcribeUpload, type UploadRouteConfig } from '../transcribe-handler.js';
 import type { AppDeps } from '../types.js';
@@ -19,6 +20,7 @@ const fieldsSchema = z.object({
   response_format: z.enum(HARK_FORMATS).default('json'),
   ...vadFieldsShape,
   ...diarizeFieldsShape,
+  ...knownSpeakerFieldsShape,
 });
 
 /** `?engine=`: the engine named before the body, so that admission and an unknown engine are decided before the upload. */
@@ -37,7 +39,9 @@ const uploadConfig: UploadRouteConfig = {
       response_format: { type: 'string', description: 'json (default), text, srt or vtt.', enum: HARK_FORMATS },
       ...vadFieldDocs,
       ...diarizeFieldDocs,
+      ...knownSpeakerFieldDocs('diarize=true'),
     },
+    longFields: knownSpeakerLongFields,
   },
 };
 
@@ -57,9 +61,12 @@ export const transcriptionRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, d
   const handler = (fixed: Isolation | undefined) => async (request: FastifyRequest, reply: FastifyReply) => {
     const query = request.query as { isolation?: Isolation };
     const want = { engine: earlyEngine(request, 'engine'), isolation: fixed ?? query.isolation };
-    const { parsed, result } = await transcribeUpload(deps, request, reply, want, 'engine', (upload) => {
+    const { parsed, result } = await transcribeUpload(deps, request, reply, want, 'engine', async (upload) => {
+      refuseIndexedKnownSpeakers(upload.fields);
       const f = parseFields(fieldsSchema, upload.fields);
-      return { format: f.response_format, engine: f.engine, options: { language: f.language, vad: requestVad(deps.config, vadFieldOverrides(f)), diarize: diarizeRequest(f) } };
+      const diarize = diarizeRequest(f);
+      const options = { language: f.language, vad: requestVad(deps.config, vadFieldOverrides(f)), diarize, knownSpeakers: await knownSpeakersRequest(f, diarize !== undefined, deps.temp) };
+      return { format: f.response_format, engine: f.engine, options };
     });
     const answer: TranscriptionResponse = {
       id: request.id,
