@@ -59,6 +59,8 @@ export interface Job {
   vad: VadSettings | null;
   /** What it asked of diarization (migration 009): `{}` for no count given; null when not asked. */
   diarize: DiarizeRequest | null;
+  /** Names given to its result's speakers after it completed (migration 010), label -> name; `{}`: none. */
+  speakerNames: Readonly<Record<string, string>>;
   engine: string;
   isolation: Isolation;
   attempts: number;

@@ -16,6 +16,7 @@ import { formatLogLine, type JobLogs } from './job-log.js';
 import { LogFollowers, type FollowEvent, type FollowOptions } from './log-follower.js';
 import { isTerminal, type Job, type JobOptions, type JobStatus, type Priority } from './model.js';
 import type { JobRunner } from './runner.js';
+import { checkSpeakerNames, speakerLabels } from './speaker-names.js';
 import { checkCallbackTarget, checkCallbackUrl } from './webhooks.js';
 
 /** What a submission is checked against: the engines and isolation modes this server runs. */
@@ -226,6 +227,22 @@ export class JobService {
     // Running here: kill its worker now. Elsewhere: its instance sees the status at its next heartbeat.
     if (!this.runner.abort(id)) await this.runner.afterRun(id);
     return after;
+  }
+
+  /**
+   * Names a completed job's speakers, replacing the names given before (`{}`
+   * clears them). The stored result keeps its labels; every download applies the
+   * names, so a rename can be changed or undone and never rewrites the transcript.
+   */
+  async setSpeakerNames(id: string, names: Readonly<Record<string, string>>): Promise<Job> {
+    const job = await this.get(id);
+    if (job.status !== 'completed' || job.result === null) throw new AppError('JOB_NOT_COMPLETED', `job ${id} is ${job.status}; its speakers can be named once it is completed`);
+    const labels = speakerLabels(job.result);
+    if (labels.length === 0) throw new AppError('NO_SPEAKERS', `job ${id}'s result has no speakers to name (submit it with diarize=true)`);
+    const checked = checkSpeakerNames(names, labels);
+    // Completed is final: only a delete in between can miss.
+    if (!(await this.store.setSpeakerNames(id, checked))) throw new AppError('JOB_NOT_FOUND', `no job ${id}`);
+    return { ...job, speakerNames: checked };
   }
 
   async remove(id: string): Promise<void> {

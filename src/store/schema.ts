@@ -41,6 +41,8 @@ export interface JobsTable {
   vad: string | null;
   /** Migration 009: JSON of the job's DiarizeRequest; null when it did not ask for diarization. */
   diarize: string | null;
+  /** Migration 010: JSON object of the names given to the result's speakers (label -> name); null: none. */
+  speaker_names: string | null;
 }
 
 export interface InstancesTable {

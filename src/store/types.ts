@@ -89,6 +89,8 @@ export interface JobStore {
   /** Cancels a queued job, or a running one (any run). Returns the job after, or undefined if unknown. */
   cancel(id: string, now: number): Promise<Job | undefined>;
   clearAudio(id: string): Promise<void>;
+  /** Replaces the names given to a completed job's speakers (`{}` clears them); false when no completed job has this id. */
+  setSpeakerNames(id: string, names: Readonly<Record<string, string>>): Promise<boolean>;
   /** Ended jobs (completed, failed, cancelled) that finished before `before`, for retention. */
   finishedBefore(before: number, limit: number): Promise<Job[]>;
   /** Deletes the job and its log lines. */

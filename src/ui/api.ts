@@ -86,7 +86,15 @@ export const api = {
     return request<{ jobs: JobView[]; next_cursor: string | null }>(`/api/v1/jobs?${q}`);
   },
   job: (id: string) => request<JobView>(`/api/v1/jobs/${encodeURIComponent(id)}`),
-  result: (id: string) => request<JobResult>(`/api/v1/jobs/${encodeURIComponent(id)}/result?format=json`),
+  /** With the speakers' labels as diarized: the page shows the names given to them itself, from the job's view. */
+  result: (id: string) => request<JobResult>(`/api/v1/jobs/${encodeURIComponent(id)}/result?format=json&speaker_names=false`),
+  /** Replaces the names given to a job's speakers (every download uses them); answers the job's view. */
+  nameSpeakers: (id: string, names: Record<string, string>) =>
+    request<JobView>(`/api/v1/jobs/${encodeURIComponent(id)}/speakers`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ names }),
+    }),
   cancel: (id: string) => request<JobView>(`/api/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' }),
 };
 
@@ -106,6 +114,8 @@ export interface UploadOptions {
   format: ResultFormat;
   /** Jobs only. */
   priority: Priority;
+  /** Label speakers (diarize=true), with an exact count or none to let the server estimate it. */
+  diarize: { numSpeakers: number | undefined } | undefined;
 }
 
 export type UploadAnswer =
@@ -134,6 +144,10 @@ export function upload(file: File, options: UploadOptions, onProgress: (sent: nu
     // The sync route takes the mode from the URL: admission is decided before the body is read.
     url = options.isolation === undefined ? '/transcriptions' : `/transcriptions?isolation=${options.isolation}`;
     form.append('response_format', options.format);
+  }
+  if (options.diarize !== undefined) {
+    form.append('diarize', 'true');
+    if (options.diarize.numSpeakers !== undefined) form.append('num_speakers', String(options.diarize.numSpeakers));
   }
   form.append('file', file, file.name);
   const done = new Promise<UploadAnswer>((resolve, reject) => {

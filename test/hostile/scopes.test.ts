@@ -132,6 +132,7 @@ describe('every route declares its scope', () => {
       'GET /api/v1/jobs': 'jobs',
       'GET /api/v1/jobs/:id': 'jobs',
       'GET /api/v1/jobs/:id/result': 'jobs',
+      'PUT /api/v1/jobs/:id/speakers': 'jobs',
       'POST /api/v1/jobs/:id/cancel': 'jobs',
       'DELETE /api/v1/jobs/:id': 'jobs',
       'GET /api/v1/jobs/:id/logs': 'jobs',

@@ -10,6 +10,7 @@ import { CONTENT_TYPES, renderText, transcriptionResponseSchema } from '../../tr
 import { parseFields } from '../fields.js';
 import { requestVad, vadFieldDocs, vadFieldOverrides, vadFieldsShape } from '../vad-fields.js';
 import { diarizeFieldDocs, diarizeFieldsShape, diarizeRequest } from '../diarize-fields.js';
+import { renameSpeakers } from '../../diarization/merge.js';
 import { errorResponses } from '../openapi.js';
 import type { UploadRouteConfig } from '../transcribe-handler.js';
 import { canSeeJob } from '../auth.js';
@@ -48,6 +49,9 @@ export const jobViewSchema = z.object({
     .object({ num_speakers: z.number().int().nullable(), min_speakers: z.number().int().nullable(), max_speakers: z.number().int().nullable() })
     .nullable()
     .describe('What the job asked of diarization (`diarize=true`, with the counts it gave; null for a count not given): every attempt runs with it. Null: no diarization.'),
+  speaker_names: z
+    .record(z.string(), z.string())
+    .describe('Names given to the result\'s speakers (label -> name, set with PUT /api/v1/jobs/{id}/speakers); every download of the result uses them. `{}`: none.'),
   links: z.record(z.string(), z.string()),
 });
 
@@ -86,6 +90,7 @@ export function jobView(j: Job, now = Date.now()): z.infer<typeof jobViewSchema>
       j.diarize === null
         ? null
         : { num_speakers: j.diarize.numSpeakers ?? null, min_speakers: j.diarize.minSpeakers ?? null, max_speakers: j.diarize.maxSpeakers ?? null },
+    speaker_names: { ...j.speakerNames },
     links: links(j.id),
   };
 }
@@ -218,8 +223,13 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
       schema: {
         tags: ['jobs'],
         summary: 'The transcript of a completed job (json, text, srt or vtt)',
+        description:
+          'Speakers carry the names given with PUT /api/v1/jobs/{id}/speakers, in every format (a label without a name keeps its letter); `speaker_names=false` answers the labels as diarized.',
         params: idParams,
-        querystring: z.object({ format: z.enum(HARK_FORMATS).default('json') }),
+        querystring: z.object({
+          format: z.enum(HARK_FORMATS).default('json'),
+          speaker_names: z.enum(['true', 'false']).default('true').describe('false: the speakers\' labels as diarized, without the names given to them.'),
+        }),
         response: { 200: z.union([transcriptionResponseSchema.omit({ pid: true, processing_ms: true }), z.string()]), ...errorResponses(404, 409) },
       },
       config: { scope: 'jobs' },
@@ -229,10 +239,26 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
       if (job.status !== 'completed' || job.result === null) {
         throw new AppError('JOB_NOT_COMPLETED', `job ${job.id} is ${job.status}${job.errorCode ? ` (${job.errorCode})` : ''}; a result exists once it is completed`);
       }
-      const format = request.query.format;
-      if (format !== 'json') return reply.type(CONTENT_TYPES[format]).send(renderText(format, job.result));
-      return { id: job.id, ...job.result, engine: job.engine as (typeof ENGINE_NAMES)[number], isolation: job.isolation };
+      const { format, speaker_names: named } = request.query;
+      const result = named === 'true' && Object.keys(job.speakerNames).length > 0 ? renameSpeakers(job.result, job.speakerNames) : job.result;
+      if (format !== 'json') return reply.type(CONTENT_TYPES[format]).send(renderText(format, result));
+      return { id: job.id, ...result, engine: job.engine as (typeof ENGINE_NAMES)[number], isolation: job.isolation };
     },
+  );
+
+  app.put(
+    '/api/v1/jobs/:id/speakers',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Name a completed job\'s speakers: `{"names": {"A": "Ann"}}` replaces the names given before (`{}` clears them); every download of its result uses them',
+        params: idParams,
+        body: z.object({ names: z.record(z.string(), z.string()) }),
+        response: { 200: jobViewSchema, ...errorResponses(400, 404, 409) },
+      },
+      config: { scope: 'jobs' },
+    },
+    async (request) => jobView(await jobs.setSpeakerNames(request.params.id, request.body.names)),
   );
 
   app.post(

@@ -38,6 +38,7 @@ export function toJob(r: JobRow): Job {
     options: JSON.parse(r.options) as Job['options'],
     vad: r.vad == null ? null : (JSON.parse(r.vad) as Job['vad']),
     diarize: r.diarize == null ? null : (JSON.parse(r.diarize) as Job['diarize']),
+    speakerNames: r.speaker_names == null ? {} : (JSON.parse(r.speaker_names) as Job['speakerNames']),
     engine: r.engine,
     isolation: r.isolation as Job['isolation'],
     attempts: r.attempts,

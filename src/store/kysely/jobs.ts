@@ -117,6 +117,16 @@ export class KyselyJobStore implements JobStore {
     await this.db.updateTable('transcription_jobs').set({ audio_path: null }).where('id', '=', id).execute();
   }
 
+  async setSpeakerNames(id: string, names: Readonly<Record<string, string>>): Promise<boolean> {
+    const res = await this.db
+      .updateTable('transcription_jobs')
+      .set({ speaker_names: Object.keys(names).length === 0 ? null : JSON.stringify(names) })
+      .where('id', '=', id)
+      .where('status', '=', 'completed')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
   async finishedBefore(before: number, limit: number): Promise<Job[]> {
     const rows = await this.db
       .selectFrom('transcription_jobs')

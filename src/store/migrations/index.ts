@@ -136,4 +136,11 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('transcription_jobs').addColumn('diarize', 'text').execute();
     },
   },
+  '010_job_speaker_names': {
+    async up(db: Kysely<unknown>) {
+      // Names a user gave a completed job's speakers (JSON object, label -> name), applied at every
+      // download; the stored result keeps the diarizer's labels, so a rename can be changed or undone.
+      await db.schema.alterTable('transcription_jobs').addColumn('speaker_names', 'text').execute();
+    },
+  },
 };

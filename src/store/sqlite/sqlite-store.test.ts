@@ -53,6 +53,8 @@ describe('SQLite migrations', () => {
     expect(jobs[0]?.vad).toBeNull();
     // 009: nor a diarization request (they asked for none).
     expect(jobs[0]?.diarize).toBeNull();
+    // 010: and no names for speakers.
+    expect(jobs[0]?.speakerNames).toEqual({});
     // 006: an Idempotency-Key from before keys still finds its job (as one sent without a key).
     expect((await store.jobs.findByIdempotencyKey(null, 'retry-1'))?.id).toBe('old-1');
     expect(jobs[0]?.idempotencyKey).toBe('retry-2');

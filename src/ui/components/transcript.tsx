@@ -1,5 +1,6 @@
 import type { JobResult } from '../api.js';
 import { span, stamp } from '../format.js';
+import { speakerColour, speakerLabels, speakerName } from '../speakers.js';
 
 interface Props {
   result: JobResult;
@@ -7,31 +8,49 @@ interface Props {
   onSeek?: ((seconds: number) => void) | undefined;
   /** The player's position, to mark the segment being heard. */
   position?: number | undefined;
+  /** Names given to the speakers (label -> name); a diarized transcript shows them at each change. */
+  names?: Readonly<Record<string, string>> | undefined;
+  /** Speakers whose segments are left out (the job page's filter). */
+  hidden?: ReadonlySet<string> | undefined;
 }
 
-/** Segments with their start times; text is rendered as text (Preact escapes it), never as HTML. */
-export function Transcript({ result, onSeek, position }: Props) {
-  const segments = result.segments.length > 0 ? result.segments : [{ start: 0, end: result.duration_seconds, text: result.text, confidence: result.confidence }];
+const NONE: Readonly<Record<string, string>> = {};
+
+/**
+ * Segments with their start times; text is rendered as text (Preact escapes it), never as HTML.
+ * Diarized, each segment carries its speaker's colour and the name heads every change of speaker.
+ */
+export function Transcript({ result, onSeek, position, names = NONE, hidden }: Props) {
+  const all = result.segments.length > 0 ? result.segments : [{ start: 0, end: result.duration_seconds, text: result.text, confidence: result.confidence, speaker: undefined }];
+  const labels = speakerLabels(result);
+  const segments = hidden === undefined || hidden.size === 0 ? all : all.filter((s) => s.speaker === undefined || !hidden.has(s.speaker));
   return (
     <div class="transcript">
       <p class="meta-line">
         {span(result.duration_seconds)} of audio · {result.words.length} words
+        {labels.length > 0 && <> · {labels.length === 1 ? '1 speaker' : `${labels.length} speakers`}</>}
         {result.confidence !== null && <> · confidence {Math.round(result.confidence * 100)} %</>} · {result.engine}, {result.isolation}
       </p>
       {result.text.trim() === '' ? (
         <p class="muted">No speech was recognised.</p>
+      ) : segments.length === 0 ? (
+        <p class="muted">None of the chosen speakers said anything.</p>
       ) : (
         <ol class="segments">
           {segments.map((s, i) => {
             const active = position !== undefined && position >= s.start && position < s.end;
+            const speaker = s.speaker;
+            const changed = speaker !== undefined && speaker !== segments[i - 1]?.speaker;
             const body = (
               <>
                 <span class="seg-time">{stamp(s.start)}</span>
                 <span class="seg-text">{s.text}</span>
               </>
             );
+            const classes = [active ? 'seg-active' : '', speaker === undefined ? '' : `seg-spoken ${speakerColour(speaker, labels)}`].filter(Boolean).join(' ');
             return (
-              <li key={i} class={active ? 'seg-active' : undefined}>
+              <li key={i} class={classes === '' ? undefined : classes}>
+                {changed && <p class="seg-speaker">{speakerName(speaker, names)}</p>}
                 {onSeek === undefined ? (
                   <div class="seg">{body}</div>
                 ) : (

@@ -3,10 +3,12 @@ import { announce } from '../announce.js';
 import { api, ApiError, jobUrls, TERMINAL_STATUSES, type JobResult, type JobView, type ResultFormat } from '../api.js';
 import { LogView } from '../components/log-view.js';
 import { ErrorNote, ProgressBar, StatusBadge } from '../components/status.js';
+import { SpeakerPanel } from '../components/speakers.js';
 import { Transcript } from '../components/transcript.js';
 import { between, bytes, clock, percent, span, when } from '../format.js';
 import { useNow, usePoll } from '../hooks.js';
 import { href } from '../router.js';
+import { speakerLabels } from '../speakers.js';
 
 const DOWNLOADS: { format: ResultFormat; ext: string; label: string }[] = [
   { format: 'text', ext: 'txt', label: 'Text' },
@@ -72,7 +74,16 @@ function StopButton({ job, onStopped }: { job: JobView; onStopped: () => void })
   );
 }
 
-function Facts({ job, fetchedAt }: { job: JobView; fetchedAt: number }) {
+/** What a job asked of diarization, in a few words ("2 asked", "2–4 asked", "estimated"). */
+function speakerAsk(d: NonNullable<JobView['diarize']>): string {
+  if (d.num_speakers !== null) return `${d.num_speakers} asked`;
+  if (d.min_speakers !== null && d.max_speakers !== null) return `${d.min_speakers}–${d.max_speakers} asked`;
+  if (d.min_speakers !== null) return `${d.min_speakers} or more asked`;
+  if (d.max_speakers !== null) return `up to ${d.max_speakers} asked`;
+  return 'estimated';
+}
+
+function Facts({ job, fetchedAt, speakersFound }: { job: JobView; fetchedAt: number; speakersFound: number | undefined }) {
   const now = useNow(1000);
   // Aged locally from the server's own figure, so the browser's clock does not matter.
   const heartbeat = job.heartbeat_age_seconds === null ? null : job.heartbeat_age_seconds + (now - fetchedAt) / 1000;
@@ -90,6 +101,7 @@ function Facts({ job, fetchedAt }: { job: JobView; fetchedAt: number }) {
     ['Finished', when(job.finished_at)],
     ['Run time', job.started_at === null ? '–' : span(between(job.started_at, job.finished_at))],
   ];
+  if (job.diarize !== null) facts.push(['Speakers', speakersFound === undefined ? speakerAsk(job.diarize) : `${speakersFound} found, ${speakerAsk(job.diarize)}`]);
   return (
     <dl class="facts">
       {facts.map(([k, v]) => (
@@ -138,6 +150,10 @@ export function JobPage({ id }: { id: string }) {
   const [result, setResult] = useState<JobResult>();
   const [resultError, setResultError] = useState<ApiError>();
   const [position, setPosition] = useState<number>();
+  /** Speakers left out of the transcript. */
+  const [hidden, setHidden] = useState<ReadonlySet<string>>(new Set());
+  /** The names just saved, until the next poll of the job brings them. */
+  const [savedNames, setSavedNames] = useState<Record<string, string>>();
   const audio = useRef<HTMLAudioElement | null>(null);
   const lastStatus = useRef<string | undefined>(undefined);
 
@@ -145,8 +161,14 @@ export function JobPage({ id }: { id: string }) {
     setFinished(false);
     setResult(undefined);
     setResultError(undefined);
+    setHidden(new Set());
+    setSavedNames(undefined);
     lastStatus.current = undefined;
   }, [id]);
+
+  // The server's names win once a poll brings a change (this tab's save, or another's).
+  const serverNames = JSON.stringify(job?.speaker_names ?? {});
+  useEffect(() => setSavedNames(undefined), [serverNames]);
 
   useEffect(() => {
     if (job === undefined) return;
@@ -177,6 +199,24 @@ export function JobPage({ id }: { id: string }) {
   }
 
   const active = !TERMINAL_STATUSES.includes(job.status);
+  const labels = result === undefined ? [] : speakerLabels(result);
+  const names = savedNames ?? job.speaker_names;
+  const rename = async (label: string, name: string | undefined) => {
+    const next = Object.fromEntries(Object.entries(names).filter(([l]) => l !== label));
+    if (name !== undefined) next[label] = name;
+    try {
+      setSavedNames((await api.nameSpeakers(job.id, next)).speaker_names);
+    } catch (err) {
+      throw new Error(err instanceof ApiError ? `${err.message} (${err.code})` : String(err));
+    }
+    announce(name === undefined ? 'Name removed' : `Renamed to ${name}`);
+    poll.refresh();
+  };
+  const toggle = (label: string) => {
+    const next = new Set(hidden);
+    if (!next.delete(label)) next.add(label);
+    setHidden(next);
+  };
   const seek = (t: number) => {
     const a = audio.current;
     if (a === null) return;
@@ -217,8 +257,22 @@ export function JobPage({ id }: { id: string }) {
         </div>
         {active && <ProgressBar value={job.status === 'running' ? job.progress : undefined} label="Job progress" />}
         {job.error !== null && <ErrorNote title={job.status === 'queued' ? `Last attempt ended: ${job.error.code}` : `${job.error.code}`} detail={job.error.message} />}
-        <Facts job={job} fetchedAt={fetchedAt} />
+        <Facts job={job} fetchedAt={fetchedAt} speakersFound={result === undefined ? undefined : (result.speakers ?? labels.length)} />
       </div>
+
+      {result !== undefined && labels.length > 0 && (
+        <SpeakerPanel
+          result={result}
+          labels={labels}
+          names={names}
+          hidden={hidden}
+          onToggle={toggle}
+          onShowAll={() => setHidden(new Set())}
+          onRename={rename}
+          onSeek={job.audio_available ? seek : undefined}
+          position={position}
+        />
+      )}
 
       <div class="job-grid">
         <div class="panel">
@@ -231,7 +285,7 @@ export function JobPage({ id }: { id: string }) {
           {job.status === 'completed' ? (
             result !== undefined ? (
               <>
-                <Transcript result={result} onSeek={job.audio_available ? seek : undefined} position={position} />
+                <Transcript result={result} onSeek={job.audio_available ? seek : undefined} position={position} names={names} hidden={hidden} />
                 <div class="downloads" role="group" aria-label="Download the transcript">
                   <span class="muted">Download:</span>
                   {DOWNLOADS.map((d) => (

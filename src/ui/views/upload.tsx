@@ -10,6 +10,8 @@ import { useUploadQueue, type Item } from '../upload-queue.js';
 
 const FORMAT_LABELS: Record<ResultFormat, string> = { json: 'JSON with segments', text: 'Plain text', srt: 'SRT subtitles', vtt: 'WebVTT subtitles' };
 const EXTENSIONS: Record<ResultFormat, string> = { json: 'json', text: 'txt', srt: 'srt', vtt: 'vtt' };
+/** The exact counts a request may ask for (num_speakers, 1-20). */
+const SPEAKER_COUNTS = Array.from({ length: 20 }, (_, i) => i + 1);
 
 function baseName(name: string): string {
   return name.replace(/\.[^.]+$/, '') || 'transcript';
@@ -100,6 +102,9 @@ export function UploadView() {
   const [isolation, setIsolation] = useState<Isolation | 'default'>('default');
   const [format, setFormat] = useState<ResultFormat>('json');
   const [priority, setPriority] = useState<Priority>('normal');
+  const [diarize, setDiarize] = useState(false);
+  /** 0: let the server estimate the count. */
+  const [numSpeakers, setNumSpeakers] = useState(0);
   const [dragging, setDragging] = useState(false);
   const [info, setInfo] = useState<SystemInfo>();
   const input = useRef<HTMLInputElement>(null);
@@ -108,7 +113,14 @@ export function UploadView() {
     api.system().then(setInfo, () => undefined);
   }, []);
 
-  const start = () => queue.start({ mode, isolation: isolation === 'default' ? undefined : isolation, format, priority });
+  const start = () =>
+    queue.start({
+      mode,
+      isolation: isolation === 'default' ? undefined : isolation,
+      format,
+      priority,
+      diarize: diarize ? { numSpeakers: numSpeakers === 0 ? undefined : numSpeakers } : undefined,
+    });
 
   const ready = items.filter((x) => x.state.phase === 'ready').length;
   const processOff = info !== undefined && !info.process_isolation_enabled;
@@ -221,6 +233,29 @@ export function UploadView() {
                 Worker process <span class="muted">{processOff ? '(off on this server)' : '(isolated)'}</span>
               </span>
             </label>
+          </fieldset>
+
+          <fieldset>
+            <legend>Speakers</legend>
+            <label class="choice">
+              <input type="checkbox" name="diarize" checked={diarize} onChange={(e) => setDiarize(e.currentTarget.checked)} />
+              <span>
+                Label speakers <span class="muted">(who spoke when)</span>
+              </span>
+            </label>
+            {diarize && (
+              <div class="field field-nested">
+                <label for="num-speakers">How many speakers</label>
+                <select id="num-speakers" value={numSpeakers} onChange={(e) => setNumSpeakers(Number(e.currentTarget.value))}>
+                  <option value={0}>Find out (up to 8)</option>
+                  {SPEAKER_COUNTS.map((n) => (
+                    <option key={n} value={n}>
+                      {n === 1 ? '1 speaker' : `${n} speakers`}
+                    </option>
+                  ))}
+                </select>
+              </div>
+            )}
           </fieldset>
 
           {mode === 'sync' ? (

@@ -106,6 +106,27 @@ export function describeJobStore(name: string, open: OpenStore): void {
       expect(await claim()).toMatchObject({ id: 'bounded', attempts: 2, diarize: { minSpeakers: 2, maxSpeakers: 4 } });
     });
 
+    it("keeps the names given to a completed job's speakers, replaced whole, and names no other job", async () => {
+      const { jobs, runs } = store();
+      await jobs.create(newJob({ id: 'done', diarize: {} }));
+      await jobs.create(newJob({ id: 'waiting', createdAt: Date.now() + 1000 }));
+      const run = (await claim())!;
+      expect(run.id).toBe('done');
+      expect(run.speakerNames).toEqual({});
+      // Not completed yet: nothing is stored.
+      expect(await jobs.setSpeakerNames('done', { A: 'Ann' })).toBe(false);
+      expect(await runs.complete({ id: 'done', runToken: run.runToken! }, transcript, Date.now())).toBe(true);
+      expect(await jobs.setSpeakerNames('done', { A: 'Ann', B: 'Bob Ó Briain' })).toBe(true);
+      expect((await jobs.get('done'))?.speakerNames).toEqual({ A: 'Ann', B: 'Bob Ó Briain' });
+      expect(await jobs.setSpeakerNames('done', { B: 'Bea' })).toBe(true);
+      expect((await jobs.list({ limit: 10 })).find((j) => j.id === 'done')?.speakerNames).toEqual({ B: 'Bea' });
+      expect(await jobs.setSpeakerNames('done', {})).toBe(true);
+      expect((await jobs.get('done'))?.speakerNames).toEqual({});
+      expect(await jobs.setSpeakerNames('waiting', { A: 'Ann' })).toBe(false);
+      expect((await jobs.get('waiting'))?.speakerNames).toEqual({});
+      expect(await jobs.setSpeakerNames('missing', { A: 'Ann' })).toBe(false);
+    });
+
     it('finds finished jobs for retention and deletes them', async () => {
       const { jobs, runs } = store();
       await jobs.create(newJob({ id: 'w', callbackUrl: 'http://127.0.0.1:1/hook' }));
