@@ -132,6 +132,9 @@ describe('diarize=true on jobs', () => {
     [{ diarize: 'true', max_speakers: '21' }, 'INVALID_SPEAKER_COUNT', 'max_speakers'],
     [{ diarize: 'true', min_speakers: '3', max_speakers: '2' }, 'INVALID_SPEAKER_COUNT', 'min_speakers'],
     [{ num_speakers: '2' }, 'INVALID_REQUEST', 'diarize=true'],
+    // Jobs take no reference clips: refused, never dropped (names come afterwards, PUT .../speakers).
+    [{ diarize: 'true', 'known_speaker_names[]': 'Ann', 'known_speaker_references[]': 'data:audio/wav;base64,UklGRg==' }, 'INVALID_REQUEST', 'PUT /api/v1/jobs/{id}/speakers'],
+    [{ diarize: 'true', known_speaker_names: 'Ann' }, 'INVALID_REQUEST', 'known_speaker_names'],
   ])('refuses %j at submit with 400 %s before anything is stored', async (fields, code, named) => {
     const jobsBefore = await jobCount();
     const foldersBefore = readdirSync(join(server.dataDir, 'jobs')).length;

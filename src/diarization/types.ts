@@ -37,6 +37,23 @@ export function speakerLetter(i: number): string {
   return s;
 }
 
+/** Characters in a speaker's name: room for "Dr. Jane Whitfield-Okafor (chair)", short enough for a subtitle's prefix. */
+export const MAX_SPEAKER_NAME_LENGTH = 64;
+
+/** Control characters and line or paragraph separators: any would break an SRT cue's line or a WebVTT voice. */
+const UNPRINTABLE = /[\p{Cc}\u2028\u2029]/u;
+
+/**
+ * What is wrong with a (trimmed) speaker name, for a caller's message, or
+ * undefined: the one rule for names stored on a job and names of reference clips.
+ */
+export function speakerNameProblem(name: string): string | undefined {
+  if (name === '') return 'is empty';
+  if ([...name].length > MAX_SPEAKER_NAME_LENGTH) return `is longer than ${MAX_SPEAKER_NAME_LENGTH} characters`;
+  if (UNPRINTABLE.test(name)) return 'holds a control character or a line break';
+  return undefined;
+}
+
 /** The most speakers a request may ask for or bound by (`num_speakers` and the bounds are 1..this). */
 export const MAX_SPEAKERS = 20;
 

@@ -1,14 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { decodeToPcm, type PcmAudio } from '../audio/index.js';
-import type { KnownSpeaker } from '../diarization/types.js';
+import { MAX_SPEAKER_NAME_LENGTH, speakerNameProblem, type KnownSpeaker } from '../diarization/types.js';
 import { AppError } from '../errors.js';
 import type { ScratchDir } from '../os/index.js';
 
 /** Known speakers one request may name: OpenAI's limit. */
 export const MAX_KNOWN_SPEAKERS = 4;
-/** Characters in a name: room for "Dr. Jane Whitfield-Okafor (chair)", short enough for a subtitle's prefix. */
-const MAX_NAME_LENGTH = 64;
 /** A reference clip's length, as OpenAI states it. */
 const REFERENCE_SECONDS = { min: 2, max: 10 } as const;
 /**
@@ -25,9 +23,6 @@ const REFERENCE_TOLERANCE_SECONDS = 0.25;
  */
 const MAX_REFERENCE_CHARS = 4 * 1024 * 1024;
 
-/** Control characters and line or paragraph separators: any would break an SRT cue's line or a WebVTT voice. */
-const UNPRINTABLE = /[\p{Cc}\u2028\u2029]/u;
-
 const list = z
   .union([z.string(), z.array(z.string())])
   .transform((v) => (Array.isArray(v) ? v : [v]))
@@ -43,7 +38,7 @@ export function knownSpeakerFieldDocs(diarizeWith: string) {
       type: 'string',
       description:
         `With ${diarizeWith}: a name for the speaker of the reference clip at the same place in known_speaker_references[] (up to ${MAX_KNOWN_SPEAKERS}, ` +
-        `1-${MAX_NAME_LENGTH} characters, no line breaks, unique, not a bare letter A-Z). A speaker whose voice matches no reference keeps its letter.`,
+        `1-${MAX_SPEAKER_NAME_LENGTH} characters, no line breaks, unique, not a bare letter A-Z). A speaker whose voice matches no reference keeps its letter.`,
     },
     'known_speaker_references[]': {
       type: 'string',
@@ -59,6 +54,16 @@ export function knownSpeakerFieldDocs(diarizeWith: string) {
  * which the field schema would drop: names asked for and letters given would
  * look like voices that matched nothing.
  */
+/**
+ * Refuses the known-speaker fields on a route that cannot take them (jobs: a
+ * reference clip would have to be stored with the job for every retry), however
+ * they are spelt, rather than dropping them with the fields the route does not know.
+ */
+export function refuseKnownSpeakers(fields: Readonly<Record<string, unknown>>, why: string): void {
+  const sent = Object.keys(fields).find((k) => /^known_speaker_(?:names|references)(?:\[.*\])?$/.test(k));
+  if (sent !== undefined) throw new AppError('INVALID_REQUEST', `${sent} is not taken here: ${why}`);
+}
+
 export function refuseIndexedKnownSpeakers(fields: Readonly<Record<string, unknown>>): void {
   const indexed = Object.keys(fields).find((k) => /^known_speaker_(?:names|references)\[.+\]$/.test(k));
   if (indexed === undefined) return;
@@ -113,17 +118,12 @@ function checkNames(names: readonly string[]): string[] {
   const trimmed = names.map((n) => n.trim());
   trimmed.forEach((name, i) => {
     const problem =
-      name === ''
-        ? 'is empty'
-        : [...name].length > MAX_NAME_LENGTH
-          ? `is longer than ${MAX_NAME_LENGTH} characters`
-          : UNPRINTABLE.test(name)
-            ? 'holds a control character or a line break'
-            : /^[A-Z]$/.test(name)
-              ? 'is a bare letter, as speakers no reference matches are labelled'
-              : trimmed.indexOf(name) < i
-                ? `is given twice (also known_speaker_names[${trimmed.indexOf(name)}])`
-                : undefined;
+      speakerNameProblem(name) ??
+      (/^[A-Z]$/.test(name)
+        ? 'is a bare letter, as speakers no reference matches are labelled'
+        : trimmed.indexOf(name) < i
+          ? `is given twice (also known_speaker_names[${trimmed.indexOf(name)}])`
+          : undefined);
     if (problem !== undefined) throw new AppError('INVALID_SPEAKER_NAME', `known_speaker_names[${i}] ${problem}`, { details: { index: i } });
   });
   return trimmed;

@@ -1,13 +1,9 @@
 import type { Transcript } from '../engines/index.js';
+import { speakerNameProblem } from '../diarization/types.js';
 import { AppError } from '../errors.js';
 
 /** Names one job may carry: well past the 20 speakers a diarizer is asked for, with room for an engine's own labels. */
 export const MAX_SPEAKER_NAMES = 64;
-/** Characters in one name: room for "Dr. Jane Whitfield-Okafor (chair)", short enough for a subtitle's prefix. */
-export const MAX_SPEAKER_NAME_LENGTH = 64;
-
-/** Control characters and line or paragraph separators: any would break an SRT cue's line or a WebVTT voice. */
-const UNPRINTABLE = /[\p{Cc}\u2028\u2029]/u;
 
 /** The speaker labels of a transcript, in order of first appearance (none without diarization). */
 export function speakerLabels(t: Transcript): string[] {
@@ -36,16 +32,9 @@ export function checkSpeakerNames(names: Readonly<Record<string, string>>, label
         throw new AppError('UNKNOWN_SPEAKER', `the result has no speaker ${JSON.stringify(label)}; its speakers are ${have}`, { details: { speaker: label } });
       }
       const name = raw.trim();
-      const problem = nameProblem(name);
+      const problem = speakerNameProblem(name);
       if (problem !== undefined) throw new AppError('INVALID_SPEAKER_NAME', `the name for speaker ${JSON.stringify(label)} ${problem}`, { details: { speaker: label } });
       return [label, name];
     }),
   );
-}
-
-function nameProblem(name: string): string | undefined {
-  if (name === '') return 'is empty';
-  if ([...name].length > MAX_SPEAKER_NAME_LENGTH) return `is longer than ${MAX_SPEAKER_NAME_LENGTH} characters`;
-  if (UNPRINTABLE.test(name)) return 'holds a control character or a line break';
-  return undefined;
 }

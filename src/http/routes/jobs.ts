@@ -10,6 +10,7 @@ import { CONTENT_TYPES, renderText, transcriptionResponseSchema } from '../../tr
 import { parseFields } from '../fields.js';
 import { requestVad, vadFieldDocs, vadFieldOverrides, vadFieldsShape } from '../vad-fields.js';
 import { diarizeFieldDocs, diarizeFieldsShape, diarizeRequest } from '../diarize-fields.js';
+import { refuseKnownSpeakers } from '../known-speaker-fields.js';
 import { renameSpeakers } from '../../diarization/merge.js';
 import { errorResponses } from '../openapi.js';
 import type { UploadRouteConfig } from '../transcribe-handler.js';
@@ -149,6 +150,7 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
     const upload = await receiveUpload(request, deps.temp, deps.config.MAX_FILE_SIZE_MB * 1e6);
     let submitted;
     try {
+      refuseKnownSpeakers(upload.fields, 'jobs do not take reference clips; name the speakers afterwards with PUT /api/v1/jobs/{id}/speakers');
       const f = parseFields(submitFields, upload.fields);
       submitted = await jobs.submit({
         uploadPath: upload.path,
