@@ -7,3 +7,4 @@ export { utterances, encodeWav, type Utterance, type UtteranceOptions } from './
 export { StreamDecoder, STREAM_ENCODINGS, parseStreamEncoding, type StreamEncoding } from './stream-decoder.js';
 export { Endpointer, type EndpointEvent, type EndpointerOptions } from './endpointer.js';
 export { VadEndpointer, energyLiveEndpointer, type LiveEndpointer, type LiveEndpointEvent, type VadEndpointerOptions, type VadParts } from './vad-endpointer.js';
+export { PcmResampler } from './resample.js';

@@ -21,6 +21,7 @@ import { diarizationRoutes } from './routes/diarization.js';
 import { openaiRoutes } from './routes/openai.js';
 import { sessionRoutes } from './routes/session.js';
 import { streamRoutes } from './routes/stream.js';
+import { realtimeRoutes } from './routes/realtime.js';
 import { serverInfoRoutes } from './routes/server-info.js';
 import { transcriptionRoutes } from './routes/transcriptions.js';
 import { uiRoutes } from './routes/ui.js';
@@ -126,6 +127,7 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
   if (serving) await app.register(openaiRoutes, deps);
   if (serving) await app.register(diarizationRoutes, deps);
   if (serving) await app.register(streamRoutes(deps.metrics?.streams), deps);
+  if (serving) await app.register(realtimeRoutes(deps.metrics?.streams), deps);
   await app.register(capacityRoutes, deps);
   if (serving) await app.register(jobRoutes, deps);
   if (deps.config.ENABLE_DEBUG_ENDPOINTS ?? isLoopback(deps.config.HOST)) await app.register(debugRoutes, deps);

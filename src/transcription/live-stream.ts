@@ -20,6 +20,8 @@ export interface LiveStreamSettings {
   encoding: StreamEncoding;
   sampleRate: number;
   language?: string | undefined;
+  /** Text to guide the engine (engines that take one: whisper, upstream). */
+  prompt?: string | undefined;
   /** The stream's VAD; absent: the server's (VAD_*). */
   vad?: VadSettings | undefined;
   /** The pause that ends an utterance; absent: STREAM_SILENCE_SECONDS. */
@@ -200,6 +202,7 @@ export class LiveStream {
         plan,
         {
           language: settings.language,
+          prompt: settings.prompt,
           silenceSeconds: settings.silenceSeconds ?? config.STREAM_SILENCE_SECONDS,
           utteranceMaxSeconds: config.UTTERANCE_MAX_SECONDS,
           vad: settings.vad ?? vadSettingsFromConfig(config),

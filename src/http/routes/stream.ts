@@ -19,7 +19,7 @@ const streamQuery = z.object({ isolation: z.enum(ISOLATION_MODES).optional() });
 type StreamQuery = z.infer<typeof streamQuery>;
 
 /** Whose KEY_MAX_STREAMS share a stream takes: its key, or without keys its client address (when the setting is on). */
-function streamOwner(request: FastifyRequest, config: Config): StreamOwner | undefined {
+export function streamOwner(request: FastifyRequest, config: Config): StreamOwner | undefined {
   if (request.apiKey !== undefined) return { kind: 'key', id: request.apiKey.id };
   return config.KEY_MAX_STREAMS > 0 ? { kind: 'address', id: request.ip } : undefined;
 }
