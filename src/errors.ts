@@ -67,6 +67,7 @@ export const ERROR_CODES = [
   'UPSTREAM_ERROR',
   // Engine and internals
   'UNSUPPORTED_LANGUAGE',
+  'TRANSLATION_UNSUPPORTED',
   'ENGINE_ERROR',
   'INTERNAL_ERROR',
 ] as const;

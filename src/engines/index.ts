@@ -10,3 +10,4 @@ export {
 } from './registry.js';
 export { loadAddon } from './pocketsphinx/index.js';
 export { openEngineStream, bufferedStream } from './stream.js';
+export { checkTranslation } from './translation.js';

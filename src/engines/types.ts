@@ -56,6 +56,12 @@ export interface EngineCapabilities {
   streaming: boolean;
   /** Runs native code in the calling process (and so may leak what no GC sees). */
   native: boolean;
+  /**
+   * Turns speech in other languages into English text (`task: 'translate'`).
+   * An engine without it answers English audio with its transcript and refuses
+   * a translation asked from another language (src/engines/translation.ts).
+   */
+  translates: boolean;
   defaultIsolation: Isolation;
 }
 
@@ -80,10 +86,12 @@ export interface TranscribeOptions {
    */
   knownSpeakers?: KnownSpeaker[] | undefined;
   /**
-   * `diarize`: who spoke when and nothing else: the engine is not run, the
-   * transcript's segments are the speaker turns, with no text. Default: transcribe.
+   * `translate`: English text whatever language is spoken (OpenAI's
+   * translations), from engines that translate; `diarize`: who spoke when and
+   * nothing else: the engine is not run, the transcript's segments are the
+   * speaker turns, with no text. Default: transcribe.
    */
-  task?: 'transcribe' | 'diarize' | undefined;
+  task?: 'transcribe' | 'translate' | 'diarize' | undefined;
 }
 
 export interface TranscriptionProgress {

@@ -38,6 +38,8 @@ export function isTerminal(status: JobStatus): boolean {
 export interface JobOptions {
   language?: string | undefined;
   response_format?: string | undefined;
+  /** `translate`: English text whatever is spoken (kept in the options' JSON, so no migration); absent: transcribe. */
+  task?: 'translate' | undefined;
 }
 
 export type WebhookStatus = 'pending' | 'delivered' | 'failed';

@@ -5,7 +5,7 @@ import { probeAudio, sniffAudio, tooLong } from '../audio/index.js';
 import type { UsageMeter } from '../auth/usage.js';
 import type { Config } from '../config/index.js';
 import type { DiarizeRequest } from '../diarization/types.js';
-import type { EngineName, Isolation } from '../engines/index.js';
+import { checkTranslation, engineCapabilities, type EngineName, type Isolation } from '../engines/index.js';
 import { AppError } from '../errors.js';
 import { parseOutboundAllow, type OutboundAllow } from '../net/index.js';
 import type { Logger } from '../logger.js';
@@ -294,6 +294,7 @@ export class JobService {
   private async checkSubmission(req: SubmitRequest): Promise<{ engine: EngineName; isolation: Isolation; callbackUrl: string | undefined }> {
     // No place in line is taken: the job waits in the store, and the runner plans when it claims it.
     const { engine, isolation } = this.engines.resolve({ engine: req.engine, isolation: req.isolation });
+    checkTranslation(engine, engineCapabilities(engine), req.options);
     const callbackUrl = req.callbackUrl === undefined ? undefined : await checkCallbackTarget(checkCallbackUrl(req.callbackUrl), this.outboundAllow, req.logger);
     return { engine, isolation, callbackUrl };
   }

@@ -32,7 +32,7 @@ export const taskMessageSchema = z.object({
   engine: z.enum(ENGINE_NAMES),
   options: z.object({ language: z.string().optional(), prompt: z.string().optional(), vad: vadSettingsSchema.optional(), diarize: diarizeRequestSchema.optional(),
     knownSpeakers: z.array(knownSpeakerSchema).optional(),
-    task: z.enum(['transcribe', 'diarize']).optional(),
+    task: z.enum(['transcribe', 'translate', 'diarize']).optional(),
   }),
 });
 

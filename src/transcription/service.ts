@@ -2,6 +2,7 @@ import type { Config } from '../config/index.js';
 import { decodeToPcm } from '../audio/index.js';
 import { type ScratchDir } from '../os/index.js';
 import {
+  checkTranslation,
   engineCapabilities,
   engineNotReady,
   resolveModel,
@@ -294,6 +295,7 @@ export class TranscriptionService {
     if (!plan.placed) throw new Error('transcribeFile needs a plan with its place in line (TranscriptionService.admit)');
     const started = performance.now();
     const { engine, isolation } = plan;
+    checkTranslation(engine, engineCapabilities(engine), req.options);
     const lane = this.lane(isolation);
     const pcmPath = this.scratch.file('.pcm');
     let audioSeconds: number | undefined;

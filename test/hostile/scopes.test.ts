@@ -126,6 +126,7 @@ describe('every route declares its scope', () => {
       'POST /v1/audio/diarization': 'transcribe',
       'GET /v1/audio/stream': 'transcribe',
       'GET /v1/realtime': 'transcribe',
+      'POST /v1/audio/translations': 'transcribe',
       'GET /v1/models': 'transcribe',
       'GET /v1/models/:model': 'transcribe',
       'POST /api/v1/jobs': 'jobs',

@@ -31,6 +31,8 @@ export type FakeMode = (typeof FAKE_MODES)[number];
 /** One request as the fake understood it. */
 export interface FakeRequest {
   mode: FakeMode;
+  /** Which of OpenAI's audio endpoints was called. */
+  endpoint: 'transcriptions' | 'translations';
   authorization: string | undefined;
   model: string;
   responseFormat: string;
@@ -70,8 +72,9 @@ export async function startFakeUpstream(options: { model: string }): Promise<Fak
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const match = /^\/([\w-]+)\/v1\/audio\/transcriptions$/.exec(req.url ?? '');
+    const match = /^\/([\w-]+)\/v1\/audio\/(transcriptions|translations)$/.exec(req.url ?? '');
     const mode = match?.[1] as FakeMode | undefined;
+    const endpoint = match?.[2] as FakeRequest['endpoint'];
     if (req.method !== 'POST' || mode === undefined || !(FAKE_MODES as readonly string[]).includes(mode)) {
       return send(res, 404, { error: { message: `no route ${req.method} ${req.url}`, type: 'invalid_request_error' } });
     }
@@ -105,15 +108,18 @@ export async function startFakeUpstream(options: { model: string }): Promise<Fak
     const granularities = form.getAll('timestamp_granularities[]').map(String);
     if (granularities.some((g) => g !== 'word' && g !== 'segment')) wrong.push(`timestamp_granularities ${granularities.join(',')}`);
     if (granularities.length > 0 && responseFormat !== 'verbose_json') wrong.push('timestamp_granularities without verbose_json');
+    // OpenAI's translations take no language (the output is English) and no timestamp granularities.
+    if (endpoint === 'translations' && (field('language') !== undefined || granularities.length > 0)) wrong.push('language or timestamp_granularities sent to translations');
+    if (endpoint === 'translations' && responseFormat === 'diarized_json') wrong.push('diarized_json sent to translations');
     const authorization = req.headers.authorization;
-    requests.push({ mode, authorization, model, responseFormat, granularities, language: field('language'), prompt: field('prompt'), chunkingStrategy: field('chunking_strategy'), fileName, seconds });
+    requests.push({ mode, endpoint, authorization, model, responseFormat, granularities, language: field('language'), prompt: field('prompt'), chunkingStrategy: field('chunking_strategy'), fileName, seconds });
     if (wrong.length > 0) {
       problems.push(...wrong);
       return send(res, 400, { error: { message: `fake: ${wrong.join('; ')}`, type: 'invalid_request_error', param: null, code: null } });
     }
     const n = requests.filter((r) => r.mode === mode).length;
     const verbose = responseFormat === 'verbose_json';
-    const text = `utterance ${n}`;
+    const text = endpoint === 'translations' ? `translated utterance ${n}` : `utterance ${n}`;
     switch (mode) {
       case 'ok':
         if (responseFormat === 'diarized_json') return send(res, 200, diarizedAnswer(seconds));

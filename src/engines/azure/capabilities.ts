@@ -7,6 +7,7 @@ export const AZURE_CAPABILITIES: EngineCapabilities = {
   wordTimestamps: true,
   streaming: false,
   native: false,
+  translates: false,
   // Only HTTP: nothing here can crash or leak the way native code can.
   defaultIsolation: 'in-process',
 };

@@ -37,6 +37,7 @@ export const POCKETSPHINX_CAPABILITIES: EngineCapabilities = {
   wordTimestamps: true,
   streaming: true,
   native: true,
+  translates: false,
   defaultIsolation: 'process',
 };
 

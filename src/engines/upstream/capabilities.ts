@@ -7,5 +7,6 @@ export const UPSTREAM_CAPABILITIES: EngineCapabilities = {
   wordTimestamps: true,
   streaming: false,
   native: false,
+  translates: true,
   defaultIsolation: 'in-process',
 };

@@ -1,4 +1,4 @@
-import OpenAI, { toFile } from 'openai';
+import OpenAI, { toFile, type Uploadable } from 'openai';
 import { UPSTREAM_CAPABILITIES } from './capabilities.js';
 import { VERSION } from 'openai/version';
 import type { Agent } from 'undici';
@@ -49,7 +49,7 @@ const CONTEXT_CHARS = 1000;
 /** Longest file sent whole for diarized_json: its WAV stays under OpenAI's 25 MB upload limit. */
 const DIARIZE_MAX_SECONDS = 780;
 
-type Fields = { language: string | undefined; prompt: string | undefined };
+type Fields = { language: string | undefined; prompt: string | undefined; task: TranscribeOptions['task'] };
 
 /**
  * Any server with OpenAI's `POST /v1/audio/transcriptions` (OpenAI, speaches,
@@ -109,7 +109,7 @@ export class UpstreamEngine implements Engine {
     const words: Word[] = [];
     let language: string | undefined;
     let previous: string | undefined;
-    if (options.diarize !== undefined && this.options.diarize) {
+    if (options.diarize !== undefined && this.options.diarize && options.task !== 'translate') {
       const diarized = await this.diarized(client, ctx, audio, options.language, hooks);
       if (diarized !== undefined) return diarized;
     }
@@ -123,7 +123,7 @@ export class UpstreamEngine implements Engine {
       // Without a prompt of its own, each request gets the text before it, so names and
       // spelling carry across cuts as they would in one long request.
       const prompt = own ?? lastChars(previous, CONTEXT_CHARS);
-      const { answer, verbose } = await this.request(client, ctx, utt, { language: options.language, prompt }, hooks);
+      const { answer, verbose } = await this.request(client, ctx, utt, { language: options.language, prompt, task: options.task }, hooks);
       const placed = placeAnswer(answer, utt);
       if (placed.text !== '') {
         texts.push(placed.text);
@@ -172,11 +172,7 @@ export class UpstreamEngine implements Engine {
     const { signal } = hooks;
     if (!this.plainJson) {
       try {
-        const body = await client.audio.transcriptions.create(
-          { file, model: this.options.model, response_format: 'verbose_json', timestamp_granularities: ['word', 'segment'], ...fields },
-          { signal },
-        );
-        return { answer: this.answerOf(body, ctx), verbose: true };
+        return { answer: this.answerOf(await this.send(client, file, 'verbose_json', fields, signal), ctx), verbose: true };
       } catch (err) {
         signal?.throwIfAborted();
         if (badRequestKind(err, ctx) !== 'other') throw toUpstreamError(err, ctx);
@@ -184,14 +180,29 @@ export class UpstreamEngine implements Engine {
       }
     }
     try {
-      const body = await client.audio.transcriptions.create({ file, model: this.options.model, response_format: 'json', ...fields }, { signal });
-      const answer = this.answerOf(body, ctx);
+      const answer = this.answerOf(await this.send(client, file, 'json', fields, signal), ctx);
       this.plainJson = true;
       return { answer, verbose: false };
     } catch (err) {
       signal?.throwIfAborted();
       throw toUpstreamError(err, ctx);
     }
+  }
+
+  /**
+   * One request to the upstream's endpoint for the task. OpenAI's translations
+   * take neither `language` (the output is English) nor timestamp
+   * granularities (their verbose_json has segment times, no words).
+   */
+  private send(client: OpenAI, file: Uploadable, format: 'verbose_json' | 'json', fields: Fields, signal: AbortSignal | undefined): Promise<unknown> {
+    const { model } = this.options;
+    if (fields.task === 'translate') {
+      const prompt = fields.prompt === undefined ? {} : { prompt: fields.prompt };
+      return client.audio.translations.create({ file, model, response_format: format, ...prompt }, { signal });
+    }
+    const { language, prompt } = fields;
+    if (format === 'json') return client.audio.transcriptions.create({ file, model, response_format: 'json', language, prompt }, { signal });
+    return client.audio.transcriptions.create({ file, model, response_format: 'verbose_json', timestamp_granularities: ['word', 'segment'], language, prompt }, { signal });
   }
 
   /**

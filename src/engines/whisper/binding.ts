@@ -21,6 +21,8 @@ export interface WhisperTranscribeOptions {
   temperature?: number;
   bestOf?: number;
   prompt?: string;
+  /** English text whatever the language spoken (whisper.cpp's translate task; an `.en` model only transcribes). */
+  translate?: boolean;
   /** Times per token (whisper.cpp's `token_timestamps`). */
   tokenTimestamps?: boolean;
   /** Longest segment in characters; 1 gives one segment per token (`max_len`). */

@@ -108,3 +108,16 @@ describe('WhisperEngine word times', () => {
     expect(t.words).toEqual([]);
   });
 });
+
+describe('WhisperEngine translation', () => {
+  it("asks whisper.cpp for its translate task only when the request's task is translate", async () => {
+    answer = () => ({ result: ' Hello.', language: 'de', isAborted: false, segments: [piece(' Hello', 0, 400), piece('.', 400, 410)] });
+    const e = await engine('auto');
+    await e.transcribe(twoUtterances(), { task: 'translate' });
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+    expect(calls.every((o) => o.translate === true)).toBe(true);
+    calls.length = 0;
+    await e.transcribe(twoUtterances(), {});
+    expect(calls.some((o) => 'translate' in o)).toBe(false);
+  });
+});

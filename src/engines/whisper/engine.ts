@@ -34,6 +34,7 @@ export const WHISPER_CAPABILITIES: EngineCapabilities = {
   wordTimestamps: true,
   streaming: false,
   native: true,
+  translates: true,
   defaultIsolation: 'process',
 };
 
@@ -89,6 +90,7 @@ export class WhisperEngine implements Engine {
           temperature: 0,
           bestOf: this.options.bestOf,
           ...(options.prompt === undefined ? {} : { prompt: options.prompt }),
+          ...(options.task === 'translate' ? { translate: true } : {}),
           // One piece per token, with its time: the words' times (src/engines/whisper/words.ts).
           ...(byWord ? { tokenTimestamps: true, maxLen: 1 } : {}),
         }).promise;

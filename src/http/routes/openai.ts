@@ -34,11 +34,11 @@ const fieldsSchema = z.object({
   ...knownSpeakerFieldsShape,
 });
 
-const openaiJsonSchema = z.object({ text: z.string(), usage: z.object({ type: z.literal('duration'), seconds: z.number() }) });
+export const openaiJsonSchema = z.object({ text: z.string(), usage: z.object({ type: z.literal('duration'), seconds: z.number() }) });
 
-/** OpenAI's `verbose_json` shape. */
-const openaiVerboseSchema = z.object({
-  task: z.literal('transcribe'),
+/** OpenAI's `verbose_json` shape, of a transcription or (`task: "translate"`, no words) a translation. */
+export const openaiVerboseSchema = z.object({
+  task: z.enum(['transcribe', 'translate']),
   language: z.string(),
   duration: z.number(),
   text: z.string(),
@@ -116,11 +116,11 @@ function streamFailed(request: FastifyRequest, sse: SseBody, raw: unknown): void
   sse.send({ type: 'error', ...errorBody(err) });
 }
 
-/** OpenAI's `verbose_json` shape, filled from hark's transcript. */
-function verboseJson(t: Transcript, granularities: readonly string[], temperature: number): z.infer<typeof openaiVerboseSchema> {
+/** OpenAI's `verbose_json` shape, filled from hark's transcript (a translation's language is the output's: english). */
+export function verboseJson(t: Transcript, granularities: readonly string[], temperature: number, task: 'transcribe' | 'translate' = 'transcribe'): z.infer<typeof openaiVerboseSchema> {
   return {
-    task: 'transcribe',
-    language: LANGUAGE_NAMES[t.language] ?? t.language,
+    task,
+    language: task === 'translate' ? 'english' : (LANGUAGE_NAMES[t.language] ?? t.language),
     duration: t.duration_seconds,
     text: t.text,
     segments: granularities.includes('segment')
