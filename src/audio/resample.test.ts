@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PcmResampler } from './resample.js';
+import { concatPcm } from './pcm.js';
 
 function tone(hz: number, rate: number, seconds: number, peak = 10_000): Int16Array {
   const out = new Int16Array(Math.round(rate * seconds));
@@ -29,15 +30,6 @@ function frequency(pcm: Int16Array, rate: number): number {
   return (signChanges(middle) / 2) * (rate / middle.length);
 }
 
-function concat(parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 describe('PcmResampler', () => {
   it('turns one second at 24 kHz into one second at 16 kHz, a 1 kHz tone still 1 kHz at the same level', () => {
@@ -59,7 +51,7 @@ describe('PcmResampler', () => {
       const r = new PcmResampler(24_000, 16_000);
       const parts: Int16Array[] = [];
       for (let at = 0; at < input.length; at += size) parts.push(r.push(input.subarray(at, at + size)));
-      expect(concat(parts)).toEqual(whole);
+      expect(concatPcm(parts)).toEqual(whole);
     }
   });
 

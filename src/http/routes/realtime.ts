@@ -8,7 +8,7 @@ import { appErrorEvent } from '../realtime-events.js';
 import { RealtimeSession } from '../realtime-socket.js';
 import { closeCodeFor } from '../stream-socket.js';
 import type { AppDeps } from '../types.js';
-import { streamOwner } from './stream.js';
+import { socketSessionDeps, streamOwner, wireSocket } from './stream.js';
 
 /**
  * `GET /v1/realtime`: OpenAI's Realtime API for transcription over a WebSocket
@@ -56,24 +56,7 @@ export const realtimeRoutes = (observer: StreamObserver | undefined): FastifyPlu
           socket.send(JSON.stringify(appErrorEvent(e)));
           return socket.close(closeCodeFor(e.code), e.code);
         }
-        const session = new RealtimeSession(
-          {
-            config: deps.config,
-            service: deps.service,
-            logger: request.log,
-            observer,
-            place,
-            isolation: (request.query as RealtimeQuery).isolation,
-            usage: deps.usage?.meter(request.apiKey?.id),
-          },
-          socket,
-        );
-        socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-          const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-          session.onMessage(buf, isBinary);
-        });
-        socket.on('close', () => session.onClose());
-        socket.on('error', () => session.onClose());
+        wireSocket(socket, new RealtimeSession(socketSessionDeps(request, deps, observer, place, (request.query as RealtimeQuery).isolation), socket));
       },
     );
   };

@@ -1,10 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import { ISOLATION_MODES } from '../../engines/index.js';
+import { ISOLATION_MODES, type Isolation } from '../../engines/index.js';
 import type { Config } from '../../config/index.js';
-import type { StreamObserver, StreamOwner } from '../../transcription/index.js';
-import { refuseSocket, StreamSocketSession } from '../stream-socket.js';
+import type { StreamObserver, StreamOwner, StreamPlace } from '../../transcription/index.js';
+import { refuseSocket, StreamSocketSession, type StreamSocketDeps } from '../stream-socket.js';
 import { errorResponses } from '../openapi.js';
 import type { AppDeps } from '../types.js';
 
@@ -22,6 +23,21 @@ type StreamQuery = z.infer<typeof streamQuery>;
 export function streamOwner(request: FastifyRequest, config: Config): StreamOwner | undefined {
   if (request.apiKey !== undefined) return { kind: 'key', id: request.apiKey.id };
   return config.KEY_MAX_STREAMS > 0 ? { kind: 'address', id: request.ip } : undefined;
+}
+
+/** What a socket session needs from the upgrade request: the same for hark's protocol and OpenAI's Realtime API. */
+export function socketSessionDeps(request: FastifyRequest, deps: AppDeps, observer: StreamObserver | undefined, place: StreamPlace, isolation: Isolation | undefined): StreamSocketDeps {
+  return { config: deps.config, service: deps.service, logger: request.log, observer, place, isolation, usage: deps.usage?.meter(request.apiKey?.id) };
+}
+
+/** Hands a socket's messages to its session, and its end (closed or failed) to the session's close. */
+export function wireSocket(socket: WebSocket, session: { onMessage(data: Buffer, isBinary: boolean): void; onClose(): void }): void {
+  socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+    const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    session.onMessage(buf, isBinary);
+  });
+  socket.on('close', () => session.onClose());
+  socket.on('error', () => session.onClose());
 }
 
 export const streamRoutes = (observer: StreamObserver | undefined): FastifyPluginAsyncZod<AppDeps> =>
@@ -55,24 +71,7 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
         } catch (err) {
           return refuseSocket(socket, err);
         }
-        const session = new StreamSocketSession(
-          {
-            config: deps.config,
-            service: deps.service,
-            logger: request.log,
-            observer,
-            place,
-            isolation: (request.query as StreamQuery).isolation,
-            usage: deps.usage?.meter(request.apiKey?.id),
-          },
-          socket,
-        );
-        socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-          const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-          session.onMessage(buf, isBinary);
-        });
-        socket.on('close', () => session.onClose());
-        socket.on('error', () => session.onClose());
+        wireSocket(socket, new StreamSocketSession(socketSessionDeps(request, deps, observer, place, (request.query as StreamQuery).isolation), socket));
       },
     );
   };
