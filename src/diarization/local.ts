@@ -1,37 +1,36 @@
 import type { PcmAudio } from '../audio/decode.js';
 import type { SpeechRegion } from '../vad/types.js';
-import { detectChanges, type ChangeOptions, type FrameRange } from './bic.js';
-import { clusterSegments, renumber, type ClusterOptions, type CountBounds } from './cluster.js';
+import { renumber, type CountBounds, type FrameRange } from './frames.js';
 import { standardize } from './gaussian.js';
 import { fileMfcc, MFCC_FPS } from './mfcc.js';
 import { resegment, type LabelledRange, type ResegmentOptions } from './resegment.js';
+import { clusterWindows, WINDOW_CLUSTERING_DEFAULTS, type WindowClusteringOptions } from './spectral.js';
 import { speakerLetter, type Diarization, type DiarizeOptions, type Diarizer, type SpeakerTurn } from './types.js';
 
 /** Every knob of the local diarizer, by stage. */
 export interface LocalDiarizerSettings {
-  changes: ChangeOptions;
-  clustering: ClusterOptions;
+  /** Windows, their vectors and the spectral clustering that seeds re-segmentation. */
+  windows: WindowClusteringOptions;
   resegmentation: Omit<ResegmentOptions, 'minClusters'>;
   /** Most speakers when the caller gives no bound. */
   defaultMaxSpeakers: number;
 }
 
-/** Ridge on standardised features: about 1% of a dimension's variance. */
-const RIDGE = 0.01;
-
 export const LOCAL_DIARIZER_DEFAULTS: LocalDiarizerSettings = {
-  changes: { window: 100, step: 5, minSegment: 50, lambda: 1, ridge: RIDGE },
-  clustering: { lambda: 1.75, linearLambda: 1, maxGap: 50, ridge: RIDGE },
+  windows: WINDOW_CLUSTERING_DEFAULTS,
   resegmentation: { components: 4, framesPerComponent: 200, switchPenalty: 50, minDuration: 50, iterations: 3 },
   defaultMaxSpeakers: 8,
 };
 
 /**
- * Who spoke when with no model file: MFCCs, ΔBIC change detection inside the
- * VAD's speech regions, linear then bottom-up ΔBIC clustering that estimates
- * the speaker count, then Viterbi re-segmentation with a GMM per speaker, the classic
- * model-free chain of LIUM SpkDiarization and pyannote 1.x. Only the features
- * (a quarter of the PCM's size) are held whole.
+ * Who spoke when with no model file: MFCCs of the VAD's speech regions, cut
+ * into 1 s windows every 0.5 s; each window a supervector of a GMM trained on
+ * the file itself (MAP-adapted means and frame shares); their cosine
+ * affinities clustered by NME-SC spectral clustering (Park et al. 2019), whose
+ * eigengap estimates the speaker count within the caller's bounds; then Viterbi
+ * re-segmentation with a GMM per speaker (as LIUM and pyannote 1.x end). Only
+ * the features (a quarter of the PCM's size) are held whole; a long file
+ * clusters an even sample of windows and the rest join the nearest cluster.
  */
 export class LocalDiarizer implements Diarizer {
   readonly kind = 'local';
@@ -51,12 +50,13 @@ export class LocalDiarizer implements Diarizer {
     standardize(features, frames.flatMap((r) => Array.from({ length: r.end - r.start }, (_, i) => r.start + i)));
     signal?.throwIfAborted();
     const bounds = countBounds(options, this.settings.defaultMaxSpeakers);
-    const segments = enoughSegments(detectChanges(features, frames, this.settings.changes), bounds.min);
+    const seeded = clusterWindows(features, frames, bounds, this.settings.windows);
     signal?.throwIfAborted();
-    const labels = clusterSegments(features, segments, bounds, this.settings.clustering);
-    signal?.throwIfAborted();
-    const clustered = segments.map((s, i) => ({ ...s, label: labels[i]! }));
-    const ranges = resegment(features, clustered, frames, { ...this.settings.resegmentation, minClusters: bounds.min }, signal);
+    // Speech all in pieces shorter than a window: one voice, as far as anything tells.
+    const ranges =
+      seeded.length === 0
+        ? frames.map((r) => ({ ...r, label: 0 }))
+        : resegment(features, seeded, frames, { ...this.settings.resegmentation, minClusters: bounds.min }, signal);
     return toTurns(ranges, speech);
   }
 }
@@ -84,24 +84,6 @@ function normalizeRegions(regions: readonly SpeechRegion[], duration: number): S
 
 function toFrames(r: SpeechRegion, frames: number): FrameRange {
   return { start: Math.min(frames, Math.round(r.start * MFCC_FPS)), end: Math.min(frames, Math.round(r.end * MFCC_FPS)) };
-}
-
-/**
- * The segments, with the longest halved until there are at least `min`: a
- * caller who asks for three speakers gets three labels even when the change
- * detector heard fewer segments.
- */
-function enoughSegments(segments: FrameRange[], min: number): FrameRange[] {
-  const out = [...segments];
-  while (out.length < min) {
-    let longest = 0;
-    for (let i = 1; i < out.length; i++) if (out[i]!.end - out[i]!.start > out[longest]!.end - out[longest]!.start) longest = i;
-    const s = out[longest]!;
-    if (s.end - s.start < 2) break;
-    const mid = Math.floor((s.start + s.end) / 2);
-    out.splice(longest, 1, { start: s.start, end: mid }, { start: mid, end: s.end });
-  }
-  return out;
 }
 
 /** Frame ranges to turns in seconds, clipped to the speech regions, speakers lettered by first appearance. */

@@ -1,5 +1,4 @@
-import type { FrameRange } from './bic.js';
-import { renumber } from './cluster.js';
+import { renumber, type FrameRange } from './frames.js';
 import { logLikelihood, trainGmm, type Gmm } from './gmm.js';
 import type { Features } from './mfcc.js';
 
