@@ -58,7 +58,20 @@ describe('several engines in one server, chosen per request', () => {
 
   it('lists the loaded engines and the aliases of the default one as models', async () => {
     const models = await client.models.list();
-    expect(models.data.map((m) => m.id)).toEqual(['pocketsphinx', 'whisper', 'upstream', 'whisper-1', 'default']);
+    // OpenAI's model names (AudioModel, gpt-transcribe, the Realtime API's) stand for the default engine on every endpoint.
+    expect(models.data.map((m) => m.id)).toEqual([
+      'pocketsphinx',
+      'whisper',
+      'upstream',
+      'whisper-1',
+      'default',
+      'gpt-4o-transcribe',
+      'gpt-4o-mini-transcribe',
+      'gpt-4o-mini-transcribe-2025-12-15',
+      'gpt-4o-transcribe-diarize',
+      'gpt-transcribe',
+      'gpt-realtime-whisper',
+    ]);
   });
 
   it("reports each engine in /readyz with its own default mode (native engines in the pool) and the model's warnings", async () => {

@@ -90,7 +90,8 @@ describe('the openai client against hark', () => {
   });
 
   it('raises NotFoundError for a route hark does not have', async () => {
-    const err = await client.audio.translations.create({ file: createReadStream(c.path), model: 'whisper-1' }).catch((e: unknown) => e);
+    // Text to speech: hark only hears.
+    const err = await client.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: 'hello' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);
   });
 });

@@ -18,8 +18,22 @@ const ENGINES: Record<EngineName, EngineEntry> = {
   upstream: deferredEntry('upstream', UPSTREAM_CAPABILITIES, async () => (await import('./upstream/index.js')).upstreamEntry),
 };
 
-/** Model names clients already send (OpenAI's) that mean "the default engine". */
-export const DEFAULT_MODEL_ALIASES = ['whisper-1', 'default'] as const;
+/**
+ * Model names clients already send (OpenAI's) that mean "the default engine":
+ * the openai package's `AudioModel`, `gpt-transcribe` (in OpenAI's API reference,
+ * not yet in the package), and the Realtime API's transcription models, so that
+ * every name GET /v1/models lists works on every endpoint.
+ */
+export const DEFAULT_MODEL_ALIASES = [
+  'whisper-1',
+  'default',
+  'gpt-4o-transcribe',
+  'gpt-4o-mini-transcribe',
+  'gpt-4o-mini-transcribe-2025-12-15',
+  'gpt-4o-transcribe-diarize',
+  'gpt-transcribe',
+  'gpt-realtime-whisper',
+] as const;
 
 export function createEngine(name: EngineName, config: Config): Engine {
   const engine = ENGINES[name].create(config);

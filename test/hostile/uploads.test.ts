@@ -303,8 +303,8 @@ describe('bad uploads, default limits', () => {
     });
 
     it('answers 400 MODEL_NOT_FOUND to an unknown model, listing the valid names', async () => {
-      const res = await postForm(openai(), { file: { path: SHORT.path }, model: 'gpt-4o-transcribe' });
-      await expectError(res, 400, 'MODEL_NOT_FOUND', server, /gpt-4o-transcribe.*pocketsphinx.*whisper-1/);
+      const res = await postForm(openai(), { file: { path: SHORT.path }, model: 'gpt-9-transcribe' });
+      await expectError(res, 400, 'MODEL_NOT_FOUND', server, /gpt-9-transcribe.*pocketsphinx.*whisper-1/);
     });
 
     it.each([

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ISOLATION_MODES, listModels, resolveModel, type Transcript } from '../../engines/index.js';
+import { ISOLATION_MODES, listModels, resolveModel, type Transcript, type Word } from '../../engines/index.js';
 import { CONTENT_TYPES, RESPONSE_FORMATS, renderText } from '../../transcription/index.js';
 import { AppError } from '../../errors.js';
 import { errorBody, toAppError } from '../error-handler.js';
@@ -10,6 +10,7 @@ import { parseFields } from '../fields.js';
 import { diarizeFieldDocs, diarizeFieldsShape, diarizeRequest } from '../diarize-fields.js';
 import { knownSpeakerFieldDocs, knownSpeakerFieldsShape, knownSpeakerLongFields, knownSpeakersRequest, refuseIndexedKnownSpeakers } from '../known-speaker-fields.js';
 import { chunkingStrategy, requestVad } from '../vad-fields.js';
+import { needsFormat, refuseUnknownParams, refuseUnsupportedParams, TRANSCRIPTION_PARAMS } from '../openai-params.js';
 import { errorResponses } from '../openapi.js';
 import { SseBody } from '../sse.js';
 import { earlyEngine, transcribeUpload, type UploadRouteConfig } from '../transcribe-handler.js';
@@ -27,6 +28,10 @@ const fieldsSchema = z.object({
     .transform((v) => (Array.isArray(v) ? v : [v]))
     .optional(),
   stream: z.enum(['true', 'false']).optional(),
+  include: z
+    .union([z.enum(['logprobs']), z.array(z.enum(['logprobs']))])
+    .transform((v) => (Array.isArray(v) ? v : [v]))
+    .optional(),
   // hark extension: hints for diarized_json's speaker count (OpenAI has none).
   num_speakers: diarizeFieldsShape.num_speakers,
   min_speakers: diarizeFieldsShape.min_speakers,
@@ -34,7 +39,14 @@ const fieldsSchema = z.object({
   ...knownSpeakerFieldsShape,
 });
 
-export const openaiJsonSchema = z.object({ text: z.string(), usage: z.object({ type: z.literal('duration'), seconds: z.number() }) });
+/** OpenAI's `Transcription.Logprob` (and the stream events'): hark's tokens are words, each after the first with its leading space, so that they join into `text`. */
+const logprobSchema = z.object({ token: z.string(), logprob: z.number().optional(), bytes: z.array(z.number()) });
+
+export const openaiJsonSchema = z.object({
+  text: z.string(),
+  usage: z.object({ type: z.literal('duration'), seconds: z.number() }),
+  logprobs: z.array(logprobSchema).optional(),
+});
 
 /** OpenAI's `verbose_json` shape, of a transcription or (`task: "translate"`, no words) a translation. */
 export const openaiVerboseSchema = z.object({
@@ -144,6 +156,18 @@ export function verboseJson(t: Transcript, granularities: readonly string[], tem
 }
 
 /**
+ * `include[]=logprobs`: one per word, the log of the engine's word posterior
+ * (PocketSphinx's; engines without them refuse the field, src/http/openai-params.ts).
+ * A posterior rounded to 0 is floored as verbose_json's avg_logprob is.
+ */
+function wordLogprobs(words: readonly Word[]): z.infer<typeof logprobSchema>[] {
+  return words.map((w, i) => {
+    const token = i === 0 ? w.word : ` ${w.word}`;
+    return { token, ...(w.confidence === undefined ? {} : { logprob: Math.log(Math.max(1e-6, w.confidence)) }), bytes: [...Buffer.from(token, 'utf8')] };
+  });
+}
+
+/**
  * The diarized transcript's segments in OpenAI's shape: one per segment of
  * hark's transcript, which attachSpeakers (src/diarization/merge.ts) has
  * already split wherever the speaker changes.
@@ -178,8 +202,8 @@ const uploadConfig: UploadRouteConfig = {
     fields: {
       file: { type: 'string', description: 'The audio file.' },
       model: { type: 'string', description: 'Engine name, or `whisper-1` for the default engine (see GET /v1/models).' },
-      language: { type: 'string', description: 'ISO 639-1 language of the audio.' },
-      prompt: { type: 'string', description: 'Accepted for compatibility; engines without prompting ignore it.' },
+      language: { type: 'string', description: 'ISO 639-1 language of the audio (pocketsphinx: en only).' },
+      prompt: { type: 'string', description: 'Text to guide the engine: whisper and upstream; pocketsphinx and azure refuse it (400 UNSUPPORTED_PARAMETER).' },
       response_format: {
         type: 'string',
         description:
@@ -187,8 +211,13 @@ const uploadConfig: UploadRouteConfig = {
           'from hark\'s own diarizer with any model; no chunking_strategy needed).',
         enum: RESPONSE_FORMATS,
       },
-      temperature: { type: 'number', description: 'Accepted for compatibility (0-1).' },
-      'timestamp_granularities[]': { type: 'string', description: 'word and/or segment (verbose_json only).', enum: ['word', 'segment'] },
+      temperature: { type: 'number', description: '0 only: hark decodes at temperature 0 (another value: 400 UNSUPPORTED_PARAMETER).' },
+      'timestamp_granularities[]': { type: 'string', description: 'word and/or segment, with response_format=verbose_json only.', enum: ['word', 'segment'] },
+      'include[]': {
+        type: 'string',
+        description: 'logprobs, with response_format=json: one `{token, logprob, bytes}` per word, from the pocketsphinx engine (the others refuse it: 400 UNSUPPORTED_PARAMETER).',
+        enum: ['logprobs'],
+      },
       chunking_strategy: {
         type: 'string',
         description:
@@ -250,7 +279,14 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
         'model',
         async (upload) => {
           refuseIndexedKnownSpeakers(upload.fields);
+          refuseUnknownParams(TRANSCRIPTION_PARAMS, upload.fields);
           const f = parseFields(fieldsSchema, upload.fields);
+          // The engine the plan will settle on (a form name that disagrees with an early one is refused there).
+          refuseUnsupportedParams(TRANSCRIPTION_PARAMS, resolveModel(want.engine ?? f.model, deps.config), upload.fields);
+          if (f.include !== undefined && f.response_format !== 'json') throw needsFormat('include[]', ['json'], f.response_format);
+          if (f.timestamp_granularities !== undefined && f.response_format !== 'verbose_json') {
+            throw needsFormat('timestamp_granularities[]', ['verbose_json'], f.response_format);
+          }
           if (f.stream === 'true') {
             if (!STREAM_FORMATS.includes(f.response_format)) {
               throw new AppError('INVALID_REQUEST', `stream=true sends text events; use response_format json, text or diarized_json (not ${f.response_format}), or omit stream`);
@@ -285,7 +321,8 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
               // changes, so the segment events come from the final transcript: late, but with the
               // right speakers and boundaries. The deltas above carry no segment_id for the same reason.
               if (parsed.response_format === 'diarized_json') for (const segment of diarizedSegments(result.transcript)) sse.send(segment);
-              sse.send({ type: 'transcript.text.done', text: result.transcript.text });
+              const logprobs = parsed.include?.includes('logprobs') === true ? { logprobs: wordLogprobs(result.transcript.words) } : {};
+              sse.send({ type: 'transcript.text.done', text: result.transcript.text, ...logprobs });
             },
             (err: unknown) => streamFailed(request, sse, err),
           )
@@ -296,7 +333,11 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
       const transcript = result.transcript;
       switch (parsed.response_format) {
         case 'json':
-          return { text: transcript.text, usage: { type: 'duration' as const, seconds: Math.ceil(transcript.duration_seconds) } };
+          return {
+            text: transcript.text,
+            usage: { type: 'duration' as const, seconds: Math.ceil(transcript.duration_seconds) },
+            ...(parsed.include?.includes('logprobs') === true ? { logprobs: wordLogprobs(transcript.words) } : {}),
+          };
         case 'verbose_json':
           return verboseJson(transcript, parsed.timestamp_granularities ?? ['segment'], parsed.temperature ?? 0);
         case 'diarized_json':

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ISOLATION_MODES } from '../../engines/index.js';
+import { ISOLATION_MODES, resolveModel } from '../../engines/index.js';
 import { CONTENT_TYPES, renderText } from '../../transcription/index.js';
 import { parseFields } from '../fields.js';
+import { refuseUnknownParams, refuseUnsupportedParams, TRANSLATION_PARAMS } from '../openai-params.js';
 import { errorResponses } from '../openapi.js';
 import { earlyEngine, transcribeUpload, type UploadRouteConfig } from '../transcribe-handler.js';
 import type { AppDeps } from '../types.js';
@@ -26,14 +27,15 @@ const uploadConfig: UploadRouteConfig = {
     fields: {
       file: { type: 'string', description: 'The audio file, in any language.' },
       model: { type: 'string', description: 'Engine name, or `whisper-1` for the default engine (see GET /v1/models).' },
-      prompt: { type: 'string', description: 'English text to guide the style (engines that take a prompt).' },
+      prompt: { type: 'string', description: 'English text to guide the style: whisper and upstream; pocketsphinx and azure refuse it (400 UNSUPPORTED_PARAMETER).' },
       response_format: { type: 'string', description: 'json (default), text, srt, vtt or verbose_json (segments; no words, as OpenAI).', enum: TRANSLATION_FORMATS },
-      temperature: { type: 'number', description: 'Accepted for compatibility (0-1).' },
+      temperature: { type: 'number', description: '0 only: hark decodes at temperature 0 (another value: 400 UNSUPPORTED_PARAMETER).' },
       language: {
         type: 'string',
         description:
           'hark extension: ISO 639-1 language spoken in the audio. Engines that do not translate (pocketsphinx, azure) answer English audio with its ' +
-          'transcript and refuse another language with 400 TRANSLATION_UNSUPPORTED; unset, the audio is taken as English for them.',
+          'transcript and refuse another language with 400 TRANSLATION_UNSUPPORTED; unset, the audio is taken as English for them. upstream refuses it ' +
+          '(400 UNSUPPORTED_PARAMETER): its translations endpoint takes no language.',
       },
     },
   },
@@ -65,7 +67,9 @@ export const translationRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, dep
     async (request, reply) => {
       const want = { engine: earlyEngine(request, 'model'), isolation: request.query.isolation };
       const { parsed, result } = await transcribeUpload(deps, request, reply, want, 'model', (upload) => {
+        refuseUnknownParams(TRANSLATION_PARAMS, upload.fields);
         const f = parseFields(fieldsSchema, upload.fields);
+        refuseUnsupportedParams(TRANSLATION_PARAMS, resolveModel(want.engine ?? f.model, deps.config), upload.fields);
         return { ...f, engine: f.model, options: { language: f.language, prompt: f.prompt, task: 'translate' as const, vad: requestVad(deps.config, {}) } };
       });
       const t = result.transcript;
