@@ -66,6 +66,12 @@ export class UpstreamEngine implements Engine {
   private ctx: UpstreamErrorContext | undefined;
   /** Set once the upstream refused verbose_json and took plain json: later requests go plain at once. */
   private plainJson = false;
+  /**
+   * Cleared once the upstream refused a prompt hark added for context (a server
+   * whose engine takes none, another hark on PocketSphinx): later utterances go
+   * without one. A prompt the request itself gave is never dropped: its refusal is the answer.
+   */
+  private contextPrompts = true;
 
   constructor(private readonly options: UpstreamEngineOptions) {}
 
@@ -122,8 +128,14 @@ export class UpstreamEngine implements Engine {
     for await (const utt of planned) {
       // Without a prompt of its own, each request gets the text before it, so names and
       // spelling carry across cuts as they would in one long request.
-      const prompt = own ?? lastChars(previous, CONTEXT_CHARS);
-      const { answer, verbose } = await this.request(client, ctx, utt, { language: options.language, prompt, task: options.task }, hooks);
+      const prompt = own ?? (this.contextPrompts ? lastChars(previous, CONTEXT_CHARS) : undefined);
+      const fields = { language: options.language, prompt, task: options.task };
+      const { answer, verbose } = await this.request(client, ctx, utt, fields, hooks).catch((err: unknown) => {
+        if (own !== undefined || prompt === undefined || !(err instanceof AppError) || err.details?.['parameter'] !== 'prompt') throw err;
+        this.contextPrompts = false;
+        hooks.onLog?.(`${ctx.host} refused the context prompt; sending no prompt from now on`);
+        return this.request(client, ctx, utt, { ...fields, prompt: undefined }, hooks);
+      });
       const placed = placeAnswer(answer, utt);
       if (placed.text !== '') {
         texts.push(placed.text);

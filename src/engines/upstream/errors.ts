@@ -23,7 +23,7 @@ interface Complaint {
 }
 
 /** How a 400/422 is taken. */
-export type BadRequestKind = 'audio' | 'language' | 'other';
+export type BadRequestKind = 'audio' | 'language' | 'prompt' | 'other';
 
 const AUDIO_CODES = new Set(['INVALID_AUDIO', 'EMPTY_AUDIO', 'invalid_file_format', 'audio_too_short', 'unsupported_file']);
 
@@ -32,11 +32,13 @@ export function displayUrl(url: URL): string {
   return `${url.origin}${url.pathname}`.replace(/\/$/, '');
 }
 
-/** Whether a 400/422 is about the audio, the language, or something else (e.g. verbose_json). */
+/** Whether a 400/422 is about the audio, the language, the prompt, or something else (e.g. verbose_json). */
 export function badRequestKind(err: unknown, ctx: UpstreamErrorContext): BadRequestKind | undefined {
   if (!(err instanceof APIError) || (err.status !== 400 && err.status !== 422)) return undefined;
   const c = complaint(err, ctx);
   const text = c.message ?? '';
+  // First: a refused prompt's message may say why in words about the language (a hark upstream's does).
+  if (c.param === 'prompt' || /^prompt\b|\bprompt is not supported/i.test(text)) return 'prompt';
   if (c.code === 'UNSUPPORTED_LANGUAGE' || c.param === 'language' || /\blanguage\b/i.test(text)) return 'language';
   if ((c.code !== undefined && AUDIO_CODES.has(c.code)) || c.param === 'file' || /audio|file format|corrupt|decod/i.test(text)) return 'audio';
   return 'other';
@@ -89,6 +91,9 @@ export function toUpstreamError(err: unknown, ctx: UpstreamErrorContext): unknow
   const kind = badRequestKind(err, ctx);
   if (kind === 'audio') return new AppError('INVALID_AUDIO', `the upstream server ${host} refused the audio${saying}`, { cause: err });
   if (kind === 'language') return new AppError('UNSUPPORTED_LANGUAGE', `the upstream server ${host} refused the language${saying}`, { cause: err });
+  if (kind === 'prompt') {
+    return new AppError('UNSUPPORTED_PARAMETER', `the upstream server ${host} refused the prompt${saying}`, { cause: err, details: { parameter: 'prompt' } });
+  }
   return new AppError('UPSTREAM_ERROR', `the upstream server ${host} answered ${status}${saying}`, { cause: err, details: { upstream_status: status } });
 }
 
