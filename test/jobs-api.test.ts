@@ -401,6 +401,28 @@ describe('jobs queue order with one decoder', () => {
     expect(Date.parse(l!.started_at!)).toBeLessThan(Date.parse(n!.started_at!));
   });
 
+  it('counts the jobs waiting in the store on /api/v1/capacity, per mode, apart from the admission line', async () => {
+    server = await startTestServer({ ...oneDecoder, ENABLE_PROCESS_ISOLATED: 'true', WORKER_COUNT: '1' });
+    const base = server.url;
+    type Fill = { active_jobs: number; queued_jobs: number; max_queue_size: number; store_queued_jobs: number };
+    const capacity = async () => (await (await fetch(`${base}/api/v1/capacity`)).json()) as Fill & { modes: Record<string, Fill> };
+    // Each mode's one decoder busy, then jobs that wait in the store behind them: two in-process, one process.
+    const blocks = [await submitJob(base, blocker, { isolation: 'in-process' }), await submitJob(base, blocker, { isolation: 'process' })];
+    for (const b of blocks) await waitForJob(base, b.job_id, (j) => j.status === 'running');
+    const waiting: string[] = [];
+    for (const isolation of ['in-process', 'process', 'in-process']) waiting.push((await submitJob(base, shortPath, { isolation })).job_id);
+    const busy = await capacity();
+    // The seeds' fields still count the admission line only; the store's jobs are beside them, per mode.
+    expect(busy.modes['in-process']).toMatchObject({ active_jobs: 1, queued_jobs: 0, max_queue_size: 32, store_queued_jobs: 2 });
+    expect(busy.modes['process']).toMatchObject({ active_jobs: 1, queued_jobs: 0, max_queue_size: 32, store_queued_jobs: 1 });
+    const { default_isolation } = (await (await fetch(`${base}/api/v1/system`)).json()) as { default_isolation: string };
+    expect(busy).toMatchObject(busy.modes[default_isolation]!);
+    for (const id of [...waiting, ...blocks.map((b) => b.job_id)]) expect((await cancel(base, id)).status).toBe(200);
+    const idle = await capacity();
+    expect([idle.modes['in-process']!.store_queued_jobs, idle.modes['process']!.store_queued_jobs]).toEqual([0, 0]);
+    await finishAll(base, blocks.map((b) => b.job_id));
+  });
+
   it('answers 503 AT_CAPACITY with Retry-After once MAX_QUEUE_SIZE jobs wait, and accepts again once a waiting job is cancelled', async () => {
     server = await startTestServer({ ...oneDecoder, MAX_QUEUE_SIZE: '1' });
     const base = server.url;

@@ -121,6 +121,39 @@ describe('the web page with AUTH_MODE=api_key', () => {
     await page.close();
   });
 
+  it('stops polling a job that is gone (404), and backs off from /debug/pool once the key is refused it (403)', async () => {
+    // A key without the admin scope that /debug/pool needs.
+    const viewer = await createKeyWithCli(server.dataDir, 'viewer', 'jobs');
+    const page = await browser.context.newPage();
+    const asked = new Map<string, number[]>();
+    page.on('request', (r) => {
+      const path = new URL(r.url()).pathname;
+      asked.set(path, [...(asked.get(path) ?? []), Date.now()]);
+    });
+    const times = (path: string) => asked.get(path) ?? [];
+    await page.goto(server.url);
+    await prompt(page).waitFor();
+    await enterKey(page, viewer);
+
+    // The job page polls every second while a job runs; an unknown job answers 404 once, and that is all.
+    await page.goto(`${server.url}/#/jobs/no-such-job`);
+    await page.locator('.note-title', { hasText: 'There is no such job.' }).waitFor();
+    await page.waitForTimeout(3000);
+    expect(times('/api/v1/jobs/no-such-job')).toHaveLength(1);
+
+    asked.clear();
+    await page.goto(`${server.url}/#/system`);
+    await page.locator('.note-title', { hasText: 'The worker pool cannot be loaded.' }).waitFor();
+    await page.waitForTimeout(7000);
+    // Every 2 s would be 4 calls by now; refused, it waits 4 s, then 8 s.
+    const pool = times('/debug/pool');
+    expect(pool).toHaveLength(2);
+    expect(pool[1]! - pool[0]!).toBeGreaterThanOrEqual(3900);
+    // What the key may read is still polled every 2 s.
+    expect(times('/api/v1/capacity').length).toBeGreaterThanOrEqual(3);
+    await page.close();
+  });
+
   it('sent no request outside the server, opened no dialog and threw nothing', () => {
     expect(watch).toMatchObject({ external: [], dialogs: [], errors: [] });
   });

@@ -358,6 +358,11 @@ describe('web page', () => {
       await page.locator('.note-title', { hasText: 'Worker details are not served here.' }).waitFor();
       expect(await page.locator('.lead').textContent()).toContain('Process isolation is off');
       expect(await page.locator('.card h3').allTextContents()).toEqual(['In-process']);
+      // The queued job waits in the store, not in the engine's line: the card counts it, apart.
+      const figure = (label: string) => page.locator('.card dl.stats > div', { has: page.locator('dt', { hasText: label }) }).locator('dd');
+      await expect.poll(() => figure('Jobs waiting').textContent()).toBe('1');
+      expect(await figure('In line').textContent()).toBe('0 / 1');
+      expect(await figure('Active').textContent()).toBe('1 / 1');
 
       // KEEP_JOB_AUDIO=false: the audio plays while the job is queued, and is gone once it ends.
       await page.goto(`${small.url}/#/jobs/${queued.job_id}`);

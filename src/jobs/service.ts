@@ -203,6 +203,11 @@ export class JobService {
     }
   }
 
+  /** Jobs waiting in the store for a runner, by isolation mode (modes with none are absent). */
+  queuedByIsolation(): Promise<Record<string, number>> {
+    return this.store.countQueuedByIsolation();
+  }
+
   async get(id: string): Promise<Job> {
     const job = await this.store.get(id);
     if (job === undefined) throw new AppError('JOB_NOT_FOUND', `no job ${id}`);

@@ -84,6 +84,11 @@ export interface JobStore {
   findByIdempotencyKey(apiKeyId: string | null, key: string): Promise<Job | undefined>;
   list(query: ListJobsQuery): Promise<Job[]>;
   countByStatus(): Promise<Record<JobStatus, number>>;
+  /**
+   * Queued jobs by isolation mode (modes with none are absent): the jobs that wait in the store
+   * for a runner to claim them, which an executor's admission line never sees.
+   */
+  countQueuedByIsolation(): Promise<Record<string, number>>;
   /** Queued plus running jobs of one API key (KEY_MAX_ACTIVE_JOBS). */
   countActiveByApiKey(apiKeyId: string): Promise<number>;
   /** Cancels a queued job, or a running one (any run). Returns the job after, or undefined if unknown. */

@@ -8,11 +8,37 @@ export interface Polled<T> {
   refresh(): void;
 }
 
+/** The longest a refused poll waits before asking again (unless Retry-After says longer). */
+export const POLL_BACKOFF_MAX_MS = 60_000;
+
+/** What a poll does next: wait this long (undefined: stop), having been refused this many times in a row. */
+export interface PollStep {
+  wait: number | undefined;
+  refusals: number;
+}
+
+/**
+ * Every poller's rule. A success polls again after `ms` and forgets earlier refusals. A 404
+ * stops: what is polled is gone (a deleted job) or not served here (/debug/pool), and asking
+ * again cannot bring it back. 401, 403 and 429 back off, twice as long each time in a row up to
+ * POLL_BACKOFF_MAX_MS, so a tab left open does not spend its key's rate limit on refusals.
+ * Retry-After, on any answer, holds the next call at least that long.
+ */
+export function nextPoll(ms: number, refusals: number, error?: Pick<ApiError, 'status' | 'retryAfterSeconds'>): PollStep {
+  if (error === undefined) return { wait: ms, refusals: 0 };
+  if (error.status === 404) return { wait: undefined, refusals };
+  const held = (error.retryAfterSeconds ?? 0) * 1000;
+  if (error.status === 401 || error.status === 403 || error.status === 429) {
+    const n = refusals + 1;
+    return { wait: Math.max(ms, Math.min(POLL_BACKOFF_MAX_MS, ms * 2 ** n), held), refusals: n };
+  }
+  return { wait: Math.max(ms, held), refusals };
+}
+
 /**
  * Calls `load` now and every `ms` while the view is shown, one call at a time, and
- * keeps the last answer. `ms` undefined stops polling (a finished job, say). An
- * answer with Retry-After (429 RATE_LIMITED with API keys on, 503 AT_CAPACITY)
- * holds the next call until then: a few open tabs must not keep a key limited.
+ * keeps the last answer. `ms` undefined stops polling (a finished job, say). After
+ * an error, `nextPoll` says when to ask again, if ever; `refresh` asks at once.
  */
 export function usePoll<T>(load: () => Promise<T>, ms: number | undefined, deps: readonly unknown[] = []): Polled<T> {
   const [data, setData] = useState<T | undefined>(undefined);
@@ -24,8 +50,9 @@ export function usePoll<T>(load: () => Promise<T>, ms: number | undefined, deps:
   useEffect(() => {
     let stopped = false;
     let timer: number | undefined;
+    let refusals = 0;
     const run = async () => {
-      let wait = ms;
+      let failure: ApiError | undefined;
       try {
         const value = await loadRef.current();
         if (stopped) return;
@@ -33,11 +60,13 @@ export function usePoll<T>(load: () => Promise<T>, ms: number | undefined, deps:
         setError(undefined);
       } catch (err) {
         if (stopped) return;
-        const apiErr = err instanceof ApiError ? err : new ApiError(0, 'CLIENT', err instanceof Error ? err.message : String(err));
-        setError(apiErr);
-        if (wait !== undefined && apiErr.retryAfterSeconds !== undefined) wait = Math.max(wait, apiErr.retryAfterSeconds * 1000);
+        failure = err instanceof ApiError ? err : new ApiError(0, 'CLIENT', err instanceof Error ? err.message : String(err));
+        setError(failure);
       }
-      if (!stopped && wait !== undefined) timer = window.setTimeout(() => void run(), wait);
+      if (stopped || ms === undefined) return;
+      const next = nextPoll(ms, refusals, failure);
+      refusals = next.refusals;
+      if (next.wait !== undefined) timer = window.setTimeout(() => void run(), next.wait);
     };
     void run();
     return () => {

@@ -93,6 +93,16 @@ export class KyselyJobStore implements JobStore {
     return out;
   }
 
+  async countQueuedByIsolation(): Promise<Record<string, number>> {
+    const rows = await this.db
+      .selectFrom('transcription_jobs')
+      .select(['isolation', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('status', '=', 'queued')
+      .groupBy('isolation')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.isolation, Number(r.n)]));
+  }
+
   async countActiveByApiKey(apiKeyId: string): Promise<number> {
     const row = await this.db
       .selectFrom('transcription_jobs')

@@ -15,7 +15,8 @@ function CapacityCard({ mode, c }: { mode: string; c: CapacityView }) {
       <h3>{MODE_LABELS[mode] ?? mode}</h3>
       <dl class="stats">
         <Stat label="Active" value={c.active_jobs} of={c.max_workers} />
-        <Stat label="Queued" value={c.queued_jobs} of={c.max_queue_size} />
+        <Stat label="In line" value={c.queued_jobs} of={c.max_queue_size} />
+        <Stat label="Jobs waiting" value={c.store_queued_jobs} />
         <Stat label="Free" value={c.available_capacity} />
       </dl>
       <meter class="meter" min={0} max={1} low={0.7} high={0.95} optimum={0} value={used} aria-label={`${MODE_LABELS[mode] ?? mode}: engines busy`} />
@@ -135,11 +136,17 @@ export function SystemView() {
         <h2>Capacity</h2>
         {capacity.error !== undefined && <ErrorNote title="Capacity cannot be loaded." detail={`${capacity.error.message} (${capacity.error.code})`} />}
         {capacity.data !== undefined && (
-          <div class="cards">
-            {Object.entries(capacity.data.modes).map(([mode, c]) => (
-              <CapacityCard key={mode} mode={mode} c={c} />
-            ))}
-          </div>
+          <>
+            <p class="muted small">
+              <strong>In line</strong>: uploads that are in and wait for an engine of that mode. <strong>Jobs waiting</strong>: jobs stored until an engine is free, not in
+              the line.
+            </p>
+            <div class="cards">
+              {Object.entries(capacity.data.modes).map(([mode, c]) => (
+                <CapacityCard key={mode} mode={mode} c={c} />
+              ))}
+            </div>
+          </>
         )}
       </div>
 

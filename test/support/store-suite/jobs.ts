@@ -20,6 +20,18 @@ export function describeJobStore(name: string, open: OpenStore): void {
       expect((await jobs.countByStatus()).queued).toBe(5);
     });
 
+    it('counts queued jobs per isolation mode, and no other status', async () => {
+      const { jobs } = store();
+      expect(await jobs.countQueuedByIsolation()).toEqual({});
+      for (const id of ['p1', 'p2', 'p3']) await jobs.create(newJob({ id, isolation: 'process' }));
+      for (const id of ['i1', 'i2']) await jobs.create(newJob({ id, isolation: 'in-process' }));
+      await jobs.cancel('p3', Date.now());
+      expect(await jobs.countQueuedByIsolation()).toEqual({ process: 2, 'in-process': 2 });
+      // A claimed job runs: it no longer waits in the store.
+      expect((await store().runs.claimNext({ instanceId: 'i1', now: Date.now(), agingMs: 300_000, isolation: 'in-process' }))?.id).toBe('i1');
+      expect(await jobs.countQueuedByIsolation()).toEqual({ process: 2, 'in-process': 1 });
+    });
+
     it('tells which of many ids are jobs, in one call', async () => {
       const { jobs } = store();
       await jobs.create(newJob({ id: 'a' }));
