@@ -40,6 +40,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   JOB_ALREADY_FINISHED: 409,
   JOB_NOT_FINISHED: 409,
   JOB_NOT_COMPLETED: 409,
+  // Gone for good (KEEP_JOB_AUDIO=false deleted it): asking again cannot help.
+  JOB_AUDIO_GONE: 410,
   NO_SPEAKERS: 409,
   UNKNOWN_SPEAKER: 400,
   INVALID_SPEAKER_NAME: 400,

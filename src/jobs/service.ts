@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { probeAudio, sniffAudio, tooLong } from '../audio/index.js';
 import type { UsageMeter } from '../auth/usage.js';
@@ -248,6 +248,40 @@ export class JobService {
     // Completed is final: only a delete in between can miss.
     if (!(await this.store.setSpeakerNames(id, checked))) throw new AppError('JOB_NOT_FOUND', `no job ${id}`);
     return { ...job, speakerNames: checked };
+  }
+
+  /**
+   * Runs a finished job again as a new job with the same settings (engine, mode, priority,
+   * options, VAD, diarization, callback URL) on a copy of its audio, which only
+   * KEEP_JOB_AUDIO keeps (410 JOB_AUDIO_GONE without it). The original stays as it is.
+   * `copyPath`: a scratch path for the copy (moved into the new job's folder, as an upload is);
+   * `fallbackVad`: for jobs stored before they carried their VAD settings.
+   */
+  async retry(id: string, req: Pick<SubmitRequest, 'apiKeyId' | 'logger'> & { copyPath: string; fallbackVad: VadSettings }): Promise<Job> {
+    const job = await this.get(id);
+    if (!isTerminal(job.status)) throw new AppError('JOB_NOT_FINISHED', `job ${id} is ${job.status}; it can be run again once it has ended`);
+    const gone = new AppError('JOB_AUDIO_GONE', `the audio of job ${id} was deleted when it ended (KEEP_JOB_AUDIO=false); upload the file again`);
+    if (job.audioPath === null) throw gone;
+    await copyFile(job.audioPath, req.copyPath).catch((err: unknown) => {
+      throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? gone : err;
+    });
+    const { job: next } = await this.submit({
+      uploadPath: req.copyPath,
+      fileName: job.fileName,
+      fileSize: job.fileSize,
+      priority: job.priority,
+      engine: job.engine,
+      isolation: job.isolation,
+      options: job.options,
+      vad: job.vad ?? req.fallbackVad,
+      diarize: job.diarize ?? undefined,
+      idempotencyKey: undefined,
+      callbackUrl: job.callbackUrl ?? undefined,
+      apiKeyId: req.apiKeyId,
+      logger: req.logger,
+    });
+    this.logs.append(next.id, `a new run of job ${id} (${job.status})`);
+    return next;
   }
 
   async remove(id: string): Promise<void> {

@@ -71,7 +71,8 @@ async function request<T>(path: string, init?: RequestInit): Promise<T> {
   const text = await res.text();
   if (res.status === 401) keyRefused();
   if (!res.ok) throw toApiError(res.status, text, res.headers.get('retry-after'));
-  return JSON.parse(text) as T;
+  // A 204 (DELETE) has no body.
+  return (text === '' ? undefined : JSON.parse(text)) as T;
 }
 
 export const api = {
@@ -96,6 +97,9 @@ export const api = {
       body: JSON.stringify({ names }),
     }),
   cancel: (id: string) => request<JobView>(`/api/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' }),
+  /** A new job with the ended one's settings and audio (410 JOB_AUDIO_GONE when the audio was not kept). */
+  retry: (id: string) => request<{ job_id: string; status: JobStatus }>(`/api/v1/jobs/${encodeURIComponent(id)}/retry`, { method: 'POST' }),
+  remove: (id: string) => request<undefined>(`/api/v1/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' }),
 };
 
 export const jobUrls = {

@@ -1,4 +1,18 @@
-/** Display helpers: sizes, durations, times. Pure functions, no DOM. */
+/**
+ * Display helpers: sizes, durations, times. Pure functions, no DOM.
+ *
+ * One rounding rule for durations: every figure is cut down (floored) to the unit it shows, as a
+ * clock does, so 163.6 s reads "2:43" in one place and "2 min 43 s" in another, never "2 min 44 s".
+ * Times of day are 24-hour everywhere (the log, the facts, History), whatever the browser's locale.
+ */
+
+/** A hair over float error, so 2.3 s is 23 tenths and not 22.999… */
+const EPSILON = 1e-6;
+
+/** "1 word", "2 words": the noun in the singular for exactly one. */
+export function count(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
 
 /** Decimal units, as hark's settings count them (MAX_FILE_SIZE_MB is 10^6 bytes). */
 export function bytes(n: number | null | undefined): string {
@@ -17,7 +31,7 @@ export function bytes(n: number | null | undefined): string {
 /** 75.3 -> "1:15"; 3723 -> "1:02:03". */
 export function clock(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '–';
-  const s = Math.max(0, Math.floor(seconds));
+  const s = Math.max(0, Math.floor(seconds + EPSILON));
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const ss = String(s % 60).padStart(2, '0');
@@ -26,22 +40,32 @@ export function clock(seconds: number | null | undefined): string {
 
 /** A segment timestamp with tenths: "0:07.4". */
 export function stamp(seconds: number): string {
-  const tenths = Math.floor((seconds % 1) * 10);
-  return `${clock(seconds)}.${tenths}`;
+  const tenths = Math.max(0, Math.floor(seconds * 10 + EPSILON));
+  return `${clock(Math.floor(tenths / 10))}.${tenths % 10}`;
 }
 
-/** A span of time in words: "4 s", "3 min 20 s", "2 h 5 min". */
+/** A span of time in words: "4.0 s", "3 min 20 s", "2 h 5 min" (floored, as {@link clock}). */
 export function span(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '–';
-  if (seconds < 10) return `${seconds.toFixed(1)} s`;
-  if (seconds < 60) return `${Math.round(seconds)} s`;
-  const m = Math.floor(seconds / 60);
-  if (m < 60) return `${m} min ${Math.round(seconds % 60)} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
+  const tenths = Math.max(0, Math.floor(seconds * 10 + EPSILON));
+  if (tenths < 100) return `${(tenths / 10).toFixed(1)}\u00a0s`;
+  const s = Math.floor(tenths / 10);
+  if (s < 60) return `${s}\u00a0s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}\u00a0min ${s % 60}\u00a0s`;
+  return `${Math.floor(m / 60)}\u00a0h ${m % 60}\u00a0min`;
 }
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+/** `h23`, not `hour12: false`, which some engines render as "24:05" after midnight. */
+const TIME = { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' } as const;
+const timeFormat = new Intl.DateTimeFormat(undefined, TIME);
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', ...TIME });
+const logTimeFormat = new Intl.DateTimeFormat(undefined, { ...TIME, fractionalSecondDigits: 3 });
+
+/** A log line's time of day, to the millisecond, on the same 24-hour clock as {@link when}. */
+export function logTime(ms: number): string {
+  return logTimeFormat.format(ms);
+}
 
 /** Today's times as a time of day, older ones with their date. */
 export function when(iso: string | null | undefined): string {
@@ -56,6 +80,10 @@ export function between(from: string | null, to: string | null): number | null {
   return ((to === null ? Date.now() : Date.parse(to)) - Date.parse(from)) / 1000;
 }
 
+/**
+ * 0.716 -> "71 %": floored like durations (a job at 99.6 % is not "100 %"), with a no-break space so a
+ * narrow screen never leaves the "%" alone on a line.
+ */
 export function percent(p: number): string {
-  return `${Math.round(p * 100)} %`;
+  return `${Math.max(0, Math.floor(p * 100 + EPSILON))}\u00a0%`;
 }

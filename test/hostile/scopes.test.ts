@@ -136,6 +136,7 @@ describe('every route declares its scope', () => {
       'GET /api/v1/jobs/:id/result': 'jobs',
       'PUT /api/v1/jobs/:id/speakers': 'jobs',
       'POST /api/v1/jobs/:id/cancel': 'jobs',
+      'POST /api/v1/jobs/:id/retry': 'jobs',
       'DELETE /api/v1/jobs/:id': 'jobs',
       'GET /api/v1/jobs/:id/logs': 'jobs',
       'GET /api/v1/jobs/:id/logs/stream': 'jobs',

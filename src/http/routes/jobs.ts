@@ -285,6 +285,35 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
     async (request) => jobView(await jobs.cancel(request.params.id)),
   );
 
+  app.post(
+    '/api/v1/jobs/:id/retry',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary:
+          'Run a finished job again as a new job with the same settings (202, the new job); 409 JOB_NOT_FINISHED while it runs, 410 JOB_AUDIO_GONE when its audio was not kept (KEEP_JOB_AUDIO=false)',
+        params: idParams,
+        response: { 202: acceptedSchema, ...errorResponses(404, 409, 410, 429, 503) },
+      },
+      config: { scope: 'jobs' },
+    },
+    async (request, reply) => {
+      await jobs.checkCapacity(request.apiKey?.id);
+      await jobs.checkKeyQuota(request.apiKey?.id);
+      const copyPath = deps.temp.file('.retry');
+      let job;
+      try {
+        job = await jobs.retry(request.params.id, { copyPath, apiKeyId: request.apiKey?.id, logger: request.log, fallbackVad: requestVad(deps.config, {}) });
+      } finally {
+        // Moved into the new job's folder on success; gone either way.
+        await deps.temp.remove(copyPath);
+      }
+      request.log.info({ jobId: job.id, retryOf: request.params.id }, 'job accepted (a new run)');
+      void reply.header('location', `/api/v1/jobs/${job.id}`);
+      return reply.status(202).send({ job_id: job.id, status: job.status, links: links(job.id) });
+    },
+  );
+
   app.delete(
     '/api/v1/jobs/:id',
     { schema: { tags: ['jobs'], summary: 'Delete a finished job and its files', params: idParams, response: { 204: z.null(), ...errorResponses(404, 409) } }, config: { scope: 'jobs' } },

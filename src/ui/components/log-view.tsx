@@ -1,5 +1,6 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { jobUrls } from '../api.js';
+import { logTime } from '../format.js';
 
 export type StreamState = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'closed';
 
@@ -51,13 +52,11 @@ export function useLogStream(id: string): { lines: string[]; state: StreamState 
   return { lines, state };
 }
 
-const timeOfDay = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hour12: false });
-
 /** A job log line is "<ISO time> <message>": the time is shown short, in local time. */
 function splitLine(line: string): { time: string | undefined; text: string } {
   const space = line.indexOf(' ');
   const t = space > 0 ? Date.parse(line.slice(0, space)) : NaN;
-  return Number.isNaN(t) ? { time: undefined, text: line } : { time: timeOfDay.format(t), text: line.slice(space + 1) };
+  return Number.isNaN(t) ? { time: undefined, text: line } : { time: logTime(t), text: line.slice(space + 1) };
 }
 
 export function LogView({ id }: { id: string }) {

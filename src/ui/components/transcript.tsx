@@ -1,5 +1,5 @@
 import type { JobResult } from '../api.js';
-import { span, stamp } from '../format.js';
+import { count, percent, span, stamp } from '../format.js';
 import { speakerColour, speakerLabels, speakerName } from '../speakers.js';
 
 interface Props {
@@ -27,9 +27,9 @@ export function Transcript({ result, onSeek, position, names = NONE, hidden }: P
   return (
     <div class="transcript">
       <p class="meta-line">
-        {span(result.duration_seconds)} of audio · {result.words.length} words
-        {labels.length > 0 && <> · {labels.length === 1 ? '1 speaker' : `${labels.length} speakers`}</>}
-        {result.confidence !== null && <> · confidence {Math.round(result.confidence * 100)} %</>} · {result.engine}, {result.isolation}
+        {span(result.duration_seconds)} of audio · {count(result.words.length, 'word')}
+        {labels.length > 0 && <> · {count(labels.length, 'speaker')}</>}
+        {result.confidence !== null && <> · confidence {percent(result.confidence)}</>} · {result.engine}, {result.isolation}
       </p>
       {result.text.trim() === '' ? (
         <p class="muted">No speech was recognised.</p>

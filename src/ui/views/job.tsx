@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { announce } from '../announce.js';
 import { api, ApiError, jobUrls, TERMINAL_STATUSES, type JobResult, type JobView, type ResultFormat } from '../api.js';
+import { JobOutcome } from '../components/job-outcome.js';
 import { LogView } from '../components/log-view.js';
 import { ErrorNote, ProgressBar, StatusBadge } from '../components/status.js';
 import { SpeakerPanel } from '../components/speakers.js';
@@ -256,7 +257,11 @@ export function JobPage({ id }: { id: string }) {
           {active && <span class="muted">{job.status === 'running' ? `${percent(job.progress)} decoded` : 'Waiting for a free engine'}</span>}
         </div>
         {active && <ProgressBar value={job.status === 'running' ? job.progress : undefined} label="Job progress" />}
-        {job.error !== null && <ErrorNote title={job.status === 'queued' ? `Last attempt ended: ${job.error.code}` : `${job.error.code}`} detail={job.error.message} />}
+        {job.status === 'failed' || job.status === 'cancelled' ? (
+          <JobOutcome job={job} />
+        ) : (
+          job.error !== null && <ErrorNote title={`Last attempt ended: ${job.error.code}`} detail={job.error.message} />
+        )}
         <Facts job={job} fetchedAt={fetchedAt} speakersFound={result === undefined ? undefined : (result.speakers ?? labels.length)} />
       </div>
 

@@ -4,7 +4,7 @@ import { LiveMic } from '../components/live-mic.js';
 import { PageHead } from '../components/page-head.js';
 import { ErrorNote, ProgressBar } from '../components/status.js';
 import { Transcript } from '../components/transcript.js';
-import { bytes } from '../format.js';
+import { bytes, percent } from '../format.js';
 import { href } from '../router.js';
 import { useUploadQueue, type Item } from '../upload-queue.js';
 
@@ -70,7 +70,7 @@ function ItemRow({ item, onRemove, onRetry, busy }: { item: Item; onRemove: () =
         <span class="item-size">{bytes(item.file.size)}</span>
         <span class="item-phase">
           {s.phase === 'ready' && 'Ready'}
-          {s.phase === 'uploading' && (s.sent < s.total ? `Uploading ${Math.floor((s.sent / Math.max(1, s.total)) * 100)} %` : s.mode === 'sync' ? 'Transcribing…' : 'Checking the audio…')}
+          {s.phase === 'uploading' && (s.sent < s.total ? `Uploading ${percent(s.sent / Math.max(1, s.total))}` : s.mode === 'sync' ? 'Transcribing…' : 'Checking the audio…')}
           {s.phase === 'done' && (s.answer.mode === 'job' ? 'Accepted' : 'Done')}
           {s.phase === 'error' && 'Failed'}
         </span>
