@@ -247,6 +247,9 @@ export function JobPage({ id }: { id: string }) {
       {poll.error !== undefined &&
         (poll.error.code === 'NETWORK' ? (
           <ErrorNote title="The server cannot be reached; retrying." />
+        ) : poll.error.code === 'JOB_NOT_FOUND' ? (
+          // Polling stops at a 404 (hooks.ts): the job was deleted, or this key may no longer see it.
+          <ErrorNote title="This job no longer exists: it was deleted." detail={`${poll.error.message} (${poll.error.code})`} />
         ) : (
           <ErrorNote title="The job cannot be refreshed; retrying." detail={`${poll.error.message} (${poll.error.code})`} />
         ))}
