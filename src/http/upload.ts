@@ -141,6 +141,11 @@ async function receive(request: FastifyRequest, temp: ScratchDir, maxBytes: numb
   let pending: string | undefined;
   try {
     for await (const part of request.parts({ limits: { ...LIMITS, fieldSize, fileSize: maxBytes }, fileHwm: PART_BUFFER_BYTES })) {
+      // A part whose Content-Disposition names no field (busboy gives no name) belongs to nothing.
+      if (typeof part.fieldname !== 'string' || part.fieldname === '') {
+        if (part.type === 'file') part.file.resume();
+        throw new AppError('INVALID_REQUEST', 'a form part has no name: every part needs Content-Disposition: form-data; name="..."');
+      }
       if (part.type === 'field') {
         const value = typeof part.value === 'string' ? part.value : String(part.value);
         const prev = fields[part.fieldname];

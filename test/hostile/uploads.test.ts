@@ -267,6 +267,17 @@ describe('bad uploads, default limits', () => {
       await expectError(res, 400, 'MISSING_FILE', server);
     });
 
+    it('answers 400 INVALID_REQUEST, never 500, to a text part whose Content-Disposition names no field', async () => {
+      // Found by test/hostile/fuzz.test.ts (seed 24301): the field-size check read the missing name.
+      const audio = await readFile(SHORT.path);
+      const res = await fetch(openai(), {
+        method: 'POST',
+        headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+        body: Buffer.concat([Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data\r\n\r\nen\r\n${filePartHead()}`), audio, Buffer.from(`\r\n--${BOUNDARY}--\r\n`)]),
+      });
+      await expectError(res, 400, 'INVALID_REQUEST', server, /no name/);
+    });
+
     it('skips a 40 KB part without Content-Disposition that arrives with the closing boundary: 400 MISSING_FILE, no hang', async () => {
       // Found by test/hostile/fuzz.test.ts (seed 777): busboy's parser paused for good on such a part.
       const body = Buffer.concat([Buffer.from(`--${BOUNDARY}\r\nContent-Type: audio/wav\r\n\r\n`), noise(40_000), Buffer.from(`\r\n--${BOUNDARY}--\r\n`)]);
