@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { announce } from '../announce.js';
 import { ErrorNote } from './status.js';
 import { apiKey, authHeaders, keyRefused } from '../auth.js';
+import { focusLost } from '../focus.js';
 
 /*
  * Live transcription from the microphone: MediaRecorder's Opus-in-WebM chunks go
@@ -65,6 +66,9 @@ export function LiveMic() {
   const socket = useRef<WebSocket | undefined>(undefined);
   const recorder = useRef<MediaRecorder | undefined>(undefined);
   const nextId = useRef(0);
+  const button = useRef<HTMLButtonElement>(null);
+  const captionList = useRef<HTMLOListElement>(null);
+  const lastPhase = useRef<Phase>('idle');
   const supported = typeof MediaRecorder !== 'undefined' && typeof navigator.mediaDevices?.getUserMedia === 'function' && MediaRecorder.isTypeSupported(MIME);
 
   /** Stops recording and releases the microphone (the browser's recording indicator goes off). */
@@ -84,6 +88,13 @@ export function LiveMic() {
     },
     [],
   );
+
+  // Stop disables its button while the last words come back, which drops focus to the
+  // document: once the stream has ended, focus goes to the captions it left.
+  useEffect(() => {
+    if (lastPhase.current === 'stopping' && phase === 'idle' && focusLost(button.current)) captionList.current?.focus();
+    lastPhase.current = phase;
+  }, [phase]);
 
   const start = async () => {
     setFailure(undefined);
@@ -172,12 +183,12 @@ export function LiveMic() {
       {!supported ? (
         <p class="muted">This browser cannot record Opus audio (MediaRecorder with audio/webm), so live transcription is not available here.</p>
       ) : live ? (
-        <button type="button" class="button button-danger" onClick={stop} disabled={phase === 'stopping'} aria-describedby="live-mic-hint">
+        <button ref={button} type="button" class="button button-danger" onClick={stop} disabled={phase === 'stopping'} aria-describedby="live-mic-hint">
           {phase === 'stopping' ? 'Finishing…' : 'Stop'}
           <span class="visually-hidden"> live transcription</span>
         </button>
       ) : (
-        <button type="button" class="button button-primary" onClick={() => void start()} disabled={phase === 'starting'} aria-describedby="live-mic-hint">
+        <button ref={button} type="button" class="button button-primary" onClick={() => void start()} disabled={phase === 'starting'} aria-describedby="live-mic-hint">
           <svg class="mic-icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
             <path d="M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM5 11a7 7 0 0 0 14 0M12 18v3" />
           </svg>
@@ -185,7 +196,7 @@ export function LiveMic() {
         </button>
       )}
       {failure !== undefined && <ErrorNote title={failure.title} detail={failure.detail} />}
-      <ol class="captions" aria-label="Captions" aria-live="polite" aria-relevant="additions">
+      <ol ref={captionList} class="captions" aria-label="Captions" tabIndex={-1} aria-live="polite" aria-relevant="additions">
         {captions.map((c) => (
           <li key={c.id} class="caption">
             {c.text}

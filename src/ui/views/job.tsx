@@ -183,11 +183,17 @@ export function JobPage({ id }: { id: string }) {
 
   if (job === undefined) {
     return (
-      <section>
+      <section aria-labelledby="job-title">
         <p class="crumbs">
           <a href={href.history}>← History</a>
         </p>
-        <h1 tabIndex={-1}>Job</h1>
+        <div class="job-head">
+          <div class="job-title">
+            <h1 id="job-title" tabIndex={-1}>
+              Job
+            </h1>
+          </div>
+        </div>
         {poll.error === undefined ? (
           <p class="muted">Loading…</p>
         ) : poll.error.code === 'JOB_NOT_FOUND' ? (
@@ -225,6 +231,8 @@ export function JobPage({ id }: { id: string }) {
     void a.play().catch(() => undefined);
   };
 
+  // The heading sits where the loading view's did, so Preact keeps the element and the focus the
+  // router gave it survives the first answer (a new element would drop focus to the document).
   return (
     <section aria-labelledby="job-title">
       <p class="crumbs">

@@ -4,6 +4,7 @@ import { LiveMic } from '../components/live-mic.js';
 import { PageHead } from '../components/page-head.js';
 import { ErrorNote, ProgressBar } from '../components/status.js';
 import { Transcript } from '../components/transcript.js';
+import { focusLost } from '../focus.js';
 import { bytes, percent } from '../format.js';
 import { href } from '../router.js';
 import { useUploadQueue, type Item } from '../upload-queue.js';
@@ -64,7 +65,7 @@ function Answer({ fileName, answer: a }: { fileName: string; answer: UploadAnswe
 function ItemRow({ item, onRemove, onRetry, busy }: { item: Item; onRemove: () => void; onRetry: () => void; busy: boolean }) {
   const s = item.state;
   return (
-    <li class={`item item-${s.phase}`}>
+    <li class={`item item-${s.phase}`} data-key={item.key} tabIndex={-1}>
       <div class="item-head">
         <span class="item-name">{item.file.name}</span>
         <span class="item-size">{bytes(item.file.size)}</span>
@@ -108,19 +109,38 @@ export function UploadView() {
   const [dragging, setDragging] = useState(false);
   const [info, setInfo] = useState<SystemInfo>();
   const input = useRef<HTMLInputElement>(null);
+  const submit = useRef<HTMLButtonElement>(null);
+  const cancel = useRef<HTMLButtonElement>(null);
+  const list = useRef<HTMLUListElement>(null);
+  /** The files the last Upload sent: the first of them takes focus when they are through. */
+  const sent = useRef<number[]>([]);
+  const wasBusy = useRef(false);
 
   useEffect(() => {
     api.system().then(setInfo, () => undefined);
   }, []);
 
-  const start = () =>
-    queue.start({
+  // Upload disables its button while files go up, which would drop focus to the document:
+  // it goes to Cancel meanwhile, then to the first answer (or refusal).
+  useEffect(() => {
+    if (busy && !wasBusy.current && focusLost(submit.current)) cancel.current?.focus();
+    if (!busy && wasBusy.current && focusLost(submit.current, cancel.current)) {
+      const first = sent.current.map((key) => list.current?.querySelector<HTMLElement>(`[data-key="${key}"]`)).find((el) => el != null);
+      first?.focus();
+    }
+    wasBusy.current = busy;
+  }, [busy]);
+
+  const start = () => {
+    sent.current = items.filter((x) => x.state.phase === 'ready').map((x) => x.key);
+    return queue.start({
       mode,
       isolation: isolation === 'default' ? undefined : isolation,
       format,
       priority,
       diarize: diarize ? { numSpeakers: numSpeakers === 0 ? undefined : numSpeakers } : undefined,
     });
+  };
 
   const ready = items.filter((x) => x.state.phase === 'ready').length;
   const processOff = info !== undefined && !info.process_isolation_enabled;
@@ -178,7 +198,7 @@ export function UploadView() {
           </div>
 
           {items.length > 0 && (
-            <ul class="items" aria-label="Files">
+            <ul ref={list} class="items" aria-label="Files">
               {items.map((item) => (
                 <ItemRow
                   key={item.key}
@@ -281,11 +301,12 @@ export function UploadView() {
             </div>
           )}
 
-          <button type="submit" class="button button-primary button-block" disabled={busy || ready === 0}>
+          <button ref={submit} type="submit" class="button button-primary button-block" disabled={busy || ready === 0}>
             {busy ? 'Uploading…' : ready === 0 ? 'Upload' : `Upload ${ready} file${ready === 1 ? '' : 's'}`}
           </button>
           {busy && (
             <button
+              ref={cancel}
               type="button"
               class="button button-block button-quiet"
               onClick={() => queue.cancel()}
