@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tally, wer } from './support/eval/index.js';
-import { describeViolations, launchBrowser, seriousA11yViolations, watchPage, type PageWatch, type TestBrowser } from './support/browser.js';
+import { describeViolations, launchBrowser, seriousA11yViolations, watchPage, type AxeViolation, type PageWatch, type TestBrowser } from './support/browser.js';
 import { spawnServer, type ChildServer } from './support/child-server.js';
 import { clip } from './support/corpus.js';
 import { createKeyWithCli, keysCli } from './support/keys-cli.js';
@@ -17,11 +17,27 @@ let browser: TestBrowser;
 let key: string;
 let watch: PageWatch;
 
-const prompt = (page: Page) => page.locator('form.key-prompt');
+/** The key dialog, open (a closed <dialog> is hidden, so the role matches only an open one). */
+const prompt = (page: Page) => page.getByRole('dialog', { name: /API key/ });
 
-async function enterKey(page: Page, value: string): Promise<void> {
-  await page.locator('#api-key').fill(value);
-  await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Use this key' }).click()]);
+/** Types a key the server accepts: the page reloads with it. */
+async function enterKey(page: Page, value: string, button = 'Use this key'): Promise<void> {
+  await prompt(page).getByLabel('API key').fill(value);
+  await Promise.all([page.waitForEvent('load'), prompt(page).getByRole('button', { name: button }).click()]);
+}
+
+/** Whether the dialog is a native modal (the rest of the page inert) and holds the focus. */
+const modalState = (page: Page) =>
+  page.evaluate(`(() => {
+    const d = document.querySelector('dialog[open]');
+    return { modal: d?.matches(':modal') ?? false, focusInside: d?.contains(document.activeElement) ?? false };
+  })()`) as Promise<{ modal: boolean; focusInside: boolean }>;
+
+/** Every axe violation inside the open dialog, whatever its impact. */
+async function dialogViolations(page: Page): Promise<string> {
+  await seriousA11yViolations(page); // loads axe
+  const result = (await page.evaluate('window.axe.run("dialog[open]", { resultTypes: ["violations"] })')) as { violations: AxeViolation[] };
+  return describeViolations(result.violations);
 }
 
 beforeAll(async () => {
@@ -45,15 +61,30 @@ describe('the web page with AUTH_MODE=api_key', () => {
     await page.goto(server.url);
     await prompt(page).waitFor();
     await expect.poll(() => prompt(page).textContent()).toContain('This server needs an API key.');
+    expect(await modalState(page)).toEqual({ modal: true, focusInside: true });
+    expect(await page.evaluate('document.activeElement.id')).toBe('api-key');
     for (const colorScheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme });
-      expect(describeViolations(await seriousA11yViolations(page)), `key prompt (${colorScheme})`).toBe('');
+      expect(describeViolations(await seriousA11yViolations(page)), `page with the key dialog (${colorScheme})`).toBe('');
+      expect(await dialogViolations(page), `key dialog (${colorScheme})`).toBe('');
     }
     await page.emulateMedia({ colorScheme: 'light' });
+    // The keyboard stays in the dialog, and without a key Escape does not close it.
+    for (let i = 0; i < 5; i++) {
+      await page.keyboard.press('Tab');
+      expect((await modalState(page)).focusInside, `after Tab ${i + 1}`).toBe(true);
+    }
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(200);
+    expect(await modalState(page)).toEqual({ modal: true, focusInside: true });
 
-    await enterKey(page, 'hark_not-a-key-anyone-made');
-    await prompt(page).waitFor();
-    await expect.poll(() => prompt(page).textContent()).toContain('The server refused this API key');
+    // A wrong key is reported in the dialog, which stays open for another try.
+    await page.locator('#api-key').fill('hark_not-a-key-anyone-made');
+    await page.getByRole('button', { name: 'Use this key' }).click();
+    await expect.poll(() => prompt(page).getByRole('alert').textContent()).toContain('The server refused this key');
+    expect(await page.locator('#api-key').getAttribute('aria-invalid')).toBe('true');
+    expect(await modalState(page)).toEqual({ modal: true, focusInside: true });
 
     await enterKey(page, key);
     await page.locator('h1', { hasText: 'Transcribe audio' }).waitFor();
@@ -134,6 +165,9 @@ describe('the web page with AUTH_MODE=api_key', () => {
     await page.goto(server.url);
     await prompt(page).waitFor();
     await enterKey(page, viewer);
+    // Rendered, so the router hears the hash change below.
+    await page.locator('h1', { hasText: 'Transcribe audio' }).waitFor();
+    await page.waitForTimeout(100);
 
     // The job page polls every second while a job runs; an unknown job answers 404 once, and that is all.
     await page.goto(`${server.url}/#/jobs/no-such-job`);
@@ -151,6 +185,59 @@ describe('the web page with AUTH_MODE=api_key', () => {
     expect(pool[1]! - pool[0]!).toBeGreaterThanOrEqual(3900);
     // What the key may read is still polled every 2 s.
     expect(times('/api/v1/capacity').length).toBeGreaterThanOrEqual(3);
+    await page.close();
+  });
+
+  it('changes the key from the header, and forgets it: the server ends its sessions and the page asks again', async () => {
+    const first = await createKeyWithCli(server.dataDir, 'changer', 'jobs');
+    const second = await createKeyWithCli(server.dataDir, 'changed', 'jobs');
+    // A fresh start: the earlier tests' session cookies would let this tab read without a key.
+    await browser.context.clearCookies();
+    const page = await browser.context.newPage();
+    await page.goto(`${server.url}/#/jobs`);
+    await enterKey(page, first);
+    await page.locator('h1', { hasText: 'History' }).waitFor();
+
+    // The header's button opens the dialog; with a key set, Escape closes it and nothing changes.
+    const keyButton = page.getByRole('banner').getByRole('button', { name: 'API key' });
+    await keyButton.click();
+    await prompt(page).waitFor();
+    expect(await modalState(page)).toEqual({ modal: true, focusInside: true });
+    for (const colorScheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme });
+      expect(await dialogViolations(page), `key dialog with a key set (${colorScheme})`).toBe('');
+    }
+    await page.keyboard.press('Escape');
+    await prompt(page).waitFor({ state: 'hidden' });
+    expect(await page.evaluate('sessionStorage.getItem("hark.apiKey")')).toBe(first);
+
+    // Change key: a wrong one is refused in the dialog, the stored key kept; a right one replaces it.
+    await keyButton.click();
+    await page.locator('#api-key').fill('hark_wrong');
+    await prompt(page).getByRole('button', { name: 'Change key' }).click();
+    await expect.poll(() => prompt(page).getByRole('alert').textContent()).toContain('The server refused this key');
+    expect(await page.evaluate('sessionStorage.getItem("hark.apiKey")')).toBe(first);
+    await enterKey(page, second, 'Change key');
+    expect(await page.evaluate('sessionStorage.getItem("hark.apiKey")')).toBe(second);
+    const cookie = (await browser.context.cookies(server.url)).find((c) => c.name === 'hark_session')!;
+    expect((await fetch(`${server.url}/api/v1/jobs`, { headers: { cookie: `hark_session=${cookie.value}` } })).status).toBe(200);
+
+    // Forget key: DELETE /api/v1/session with the key, which ends the session on the server too.
+    await page.locator('h1', { hasText: 'History' }).waitFor();
+    await keyButton.click();
+    const [deleted] = await Promise.all([
+      page.waitForRequest((r) => r.method() === 'DELETE' && new URL(r.url()).pathname === '/api/v1/session'),
+      page.waitForEvent('load'),
+      prompt(page).getByRole('button', { name: 'Forget key' }).click(),
+    ]);
+    expect(deleted.headers()['authorization']).toBe(`Bearer ${second}`);
+    expect(await page.evaluate('sessionStorage.getItem("hark.apiKey")')).toBeNull();
+    expect((await browser.context.cookies(server.url)).find((c) => c.name === 'hark_session')).toBeUndefined();
+    expect((await fetch(`${server.url}/api/v1/jobs`, { headers: { cookie: `hark_session=${cookie.value}` } })).status).toBe(401);
+    // The page's next API call is refused, and the dialog asks for a key again; no header button.
+    await prompt(page).waitFor();
+    await expect.poll(() => prompt(page).textContent()).toContain('This server needs an API key.');
+    expect(await keyButton.count()).toBe(0);
     await page.close();
   });
 

@@ -1,6 +1,6 @@
 import { useEffect, useRef } from 'preact/hooks';
 import { LiveRegion } from './announce.js';
-import { KeyPrompt } from './components/key-prompt.js';
+import { KeyButton, KeyPrompt } from './components/key-prompt.js';
 import { href, useRoute, type Route } from './router.js';
 import { HistoryView } from './views/history.js';
 import { JobPage } from './views/job.js';
@@ -102,6 +102,7 @@ export function App() {
           <a class="docs-link" href="/docs">
             API docs
           </a>
+          <KeyButton />
         </div>
       </header>
       <main id="main" tabIndex={-1}>

@@ -6,7 +6,13 @@
  */
 
 const STORAGE_KEY = 'hark.apiKey';
-const listeners = new Set<() => void>();
+
+/** Why the page asks for a key: none stored, the stored one refused, or the user wants another. */
+export type KeyAsk = 'missing' | 'refused' | 'change';
+
+const listeners = new Set<(why: KeyAsk) => void>();
+// An ask made before the prompt listens (a 401 during the first render) waits for it.
+let unheard: KeyAsk | undefined;
 
 export function apiKey(): string | null {
   try {
@@ -17,24 +23,77 @@ export function apiKey(): string | null {
   }
 }
 
-export function setApiKey(key: string): void {
-  sessionStorage.setItem(STORAGE_KEY, key);
+/** Headers that carry the key, if there is one. */
+export function authHeaders(key = apiKey()): Record<string, string> {
+  return key === null ? {} : { authorization: `Bearer ${key}` };
 }
 
-/** Headers that carry the key, if there is one. */
-export function authHeaders(): Record<string, string> {
-  const key = apiKey();
-  return key === null ? {} : { authorization: `Bearer ${key}` };
+function ask(why: KeyAsk): void {
+  if (listeners.size === 0) unheard = why;
+  for (const l of listeners) l(why);
 }
 
 /** The server answered 401: the key is missing, wrong or revoked; ask the user for one. */
 export function keyRefused(): void {
-  for (const l of listeners) l();
+  ask(apiKey() === null ? 'missing' : 'refused');
 }
 
-export function onKeyRefused(listener: () => void): () => void {
+/** The user asked to change or forget the key (the header's "API key" button). */
+export function askForKey(): void {
+  ask('change');
+}
+
+export function onKeyAsked(listener: (why: KeyAsk) => void): () => void {
   listeners.add(listener);
+  if (unheard !== undefined) listener(unheard);
+  unheard = undefined;
   return () => listeners.delete(listener);
+}
+
+/** What the server's refusal of a key means to the user, by status. */
+function refusal(status: number, retryAfter: string | null): string {
+  switch (status) {
+    case 401:
+      return 'The server refused this key: it is wrong or has been revoked.';
+    case 429:
+      return `Too many refused keys from this address; try again in ${retryAfter ?? '60'} s.`;
+    default:
+      return `The server answered ${status}; try again later.`;
+  }
+}
+
+/**
+ * Tries a key the user typed before keeping it, so a wrong one is reported in the prompt
+ * instead of after a reload; accepted, it is stored and the session cookie is set (see
+ * openSession). Resolves to why it was not accepted, or undefined.
+ */
+export async function tryApiKey(key: string): Promise<string | undefined> {
+  let res: Response;
+  try {
+    res = await fetch('/api/v1/session', { method: 'POST', headers: authHeaders(key) });
+  } catch {
+    return 'The server cannot be reached; try again.';
+  }
+  if (!res.ok) return refusal(res.status, res.headers.get('retry-after'));
+  sessionStorage.setItem(STORAGE_KEY, key);
+  return undefined;
+}
+
+/**
+ * Forgets this tab's key: the server ends every session cookie made for it (this browser's
+ * and any copy, see DELETE /api/v1/session) and the tab drops the key. A 401 means the key
+ * no longer works anyway, so it is dropped too. Resolves to why it was kept, or undefined.
+ */
+export async function forgetApiKey(): Promise<string | undefined> {
+  let res: Response;
+  try {
+    res = await fetch('/api/v1/session', { method: 'DELETE', headers: authHeaders() });
+  } catch {
+    return 'The server cannot be reached, so the key was kept; try again.';
+  }
+  if (!res.ok && res.status !== 401) return refusal(res.status, res.headers.get('retry-after'));
+  sessionStorage.removeItem(STORAGE_KEY);
+  return undefined;
 }
 
 /**
