@@ -30,6 +30,8 @@ export function useRoute(): Route {
   useEffect(() => {
     const onChange = () => setRoute(parseHash(location.hash));
     addEventListener('hashchange', onChange);
+    // The hash may have changed between the first render and this listener: read it again.
+    onChange();
     return () => removeEventListener('hashchange', onChange);
   }, []);
   return route;
