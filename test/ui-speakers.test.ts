@@ -142,8 +142,8 @@ describe('speakers on the web page', () => {
     await page.keyboard.type('Ann Ó Briain');
     await page.keyboard.press('Enter');
     await expect.poll(() => speakerRow('A').locator('.speaker-label').textContent()).toBe('Ann Ó Briain');
-    // Focus goes back to the button that opened the field.
-    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Rename Ann Ó Briain');
+    // Focus goes back to the button that opened the field (once the saved name has rendered: polled).
+    await expect.poll(() => page.evaluate('document.activeElement?.textContent')).toBe('Rename Ann Ó Briain');
     expect((await getJob(server.url, jobId)).speaker_names).toEqual({ A: 'Ann Ó Briain' });
     const said = await headings();
     expect(said[0]).toBe('Ann Ó Briain');
@@ -169,7 +169,7 @@ describe('speakers on the web page', () => {
     await page.keyboard.press('Escape');
     expect(await page.getByLabel('Name for Speaker B').count()).toBe(0);
     expect(await speakerRow('B').locator('.speaker-label').textContent()).toBe('Speaker B');
-    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Rename Speaker B');
+    await expect.poll(() => page.evaluate('document.activeElement?.textContent')).toBe('Rename Speaker B');
     expect((await getJob(server.url, jobId)).speaker_names).toEqual({ A: 'Ann Ó Briain' });
 
     // The server refuses (here: the job deleted in between, as another tab might).
