@@ -14,9 +14,6 @@ import { ERROR_STATUS } from './error-status.js';
 /** The `include` entry that asks for log probabilities on completed transcripts. */
 export const LOGPROBS_INCLUDE = 'item.input_audio_transcription.logprobs';
 
-/** OpenAI's transcription models: a realtime client names one of these, and gets the server's default engine. */
-export const OPENAI_TRANSCRIPTION_MODELS = ['gpt-4o-transcribe', 'gpt-4o-mini-transcribe', 'gpt-4o-mini-transcribe-2025-12-15', 'gpt-realtime-whisper'] as const;
-
 /** The client events of a transcription session; any other OpenAI event type is refused by name. */
 export const CLIENT_EVENT_TYPES = ['session.update', 'input_audio_buffer.append', 'input_audio_buffer.commit', 'input_audio_buffer.clear'] as const;
 

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { PcmResampler } from '../audio/index.js';
-import { DEFAULT_MODEL_ALIASES, type StreamFinal, type Word } from '../engines/index.js';
+import type { StreamFinal, Word } from '../engines/index.js';
 import { AppError, toSerializedError, type SerializedError } from '../errors.js';
 import { LiveStream, type Plan } from '../transcription/index.js';
 import {
@@ -10,7 +10,6 @@ import {
   eventErrorEvent,
   isBase64,
   issueError,
-  OPENAI_TRANSCRIPTION_MODELS,
   realtimeId,
   RealtimeEventError,
   serverEvent,
@@ -392,24 +391,22 @@ export class RealtimeSession {
     return { id: realtimeId('item'), texts: [], words: [], sent: '', partials: [], startMs, endMs: undefined, stopAt: undefined };
   }
 
-  /** The engine's slot for the session, or AppError (a busy engine, an engine not loaded). */
+  /**
+   * The engine's slot for the session, or AppError (a busy engine, an engine
+   * not loaded). OpenAI's model names are the default engine's aliases
+   * (DEFAULT_MODEL_ALIASES), resolved as on every other route.
+   */
   private takePlan(model: string | undefined): Plan {
-    const engine = this.resolveName(model);
     try {
-      return this.deps.place.plan({ engine, isolation: this.deps.isolation });
+      return this.deps.place.plan({ engine: model, isolation: this.deps.isolation });
     } catch (err) {
       if (err instanceof AppError && err.code === 'MODEL_NOT_FOUND') throw new RealtimeEventError('invalid_value', err.message, 'session.audio.input.transcription.model');
       throw err;
     }
   }
 
-  /** OpenAI's model names stand for the default engine. */
-  private resolveName(model: string | undefined): string | undefined {
-    return model !== undefined && (OPENAI_TRANSCRIPTION_MODELS as readonly string[]).includes(model) ? DEFAULT_MODEL_ALIASES[0] : model;
-  }
-
   private resolve(model: string | undefined): string {
-    return this.deps.service.resolve({ engine: this.resolveName(model), isolation: this.deps.isolation }).engine;
+    return this.deps.service.resolve({ engine: model, isolation: this.deps.isolation }).engine;
   }
 
   private vadFor(turn: NonNullable<RealtimeSettings['turn']>): { settings: ReturnType<typeof requestVad>; silenceSeconds: number } {
