@@ -8,7 +8,7 @@ import { appErrorEvent } from '../realtime-events.js';
 import { RealtimeSession } from '../realtime-socket.js';
 import { closeCodeFor } from '../stream-socket.js';
 import type { AppDeps } from '../types.js';
-import { socketSessionDeps, streamOwner, wireSocket } from './stream.js';
+import { checkBeforeUpgrade, socketSessionDeps, streamOwner, wireSocket } from './stream.js';
 
 /**
  * `GET /v1/realtime`: OpenAI's Realtime API for transcription over a WebSocket
@@ -40,12 +40,7 @@ export const realtimeRoutes = (observer: StreamObserver | undefined): FastifyPlu
         },
         // OpenAI's clients send `Authorization: Bearer`; browsers may use ?api_key= or a ticket as on /v1/audio/stream.
         config: { scope: 'transcribe', websocketKey: true },
-        preHandler: async (request) => {
-          const { isolation } = request.query as RealtimeQuery;
-          if (isolation !== undefined) deps.service.requireIsolation(isolation);
-          // A key whose hours for today are spent is refused before the upgrade.
-          await deps.usage?.check(request.apiKey?.id);
-        },
+        preHandler: (request) => checkBeforeUpgrade(request, deps, (request.query as RealtimeQuery).isolation),
       },
       (socket, request) => {
         let place;

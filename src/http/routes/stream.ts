@@ -30,6 +30,16 @@ export function socketSessionDeps(request: FastifyRequest, deps: AppDeps, observ
   return { config: deps.config, service: deps.service, logger: request.log, observer, place, isolation, usage: deps.usage?.meter(request.apiKey?.id) };
 }
 
+/**
+ * The checks both WebSocket routes make before the upgrade, so a refusal is a
+ * plain HTTP answer: the mode the query asks for is on, and the key has hours
+ * left today.
+ */
+export async function checkBeforeUpgrade(request: FastifyRequest, deps: AppDeps, isolation: Isolation | undefined): Promise<void> {
+  if (isolation !== undefined) deps.service.requireIsolation(isolation);
+  await deps.usage?.check(request.apiKey?.id);
+}
+
 /** Hands a socket's messages to its session, and its end (closed or failed) to the session's close. */
 export function wireSocket(socket: WebSocket, session: { onMessage(data: Buffer, isBinary: boolean): void; onClose(): void }): void {
   socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
@@ -57,10 +67,7 @@ export const streamRoutes = (observer: StreamObserver | undefined): FastifyPlugi
         // After the querystring schema (an unknown ?isolation= is a 400 from it), before the upgrade.
         preHandler: async (request) => {
           deps.service.requireStreamRoom(streamOwner(request, deps.config));
-          const { isolation } = request.query as StreamQuery;
-          if (isolation !== undefined) deps.service.requireIsolation(isolation);
-          // A key whose hours for today are spent is refused before the upgrade.
-          await deps.usage?.check(request.apiKey?.id);
+          await checkBeforeUpgrade(request, deps, (request.query as StreamQuery).isolation);
         },
       },
       (socket, request) => {
