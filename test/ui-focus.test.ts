@@ -1,10 +1,7 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, watchPage, type PageWatch, type TestBrowser } from './support/browser.js';
-import { spawnServer, type ChildServer } from './support/child-server.js';
+import { startServerAndBrowser, watchPage, type PageWatch, type TestBrowser } from './support/browser.js';
+import type { ChildServer } from './support/child-server.js';
 import { clip } from './support/corpus.js';
 import { submitJob, waitFinished } from './support/jobs.js';
 
@@ -14,7 +11,6 @@ import { submitJob, waitFinished } from './support/jobs.js';
  * told apart (3:1 outlines in both themes, no panel or hint touching its neighbour).
  */
 
-const UI_DIR = fileURLToPath(new URL('../dist/ui/', import.meta.url));
 /** The fake microphone plays this clip (Chromium loops it); it is also the uploaded file. */
 const SPOKEN = clip('1089-134686-0000');
 
@@ -107,14 +103,11 @@ async function outlines(page: Page): Promise<Outline[]> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(UI_DIR, 'index.html'))) throw new Error('dist/ui is missing: run `npm run build:ui` (make test builds it)');
-  [server, browser] = await Promise.all([
-    spawnServer({ WORKER_COUNT: '1', IN_PROCESS_CONCURRENCY: '1', LOG_LEVEL: 'warn' }),
+  [server, browser] = await startServerAndBrowser(
+    { WORKER_COUNT: '1', IN_PROCESS_CONCURRENCY: '1', LOG_LEVEL: 'warn' },
     // A fake microphone that plays a dev clip, with the permission granted without a prompt.
-    launchBrowser({
-      extraArgs: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${SPOKEN.path}`],
-    }),
-  ]);
+    { extraArgs: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${SPOKEN.path}`] },
+  );
 }, 60_000);
 
 afterEach(async () => {

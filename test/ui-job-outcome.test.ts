@@ -1,19 +1,17 @@
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { joinWavs, wavData, wavHeader } from './support/audio.js';
-import { describeViolations, launchBrowser, seriousA11yViolations, watchPage, type PageWatch, type TestBrowser } from './support/browser.js';
-import { spawnServer, type ChildServer } from './support/child-server.js';
+import { expectAccessible, openPage, startServerAndBrowser, type PageWatch, type TestBrowser } from './support/browser.js';
+import type { ChildServer } from './support/child-server.js';
 import { clip, devClips } from './support/corpus.js';
 import { getJob, submitJob, waitFinished, waitForJob } from './support/jobs.js';
 
-const UI_DIR = fileURLToPath(new URL('../dist/ui/', import.meta.url));
 const REFERENCE = clip('1089-134686-0000');
 const NBSP = '\u00a0';
 
@@ -22,26 +20,11 @@ let browser: TestBrowser;
 let work: string;
 const watches: PageWatch[] = [];
 
-async function open(path: string, viewport = { width: 1280, height: 800 }): Promise<Page> {
-  const page = await browser.context.newPage();
-  await page.setViewportSize(viewport);
-  watches.push(watchPage(page, server.url));
-  await page.goto(`${server.url}${path}`);
-  return page;
-}
+const open = (path: string, viewport?: { width: number; height: number }) => openPage(browser, `${server.url}${path}`, watches, viewport);
 
 const fact = (page: Page, name: string) => page.locator(`dd[data-fact="${name}"]`);
 const badge = (page: Page, status: string) => page.locator('.status-line .badge', { hasText: status });
 const outcome = (page: Page) => page.locator('[data-outcome]');
-
-/** No serious or critical axe-core violation, in the light and the dark theme. */
-async function expectAccessible(page: Page, view: string): Promise<void> {
-  for (const colorScheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme });
-    expect(describeViolations(await seriousA11yViolations(page)), `${view} (${colorScheme})`).toBe('');
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-}
 
 /** Speech, then silence up to exactly `seconds`: a length whose fraction tells floor from round. */
 function paddedWav(seconds: number, out: string): void {
@@ -64,13 +47,12 @@ async function lyingMatroska(dir: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(UI_DIR, 'index.html'))) throw new Error('dist/ui is missing: run `npm run build:ui` (make test builds it)');
   work = await mkdtemp(join(tmpdir(), 'hark-ui-outcome-'));
-  [server, browser] = await Promise.all([
-    spawnServer({ WORKER_COUNT: '1', IN_PROCESS_CONCURRENCY: '1', KEEP_JOB_AUDIO: 'true', LOG_LEVEL: 'warn' }),
+  [server, browser] = await startServerAndBrowser(
+    { WORKER_COUNT: '1', IN_PROCESS_CONCURRENCY: '1', KEEP_JOB_AUDIO: 'true', LOG_LEVEL: 'warn' },
     // A locale whose default clock is 12-hour, so a time written without the page's own choice shows.
-    launchBrowser({ extraArgs: ['--lang=en-US'] }),
-  ]);
+    { extraArgs: ['--lang=en-US'] },
+  );
 });
 
 afterAll(async () => {

@@ -1,15 +1,11 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tally, wer } from './support/eval/index.js';
-import { describeViolations, launchBrowser, seriousA11yViolations, watchPage, type AxeViolation, type PageWatch, type TestBrowser } from './support/browser.js';
-import { spawnServer, type ChildServer } from './support/child-server.js';
+import { describeViolations, seriousA11yViolations, startServerAndBrowser, watchPage, type AxeViolation, type PageWatch, type TestBrowser } from './support/browser.js';
+import type { ChildServer } from './support/child-server.js';
 import { clip } from './support/corpus.js';
 import { createKeyWithCli, keysCli } from './support/keys-cli.js';
 
-const UI_DIR = fileURLToPath(new URL('../dist/ui/', import.meta.url));
 const REFERENCE = clip('1089-134686-0000');
 
 let server: ChildServer;
@@ -41,11 +37,7 @@ async function dialogViolations(page: Page): Promise<string> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(UI_DIR, 'index.html'))) throw new Error('dist/ui is missing: run `npm run build:ui` (make test builds it)');
-  [server, browser] = await Promise.all([
-    spawnServer({ AUTH_MODE: 'api_key', WORKER_COUNT: '1', IN_PROCESS_CONCURRENCY: '1', KEEP_JOB_AUDIO: 'true', LOG_LEVEL: 'warn' }),
-    launchBrowser(),
-  ]);
+  [server, browser] = await startServerAndBrowser({ AUTH_MODE: 'api_key', WORKER_COUNT: '1', IN_PROCESS_CONCURRENCY: '1', KEEP_JOB_AUDIO: 'true', LOG_LEVEL: 'warn' });
   key = await createKeyWithCli(server.dataDir, 'browser', 'transcribe,jobs');
 });
 

@@ -1,14 +1,10 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeViolations, launchBrowser, seriousA11yViolations, watchPage, type TestBrowser } from './support/browser.js';
+import { describeViolations, launchBrowser, requireBuiltPage, seriousA11yViolations, watchPage, type TestBrowser } from './support/browser.js';
 import { clip } from './support/corpus.js';
 import { createKeyWithCli } from './support/keys-cli.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
-const UI_DIR = fileURLToPath(new URL('../dist/ui/', import.meta.url));
 /** The fake microphone plays this clip (Chromium loops it). */
 const SPOKEN = clip('1089-134686-0000');
 
@@ -19,7 +15,7 @@ let context: BrowserContext;
 let browser: TestBrowser;
 
 beforeAll(async () => {
-  if (!existsSync(join(UI_DIR, 'index.html'))) throw new Error('dist/ui is missing: run `npm run build:ui` (make test builds it)');
+  requireBuiltPage();
   [server, keyed, browser] = await Promise.all([
     startTestServer({ MAX_STREAMS: '2', IN_PROCESS_CONCURRENCY: '2' }),
     startTestServer({ AUTH_MODE: 'api_key' }),

@@ -1,13 +1,11 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { joinWavs } from './support/audio.js';
-import { describeViolations, launchBrowser, seriousA11yViolations, watchPage, type PageWatch, type TestBrowser } from './support/browser.js';
-import { spawnServer, type ChildServer } from './support/child-server.js';
+import { expectAccessible, startServerAndBrowser, watchPage, type PageWatch, type TestBrowser } from './support/browser.js';
+import type { ChildServer } from './support/child-server.js';
 import { clip } from './support/corpus.js';
 import { getJob, submitJob, waitFinished } from './support/jobs.js';
 
@@ -19,7 +17,6 @@ import { getJob, submitJob, waitFinished } from './support/jobs.js';
  * speaker. Speaker 1089 (10.4 s) then speaker 1221 (4.8 s), num_speakers=2.
  */
 
-const UI_DIR = fileURLToPath(new URL('../dist/ui/', import.meta.url));
 /** `UI_SCREENSHOT_DIR=...` keeps the pictures; otherwise they go to the test's temp folder. */
 const SHOTS = process.env['UI_SCREENSHOT_DIR'];
 const FIRST = clip('1089-134686-0000');
@@ -44,24 +41,12 @@ async function shot(name: string, viewport = { width: 1280, height: 900 }): Prom
   await page.screenshot({ path: join(dir, `ui-speakers-${name}.png`), fullPage: true, animations: 'disabled' });
 }
 
-async function expectAccessible(view: string): Promise<void> {
-  for (const colorScheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme });
-    expect(describeViolations(await seriousA11yViolations(page)), `${view} (${colorScheme})`).toBe('');
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-}
-
 beforeAll(async () => {
-  if (!existsSync(join(UI_DIR, 'index.html'))) throw new Error('dist/ui is missing: run `npm run build:ui` (make test builds it)');
   work = await mkdtemp(join(tmpdir(), 'hark-ui-speakers-'));
   twoSpeakers = join(work, 'interview.wav');
   joinWavs([FIRST.path, SECOND.path], twoSpeakers);
-  [server, browser] = await Promise.all([
-    // In-process only, short utterances: several segments per speaker, no worker to start.
-    spawnServer({ ENABLE_PROCESS_ISOLATED: 'false', IN_PROCESS_CONCURRENCY: '1', KEEP_JOB_AUDIO: 'true', UTTERANCE_MAX_SECONDS: '6', LOG_LEVEL: 'warn' }),
-    launchBrowser(),
-  ]);
+  // In-process only, short utterances: several segments per speaker, no worker to start.
+  [server, browser] = await startServerAndBrowser({ ENABLE_PROCESS_ISOLATED: 'false', IN_PROCESS_CONCURRENCY: '1', KEEP_JOB_AUDIO: 'true', UTTERANCE_MAX_SECONDS: '6', LOG_LEVEL: 'warn' });
   page = await browser.context.newPage();
   watch = watchPage(page, server.url);
 }, 60_000);
@@ -113,7 +98,7 @@ describe('speakers on the web page', () => {
     expect(a[0]!.left).toBeLessThan(b[0]!.left);
     expect(a[0]!.name).toMatch(/^Play Speaker A, 0:00\.\d to \d:\d\d\.\d$/);
     expect(await speakerRow('B').getByRole('group').getAttribute('aria-label')).toMatch(/^Speaker B: \d+ turns?$/);
-    await expectAccessible('job page with speakers');
+    await expectAccessible(page, 'job page with speakers');
     await shot('light');
     await page.emulateMedia({ colorScheme: 'dark' });
     await shot('dark');
@@ -182,7 +167,7 @@ describe('speakers on the web page', () => {
     await expect.poll(() => speakerRow('B').getByRole('alert').textContent()).toBe(`no job ${jobId} (JOB_NOT_FOUND)`);
     expect(await page.getByLabel('Name for Speaker B').inputValue()).toBe('Bob');
     expect(await page.getByLabel('Name for Speaker B').getAttribute('aria-invalid')).toBe('true');
-    await expectAccessible('a refused rename');
+    await expectAccessible(page, 'a refused rename');
     await shot('rename-refused');
     await page.unroute('**/api/v1/jobs/*/speakers');
     await page.getByRole('button', { name: 'Cancel' }).click();

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,15 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uiRoutes } from '../src/http/routes/ui.js';
 import { tally, wer } from './support/eval/index.js';
 import { joinWavs } from './support/audio.js';
-import { describeViolations, launchBrowser, seriousA11yViolations, watchPage, type PageWatch, type TestBrowser } from './support/browser.js';
-import { alive, spawnServer, startChildServer, waitFor, type ChildServer } from './support/child-server.js';
+import { expectAccessible, openPage, startServerAndBrowser, UI_DIR, type PageWatch, type TestBrowser } from './support/browser.js';
+import { alive, startChildServer, waitFor, type ChildServer } from './support/child-server.js';
 import { clip, devClips } from './support/corpus.js';
 import { poolView } from './support/http.js';
 import { getJob, submitJob, waitFinished, waitForJob } from './support/jobs.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { freePort } from './support/net.js';
 
-const UI_DIR = fileURLToPath(new URL('../dist/ui/', import.meta.url));
 /** `npm run screenshots:ui` sets this to docs/img; otherwise the pictures go to the test's temp folder, removed at the end. */
 const SHOTS = process.env['UI_SCREENSHOT_DIR'];
 const XSS_NAME = '<img src=x onerror=alert(1)>.wav';
@@ -31,13 +30,7 @@ let work: string;
 let long: string;
 const watches: PageWatch[] = [];
 
-async function open(path: string, viewport = { width: 1280, height: 800 }): Promise<Page> {
-  const page = await browser.context.newPage();
-  await page.setViewportSize(viewport);
-  watches.push(watchPage(page, server.url));
-  await page.goto(`${server.url}${path}`);
-  return page;
-}
+const open = (path: string, viewport?: { width: number; height: number }) => openPage(browser, `${server.url}${path}`, watches, viewport);
 
 async function shot(page: Page, name: string): Promise<void> {
   const dir = SHOTS ?? join(work, 'screenshots');
@@ -47,31 +40,16 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(dir, `ui-${name}.png`), fullPage: true, animations: 'disabled' });
 }
 
-/** No serious or critical axe-core violation, in the light and the dark theme. */
-async function expectAccessible(page: Page, view: string): Promise<void> {
-  for (const colorScheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme });
-    const violations = await seriousA11yViolations(page);
-    expect(describeViolations(violations), `${view} (${colorScheme})`).toBe('');
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-}
-
-
 const fact = (page: Page, name: string) => page.locator(`dd[data-fact="${name}"]`);
 const badge = (page: Page, status: string) => page.locator('.status-line .badge', { hasText: status });
 const item = (page: Page, name: string) => page.locator('.item', { has: page.locator('.item-name', { hasText: name }) });
 
 beforeAll(async () => {
-  if (!existsSync(join(UI_DIR, 'index.html'))) throw new Error('dist/ui is missing: run `npm run build:ui` (make test builds it)');
   work = await mkdtemp(join(tmpdir(), 'hark-ui-test-'));
   long = join(work, 'long-recording.wav');
   joinWavs(devClips.slice(0, 12).map((c) => c.path), long);
-  [server, browser] = await Promise.all([
-    // Short utterances: a joined file shows several segments, a long one logs progress often.
-    spawnServer({ WORKER_COUNT: '1', IN_PROCESS_CONCURRENCY: '1', KEEP_JOB_AUDIO: 'true', UTTERANCE_MAX_SECONDS: '10', LOG_LEVEL: 'warn' }),
-    launchBrowser(),
-  ]);
+  // Short utterances: a joined file shows several segments, a long one logs progress often.
+  [server, browser] = await startServerAndBrowser({ WORKER_COUNT: '1', IN_PROCESS_CONCURRENCY: '1', KEEP_JOB_AUDIO: 'true', UTTERANCE_MAX_SECONDS: '10', LOG_LEVEL: 'warn' });
 });
 
 afterAll(async () => {
@@ -332,9 +310,7 @@ describe('web page', () => {
       await waitForJob(small.url, running.job_id, (j) => j.status === 'running');
       const queued = await submitJob(small.url, short.path);
 
-      const page = await browser.context.newPage();
-      watches.push(watchPage(page, small.url));
-      await page.goto(`${small.url}/`);
+      const page = await openPage(browser, `${small.url}/`, watches);
       await page.locator('input[name=mode][value=sync]').check();
       await page.locator('input[name=isolation][value=process]').check();
       await page.locator('#file-input').setInputFiles([short.path, REFERENCE.path]);
@@ -391,9 +367,7 @@ describe('web page', () => {
     let srv = await start();
     try {
       const accepted = await submitJob(origin, long);
-      const page = await browser.context.newPage();
-      watches.push(watchPage(page, origin));
-      await page.goto(`${origin}/#/jobs/${accepted.job_id}`);
+      const page = await openPage(browser, `${origin}/#/jobs/${accepted.job_id}`, watches);
       await page.locator('.log-line', { hasText: 'decoding in process' }).waitFor({ timeout: 30_000 });
       await page.locator('.conn', { hasText: 'Live' }).waitFor();
       const before = await page.locator('.log-line').allTextContents();

@@ -3,10 +3,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+import { spawnServer, type ChildServer } from './child-server.js';
 
 /** Debian's Chromium (`apt-get install chromium`); never a browser download. */
 export const CHROMIUM = '/usr/bin/chromium';
+
+/** The built page (`npm run build:ui`), as the server serves it. */
+export const UI_DIR = fileURLToPath(new URL('../../dist/ui/', import.meta.url));
 
 const AXE_PATH = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
@@ -15,13 +21,20 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
+/** How `launchBrowser` sets Chromium up for a test. */
+export interface BrowserOptions {
+  colorScheme?: 'light' | 'dark';
+  /** Chromium switches on top of the ones that keep it offline. */
+  extraArgs?: readonly string[];
+}
+
 /**
  * Headless Chromium with a fresh profile that `close()` removes. Everything that
  * would reach out on its own (component updates, sync, safe-browsing lists, QUIC
  * probes) is switched off: the tests check that the page itself asks nothing of
  * the internet.
  */
-export async function launchBrowser(options: { colorScheme?: 'light' | 'dark'; extraArgs?: readonly string[] } = {}): Promise<TestBrowser> {
+export async function launchBrowser(options: BrowserOptions = {}): Promise<TestBrowser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run \`scripts/setup.sh --test\` (apt-get install chromium)`);
   const profile = await mkdtemp(join(tmpdir(), 'hark-chromium-'));
   // Playwright passes the profile as --user-data-dir itself.
@@ -54,6 +67,26 @@ export async function launchBrowser(options: { colorScheme?: 'light' | 'dark'; e
       await rm(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** Throws, saying what to run, when the page has not been built. */
+export function requireBuiltPage(): void {
+  if (!existsSync(join(UI_DIR, 'index.html'))) throw new Error('dist/ui is missing: run `npm run build:ui` (make test builds it)');
+}
+
+/** What the Chromium tests of the page start first: a hark server in a child process (`env`) and Chromium, side by side. */
+export async function startServerAndBrowser(env: Record<string, string>, options?: BrowserOptions): Promise<[ChildServer, TestBrowser]> {
+  requireBuiltPage();
+  return Promise.all([spawnServer(env), launchBrowser(options)]);
+}
+
+/** A new page of `viewport`'s size at `url`, what it does kept in `watches`. */
+export async function openPage(browser: TestBrowser, url: string, watches: PageWatch[], viewport = { width: 1280, height: 800 }): Promise<Page> {
+  const page = await browser.context.newPage();
+  await page.setViewportSize(viewport);
+  watches.push(watchPage(page, new URL(url).origin));
+  await page.goto(url);
+  return page;
 }
 
 /** What a page did that a test wants to know about afterwards. */
@@ -92,6 +125,15 @@ export async function seriousA11yViolations(page: Page): Promise<AxeViolation[]>
   if (!(await page.evaluate('typeof window.axe !== "undefined"'))) await page.addScriptTag({ path: AXE_PATH });
   const result = (await page.evaluate('window.axe.run(document, { resultTypes: ["violations"] })')) as { violations: AxeViolation[] };
   return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+/** No serious or critical axe-core violation on `page`, in the light and the dark theme (`view` names it in a failure). */
+export async function expectAccessible(page: Page, view: string): Promise<void> {
+  for (const colorScheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme });
+    expect(describeViolations(await seriousA11yViolations(page)), `${view} (${colorScheme})`).toBe('');
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
 }
 
 /** A readable line per violation, for assertion messages. */
