@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { JobResult } from '../api.js';
 import { clock, span, stamp } from '../format.js';
 import { speakerColour, speakerName, speakerTurns, type Turn } from '../speakers.js';
@@ -36,7 +36,8 @@ function SpeakerName({ label, name, talk, onRename }: { label: string; name: str
   const button = useRef<HTMLButtonElement>(null);
   const refocus = useRef(false);
 
-  useEffect(() => {
+  // Before paint: no frame shows focus on the document while the name and the field swap places.
+  useLayoutEffect(() => {
     if (editing) input.current?.select();
     else if (refocus.current) button.current?.focus();
     refocus.current = false;
