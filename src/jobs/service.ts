@@ -214,9 +214,9 @@ export class JobService {
     return job;
   }
 
-  /** `apiKeyId`: only that key's jobs. */
-  async list(status: JobStatus | undefined, limit: number, cursor: string | undefined, apiKeyId?: string): Promise<{ jobs: Job[]; nextCursor: string | null }> {
-    const jobs = await this.store.list({ status, limit: limit + 1, cursor: cursor === undefined ? undefined : decodeCursor(cursor), apiKeyId });
+  /** `apiKeyId`: only that key's jobs; `search`: only jobs whose file name or transcript contains it (see ListJobsQuery). */
+  async list(status: JobStatus | undefined, limit: number, cursor: string | undefined, apiKeyId?: string, search?: string): Promise<{ jobs: Job[]; nextCursor: string | null }> {
+    const jobs = await this.store.list({ status, limit: limit + 1, cursor: cursor === undefined ? undefined : decodeCursor(cursor), apiKeyId, search });
     const page = jobs.slice(0, limit);
     return { jobs: page, nextCursor: jobs.length > limit ? encodeCursor(page[page.length - 1]!) : null };
   }

@@ -9,6 +9,12 @@ export interface ListJobsQuery {
   cursor?: { createdAt: number; id: string } | undefined;
   /** Only jobs submitted with this API key. */
   apiKeyId?: string | undefined;
+  /**
+   * Only jobs whose file name or transcript text contains this, in any case (a plain
+   * substring: `%` and `_` are characters like any other). Case is folded by the
+   * database's `lower()`, which on SQLite folds ASCII letters only.
+   */
+  search?: string | undefined;
 }
 
 export const API_KEY_SCOPES = ['transcribe', 'jobs', 'admin'] as const;

@@ -80,9 +80,11 @@ export const api = {
   capacity: () => request<CapacityResponse>('/api/v1/capacity'),
   pool: () => request<PoolView>('/debug/pool'),
   memory: () => request<MemoryHistoryView>('/api/v1/system/memory'),
-  jobs: (params: { status?: JobStatus | undefined; limit: number; cursor?: string | undefined }) => {
+  /** `q`: only jobs whose file name or transcript contains it, searched by the server over every job. */
+  jobs: (params: { status?: JobStatus | undefined; q?: string | undefined; limit: number; cursor?: string | undefined }) => {
     const q = new URLSearchParams({ limit: String(params.limit) });
     if (params.status !== undefined) q.set('status', params.status);
+    if (params.q !== undefined) q.set('q', params.q);
     if (params.cursor !== undefined) q.set('cursor', params.cursor);
     return request<{ jobs: JobView[]; next_cursor: string | null }>(`/api/v1/jobs?${q}`);
   },
@@ -100,7 +102,26 @@ export const api = {
   /** A new job with the ended one's settings and audio (410 JOB_AUDIO_GONE when the audio was not kept). */
   retry: (id: string) => request<{ job_id: string; status: JobStatus }>(`/api/v1/jobs/${encodeURIComponent(id)}/retry`, { method: 'POST' }),
   remove: (id: string) => request<undefined>(`/api/v1/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+  /** A single-use ticket for the live stream's URL; undefined (204) when the server takes no keys. */
+  streamTicket: () => request<{ ticket: string; expires_in: number } | undefined>('/api/v1/stream-ticket', { method: 'POST' }),
 };
+
+/**
+ * Why the server refuses a live stream now, or undefined when it would take one. A browser
+ * hides the status of a refused WebSocket upgrade, so the page asks the stream's URL again
+ * as plain HTTP, with its key in a header: the checks before the upgrade run alike (key,
+ * scope, MAX_STREAMS, the key's share, its quota), and a request that passes them all gets
+ * 404, there being nothing to GET.
+ */
+export async function streamRefusal(): Promise<ApiError | undefined> {
+  try {
+    await request<unknown>('/v1/audio/stream');
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    if (err.status !== 404) return err;
+  }
+  return undefined;
+}
 
 export const jobUrls = {
   result: (id: string, format: ResultFormat) => `/api/v1/jobs/${encodeURIComponent(id)}/result?format=${format}`,

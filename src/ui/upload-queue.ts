@@ -1,10 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import { announce } from './announce.js';
 import { ApiError, upload, type UploadAnswer, type UploadMode, type UploadOptions } from './api.js';
-import { explainUploadError, type Explained } from './messages.js';
+import { explainLocalRefusal, explainUploadError, retryCannotFix, type Explained, type LocalRefusal } from './messages.js';
 
 export type ItemState =
   | { phase: 'ready' }
+  /** Kept back by the page before any upload (empty, or plainly not sound). */
+  | { phase: 'refused'; error: Explained }
   | { phase: 'uploading'; mode: UploadMode; sent: number; total: number }
   | { phase: 'done'; answer: UploadAnswer }
   | { phase: 'error'; error: Explained; retryable: boolean };
@@ -17,6 +19,35 @@ export interface Item {
 
 /** Refusals of the file itself: sending it again cannot help. */
 const FILE_PROBLEMS = new Set(['INVALID_AUDIO', 'EMPTY_FILE', 'EMPTY_AUDIO', 'FILE_TOO_LARGE', 'AUDIO_TOO_LONG', 'UNSUPPORTED_MEDIA_TYPE']);
+
+/** Names that say sound or video, whatever type the system gives them (`.ts` is also TypeScript's, say). */
+const MEDIA_EXTENSIONS = new Set(['wav', 'wave', 'mp3', 'flac', 'ogg', 'oga', 'opus', 'm4a', 'mp4', 'm4v', 'aac', 'webm', 'weba', 'mkv', 'mka', 'mov', 'wma', 'wmv', 'amr', '3gp', 'aif', 'aiff', 'caf', 'ts', 'mts', 'm2ts', 'avi', 'mpg', 'mpeg', 'ac3', 'asf']);
+/** Names that are never sound: documents, pictures, text, archives. */
+const OTHER_EXTENSIONS = new Set(['txt', 'md', 'rtf', 'pdf', 'doc', 'docx', 'odt', 'xls', 'xlsx', 'ods', 'csv', 'ppt', 'pptx', 'odp', 'json', 'xml', 'html', 'htm', 'srt', 'vtt', 'png', 'jpg', 'jpeg', 'gif', 'webp', 'bmp', 'tif', 'tiff', 'svg', 'heic', 'zip', 'gz', 'tgz', '7z', 'rar', 'tar', 'exe', 'dmg', 'iso']);
+/** Types that are never sound (a type the browser does not know is empty, and passes). */
+const OTHER_TYPES = /^(text|image|font|model)\/|^application\/(pdf|json|xml|zip|gzip|x-7z-compressed|vnd\.rar|x-tar|msword|rtf|vnd\.ms-|vnd\.openxmlformats-|vnd\.oasis\.)/;
+
+/**
+ * Why the page keeps `file` back, or undefined to send it. Only the plain cases: an empty
+ * file, or one whose name or type says it is no sound; anything else is the server's to
+ * judge (it decodes with ffmpeg, which reads more than any list here).
+ */
+function localRefusal(file: File): LocalRefusal | undefined {
+  if (file.size === 0) return { reason: 'empty' };
+  const extension = /\.([^.]+)$/.exec(file.name)?.[1]?.toLowerCase() ?? '';
+  if (MEDIA_EXTENSIONS.has(extension)) return undefined;
+  const type = file.type.toLowerCase();
+  if (/^(audio|video)\//.test(type)) return undefined;
+  return OTHER_EXTENSIONS.has(extension) || OTHER_TYPES.test(type) ? { reason: 'not-media', type } : undefined;
+}
+
+function addedMessage(added: readonly Item[]): string {
+  const refused = added.filter((x) => x.state.phase === 'refused').map((x) => x.file.name);
+  const ok = added.length - refused.length;
+  const parts = [`${ok} file${ok === 1 ? '' : 's'} added`];
+  if (refused.length > 0) parts.push(`${refused.length} not added: ${refused.join(', ')}`);
+  return parts.join('; ');
+}
 
 /**
  * The files chosen for upload and their fate. It lives outside the view so that
@@ -47,10 +78,13 @@ class UploadQueue {
 
   add(files: FileList | File[] | null): void {
     if (files === null || files.length === 0) return;
-    const added = [...files].map((file): Item => ({ key: this.nextKey++, file, state: { phase: 'ready' } }));
+    const added = [...files].map((file): Item => {
+      const refusal = localRefusal(file);
+      return { key: this.nextKey++, file, state: refusal === undefined ? { phase: 'ready' } : { phase: 'refused', error: explainLocalRefusal(refusal, file.name) } };
+    });
     // Answers already read make room for the new files; refusals stay until removed.
     this.set([...this.items.filter((x) => x.state.phase !== 'done'), ...added]);
-    announce(`${added.length} file${added.length === 1 ? '' : 's'} added`);
+    announce(addedMessage(added));
   }
 
   remove(key: number): void {
@@ -78,7 +112,7 @@ class UploadQueue {
         ok++;
       } catch (err) {
         const e = err instanceof ApiError ? err : new ApiError(0, 'CLIENT', String(err));
-        this.update(item.key, { phase: 'error', error: explainUploadError(e, item.file.name), retryable: !FILE_PROBLEMS.has(e.code) });
+        this.update(item.key, { phase: 'error', error: explainUploadError(e, item.file.name, options.mode), retryable: !FILE_PROBLEMS.has(e.code) && !retryCannotFix(e) });
       }
     }
     this.current = undefined;

@@ -202,20 +202,25 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
     {
       schema: {
         tags: ['jobs'],
-        summary: 'Jobs, newest first, with cursor pagination',
+        summary: 'Jobs, newest first, with cursor pagination; `q` searches file names and transcripts',
         querystring: z.object({
           status: z.enum(JOB_STATUSES).optional(),
           limit: z.coerce.number().int().min(1).max(200).default(50),
           cursor: z.string().max(200).optional(),
+          q: z
+            .string()
+            .max(200)
+            .optional()
+            .describe('Only jobs whose file name or transcript text contains this (case-insensitive substring; `%` and `_` are plain characters). Blank: no filter.'),
         }),
         response: { 200: z.object({ jobs: z.array(jobViewSchema), next_cursor: z.string().nullable() }), ...errorResponses(400) },
       },
       config: { scope: 'jobs' },
     },
     async (request) => {
-      const { status, limit, cursor } = request.query;
+      const { status, limit, cursor, q } = request.query;
       const own = request.apiKey !== undefined && !request.apiKey.scopes.includes('admin') ? request.apiKey.id : undefined;
-      const page = await jobs.list(status, limit, cursor, own);
+      const page = await jobs.list(status, limit, cursor, own, q?.trim());
       const now = Date.now();
       return { jobs: page.jobs.map((j) => jobView(j, now)), next_cursor: page.nextCursor };
     },

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { JOB_STATUSES, PRIORITY_RANK, sourcesOf, TERMINAL_STATUSES, type Job, type JobStatus, type NewJob } from '../../jobs/model.js';
 import type { Database } from '../schema.js';
 import type { JobStore, ListJobsQuery } from '../types.js';
@@ -7,9 +7,21 @@ import { scopedIdempotencyKey, toJob } from './job-row.js';
 /** SQLite caps a statement's parameters: `IN` lists go in slices of this many. */
 const ID_SLICE = 500;
 
-/** JobStore in Kysely's dialect-neutral query builder (SQLite and PostgreSQL share every query). */
+/** `text` as a LIKE pattern that matches it anywhere, its own `%`, `_` and `\` taken literally (with ESCAPE '\'). */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, '\\$&')}%`;
+}
+
+/**
+ * JobStore in Kysely's dialect-neutral query builder (SQLite and PostgreSQL share every
+ * query). `transcriptText`: SQL for a row's transcript text, read out of its JSON `result`
+ * column, the one expression the dialects spell differently (see KyselyStore).
+ */
 export class KyselyJobStore implements JobStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly transcriptText: string,
+  ) {}
 
   async create(job: NewJob): Promise<Job> {
     const row = await this.db
@@ -74,6 +86,13 @@ export class KyselyJobStore implements JobStore {
     let query = this.db.selectFrom('transcription_jobs').selectAll();
     if (q.status !== undefined) query = query.where('status', '=', q.status);
     if (q.apiKeyId !== undefined) query = query.where('api_key_id', '=', q.apiKeyId);
+    if (q.search !== undefined && q.search !== '') {
+      // lower() on both sides: the pattern folds exactly as the column does, in either database
+      // (the cast: PostgreSQL cannot pick among its lower()s for an untyped parameter).
+      const pattern = containsPattern(q.search);
+      const contains = (column: string) => sql<boolean>`lower(${sql.raw(column)}) like lower(cast(${pattern} as text)) escape '\\'`;
+      query = query.where((eb) => eb.or([contains('file_name'), contains(this.transcriptText)]));
+    }
     if (q.cursor !== undefined) {
       const { createdAt, id } = q.cursor;
       query = query.where((eb) => eb.or([eb('created_at', '<', createdAt), eb.and([eb('created_at', '=', createdAt), eb('id', '<', id)])]));

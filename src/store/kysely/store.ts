@@ -25,12 +25,16 @@ export abstract class KyselyStore implements Store {
   readonly keys: ApiKeyStore;
   readonly usage: UsageStore;
 
-  /** `claimLock`: row-lock clause for the claim's subquery (see KyselyJobRunStore). */
+  /**
+   * `claimLock`: row-lock clause for the claim's subquery (see KyselyJobRunStore).
+   * `transcriptText`: SQL for a job row's transcript text out of its JSON `result` (see KyselyJobStore).
+   */
   protected constructor(
     protected readonly db: Kysely<Database>,
     claimLock: string,
+    transcriptText: string,
   ) {
-    this.jobs = new KyselyJobStore(db);
+    this.jobs = new KyselyJobStore(db, transcriptText);
     this.runs = new KyselyJobRunStore(db, claimLock);
     this.logs = new KyselyJobLogStore(db);
     this.instances = new KyselyInstanceStore(db);

@@ -15,7 +15,7 @@ export class PostgresStore extends KyselyStore {
     db: Kysely<Database>,
     readonly url: string,
   ) {
-    super(db, 'FOR UPDATE SKIP LOCKED');
+    super(db, 'FOR UPDATE SKIP LOCKED', "(result::jsonb ->> 'text')");
   }
 
   /**

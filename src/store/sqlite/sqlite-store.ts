@@ -26,7 +26,7 @@ export class SqliteStore extends KyselyStore {
     readonly path: string,
     private readonly existed: boolean,
   ) {
-    super(db, '');
+    super(db, '', "json_extract(result, '$.text')");
   }
 
   static async open(path: string): Promise<SqliteStore> {

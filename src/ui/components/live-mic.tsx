@@ -1,8 +1,10 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { announce } from '../announce.js';
+import { api, ApiError, streamRefusal } from '../api.js';
 import { ErrorNote } from './status.js';
-import { apiKey, authHeaders, keyRefused } from '../auth.js';
+import { apiKey, askForKey } from '../auth.js';
 import { focusLost } from '../focus.js';
+import { explainStreamError, type StreamFailure } from '../messages.js';
 
 /*
  * Live transcription from the microphone: MediaRecorder's Opus-in-WebM chunks go
@@ -21,17 +23,19 @@ interface Caption {
   text: string;
 }
 
-interface Failure {
-  title: string;
-  detail?: string;
-}
-
 interface ServerMessage {
   type: string;
   text?: string;
   code?: string;
   message?: string;
 }
+
+/** An open stream that closed without an error message: the server stopped, or the connection broke. */
+const CLOSED: StreamFailure = {
+  title: 'The connection to the server closed.',
+  detail: 'The server may have stopped, or a proxy between may not pass WebSockets on.',
+  fix: 'retry',
+};
 
 /**
  * The stream's URL. Browsers cannot set headers on a WebSocket, and a key in the
@@ -41,17 +45,19 @@ interface ServerMessage {
 async function streamUrl(): Promise<string> {
   const base = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/v1/audio/stream`;
   if (apiKey() === null) return base;
-  const res = await fetch('/api/v1/stream-ticket', { method: 'POST', headers: { accept: 'application/json', ...authHeaders() } });
-  if (res.status === 401) keyRefused();
-  // 204: the server takes no keys, so the stream needs no ticket.
-  if (res.status === 204) return base;
-  const body = (await res.json()) as { ticket?: string; error?: { code: string; message: string } };
-  if (!res.ok || body.ticket === undefined) throw new Error(body.error === undefined ? `the server answered ${res.status}` : `${body.error.message} (${body.error.code})`);
-  return `${base}?ticket=${encodeURIComponent(body.ticket)}`;
+  const answer = await api.streamTicket();
+  // None (204): the server takes no keys, so the stream needs no ticket.
+  return answer === undefined ? base : `${base}?ticket=${encodeURIComponent(answer.ticket)}`;
+}
+
+/** Why a stream that never opened was refused: asked of the server again (see streamRefusal). */
+async function refusedUpgrade(): Promise<StreamFailure> {
+  const refusal = await streamRefusal();
+  return refusal === undefined ? CLOSED : explainStreamError(refusal);
 }
 
 /** Failures of getUserMedia, in words a user can act on. */
-function micFailure(err: unknown): Failure {
+function micFailure(err: unknown): StreamFailure {
   const name = err instanceof DOMException ? err.name : '';
   if (name === 'NotAllowedError') return { title: 'The microphone is blocked', detail: 'Allow this page to use the microphone in the browser, then try again.' };
   if (name === 'NotFoundError') return { title: 'No microphone found', detail: 'Connect a microphone, then try again.' };
@@ -62,7 +68,7 @@ export function LiveMic() {
   const [phase, setPhase] = useState<Phase>('idle');
   const [partial, setPartial] = useState('');
   const [captions, setCaptions] = useState<Caption[]>([]);
-  const [failure, setFailure] = useState<Failure>();
+  const [failure, setFailure] = useState<StreamFailure>();
   const socket = useRef<WebSocket | undefined>(undefined);
   const recorder = useRef<MediaRecorder | undefined>(undefined);
   const nextId = useRef(0);
@@ -113,7 +119,7 @@ export function LiveMic() {
       url = await streamUrl();
     } catch (err) {
       for (const t of media.getTracks()) t.stop();
-      setFailure({ title: 'Live transcription could not start', detail: err instanceof Error ? err.message : String(err) });
+      setFailure(explainStreamError(err instanceof ApiError ? err : new ApiError(0, 'CLIENT', err instanceof Error ? err.message : String(err))));
       setPhase('idle');
       return;
     }
@@ -122,8 +128,12 @@ export function LiveMic() {
     const ws = new WebSocket(url);
     socket.current = ws;
     let ended = false;
+    let opened = false;
 
-    ws.onopen = () => ws.send(JSON.stringify({ encoding: 'webm' }));
+    ws.onopen = () => {
+      opened = true;
+      ws.send(JSON.stringify({ encoding: 'webm' }));
+    };
     ws.onmessage = (e: MessageEvent) => {
       if (typeof e.data !== 'string') return;
       const m = JSON.parse(e.data) as ServerMessage;
@@ -146,7 +156,7 @@ export function LiveMic() {
         if (text !== '') setCaptions((cs) => [...cs, { id: nextId.current++, text }]);
       } else if (m.type === 'error') {
         ended = true;
-        setFailure({ title: 'Live transcription stopped', detail: `${m.message ?? 'The server ended the stream'} (${m.code ?? 'ERROR'})` });
+        setFailure(explainStreamError(new ApiError(0, m.code ?? 'ERROR', m.message ?? 'The server ended the stream')));
       } else if (m.type === 'done') {
         ended = true;
       }
@@ -155,9 +165,10 @@ export function LiveMic() {
       release();
       setPartial('');
       setPhase('idle');
-      // A refused upgrade (AT_CAPACITY) or a dropped connection ends without a message.
-      if (!ended) setFailure({ title: 'Live transcription stopped', detail: 'The connection to the server closed. The server may be busy (too many live streams); try again shortly.' });
-      else announce('Live transcription ended');
+      // A refused upgrade (the browser hides its status) or a dropped connection ends without a message.
+      if (ended) announce('Live transcription ended');
+      else if (opened) setFailure(CLOSED);
+      else void refusedUpgrade().then(setFailure);
       if (socket.current === ws) socket.current = undefined;
     };
   };
@@ -195,7 +206,29 @@ export function LiveMic() {
           {phase === 'starting' ? 'Starting…' : 'Start the microphone'}
         </button>
       )}
-      {failure !== undefined && <ErrorNote title={failure.title} detail={failure.detail} />}
+      {failure !== undefined && (
+        <div class="mic-failure">
+          <ErrorNote title={failure.title} detail={failure.detail} />
+          {failure.fix === 'retry' && (
+            <button
+              type="button"
+              class="button button-small"
+              onClick={() => {
+                // The button goes with the failure: focus stays on the panel's own.
+                button.current?.focus();
+                void start();
+              }}
+            >
+              Try again
+            </button>
+          )}
+          {failure.fix === 'key' && (
+            <button type="button" class="button button-small" onClick={askForKey}>
+              Change the API key
+            </button>
+          )}
+        </div>
+      )}
       <ol ref={captionList} class="captions" aria-label="Captions" tabIndex={-1} aria-live="polite" aria-relevant="additions">
         {captions.map((c) => (
           <li key={c.id} class="caption">

@@ -74,8 +74,9 @@ function ItemRow({ item, onRemove, onRetry, busy }: { item: Item; onRemove: () =
           {s.phase === 'uploading' && (s.sent < s.total ? `Uploading ${percent(s.sent / Math.max(1, s.total))}` : s.mode === 'sync' ? 'Transcribing…' : 'Checking the audio…')}
           {s.phase === 'done' && (s.answer.mode === 'job' ? 'Accepted' : 'Done')}
           {s.phase === 'error' && 'Failed'}
+          {s.phase === 'refused' && 'Not uploaded'}
         </span>
-        {(s.phase === 'ready' || s.phase === 'error') && !busy && (
+        {(s.phase === 'ready' || s.phase === 'error' || s.phase === 'refused') && !busy && (
           <span class="item-actions">
             {s.phase === 'error' && s.retryable && (
               <button type="button" class="button button-small" onClick={onRetry}>
@@ -89,7 +90,7 @@ function ItemRow({ item, onRemove, onRetry, busy }: { item: Item; onRemove: () =
         )}
       </div>
       {s.phase === 'uploading' && <ProgressBar value={s.sent < s.total ? s.sent / Math.max(1, s.total) : undefined} label={`Upload of ${item.file.name}`} />}
-      {s.phase === 'error' && <ErrorNote title={s.error.title} detail={s.error.detail} />}
+      {(s.phase === 'error' || s.phase === 'refused') && <ErrorNote title={s.error.title} detail={s.error.detail} />}
       {s.phase === 'done' && <Answer fileName={item.file.name} answer={s.answer} />}
     </li>
   );
@@ -107,6 +108,12 @@ export function UploadView() {
   /** 0: let the server estimate the count. */
   const [numSpeakers, setNumSpeakers] = useState(0);
   const [dragging, setDragging] = useState(false);
+  /**
+   * dragenter minus dragleave over the zone: moving onto its own text or button leaves the
+   * zone's box for a child's (a dragleave) after entering the child (a dragenter), so the
+   * highlight goes off only when the count is back to 0.
+   */
+  const depth = useRef(0);
   const [info, setInfo] = useState<SystemInfo>();
   const input = useRef<HTMLInputElement>(null);
   const submit = useRef<HTMLButtonElement>(null);
@@ -118,6 +125,22 @@ export function UploadView() {
 
   useEffect(() => {
     api.system().then(setInfo, () => undefined);
+  }, []);
+
+  // A file dropped anywhere but the zone would make the browser open it in place of the page
+  // (and drop the uploads under way): outside the zone, a drag is told it cannot drop.
+  useEffect(() => {
+    const refuse = (e: DragEvent) => {
+      if (e.defaultPrevented) return;
+      e.preventDefault();
+      if (e.dataTransfer) e.dataTransfer.dropEffect = 'none';
+    };
+    addEventListener('dragover', refuse);
+    addEventListener('drop', refuse);
+    return () => {
+      removeEventListener('dragover', refuse);
+      removeEventListener('drop', refuse);
+    };
   }, []);
 
   // Upload disables its button while files go up, which would drop focus to the document:
@@ -158,17 +181,20 @@ export function UploadView() {
             class={`dropzone${dragging ? ' dropzone-active' : ''}`}
             onDragEnter={(e) => {
               e.preventDefault();
+              depth.current++;
               setDragging(true);
             }}
             onDragOver={(e) => {
               e.preventDefault();
               if (e.dataTransfer) e.dataTransfer.dropEffect = 'copy';
             }}
-            onDragLeave={(e) => {
-              if (e.currentTarget === e.target) setDragging(false);
+            onDragLeave={() => {
+              depth.current = Math.max(0, depth.current - 1);
+              if (depth.current === 0) setDragging(false);
             }}
             onDrop={(e) => {
               e.preventDefault();
+              depth.current = 0;
               setDragging(false);
               queue.add(e.dataTransfer?.files ?? null);
             }}

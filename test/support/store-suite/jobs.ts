@@ -86,6 +86,37 @@ export function describeJobStore(name: string, open: OpenStore): void {
       expect(await jobs.countActiveByApiKey('k3')).toBe(0);
     });
 
+    it('searches file names and transcript text, in any case, with LIKE wildcards taken literally', async () => {
+      const { jobs, runs } = store();
+      const said = 'The Budget for next year was approved';
+      await jobs.create(newJob({ id: 'spoken', createdAt: 1, fileName: 'call.wav' }));
+      const run = (await claim())!;
+      await runs.complete({ id: 'spoken', runToken: run.runToken! }, { ...transcript, text: said }, 2);
+      await jobs.create(newJob({ id: 'review', createdAt: 2, fileName: 'Quarterly Review.wav' }));
+      await jobs.create(newJob({ id: 'percent', createdAt: 3, fileName: 'growth 100%_final.mp3' }));
+      await jobs.create(newJob({ id: 'plain', createdAt: 4, fileName: 'growth 1000 final.mp3', apiKeyId: 'k1' }));
+      const ids = async (search: string, more: { apiKeyId?: string; status?: 'queued' | 'completed' } = {}) => (await jobs.list({ limit: 10, search, ...more })).map((j) => j.id);
+      expect(await ids('quarterly')).toEqual(['review']);
+      expect(await ids('REVIEW.WAV')).toEqual(['review']);
+      // The transcript's text, not its JSON: "text" and "segments" are keys of every stored result.
+      expect(await ids('budget FOR')).toEqual(['spoken']);
+      expect(await ids('segments')).toEqual([]);
+      expect(await ids('"text"')).toEqual([]);
+      // % and _ match only themselves.
+      expect(await ids('100%_')).toEqual(['percent']);
+      expect(await ids('100_')).toEqual([]);
+      expect(await ids('%')).toEqual(['percent']);
+      expect(await ids('\\')).toEqual([]);
+      expect(await ids('growth')).toEqual(['plain', 'percent']);
+      // With the other filters and the cursor.
+      expect(await ids('growth', { apiKeyId: 'k1' })).toEqual(['plain']);
+      expect(await ids('a', { status: 'completed' })).toEqual(['spoken']);
+      const first = (await jobs.list({ limit: 1, search: 'growth' }))[0]!;
+      expect((await jobs.list({ limit: 10, search: 'growth', cursor: { createdAt: first.createdAt, id: first.id } })).map((j) => j.id)).toEqual(['percent']);
+      // Empty: no filter.
+      expect(await ids('')).toHaveLength(4);
+    });
+
     it("keeps a job's VAD settings, and none for a job stored without them", async () => {
       const { jobs } = store();
       const vad = { kind: 'energy' as const, threshold: 0.35, minSilenceMs: 700, speechPadMs: 250, minSpeechMs: 100 };
