@@ -7,6 +7,7 @@ import { InProcessExecutor, PoolExecutor, type Executor } from './executors/inde
 import { UsageMeter } from './auth/usage.js';
 import { openJobs, type Jobs } from './jobs/index.js';
 import { Metrics } from './metrics/index.js';
+import { ModelRegistry } from './models/index.js';
 import { MemoryHistory } from './metrics/memory-history.js';
 import { buildApp, type Readiness } from './http/index.js';
 import type { Logger } from './logger.js';
@@ -70,9 +71,16 @@ export async function startServer(config: Config, logger: Logger, testing: { now
   // One meter for routes, streams and jobs; `testing.now` pins its day away from a UTC midnight.
   const usage = new UsageMeter(store.usage, config.KEY_MAX_AUDIO_HOURS_PER_DAY, testing.now);
   const jobs = await openJobs({ config, logger, service, dataDir, baseUrl: () => url, store, usage });
+  const models = new ModelRegistry({
+    config,
+    logger: logger.child({ component: 'models' }),
+    held: () => service.models(),
+    evict: (id) => service.evictModel(id),
+    engines: () => service.engineStatus().map((e) => ({ name: e.name, ready: e.ready_in.length > 0 || readiness.state === 'starting', error: e.error })),
+  });
   const metrics = new Metrics({ config, service, pool, jobs });
   const memory = new MemoryHistory({ pool });
-  const app = await buildApp({ config, service, temp, readiness, pool, jobs: jobs.service, keys: store.keys, usage, metrics, memory }, logger);
+  const app = await buildApp({ config, service, temp, readiness, pool, jobs: jobs.service, keys: store.keys, usage, metrics, memory, models }, logger);
   await app.listen({ host: config.HOST, port: config.PORT });
   const address = app.server.address();
   if (typeof address === 'object' && address !== null) url = url.replace(/:\d+$/, `:${address.port}`);
@@ -110,6 +118,8 @@ export async function startServer(config: Config, logger: Logger, testing: { now
     (closing ??= (async () => {
       readiness.state = 'stopping';
       memory.stop();
+      // Downloads under way stop (their .part is kept for the next pull to resume).
+      await models.close();
       const graceMs = config.SHUTDOWN_GRACE_SECONDS * 1000;
       // Stop accepting; requests in flight get the grace period to finish.
       const drained = Promise.all([app.close(), jobs.runner.stop()]);

@@ -56,10 +56,15 @@ describe('several engines in one server, chosen per request', () => {
     await upstream?.stop();
   });
 
-  it('lists the loaded engines and the aliases of the default one as models', async () => {
+  it('lists the loaded engines, the whisper catalogue and the aliases of the default one as models', async () => {
     const models = await client.models.list();
+    const ids = models.data.map((m) => m.id);
+    // The catalogue's whisper models are listed with their state (none is downloaded here).
+    const whisperModels = ids.filter((id) => id.startsWith('whisper-') && id !== 'whisper-1');
+    expect(whisperModels).toEqual(expect.arrayContaining(['whisper-tiny.en', 'whisper-base.en', 'whisper-large-v3-turbo']));
+    for (const m of models.data.filter((d) => whisperModels.includes(d.id))) expect(m).toMatchObject({ state: 'not_downloaded', engine: 'whisper' });
     // OpenAI's model names (AudioModel, gpt-transcribe, the Realtime API's) stand for the default engine on every endpoint.
-    expect(models.data.map((m) => m.id)).toEqual([
+    expect(ids.filter((id) => !whisperModels.includes(id))).toEqual([
       'pocketsphinx',
       'whisper',
       'upstream',

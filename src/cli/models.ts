@@ -6,7 +6,7 @@ import { listModels, loadCatalogue, modelFileName, modelsDir, pullModel, type Mo
 
 /*
  * `hark models list|pull`: whisper.cpp ggml model files in MODELS_DIR. Nothing is downloaded
- * unless a user runs `pull`; the server never fetches models itself.
+ * unless a user runs `pull` (or an admin calls the server's `POST /v1/models/{id}`, the same code).
  */
 
 const MB = 1e6;
@@ -98,7 +98,7 @@ function progressPrinter(name: string, tty: boolean): { update: (p: PullProgress
 }
 
 async function pull(size: string, opts: { force?: boolean } & ModelsOpts, cfg: Config, userAgent: string): Promise<number> {
-  const catalogue = await loadCatalogue(opts.catalogue);
+  const catalogue = await loadCatalogue(opts.catalogue ?? cfg.MODELS_CATALOGUE);
   const expected = catalogue.get(size);
   if (expected === undefined) {
     process.stderr.write(`hark: unknown model size '${size}'; one of: ${[...catalogue.keys()].join(', ')}\n`);
@@ -154,7 +154,7 @@ export function registerModels(program: Command, config: () => Config, userAgent
   const models = program
     .command('models')
     .description('whisper.cpp model files (ggml) in MODELS_DIR: list them, download one')
-    .option('--catalogue <file>', 'JSON file {"<size>": {"bytes": n, "sha1": "<hex>"|null}} replacing or adding to the built-in catalogue (mirrors with other files, tests)');
+    .option('--catalogue <file>', 'JSON file {"<size>": {"bytes": n, "sha1": "<hex>"|null}} replacing or adding to the built-in catalogue (mirrors with other files, tests); default MODELS_CATALOGUE');
 
   models
     .command('list')
@@ -162,7 +162,7 @@ export function registerModels(program: Command, config: () => Config, userAgent
     .option('--json', 'one JSON object on stdout')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const cfg = config();
-      const listing = await listModels(cfg, await loadCatalogue((cmd.optsWithGlobals() as ModelsOpts).catalogue));
+      const listing = await listModels(cfg, await loadCatalogue((cmd.optsWithGlobals() as ModelsOpts).catalogue ?? cfg.MODELS_CATALOGUE));
       if (opts.json) process.stdout.write(`${JSON.stringify(listing, null, 2)}\n`);
       else printListing(listing);
     });

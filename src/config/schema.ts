@@ -157,14 +157,23 @@ export const configShape = {
     .regex(/^\s*(-\w+\s+\S+\s*)*$/, { error: 'pairs of "-name value", e.g. "-lw 6 -beam 1e-60"' })
     .default('')
     .describe('Extra PocketSphinx decoder arguments, e.g. `-lw 6 -beam 1e-60`; they override hark\'s tuned defaults.'),
-  MODELS_DIR: optionalText().describe('Where `hark models pull` puts model files and WHISPER_MODEL_SIZE is looked up. Empty: DATA_DIR/models.'),
+  MODELS_DIR: optionalText().describe('Where `hark models pull` and `POST /v1/models/{id}` put model files and WHISPER_MODEL_SIZE is looked up. Empty: DATA_DIR/models.'),
   MODELS_BASE_URL: z
     .string()
     .refine((v) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol), { error: 'an http:// or https:// URL' })
     .default('https://huggingface.co/ggerganov/whisper.cpp/resolve/main')
-    .describe('Where `hark models pull SIZE` downloads `ggml-<size>.bin` from (only when a user runs it); point it at a mirror for closed networks.'),
+    .describe('Where `hark models pull SIZE` and `POST /v1/models/whisper-SIZE` download `ggml-<size>.bin` from (only when asked); point it at a mirror for closed networks.'),
   WHISPER_MODEL_SIZE: oneOf(WHISPER_MODEL_SIZES, 'base.en').describe('whisper.cpp model used when WHISPER_MODEL_PATH is empty: `MODELS_DIR/ggml-<size>.bin`.'),
   WHISPER_MODEL_PATH: optionalText().describe('A ggml model file for the whisper engine; overrides WHISPER_MODEL_SIZE.'),
+  MODELS_CATALOGUE: optionalText().describe(
+    'JSON file `{"<name>": {"bytes": n, "sha1": "<hex>"|null}}` adding to or replacing entries of the built-in whisper catalogue (a mirror with other files); read by the server and `hark models`.',
+  ),
+  MODEL_IDLE_TTL_SECONDS: int(0, 604_800, 300).describe(
+    'A whisper model unused this long is unloaded from every process that holds it (its memory goes back); the next request loads it again. 0: never.',
+  ),
+  MODEL_MEMORY_LIMIT_MB: int(0, 1_048_576, 0).describe(
+    'Most memory the whisper models held by one process (the server or one worker) may take; the least recently used idle ones are unloaded to make room, and a model that cannot fit is refused (503 MODEL_MEMORY_LIMIT). 0: no limit.',
+  ),
   WHISPER_THREADS: optionalInt(1, 256).describe('CPU threads of one whisper decode. Empty: CPU count divided by the decodes that can run at once (at least 1).'),
   WHISPER_LANGUAGE: text('en').describe('Spoken language for whisper when a request names none (`auto` detects it; `.en` models know only English).'),
   WHISPER_BEST_OF: int(1, 16, 5).describe('Candidates whisper samples when it falls back to a higher temperature (greedy decoding; see docs/engines/whisper.md on beam search).'),

@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors.js';
-import type { Engine, EngineCapabilities, EngineEntry, EngineInfo, TranscribeHooks, TranscribeOptions, Transcript } from './types.js';
+import type { Engine, EngineCapabilities, EngineContext, EngineEntry, EngineInfo, TranscribeHooks, TranscribeOptions, Transcript } from './types.js';
 import type { PcmAudio } from '../audio/index.js';
 
 /**
@@ -9,7 +9,7 @@ import type { PcmAudio } from '../audio/index.js';
  * does not carry it (the idle-RSS budget). Only for engines without `openStream`.
  */
 export function deferredEntry(name: string, capabilities: EngineCapabilities, load: () => Promise<EngineEntry>): EngineEntry {
-  return { capabilities, create: (config) => new DeferredEngine(name, capabilities, config, load) };
+  return { capabilities, create: (config, context) => new DeferredEngine(name, capabilities, config, context, load) };
 }
 
 class DeferredEngine implements Engine {
@@ -19,11 +19,12 @@ class DeferredEngine implements Engine {
     readonly name: string,
     readonly capabilities: EngineCapabilities,
     private readonly config: Config,
+    private readonly context: EngineContext | undefined,
     private readonly entry: () => Promise<EngineEntry>,
   ) {}
 
   async load(): Promise<EngineInfo> {
-    this.inner ??= (await this.entry()).create(this.config);
+    this.inner ??= (await this.entry()).create(this.config, this.context);
     return this.inner.load();
   }
 

@@ -5,9 +5,11 @@ export {
   engineNotReady,
   loadEngines,
   resolveModel,
+  resolveModelRef,
+  type ModelRef,
   listModels,
   DEFAULT_MODEL_ALIASES,
 } from './registry.js';
-export { loadAddon } from './pocketsphinx/index.js';
+export { loadAddon, releaseFreeMemory } from './pocketsphinx/index.js';
 export { openEngineStream, bufferedStream } from './stream.js';
 export { checkTranslation } from './translation.js';

@@ -4,10 +4,11 @@ import { AZURE_CAPABILITIES } from './azure/capabilities.js';
 import { deferredEntry } from './deferred.js';
 import { LeakingEngine } from './leak.js';
 import { pocketsphinxEntry } from './pocketsphinx/index.js';
-import type { Engine, EngineCapabilities, EngineEntry, EngineInfo, EngineName, EngineStatus } from './types.js';
+import type { Engine, EngineCapabilities, EngineContext, EngineEntry, EngineInfo, EngineName, EngineStatus } from './types.js';
 import { UPSTREAM_CAPABILITIES } from './upstream/capabilities.js';
 import { whisperEntry } from './whisper/index.js';
 import { preloadVad } from '../vad/index.js';
+import { fileBytes, installedWhisperNames, ModelCache, loadCatalogueSync, whisperModelFile, whisperModelId, whisperModelName } from '../models/index.js';
 
 /** Every engine this build knows. Adding one is adding an entry here (and its name to ENGINE_NAMES). */
 const ENGINES: Record<EngineName, EngineEntry> = {
@@ -35,8 +36,9 @@ export const DEFAULT_MODEL_ALIASES = [
   'gpt-realtime-whisper',
 ] as const;
 
-export function createEngine(name: EngineName, config: Config): Engine {
-  const engine = ENGINES[name].create(config);
+/** A fresh instance of `name`; `context` is what the engines of one process share (a cache of their own when absent). */
+export function createEngine(name: EngineName, config: Config, context: EngineContext = { models: new ModelCache({ limitBytes: 0, idleTtlMs: 0 }) }): Engine {
+  const engine = ENGINES[name].create(config, context);
   return config.SIMULATE_NATIVE_LEAK_MB > 0 ? new LeakingEngine(engine, config.SIMULATE_NATIVE_LEAK_MB * 1024 * 1024) : engine;
 }
 
@@ -54,6 +56,7 @@ export async function loadEngines(
   names: readonly EngineName[],
   config: Config,
   count = 1,
+  context: EngineContext = { models: new ModelCache({ limitBytes: 0, idleTtlMs: 0 }) },
 ): Promise<{ instances: Map<EngineName, Engine[]>; status: EngineStatus[] }> {
   const instances = new Map<EngineName, Engine[]>();
   const status: EngineStatus[] = [];
@@ -70,7 +73,7 @@ export async function loadEngines(
       // Sequential loads: parallel ones only compete for the same disk and cores.
       let info: EngineInfo | undefined;
       for (let i = 0; i < count; i++) {
-        const engine = createEngine(name, config);
+        const engine = createEngine(name, config, context);
         const loadedInfo = await engine.load();
         info ??= loadedInfo;
         loaded.push(engine);
@@ -93,19 +96,55 @@ export function engineNotReady(name: string, status: readonly EngineStatus[], wh
   return new AppError('ENGINE_NOT_READY', `engine "${name}" is not loaded ${where}${why}`);
 }
 
-/** Resolves an OpenAI-style `model` to an engine, or fails with MODEL_NOT_FOUND listing valid names. */
-export function resolveModel(model: string | undefined, config: Config): EngineName {
+/** An engine, and the model of it a request picked (a whisper model name; absent: the engine's default). */
+export interface ModelRef {
+  engine: EngineName;
+  model?: string | undefined;
+}
+
+/**
+ * Resolves a `model` (OpenAI routes) or `engine` (hark's) to an engine and a model: an engine
+ * name, an alias of the default engine (`whisper-1`), or `whisper-<name>` for MODELS_DIR's
+ * `ggml-<name>.bin`. Fails with MODEL_NOT_FOUND listing valid ids, MODEL_NOT_DOWNLOADED for a
+ * catalogue model not downloaded yet, MODEL_MEMORY_LIMIT for one larger than a process may hold.
+ */
+export function resolveModelRef(model: string | undefined, config: Config): ModelRef {
   if (model === undefined || model === '' || (DEFAULT_MODEL_ALIASES as readonly string[]).includes(model)) {
-    return config.ENGINE;
+    return { engine: config.ENGINE };
   }
-  if ((config.ENGINES as readonly string[]).includes(model)) return model as EngineName;
-  const valid = listModels(config).join(', ');
-  throw new AppError('MODEL_NOT_FOUND', `unknown model "${model}"; this server offers: ${valid}`, {
-    details: { valid_models: listModels(config) },
+  if ((config.ENGINES as readonly string[]).includes(model)) return { engine: model as EngineName };
+  const name = whisperModelName(model);
+  if (name !== undefined && config.ENGINES.includes('whisper')) {
+    const file = whisperModelFile(config, name);
+    const bytes = fileBytes(file.path);
+    if (bytes !== null) {
+      const limit = config.MODEL_MEMORY_LIMIT_MB * 1e6;
+      if (limit > 0 && bytes > limit) {
+        throw new AppError('MODEL_MEMORY_LIMIT', `model ${model} (${Math.round(bytes / 1e6)} MB) is larger than MODEL_MEMORY_LIMIT_MB (${config.MODEL_MEMORY_LIMIT_MB}) allows one process`, {
+          details: { model, needed_bytes: bytes, limit_bytes: limit },
+        });
+      }
+      return { engine: 'whisper', model: name };
+    }
+    if (loadCatalogueSync(config.MODELS_CATALOGUE).has(name)) {
+      throw new AppError('MODEL_NOT_DOWNLOADED', `model ${model} is in the catalogue but not downloaded to this server; an admin pulls it with POST /v1/models/${model} (or \`hark models pull ${name}\`)`, {
+        details: { model },
+      });
+    }
+  }
+  const valid = listModels(config);
+  throw new AppError('MODEL_NOT_FOUND', `unknown model "${model}"; this server offers: ${valid.join(', ')}`, {
+    details: { valid_models: valid },
   });
 }
 
-/** Names a client may pass as `model`: the loaded engines, then the aliases of the default one. */
+/** Resolves an OpenAI-style `model` to its engine (see resolveModelRef). */
+export function resolveModel(model: string | undefined, config: Config): EngineName {
+  return resolveModelRef(model, config).engine;
+}
+
+/** Names a client may pass as `model`: the loaded engines, the whisper models in MODELS_DIR, then the aliases of the default one. */
 export function listModels(config: Config): string[] {
-  return [...config.ENGINES, ...DEFAULT_MODEL_ALIASES];
+  const whisper = config.ENGINES.includes('whisper') ? installedWhisperNames(config).map(whisperModelId) : [];
+  return [...config.ENGINES, ...whisper, ...DEFAULT_MODEL_ALIASES];
 }

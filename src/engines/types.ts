@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { PcmAudio } from '../audio/index.js';
 import type { Config } from '../config/index.js';
 import type { DiarizeRequest, KnownSpeaker } from '../diarization/types.js';
+import type { ModelCache } from '../models/cache.js';
 import type { SpeechEvent, VadSettings } from '../vad/index.js';
 
 /** Where a transcription runs: inside the server, or in a supervised worker process. */
@@ -92,6 +93,11 @@ export interface TranscribeOptions {
    * speaker turns, with no text. Default: transcribe.
    */
   task?: 'transcribe' | 'translate' | 'diarize' | undefined;
+  /**
+   * Which of the engine's models decodes (whisper: a name in MODELS_DIR, as
+   * `whisper-<name>` picked it). Absent: the engine's configured default.
+   */
+  model?: string | undefined;
 }
 
 export interface TranscriptionProgress {
@@ -143,7 +149,13 @@ export type EngineStatus = z.infer<typeof engineStatusSchema>;
 export interface EngineEntry {
   capabilities: EngineCapabilities;
   /** A fresh, unloaded instance; executors create one per parallel decode. */
-  create(config: Config): Engine;
+  create(config: Config, context?: EngineContext): Engine;
+}
+
+/** What the engines of one process share. */
+export interface EngineContext {
+  /** The models this process holds (whisper's), within MODEL_MEMORY_LIMIT_MB and MODEL_IDLE_TTL_SECONDS. */
+  models: ModelCache;
 }
 
 /** One utterance of a live stream, ended by a pause (or UTTERANCE_MAX_SECONDS). */
@@ -206,5 +218,7 @@ export interface Engine {
    * say `streaming`; others are streamed by decoding buffered utterances whole.
    */
   openStream?(options: StreamOptions, callbacks: StreamCallbacks): EngineStream;
+  /** Whether this instance holds `model` loaded now (executors prefer one that does); engines with one model leave it out. */
+  holds?(model: string | undefined): boolean;
   unload(): Promise<void>;
 }

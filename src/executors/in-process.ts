@@ -6,6 +6,7 @@ import type { Config } from '../config/index.js';
 import {
   loadEngines,
   openEngineStream,
+  releaseFreeMemory,
   type Engine,
   type EngineName,
   type EngineStatus,
@@ -16,7 +17,8 @@ import {
 } from '../engines/index.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { ExecutionResult, Executor, TranscriptionTask } from './types.js';
+import type { ExecutionResult, Executor, HeldModel, TranscriptionTask } from './types.js';
+import { ModelCache, type ModelEvent } from '../models/index.js';
 import { transcribeFile } from '../transcription/pipeline.js';
 
 export interface InProcessExecutorOptions {
@@ -47,13 +49,26 @@ export class InProcessExecutor implements Executor {
   private status: EngineStatus[] = [];
   private drained: (() => void) | undefined;
   private scratch: ScratchDir | undefined;
+  private readonly modelListeners: ((event: ModelEvent & { pid: number }) => void)[] = [];
+  /** The models the engines in this server hold (whisper's), shared by its instances within MODEL_MEMORY_LIMIT_MB. */
+  private readonly modelCache: ModelCache;
 
   constructor(private readonly options: InProcessExecutorOptions) {
     this.concurrency = options.concurrency;
+    this.modelCache = new ModelCache({
+      limitBytes: options.config.MODEL_MEMORY_LIMIT_MB * 1e6,
+      idleTtlMs: options.config.MODEL_IDLE_TTL_SECONDS * 1000,
+      rss: () => process.memoryUsage.rss(),
+      afterUnload: releaseFreeMemory,
+      onEvent: (event) => {
+        options.logger.info({ model: event.id, event: event.type, bytes: event.bytes, ...(event.type === 'loaded' ? { loadMs: event.loadMs } : { reason: event.reason }) }, `model ${event.type}`);
+        for (const l of this.modelListeners) l({ ...event, pid: process.pid });
+      },
+    });
   }
 
   async start(): Promise<void> {
-    const { instances, status } = await loadEngines(this.options.engines, this.options.config, this.concurrency);
+    const { instances, status } = await loadEngines(this.options.engines, this.options.config, this.concurrency, { models: this.modelCache });
     for (const s of status) {
       if (s.state === 'failed') this.options.logger.error({ engine: s.name, error: s.error }, 'engine failed to load');
       else this.options.logger.debug({ engine: s.info }, 'engine loaded');
@@ -113,10 +128,24 @@ export class InProcessExecutor implements Executor {
     return this.status;
   }
 
+  models(): HeldModel[] {
+    return this.modelCache.snapshot().map((m) => ({ ...m, pid: process.pid }));
+  }
+
+  evictModel(id: string): Promise<void> {
+    return this.modelCache.evict(id);
+  }
+
+  observeModels(listener: (event: ModelEvent & { pid: number }) => void): void {
+    this.modelListeners.push(listener);
+  }
+
   async run(task: TranscriptionTask, hooks: TranscribeHooks = {}): Promise<ExecutionResult> {
     const pool = this.idle.get(task.engine);
     if (pool === undefined) throw new AppError('INTERNAL_ERROR', `engine ${task.engine} has no instance in this server`);
-    const engine = pool.pop();
+    // An instance that already holds the task's model, if one is idle: no load for this request.
+    const holder = pool.findIndex((e) => e.holds?.(task.options.model) === true);
+    const engine = holder >= 0 ? pool.splice(holder, 1)[0] : pool.pop();
     // Admission lets at most `concurrency` tasks in, so an instance is always free here.
     if (engine === undefined) throw new AppError('INTERNAL_ERROR', 'no idle engine instance although admission allowed the task');
     this.running++;
@@ -134,6 +163,7 @@ export class InProcessExecutor implements Executor {
   async close(): Promise<void> {
     if (this.running > 0) await new Promise<void>((resolve) => (this.drained = resolve));
     await Promise.all(this.all.map((e) => e.unload()));
+    await this.modelCache.close();
     this.idle.clear();
     this.all.length = 0;
     if (this.options.scratch === undefined && this.scratch !== undefined) await rm(this.scratch.path, { recursive: true, force: true });

@@ -7,7 +7,8 @@ import {
   type TranscribeHooks,
 } from '../engines/index.js';
 import type { WorkerPool } from '../pool/index.js';
-import type { ExecutionResult, Executor, ExecutorStreamCallbacks, TranscriptionTask } from './types.js';
+import type { ExecutionResult, Executor, ExecutorStreamCallbacks, HeldModel, TranscriptionTask } from './types.js';
+import type { ModelEvent } from '../models/index.js';
 
 /**
  * Runs tasks in the supervised worker pool: the engine's native memory lives
@@ -43,6 +44,22 @@ export class PoolExecutor implements Executor {
 
   engineStatus(): readonly EngineStatus[] {
     return this.pool.engineStatus();
+  }
+
+  models(): HeldModel[] {
+    return this.pool.models();
+  }
+
+  evictModel(id: string): Promise<void> {
+    return this.pool.evictModel(id);
+  }
+
+  observeModels(listener: (event: ModelEvent & { pid: number }) => void): void {
+    this.pool.observeModels((e) =>
+      listener(e.event === 'loaded'
+        ? { type: 'loaded', id: e.model, bytes: e.bytes, loadMs: e.loadMs, pid: e.pid }
+        : { type: 'unloaded', id: e.model, bytes: e.bytes, reason: e.reason, pid: e.pid }),
+    );
   }
 
   async run(task: TranscriptionTask, hooks: TranscribeHooks = {}): Promise<ExecutionResult> {

@@ -1,8 +1,16 @@
 import type { PcmAudio } from '../audio/index.js';
+import type { ModelEvent, ResidentModel } from '../models/index.js';
 import type { EngineName, EngineStatus, EngineStream, Isolation, StreamCallbacks, StreamOptions, TranscribeHooks, TranscribeOptions, Transcript } from '../engines/index.js';
 
 /** A stream's callbacks, plus how an executor reports a failure no call is waiting on (a worker dying). */
 export type ExecutorStreamCallbacks = StreamCallbacks & { onError(err: Error): void };
+
+/** A model loaded in one process where an executor runs. */
+export interface HeldModel extends ResidentModel {
+  pid: number;
+  /** The worker's slot (process isolation). */
+  slot?: number | undefined;
+}
 
 /** One transcription, its audio already decoded to PCM on disk. */
 export interface TranscriptionTask {
@@ -38,6 +46,12 @@ export interface Executor {
   openStream(engine: EngineName, options: StreamOptions, callbacks: ExecutorStreamCallbacks, signal?: AbortSignal): Promise<EngineStream>;
   /** Each engine's load outcome where this executor runs (empty before start). */
   engineStatus(): readonly EngineStatus[];
+  /** The models loaded where this executor runs, per process (read-only; /readyz, /debug/pool, /v1/models, metrics). */
+  models(): HeldModel[];
+  /** Unloads model `id` wherever this executor holds it: idle copies now, busy ones once their decode ends. */
+  evictModel(id: string): Promise<void>;
+  /** Told of every model load and unload where this executor runs (metrics); never steers. */
+  observeModels(listener: (event: ModelEvent & { pid: number }) => void): void;
   /** Waits for running tasks, then unloads. */
   close(): Promise<void>;
 }

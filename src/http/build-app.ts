@@ -19,6 +19,7 @@ import { metricsRoutes } from '../metrics/index.js';
 import { healthRoutes } from './routes/health.js';
 import { diarizationRoutes } from './routes/diarization.js';
 import { openaiRoutes } from './routes/openai.js';
+import { modelRoutes } from './routes/models.js';
 import { translationRoutes } from './routes/translations.js';
 import { sessionRoutes } from './routes/session.js';
 import { streamRoutes } from './routes/stream.js';
@@ -126,6 +127,7 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
   const serving = deps.config.ROLE !== 'worker';
   if (serving) await app.register(transcriptionRoutes, deps);
   if (serving) await app.register(openaiRoutes, deps);
+  if (serving) await app.register(modelRoutes, deps);
   if (serving) await app.register(translationRoutes, deps);
   if (serving) await app.register(diarizationRoutes, deps);
   if (serving) await app.register(streamRoutes(deps.metrics?.streams), deps);

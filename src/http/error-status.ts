@@ -24,6 +24,13 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   INVALID_SPEAKER_COUNT: 400,
   INVALID_SPEAKER_REFERENCE: 400,
   MODEL_NOT_FOUND: 400,
+  // A model the catalogue knows but this server has not downloaded (or is downloading): the server's state, not the request's shape.
+  MODEL_NOT_DOWNLOADED: 409,
+  // A pull (POST /v1/models/{id}) of an id no catalogue entry has.
+  MODEL_NOT_IN_CATALOGUE: 404,
+  MODEL_IN_USE: 409,
+  // The model does not fit MODEL_MEMORY_LIMIT_MB next to the models in use.
+  MODEL_MEMORY_LIMIT: 503,
   INVALID_AUDIO: 400,
   EMPTY_AUDIO: 400,
   AUDIO_TOO_LONG: 400,

@@ -68,7 +68,7 @@ const FILE = { field: 'file', from: 'openai', engines: everywhere(honoured('any 
 const MODEL = {
   field: 'model',
   from: 'openai',
-  engines: everywhere(honoured('an engine name, or an OpenAI model name (`whisper-1`, `gpt-4o-transcribe`, ...) for the default engine: GET /v1/models lists them')),
+  engines: everywhere(honoured('an engine name, a whisper model id (`whisper-small.en`), or an OpenAI model name (`whisper-1`, `gpt-4o-transcribe`, ...) for the default engine: GET /v1/models lists them')),
 } as const satisfies ParamRow;
 const TEMPERATURE = { field: 'temperature', from: 'openai', engines: everywhere(partly('0 only (hark decodes at temperature 0); another value: 400', zeroTemperature)) } as const satisfies ParamRow;
 

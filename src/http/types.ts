@@ -1,6 +1,7 @@
 import type { ScratchDir } from '../os/index.js';
 import type { UsageMeter } from '../auth/usage.js';
 import type { KeyLookup } from './auth.js';
+import type { ModelRegistry } from '../models/index.js';
 import type { Config } from '../config/index.js';
 import type { Isolation } from '../engines/index.js';
 import type { JobService } from '../jobs/index.js';
@@ -34,6 +35,8 @@ export interface AppDeps {
   metrics: Metrics | undefined;
   /** Server and worker memory over the last minutes, for /api/v1/system/memory (empty when absent). */
   memory?: MemoryHistory | undefined;
+  /** Every model the server knows, with pulls and deletes (/v1/models); absent in tests that build a bare app. */
+  models?: ModelRegistry | undefined;
   /** Where the built web page is (default: dist/ui of this checkout). */
   uiDir?: string | undefined;
 }

@@ -40,6 +40,8 @@ export interface JobOptions {
   response_format?: string | undefined;
   /** `translate`: English text whatever is spoken (kept in the options' JSON, so no migration); absent: transcribe. */
   task?: 'translate' | undefined;
+  /** The engine's model the submission picked (whisper: a name in MODELS_DIR, from `whisper-<name>`); absent: the engine's default. */
+  model?: string | undefined;
 }
 
 export type WebhookStatus = 'pending' | 'delivered' | 'failed';

@@ -173,7 +173,7 @@ export class JobRunner {
         const result = await this.o.service.transcribeFile(plan, {
           id: job.id,
           inputPath: job.audioPath,
-          options: { language: job.options.language, task: job.options.task, vad: job.vad ?? undefined, diarize: job.diarize ?? undefined },
+          options: { language: job.options.language, task: job.options.task, model: job.options.model, vad: job.vad ?? undefined, diarize: job.diarize ?? undefined },
           logger,
           usage,
           hooks: {

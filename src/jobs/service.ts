@@ -5,7 +5,7 @@ import { probeAudio, sniffAudio, tooLong } from '../audio/index.js';
 import type { UsageMeter } from '../auth/usage.js';
 import type { Config } from '../config/index.js';
 import type { DiarizeRequest } from '../diarization/types.js';
-import { checkTranslation, engineCapabilities, type EngineName, type Isolation } from '../engines/index.js';
+import { checkTranslation, engineCapabilities, type Isolation, type ModelRef } from '../engines/index.js';
 import { AppError } from '../errors.js';
 import { parseOutboundAllow, type OutboundAllow } from '../net/index.js';
 import type { Logger } from '../logger.js';
@@ -151,7 +151,7 @@ export class JobService {
    * gets the first job back.
    */
   async submit(req: SubmitRequest): Promise<{ job: Job; created: boolean }> {
-    const { engine, isolation, callbackUrl } = await this.checkSubmission(req);
+    const { engine, model, isolation, callbackUrl } = await this.checkSubmission(req);
     if (req.idempotencyKey !== undefined) {
       const existing = await this.store.findByIdempotencyKey(req.apiKeyId ?? null, req.idempotencyKey);
       if (existing !== undefined) return { job: existing, created: false };
@@ -180,7 +180,7 @@ export class JobService {
         fileSize: req.fileSize,
         durationSeconds: durationSeconds ?? null,
         audioPath,
-        options: req.options,
+        options: model === undefined ? req.options : { ...req.options, model },
         vad: req.vad,
         diarize: req.diarize ?? null,
         engine,
@@ -330,11 +330,11 @@ export class JobService {
   }
 
   /** The engine and mode the job will run with, and its callback URL, or the AppError that refuses them. */
-  private async checkSubmission(req: SubmitRequest): Promise<{ engine: EngineName; isolation: Isolation; callbackUrl: string | undefined }> {
+  private async checkSubmission(req: SubmitRequest): Promise<ModelRef & { isolation: Isolation; callbackUrl: string | undefined }> {
     // No place in line is taken: the job waits in the store, and the runner plans when it claims it.
-    const { engine, isolation } = this.engines.resolve({ engine: req.engine, isolation: req.isolation });
+    const { engine, model, isolation } = this.engines.resolve({ engine: req.engine, isolation: req.isolation });
     checkTranslation(engine, engineCapabilities(engine), req.options);
     const callbackUrl = req.callbackUrl === undefined ? undefined : await checkCallbackTarget(checkCallbackUrl(req.callbackUrl), this.outboundAllow, req.logger);
-    return { engine, isolation, callbackUrl };
+    return { engine, model, isolation, callbackUrl };
   }
 }

@@ -108,6 +108,26 @@ export class Metrics implements TranscriptionObserver {
     registers: [this.registry],
   });
 
+  readonly modelLoads = new Counter({
+    name: 'hark_model_loads_total',
+    help: 'Models loaded into a process (the server in-process, or a worker): a first request for a model, or one after an unload.',
+    labelNames: ['model', 'isolation'] as const,
+    registers: [this.registry],
+  });
+  readonly modelUnloads = new Counter({
+    name: 'hark_model_unloads_total',
+    help: 'Models unloaded from a process, by reason: idle (MODEL_IDLE_TTL_SECONDS), memory (room made under MODEL_MEMORY_LIMIT_MB), deleted, shutdown.',
+    labelNames: ['model', 'isolation', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly modelLoadDuration = new Histogram({
+    name: 'hark_model_load_duration_seconds',
+    help: 'Time to load a model into a process (what the request that loads it waits on top of decoding).',
+    labelNames: ['model', 'isolation'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
   /** What live streams report (see LiveStream). */
   readonly streams: StreamObserver = {
     streamStarted: () => undefined,
@@ -130,6 +150,16 @@ export class Metrics implements TranscriptionObserver {
     this.registerCapacity();
     this.registerJobs();
     new Gauge({
+      name: 'hark_model_resident_bytes',
+      help: 'Memory each loaded model takes in each process: `process` is `server` (in-process) or the worker\'s slot.',
+      labelNames: ['model', 'isolation', 'process'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const m of s.service.models()) this.inc({ model: m.id, isolation: m.isolation, process: m.slot === undefined ? 'server' : `worker-${m.slot}` }, m.bytes);
+      },
+    });
+    new Gauge({
       name: 'hark_streams_active',
       help: 'Live WebSocket streams open now (MAX_STREAMS at most).',
       registers: [this.registry],
@@ -137,6 +167,15 @@ export class Metrics implements TranscriptionObserver {
         this.set(s.service.streams().active);
       },
     });
+  }
+
+  modelEvent(e: Parameters<NonNullable<TranscriptionObserver['modelEvent']>>[0]): void {
+    if (e.type === 'loaded') {
+      this.modelLoads.inc({ model: e.id, isolation: e.isolation });
+      this.modelLoadDuration.observe({ model: e.id, isolation: e.isolation }, e.loadMs / 1000);
+    } else {
+      this.modelUnloads.inc({ model: e.id, isolation: e.isolation, reason: e.reason });
+    }
   }
 
   transcriptionFinished(e: Parameters<TranscriptionObserver['transcriptionFinished']>[0]): void {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Config } from '../config/index.js';
@@ -42,9 +43,11 @@ const BUILT_IN = {
 /** The built-in catalogue: every WHISPER_MODEL_SIZE (the `satisfies` above keeps them in step). */
 export const BUILT_IN_CATALOGUE: Catalogue = new Map(Object.entries(BUILT_IN));
 
-// Names become file names (`ggml-<name>.bin`), so nothing that could climb out of MODELS_DIR.
+/** A model name: it becomes a file name (`ggml-<name>.bin`), so nothing that could climb out of MODELS_DIR. */
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
 const overrideSchema = z.record(
-  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'a model name such as tiny.en or large-v3-q5_0' }),
+  z.string().regex(MODEL_NAME, { error: 'a model name such as tiny.en or large-v3-q5_0' }),
   z.strictObject({
     bytes: z.number().int().positive(),
     sha1: z
@@ -62,7 +65,16 @@ const overrideSchema = z.record(
  */
 export async function loadCatalogue(overrideFile?: string): Promise<Catalogue> {
   if (overrideFile === undefined) return BUILT_IN_CATALOGUE;
-  const text = await readFile(overrideFile, 'utf8');
+  return parseCatalogue(await readFile(overrideFile, 'utf8'), overrideFile);
+}
+
+/** `loadCatalogue` for a caller that cannot wait (a request's model resolved before its body); the file is small. */
+export function loadCatalogueSync(overrideFile?: string): Catalogue {
+  if (overrideFile === undefined) return BUILT_IN_CATALOGUE;
+  return parseCatalogue(readFileSync(overrideFile, 'utf8'), overrideFile);
+}
+
+function parseCatalogue(text: string, overrideFile: string): Catalogue {
   const parsed = z
     .string()
     .transform((s, ctx) => {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/index.js';
 import type { EngineName, EngineStatus, EngineStream, StreamOptions, TranscribeHooks, Transcript } from '../engines/index.js';
@@ -5,7 +6,9 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { PoolStreamCallbacks } from './pool-stream.js';
 import { readRssBytes } from '../os/index.js';
-import type { TaskMessage } from './protocol.js';
+import type { ModelEventMessage, TaskMessage } from './protocol.js';
+import type { HeldModel } from '../executors/types.js';
+import { whisperModelFile } from '../models/index.js';
 import { snapshotOf, type PoolSnapshot, type SlotWorkers } from './pool-view.js';
 import { countExit, emptyTotals, recycleDue, respawnDelayMs, type PoolTotals, type RecycleReason } from './recycle-policy.js';
 import { WorkerProcess, type EndReason } from './worker-process.js';
@@ -17,6 +20,8 @@ interface Slot extends SlotWorkers {
 
 /** A task or a stream waiting for an idle worker. */
 interface Waiting {
+  /** The model id the work decodes with (whisper's), to hand it to a worker that holds it. */
+  model: string | undefined;
   /** Starts the work on `worker` when its turn comes. */
   begin(slot: Slot, worker: WorkerProcess): void;
   signal: AbortSignal | undefined;
@@ -65,6 +70,7 @@ export class WorkerPool {
   /** Recent spawn-to-ready durations (ms). */
   readonly spawnToReadyMs: number[] = [];
   private readonly observers: PoolObserver[] = [];
+  private readonly modelListeners: ((event: ModelEventMessage & { pid: number }) => void)[] = [];
 
   constructor(private readonly options: WorkerPoolOptions) {
     this.slots = Array.from({ length: options.config.WORKER_COUNT }, (_, index) => ({
@@ -98,8 +104,9 @@ export class WorkerPool {
   run(task: TaskMessage, hooks: TranscribeHooks = {}): Promise<{ transcript: Transcript; pid: number }> {
     if (this.closing) return Promise.reject(new AppError('SHUTTING_DOWN', 'the server is shutting down'));
     const timeoutMs = 1000 * (this.options.config.TASK_TIMEOUT_SECONDS ?? Math.max(120, 2.5 * task.audio.durationSeconds));
+    const model = this.modelOf(task.engine, task.options.model);
     return new Promise((resolve, reject) => {
-      this.enqueue(hooks.signal, reject, (slot, worker) => {
+      this.enqueue(hooks.signal, reject, model, (slot, worker) => {
         worker.run(task, hooks, timeoutMs).then(
           (transcript) => {
             resolve({ transcript, pid: worker.pid });
@@ -128,7 +135,7 @@ export class WorkerPool {
   ): Promise<{ stream: EngineStream; pid: number }> {
     if (this.closing) return Promise.reject(new AppError('SHUTTING_DOWN', 'the server is shutting down'));
     return new Promise((resolve, reject) => {
-      this.enqueue(signal, reject, (slot, worker) => {
+      this.enqueue(signal, reject, this.modelOf(engine, options.model), (slot, worker) => {
         const stream = worker.openStream(id, engine, options, callbacks);
         const onAbort = () => void stream.abort();
         signal?.addEventListener('abort', onAbort, { once: true });
@@ -142,8 +149,14 @@ export class WorkerPool {
     });
   }
 
-  private enqueue(signal: AbortSignal | undefined, reject: (e: unknown) => void, begin: Waiting['begin']): void {
+  /** The id of the model a task on `engine` decodes with: whisper's (named, or its default); none for engines with one model. */
+  private modelOf(engine: EngineName, model: string | undefined): string | undefined {
+    return engine === 'whisper' ? whisperModelFile(this.options.config, model).id : undefined;
+  }
+
+  private enqueue(signal: AbortSignal | undefined, reject: (e: unknown) => void, model: string | undefined, begin: Waiting['begin']): void {
     const waiting: Waiting = {
+      model,
       begin,
       signal,
       reject,
@@ -219,6 +232,9 @@ export class WorkerPool {
       logger: this.options.logger,
       entry: this.entry,
       execArgv: this.execArgv,
+      onModel: (w, event) => {
+        for (const l of this.modelListeners) l({ ...event, pid: w.pid });
+      },
       onExit: (w, code, signal) => this.onExit(slot, w, code, signal),
     });
     this.totals.spawned++;
@@ -260,26 +276,65 @@ export class WorkerPool {
     }
   }
 
-  /** The idle worker that has waited longest: work (and wear) spread over every slot. */
-  private nextIdle(): Slot | undefined {
+  /**
+   * The idle worker for work on `model`: one that holds it (no load), else the
+   * one that has waited longest (work, and wear, spread over every slot).
+   */
+  private nextIdle(model: string | undefined): Slot | undefined {
     let best: Slot | undefined;
+    let bestHolds = false;
     for (const s of this.slots) {
       if (s.worker?.state !== 'idle') continue;
-      if (best === undefined || s.worker.idleSince < (best.worker?.idleSince ?? Infinity)) best = s;
+      const holds = model !== undefined && s.worker.models.has(model);
+      const longer = best === undefined || s.worker.idleSince < (best.worker?.idleSince ?? Infinity);
+      if ((holds && !bestHolds) || (holds === bestHolds && longer)) {
+        best = s;
+        bestHolds = holds;
+      }
     }
     return best;
   }
 
   private dispatch(): void {
     while (this.waiting.length > 0 && !this.closing) {
-      const slot = this.nextIdle();
+      const slot = this.nextIdle(this.waiting[0]?.model);
       if (slot === undefined || slot.worker === undefined) return;
       const job = this.waiting.shift()!;
       job.signal?.removeEventListener('abort', job.onAbort);
       const worker = slot.worker;
+      worker.currentModel = job.model;
       job.begin(slot, worker);
       this.beforeTask(slot, worker);
     }
+  }
+
+  /** The models every live worker holds, as each reported them. */
+  models(): HeldModel[] {
+    return this.allWorkers().flatMap((w) =>
+      w.state === 'dead'
+        ? []
+        : [...w.models].map(([id, m]) => ({ id, bytes: m.bytes, inUse: w.state !== 'idle' && w.currentModel === id, lastUsedAt: m.lastUsedAt, pid: w.pid, slot: w.slot })),
+    );
+  }
+
+  /**
+   * Asks every live worker holding model `id` to unload it: an idle one at
+   * once (awaited, up to 5 s, until it reports the unload), a busy one after
+   * the decode using it (not awaited).
+   */
+  async evictModel(id: string): Promise<void> {
+    const idle: WorkerProcess[] = [];
+    for (const w of this.allWorkers()) {
+      if (w.state === 'dead' || !w.models.has(id) || !w.child.connected) continue;
+      w.child.send({ type: 'evict-model', model: id });
+      if (w.currentModel !== id) idle.push(w);
+    }
+    const deadline = performance.now() + 5000;
+    while (idle.some((w) => w.state !== 'dead' && w.models.has(id)) && performance.now() < deadline) await sleep(20);
+  }
+
+  observeModels(listener: (event: ModelEventMessage & { pid: number }) => void): void {
+    this.modelListeners.push(listener);
   }
 
   /**
@@ -293,6 +348,9 @@ export class WorkerPool {
 
   /** After each task: retire a worker that is due (tasks or RSS), else give it the next task. */
   private async afterTask(slot: Slot, worker: WorkerProcess): Promise<void> {
+    const used = worker.currentModel === undefined ? undefined : worker.models.get(worker.currentModel);
+    if (used !== undefined) used.lastUsedAt = Date.now();
+    worker.currentModel = undefined;
     if (worker.state === 'retiring') {
       worker.retire(worker.endReason ?? 'tasks');
       return;

@@ -33,14 +33,28 @@ export const taskMessageSchema = z.object({
   options: z.object({ language: z.string().optional(), prompt: z.string().optional(), vad: vadSettingsSchema.optional(), diarize: diarizeRequestSchema.optional(),
     knownSpeakers: z.array(knownSpeakerSchema).optional(),
     task: z.enum(['transcribe', 'translate', 'diarize']).optional(),
+    model: z.string().optional(),
   }),
 });
 
 /** Server -> worker. */
-export const toWorkerSchema = z.discriminatedUnion('type', [taskMessageSchema, z.object({ type: z.literal('shutdown') }), ...streamToWorkerSchemas]);
+export const toWorkerSchema = z.discriminatedUnion('type', [
+  taskMessageSchema,
+  z.object({ type: z.literal('shutdown') }),
+  /** Unload model `id` (its file is being deleted): now if idle, after the decode using it otherwise. */
+  z.object({ type: z.literal('evict-model'), model: z.string() }),
+  ...streamToWorkerSchemas,
+]);
+
+/** A model loaded into or unloaded from the worker (src/models/cache.ts ModelEvent): the pool routes by what each worker holds. */
+export const modelEventSchema = z.discriminatedUnion('event', [
+  z.object({ type: z.literal('model'), event: z.literal('loaded'), model: z.string(), bytes: z.number(), loadMs: z.number() }),
+  z.object({ type: z.literal('model'), event: z.literal('unloaded'), model: z.string(), bytes: z.number(), reason: z.enum(['idle', 'memory', 'deleted', 'shutdown']) }),
+]);
 
 /** Worker -> server. */
 export const fromWorkerSchema = z.discriminatedUnion('type', [
+  modelEventSchema,
   z.object({ type: z.literal('ready'), pid: z.number().int(), loadMs: z.number(), engines: z.array(engineStatusSchema) }),
   z.object({ type: z.literal('startup-failed'), error: serializedErrorSchema }),
   z.object({
@@ -61,6 +75,7 @@ export const fromWorkerSchema = z.discriminatedUnion('type', [
 export type ToWorker = z.infer<typeof toWorkerSchema>;
 export type FromWorker = z.infer<typeof fromWorkerSchema>;
 export type TaskMessage = z.infer<typeof taskMessageSchema>;
+export type ModelEventMessage = z.infer<typeof modelEventSchema>;
 
 /** Environment variable that carries the worker's configuration (JSON of Config). */
 export const WORKER_CONFIG_ENV = 'HARK_WORKER_CONFIG';

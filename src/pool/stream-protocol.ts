@@ -34,6 +34,7 @@ export const streamStartSchema = z.object({
     silenceSeconds: z.number().positive(),
     utteranceMaxSeconds: z.number().positive(),
     vad: vadSettingsSchema.optional(),
+    model: z.string().optional(),
   }),
 });
 

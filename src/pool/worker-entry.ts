@@ -5,8 +5,9 @@
  * signal), so no worker outlives its server.
  */
 import type { Config } from '../config/index.js';
-import { engineNotReady, loadAddon, loadEngines } from '../engines/index.js';
+import { engineNotReady, loadAddon, loadEngines, releaseFreeMemory } from '../engines/index.js';
 import { toSerializedError } from '../errors.js';
+import { ModelCache } from '../models/index.js';
 import { fromWorkerSchema, toWorkerSchema, WORKER_CONFIG_ENV, type FromWorker, type TaskMessage } from './protocol.js';
 import { StreamHost } from './stream-host.js';
 import { alignThreadPriorities } from './worker-priority.js';
@@ -28,7 +29,18 @@ async function start(): Promise<void> {
   }
   const config = JSON.parse(process.env[WORKER_CONFIG_ENV] ?? '{}') as Config;
   const started = performance.now();
-  const { instances, status } = await loadEngines(config.ENGINES, config);
+  // The models this worker holds; the pool learns of each load and unload, and routes by them.
+  const models = new ModelCache({
+    limitBytes: config.MODEL_MEMORY_LIMIT_MB * 1e6,
+    idleTtlMs: config.MODEL_IDLE_TTL_SECONDS * 1000,
+    rss: () => process.memoryUsage.rss(),
+    afterUnload: releaseFreeMemory,
+    onEvent: (e) =>
+      send(e.type === 'loaded'
+        ? { type: 'model', event: 'loaded', model: e.id, bytes: e.bytes, loadMs: e.loadMs }
+        : { type: 'model', event: 'unloaded', model: e.id, bytes: e.bytes, reason: e.reason }),
+  });
+  const { instances, status } = await loadEngines(config.ENGINES, config, 1, { models });
   if (instances.size === 0) {
     const first = status.find((s) => s.state === 'failed');
     send({
@@ -64,7 +76,13 @@ async function start(): Promise<void> {
     if (!parsed.success) return; // not ours; the server only sends validated messages
     const msg = parsed.data;
     if (msg.type === 'shutdown') {
-      void Promise.allSettled([...engines.values()].map((e) => e.unload())).finally(() => process.exit(0));
+      void Promise.allSettled([...engines.values()].map((e) => e.unload()))
+        .then(() => models.close())
+        .finally(() => process.exit(0));
+      return;
+    }
+    if (msg.type === 'evict-model') {
+      void models.evict(msg.model);
       return;
     }
     if (msg.type !== 'task') return streams.handle(msg);

@@ -7,7 +7,7 @@ import { AppError, fromSerializedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { killGroup } from '../os/index.js';
 import { PoolStream, type PoolStreamCallbacks } from './pool-stream.js';
-import { fromWorkerSchema, WORKER_CONFIG_ENV, type FromWorker, type TaskMessage } from './protocol.js';
+import { fromWorkerSchema, WORKER_CONFIG_ENV, type FromWorker, type ModelEventMessage, type TaskMessage } from './protocol.js';
 import { workerScratchDir } from './stream-protocol.js';
 import { lowerWorkerPriority, workerNiceValue } from './worker-priority.js';
 
@@ -32,6 +32,8 @@ export interface WorkerSpawnOptions {
   logger: Logger;
   entry: string;
   execArgv: string[];
+  /** Told of each model the worker loads or unloads. */
+  onModel?: (worker: WorkerProcess, event: ModelEventMessage) => void;
   /** Called once when the process has exited, whatever the reason. */
   onExit: (worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null) => void;
 }
@@ -51,6 +53,10 @@ export class WorkerProcess {
   readyMs: number | undefined;
   /** Each engine's load outcome in this worker, from its `ready` message. */
   engines: EngineStatus[] = [];
+  /** The models it holds, as it reported their loads and unloads (the pool routes a task to a worker holding its model). */
+  readonly models = new Map<string, { bytes: number; lastUsedAt: number }>();
+  /** The model of the task or stream running now, if any. */
+  currentModel: string | undefined;
   /** When it last became idle (ready, or a task ended): the pool hands work to the longest idle. */
   idleSince = 0;
   rssBytes: number | undefined;
@@ -101,7 +107,11 @@ export class WorkerProcess {
         return;
       }
       const msg = parsed.data;
-      if (msg.type === 'ready') {
+      if (msg.type === 'model') {
+        if (msg.event === 'loaded') this.models.set(msg.model, { bytes: msg.bytes, lastUsedAt: Date.now() });
+        else this.models.delete(msg.model);
+        opts.onModel?.(this, msg);
+      } else if (msg.type === 'ready') {
         this.readyMs = performance.now() - this.spawnedAt;
         this.engines = msg.engines;
         this.idleSince = performance.now();
@@ -214,7 +224,7 @@ export class WorkerProcess {
     });
   }
 
-  private onTaskMessage(msg: Exclude<FromWorker, { type: 'ready' | 'startup-failed' }>): void {
+  private onTaskMessage(msg: Exclude<FromWorker, { type: 'ready' | 'startup-failed' | 'model' }>): void {
     const r = this.running;
     if (r === undefined || msg.id !== r.id) return;
     switch (msg.type) {

@@ -1,9 +1,9 @@
-import type { EngineName, Isolation } from '../engines/index.js';
+import type { EngineName, Isolation, ModelRef } from '../engines/index.js';
 import type { Lease, Ticket } from '../executors/index.js';
 
 /** What a client asked for before its audio arrived; either may be missing. */
 export interface PlanRequest {
-  /** An engine name or an alias of the default (`whisper-1`), as the client gave it. */
+  /** An engine name, a model id (`whisper-base.en`) or an alias of the default (`whisper-1`), as the client gave it. */
   engine?: string | undefined;
   /** The mode the client chose (`?isolation=` or the route's own). */
   isolation?: Isolation | undefined;
@@ -19,8 +19,12 @@ export interface PlanRequest {
  * nothing.
  */
 export class Plan {
+  readonly engine: EngineName;
+  /** The engine's model the request picked (`whisper-<name>`); absent: the engine's default. */
+  readonly model: string | undefined;
+
   constructor(
-    readonly engine: EngineName,
+    ref: ModelRef,
     readonly isolation: Isolation,
     /** What the client asked, kept for `settle` (a field that names the engine after the plan was made). */
     readonly request: PlanRequest,
@@ -28,21 +32,28 @@ export class Plan {
     readonly checked: boolean,
     /** None yet for an upload still arriving (the engine and mode are decided, the line only looked at). */
     private readonly place?: Ticket | Lease,
-  ) {}
+  ) {
+    this.engine = ref.engine;
+    this.model = ref.model;
+  }
+
+  private get ref(): ModelRef {
+    return { engine: this.engine, model: this.model };
+  }
 
   /** Whether the plan holds its place (a ticket or a slot). */
   get placed(): boolean {
     return this.place !== undefined;
   }
 
-  /** @internal The same place, for `engine` checked ready in it (the form named it, or confirmed the default). */
-  ready(engine: EngineName): Plan {
-    return new Plan(engine, this.isolation, this.request, true, this.place);
+  /** @internal The same place, for an engine (and model) checked ready in it (the form named it, or confirmed the default). */
+  ready(ref: ModelRef): Plan {
+    return new Plan(ref, this.isolation, this.request, true, this.place);
   }
 
   /** @internal The same decision, now holding `place`. */
   withPlace(place: Ticket): Plan {
-    return new Plan(this.engine, this.isolation, this.request, this.checked, place);
+    return new Plan(this.ref, this.isolation, this.request, this.checked, place);
   }
 
   /** @internal Runs `fn` in this plan's place in line (files). */

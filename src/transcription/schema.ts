@@ -6,6 +6,7 @@ import { ISOLATION_MODES, transcriptSchema } from '../engines/index.js';
 export const transcriptionResponseSchema = transcriptSchema.extend({
   id: z.string().describe('Request id; also on every log line of the request.'),
   engine: z.enum(ENGINE_NAMES),
+  model: z.string().optional().describe('The engine\'s model that decoded (`whisper-base.en`), for engines with several; absent for the others.'),
   isolation: z.enum(ISOLATION_MODES),
   pid: z.number().int().describe('Process that decoded: the server in-process, a worker when isolated.'),
   processing_ms: z.number().describe('From upload received to transcript ready (decode + recognition).'),

@@ -5,8 +5,9 @@ import {
   checkTranslation,
   engineCapabilities,
   engineNotReady,
-  resolveModel,
+  resolveModelRef,
   DEFAULT_MODEL_ALIASES,
+  type ModelRef,
   type EngineName,
   type EngineStatus,
   type EngineStream,
@@ -19,6 +20,7 @@ import { AppError, type ErrorCode } from '../errors.js';
 import { Admission, type AdmissionSnapshot, type ExecutionResult, type Executor, type ExecutorStreamCallbacks } from '../executors/index.js';
 import type { Logger } from '../logger.js';
 import { vadSettingsFromConfig } from '../vad/index.js';
+import { whisperModelFile, type ModelEvent, type ModelPlace } from '../models/index.js';
 import { Plan, type PlanRequest } from './plan.js';
 import { StreamPlaces, type StreamOwner, type StreamPlace } from './stream-places.js';
 
@@ -36,6 +38,8 @@ export interface TranscribeFileRequest {
 /** What the engine made of a file, and where: each route or the job runner shapes its own answer from it. */
 export interface FileTranscription extends ExecutionResult {
   engine: EngineName;
+  /** The id of the engine's model that decoded (`whisper-base.en`); undefined for engines with one model. */
+  model: string | undefined;
   /** From the call to the transcript: decoding the audio, waiting for a slot, recognition. */
   processingMs: number;
 }
@@ -50,6 +54,8 @@ export interface TranscriptionObserver {
     seconds: number;
     audioSeconds: number | undefined;
   }): void;
+  /** A model loaded into or unloaded from a process. */
+  modelEvent?(event: ModelEvent & { pid: number; isolation: Isolation }): void;
 }
 
 /** One engine as /readyz and /api/v1/system show it. */
@@ -88,14 +94,27 @@ export class TranscriptionService {
       });
     }
     this.streamPlaces = new StreamPlaces({ maxStreams: config.MAX_STREAMS, perOwner: config.KEY_MAX_STREAMS }, (request) => {
-      const { engine, isolation } = this.resolve(request);
+      const { isolation, ...ref } = this.resolve(request);
       const lane = this.lane(isolation);
-      return new Plan(engine, isolation, request, true, lane.admission.lease({ reserved: this.reservedEngines(lane) }));
+      return new Plan(ref, isolation, request, true, lane.admission.lease({ reserved: this.reservedEngines(lane) }));
     });
   }
 
   observe(observer: TranscriptionObserver): void {
     this.observers.push(observer);
+    for (const [isolation, lane] of this.lanes) lane.executor.observeModels((event) => observer.modelEvent?.({ ...event, isolation }));
+  }
+
+  /** Every model loaded now, and where (the server in-process, each worker). */
+  models(): (ModelPlace & { id: string })[] {
+    return [...this.lanes].flatMap(([isolation, lane]) =>
+      lane.executor.models().map((m) => ({ id: m.id, isolation, pid: m.pid, slot: m.slot, bytes: m.bytes, inUse: m.inUse })),
+    );
+  }
+
+  /** Unloads model `id` in every mode (its file is being deleted). */
+  async evictModel(id: string): Promise<void> {
+    await Promise.all([...this.lanes.values()].map((l) => l.executor.evictModel(id)));
   }
 
   /**
@@ -148,16 +167,16 @@ export class TranscriptionService {
    * taking a place (a job being stored for later). Throws MODEL_NOT_FOUND,
    * PROCESS_ISOLATION_DISABLED or ENGINE_NOT_READY.
    */
-  resolve(request: PlanRequest): { engine: EngineName; isolation: Isolation } {
+  resolve(request: PlanRequest): ModelRef & { isolation: Isolation } {
     const chosen = this.choose(request);
     this.requireReady(chosen.engine, chosen.isolation);
     return chosen;
   }
 
-  /** The engine a request names (or the default) and the mode it asked for (or the engine's own). */
-  private choose(request: PlanRequest): { engine: EngineName; isolation: Isolation } {
-    const engine = resolveModel(request.engine, this.config);
-    return { engine, isolation: request.isolation ?? this.isolationFor(engine) };
+  /** The engine (and model) a request names (or the default) and the mode it asked for (or the engine's own). */
+  private choose(request: PlanRequest): ModelRef & { isolation: Isolation } {
+    const ref = resolveModelRef(request.engine, this.config);
+    return { ...ref, isolation: request.isolation ?? this.isolationFor(ref.engine) };
   }
 
   /**
@@ -170,9 +189,9 @@ export class TranscriptionService {
    */
   preflight(request: PlanRequest): Plan {
     const named = request.engine !== undefined;
-    const { engine, isolation } = named ? this.resolve(request) : this.choose(request);
+    const { isolation, ...ref } = named ? this.resolve(request) : this.choose(request);
     this.lane(isolation).admission.check();
-    return new Plan(engine, isolation, request, named);
+    return new Plan(ref, isolation, request, named);
   }
 
   /** Takes the plan's place in its mode's line (AT_CAPACITY when full); a plan that holds one is returned as it is. */
@@ -196,20 +215,20 @@ export class TranscriptionService {
     if (engine === undefined || engine === '') {
       if (plan.checked) return plan;
       this.requireReady(plan.engine, plan.isolation);
-      return plan.ready(plan.engine);
+      return plan.ready({ engine: plan.engine, model: plan.model });
     }
-    const resolved = resolveModel(engine, this.config);
+    const resolved = resolveModelRef(engine, this.config);
     if (plan.request.engine !== undefined) {
       // `whisper-1` in an OpenAI client's form (the SDK requires a model) defers to the name given early.
-      if (resolved === plan.engine || (DEFAULT_MODEL_ALIASES as readonly string[]).includes(engine)) return plan;
+      if ((resolved.engine === plan.engine && resolved.model === plan.model) || (DEFAULT_MODEL_ALIASES as readonly string[]).includes(engine)) return plan;
       throw new AppError(
         'INVALID_REQUEST',
         `the form names engine "${engine}" but the request named "${plan.request.engine}" before its body (query or X-Hark-Engine header); name one engine`,
       );
     }
-    const isolation = plan.request.isolation ?? this.isolationFor(resolved);
+    const isolation = plan.request.isolation ?? this.isolationFor(resolved.engine);
     if (isolation === plan.isolation) {
-      this.requireReady(resolved, isolation);
+      this.requireReady(resolved.engine, isolation);
       return plan.ready(resolved);
     }
     plan.release();
@@ -279,7 +298,7 @@ export class TranscriptionService {
 
   /** Opens a live stream on the plan's engine and mode; the plan holds its slot until released. */
   openStream(plan: Plan, options: StreamOptions, callbacks: ExecutorStreamCallbacks, signal?: AbortSignal): Promise<EngineStream> {
-    return this.lane(plan.isolation).executor.openStream(plan.engine, options, callbacks, signal);
+    return this.lane(plan.isolation).executor.openStream(plan.engine, withModel(options, plan.model), callbacks, signal);
   }
 
   capacity(isolation: Isolation): AdmissionSnapshot {
@@ -306,11 +325,12 @@ export class TranscriptionService {
       req.logger.debug({ durationSeconds: audio.durationSeconds }, 'audio decoded');
       await req.usage?.check(audio.durationSeconds);
       // A request without VAD settings of its own gets the server's.
-      const options = { ...req.options, vad: req.options.vad ?? vadSettingsFromConfig(this.config) };
+      const options = withModel({ ...req.options, vad: req.options.vad ?? vadSettingsFromConfig(this.config) }, plan.model);
       const result = await plan.run(() => lane.executor.run({ id: req.id, audio, engine, options }, req.hooks), req.hooks?.signal);
       outcome = 'ok';
       await req.usage?.charge(audio.durationSeconds).catch((err: unknown) => req.logger.warn({ err }, 'could not count the audio against the key'));
-      return { ...result, engine, processingMs: Math.round(performance.now() - started) };
+      const model = engine === 'whisper' ? whisperModelFile(this.config, options.model ?? undefined).id : undefined;
+      return { ...result, engine, model, processingMs: Math.round(performance.now() - started) };
     } catch (err) {
       outcome = err instanceof AppError ? err.code : (err as Error).name === 'AbortError' ? 'REQUEST_ABORTED' : 'INTERNAL_ERROR';
       // Decoding is work done for the key even when the request then fails (a file that lies
@@ -328,4 +348,9 @@ export class TranscriptionService {
       for (const o of this.observers) o.transcriptionFinished({ isolation, engine, outcome, seconds, audioSeconds });
     }
   }
+}
+
+/** The plan's model on the options: a plan that picked one overrides the options' (a job's stored model is used when its plan names none). */
+function withModel<T extends TranscribeOptions>(options: T, model: string | undefined): T {
+  return model === undefined ? options : { ...options, model };
 }

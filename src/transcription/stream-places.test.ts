@@ -9,7 +9,7 @@ function places(maxStreams: number, perOwner: number) {
   const held = { now: 0 };
   const p = new StreamPlaces({ maxStreams, perOwner }, (request) => {
     held.now++;
-    return new Plan('pocketsphinx', 'in-process', request, true, new Lease(() => held.now--));
+    return new Plan({ engine: 'pocketsphinx' }, 'in-process', request, true, new Lease(() => held.now--));
   });
   return { p, held };
 }

@@ -129,6 +129,8 @@ describe('every route declares its scope', () => {
       'POST /v1/audio/translations': 'transcribe',
       'GET /v1/models': 'transcribe',
       'GET /v1/models/:model': 'transcribe',
+      'POST /v1/models/:model': 'admin',
+      'DELETE /v1/models/:model': 'admin',
       'POST /api/v1/jobs': 'jobs',
       'POST /api/v1/transcribe/batch': 'jobs',
       'GET /api/v1/jobs': 'jobs',

@@ -13,6 +13,8 @@ export interface FakeModelHostSwitches {
   redirect?: boolean | undefined;
   /** Serve the file with some bytes changed (same length), as a broken mirror would. */
   corrupt?: boolean | undefined;
+  /** Send the body in 64 KB pieces this far apart (a slow link, so a download's progress can be watched). */
+  pieceDelayMs?: number | undefined;
 }
 
 /** One request the host received, with what it answered. */
@@ -35,6 +37,15 @@ function corrupted(body: Buffer): Buffer {
   const copy = Buffer.from(body);
   for (let i = 1000; i < copy.length; i += 4096) copy[i] = (copy[i] ?? 0) ^ 0xff;
   return copy;
+}
+
+/** Writes `body` in 64 KB pieces `delayMs` apart; stops when the client goes. */
+function slowly(res: ServerResponse, body: Buffer, delayMs: number, at = 0): void {
+  if (res.destroyed) return;
+  const next = Math.min(body.length, at + 65_536);
+  if (next === body.length) return void res.end(body.subarray(at));
+  res.write(body.subarray(at, next));
+  setTimeout(() => slowly(res, body, delayMs, next), delayMs);
 }
 
 /**
@@ -83,6 +94,7 @@ export async function startFakeModelHost(files: Record<string, Buffer>): Promise
       res.write(rest.subarray(0, stallAfterBytes));
       return;
     }
+    if (switches.pieceDelayMs !== undefined) return void slowly(res, rest, switches.pieceDelayMs);
     res.end(rest);
   };
 

@@ -9,6 +9,7 @@
 
 #include <napi.h>
 
+#include <malloc.h>
 #include <sys/prctl.h>
 
 #include <algorithm>
@@ -573,6 +574,14 @@ Napi::Value SetParentDeathSignal(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// Hands the heap's free memory back to the kernel (glibc malloc_trim). After a
+// model is unloaded its buffers are free but often still in the process's heap
+// (glibc raises its mmap threshold after the first large free, so later large
+// buffers come from the heap); trimming is what makes the RSS drop.
+Napi::Value ReleaseFreeMemory(const Napi::CallbackInfo &info) {
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // PocketSphinx logs every step to stderr; hark reports through its own logger.
   err_set_logfp(nullptr);
@@ -580,6 +589,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadDecoder", Napi::Function::New(env, LoadDecoder));
   exports.Set("leakNativeMemory", Napi::Function::New(env, LeakNativeMemory));
   exports.Set("setParentDeathSignal", Napi::Function::New(env, SetParentDeathSignal));
+  exports.Set("releaseFreeMemory", Napi::Function::New(env, ReleaseFreeMemory));
   return exports;
 }
 

@@ -2,7 +2,7 @@ import type { EngineEntry } from '../types.js';
 import { PocketsphinxEngine, POCKETSPHINX_CAPABILITIES, parseDecoderArgs } from './engine.js';
 
 export { PocketsphinxEngine, POCKETSPHINX_CAPABILITIES, TUNED_ARGS, mergeDecoderArgs, parseDecoderArgs, type PocketsphinxEngineOptions } from './engine.js';
-export { loadAddon } from './native.js';
+export { loadAddon, releaseFreeMemory } from './native.js';
 
 export const pocketsphinxEntry: EngineEntry = {
   capabilities: POCKETSPHINX_CAPABILITIES,

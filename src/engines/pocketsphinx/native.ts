@@ -43,6 +43,8 @@ export interface PocketsphinxAddon {
   leakNativeMemory(bytes: number): number;
   /** prctl(PR_SET_PDEATHSIG): the kernel signals this process when its parent dies. */
   setParentDeathSignal(signal: number): void;
+  /** malloc_trim(0): the heap's free memory back to the kernel (after a model is unloaded); true when some was. */
+  releaseFreeMemory(): boolean;
 }
 
 // Same relative path from src/ (tests) and dist/ (built service).
@@ -54,4 +56,13 @@ let addon: PocketsphinxAddon | undefined;
 export function loadAddon(): PocketsphinxAddon {
   addon ??= createRequire(import.meta.url)(ADDON_PATH) as PocketsphinxAddon;
   return addon;
+}
+
+/** Gives the heap's free memory back to the kernel after a model is unloaded (see the addon's ReleaseFreeMemory); a no-op without the addon. */
+export function releaseFreeMemory(): void {
+  try {
+    loadAddon().releaseFreeMemory();
+  } catch {
+    // No addon (not built here): the memory stays in the heap until reused.
+  }
 }

@@ -2,16 +2,25 @@ import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { utterances, type PcmAudio } from '../../audio/index.js';
 import { AppError } from '../../errors.js';
-import { GGML_MAGIC } from '../../models/index.js';
+import { fileBytes, GGML_MAGIC, ModelCache, type ModelLease, type WhisperModelFile } from '../../models/index.js';
 import type { Engine, EngineCapabilities, EngineInfo, Segment, TranscribeHooks, TranscribeOptions, Transcript, Word } from '../types.js';
 import { loadWhisperBinding, type WhisperContext, type WhisperResult } from './binding.js';
 import { piecesToTranscript, UNSPACED_LANGUAGES } from './words.js';
 
 export interface WhisperEngineOptions {
-  /** A ggml model file (`ggml-<size>.bin`). */
+  /** The default model's ggml file (`ggml-<size>.bin`): what a request naming no model gets. */
   modelPath: string;
   /** How the path was chosen, for the error when the file is missing. */
   modelSource: string;
+  /** The default model's id (`whisper-base.en`). Default: `whisper`. */
+  modelId?: string;
+  /**
+   * The file of a model a request names (`TranscribeOptions.model`), absent for
+   * the default. Without it, only the default model is known.
+   */
+  modelFile?: (name: string) => WhisperModelFile;
+  /** The models this process holds; a cache of the engine's own (no limit, no TTL) when absent. */
+  models?: ModelCache;
   threads: number;
   /** ISO 639-1 code, or `auto` to detect. */
   language: string;
@@ -50,31 +59,79 @@ const BINDING_VERSION = (createRequire(import.meta.url)('@fugood/whisper.node/pa
 export class WhisperEngine implements Engine {
   readonly name = 'whisper';
   readonly capabilities = WHISPER_CAPABILITIES;
-  private context: WhisperContext | undefined;
+  private loaded = false;
+  private readonly models: ModelCache;
 
-  constructor(private readonly options: WhisperEngineOptions) {}
+  constructor(private readonly options: WhisperEngineOptions) {
+    this.models = options.models ?? new ModelCache({ limitBytes: 0, idleTtlMs: 0 });
+  }
 
+  /** Loads the default model (warm for the first request): the engine is ready only if it loads. */
   async load(): Promise<EngineInfo> {
     const started = performance.now();
     const { modelPath, modelSource } = this.options;
     await checkModelFile(modelPath, modelSource);
-    const binding = await loadWhisperBinding();
-    const loaded = await binding.load(modelPath).catch((cause: unknown) => {
-      throw new AppError('ENGINE_ERROR', `whisper.cpp could not load the model ${modelPath}: ${(cause as Error).message}`, { cause });
-    });
-    this.context = loaded.context;
+    const warnings: string[] = [];
+    const lease = await this.lease(this.defaultModel(), warnings);
+    lease.release();
+    this.loaded = true;
     return {
       name: this.name,
       version: `whisper.node ${BINDING_VERSION}`,
       model: modelPath,
       loadMs: Math.round(performance.now() - started),
-      ...(loaded.warnings.length > 0 ? { warnings: loaded.warnings } : {}),
+      ...(warnings.length > 0 ? { warnings } : {}),
     };
   }
 
+  holds(model: string | undefined): boolean {
+    return this.models.holds(this, this.fileOf(model).path);
+  }
+
   async transcribe(audio: PcmAudio, options: TranscribeOptions, hooks: TranscribeHooks = {}): Promise<Transcript> {
-    const context = this.context;
-    if (context === undefined) throw new AppError('ENGINE_NOT_READY', 'the whisper engine is not loaded');
+    if (!this.loaded) throw new AppError('ENGINE_NOT_READY', 'the whisper engine is not loaded');
+    const file = this.fileOf(options.model);
+    if (file.path !== this.options.modelPath) await checkNamedModel(file);
+    const lease = await this.lease(file);
+    try {
+      return await this.decode(lease.value, audio, options, hooks);
+    } finally {
+      lease.release();
+    }
+  }
+
+  async unload(): Promise<void> {
+    this.loaded = false;
+    await this.models.forget(this);
+  }
+
+  private defaultModel(): WhisperModelFile {
+    return { id: this.options.modelId ?? 'whisper', path: this.options.modelPath, name: null };
+  }
+
+  private fileOf(model: string | undefined): WhisperModelFile {
+    if (model === undefined) return this.defaultModel();
+    if (this.options.modelFile === undefined) throw new AppError('MODEL_NOT_FOUND', `this whisper engine knows only its default model, not "${model}"`);
+    const file = this.options.modelFile(model);
+    return file.path === this.options.modelPath ? this.defaultModel() : file;
+  }
+
+  /** This instance's context of `file`, loaded now unless it holds one (the cache may unload others to make room). */
+  private async lease(file: WhisperModelFile, warnings: string[] = []): Promise<ModelLease<WhisperContext>> {
+    const binding = await loadWhisperBinding();
+    return this.models.acquire(this, file.path, { id: file.id, fileBytes: fileBytes(file.path) ?? 0 }, {
+      load: async () => {
+        const loaded = await binding.load(file.path).catch((cause: unknown) => {
+          throw new AppError('ENGINE_ERROR', `whisper.cpp could not load the model ${file.path}: ${(cause as Error).message}`, { cause });
+        });
+        warnings.push(...loaded.warnings);
+        return loaded.context;
+      },
+      unload: (context) => binding.release(context),
+    });
+  }
+
+  private async decode(context: WhisperContext, audio: PcmAudio, options: TranscribeOptions, hooks: TranscribeHooks): Promise<Transcript> {
     const language = whisperLanguage(options.language ?? this.options.language);
     const segments: Segment[] = [];
     let detected: string | undefined;
@@ -123,11 +180,16 @@ export class WhisperEngine implements Engine {
     };
   }
 
-  async unload(): Promise<void> {
-    const context = this.context;
-    this.context = undefined;
-    if (context !== undefined) await (await loadWhisperBinding()).release(context);
+}
+
+/** A model a request named must be a whisper file still there (it may have been deleted since the request was planned). */
+async function checkNamedModel(file: WhisperModelFile): Promise<void> {
+  if (fileBytes(file.path) === null) {
+    throw new AppError('MODEL_NOT_DOWNLOADED', `model ${file.id} is not on this server (${file.path} does not exist); an admin pulls it with POST /v1/models/${file.id}`, {
+      details: { model: file.id },
+    });
   }
+  await checkModelFile(file.path, file.id);
 }
 
 /** whisper's own segments of one utterance, in file time (no word times). */

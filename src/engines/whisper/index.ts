@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { Config } from '../../config/index.js';
-import { configuredModel } from '../../models/index.js';
+import { configuredModel, defaultWhisperModel, whisperModelFile } from '../../models/index.js';
 import type { EngineEntry } from '../types.js';
 import { WhisperEngine, WHISPER_CAPABILITIES } from './engine.js';
 
@@ -15,10 +15,13 @@ export function whisperThreads(config: Config): number {
 
 export const whisperEntry: EngineEntry = {
   capabilities: WHISPER_CAPABILITIES,
-  create: (config) => {
+  create: (config, context) => {
     const model = configuredModel(config);
     return new WhisperEngine({
       modelPath: model.path,
+      modelId: defaultWhisperModel(config).id,
+      modelFile: (name) => whisperModelFile(config, name),
+      ...(context === undefined ? {} : { models: context.models }),
       modelSource: model.source === 'WHISPER_MODEL_PATH' ? 'WHISPER_MODEL_PATH' : `WHISPER_MODEL_SIZE=${config.WHISPER_MODEL_SIZE} in MODELS_DIR`,
       threads: whisperThreads(config),
       language: config.WHISPER_LANGUAGE,

@@ -11,6 +11,7 @@ const workerSchema = z.object({
   uptime_seconds: z.number(),
   spawn_to_ready_ms: z.number().nullable(),
   current_task: z.object({ id: z.string(), age_seconds: z.number() }).nullable(),
+  models: z.array(z.object({ id: z.string(), bytes: z.number(), in_use: z.boolean() })).describe('Models the worker holds (the pool sends a task to a worker holding its model).'),
 });
 
 export const poolViewSchema = z.object({
@@ -41,6 +42,7 @@ export async function poolView(deps: AppDeps): Promise<z.infer<typeof poolViewSc
   }
   await pool.refreshRss();
   const s = pool.snapshot();
+  const held = pool.models();
   return {
     enabled: true,
     size: s.size,
@@ -57,6 +59,7 @@ export async function poolView(deps: AppDeps): Promise<z.infer<typeof poolViewSc
       uptime_seconds: Math.round(w.uptimeSeconds * 10) / 10,
       spawn_to_ready_ms: w.spawnToReadyMs === undefined ? null : Math.round(w.spawnToReadyMs),
       current_task: w.currentTask ? { id: w.currentTask.id, age_seconds: Math.round(w.currentTask.ageSeconds * 10) / 10 } : null,
+      models: held.filter((m) => m.pid === w.pid).map((m) => ({ id: m.id, bytes: m.bytes, in_use: m.inUse })),
     })),
     totals: {
       spawned: s.totals.spawned,

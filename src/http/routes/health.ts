@@ -50,6 +50,10 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
             isolation_modes: z.array(z.string()).optional(),
             default_isolation: z.string().optional(),
             pool: poolSummarySchema.optional(),
+            models: z
+              .array(z.object({ id: z.string(), isolation: z.string(), pid: z.number().int(), slot: z.number().int().optional(), bytes: z.number(), in_use: z.boolean() }))
+              .optional()
+              .describe('Models loaded now, one entry per process holding one (the server in-process, each worker).'),
           }),
           503: z.object({
             status: z.enum(['starting', 'failed', 'stopping']),
@@ -105,6 +109,7 @@ export const healthRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
           isolation_modes: r.isolationModes,
           default_isolation: deps.service.defaultIsolation,
           pool,
+          models: deps.service.models().map((m) => ({ id: m.id, isolation: m.isolation, pid: m.pid, ...(m.slot === undefined ? {} : { slot: m.slot }), bytes: m.bytes, in_use: m.inUse })),
         };
       }
       if (r.state === 'ready') {

@@ -18,6 +18,7 @@ import { canSeeJob } from '../auth.js';
 import type { AppDeps } from '../types.js';
 import { receiveUpload } from '../upload.js';
 import { jobAudioRoutes } from './jobs-audio.js';
+import { whisperModelId } from '../../models/index.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -30,6 +31,7 @@ export const jobViewSchema = z.object({
   file_size: z.number(),
   duration_seconds: z.number().nullable(),
   engine: z.string(),
+  model: z.string().nullable().describe('The engine\'s model the job picked (`whisper-base.en`); null: the engine\'s default.'),
   isolation: z.enum(ISOLATION_MODES),
   task: z.enum(['transcribe', 'translate']).describe('What the job gives: a transcript, or English text whatever is spoken (`task=translate`).'),
   attempts: z.number().int(),
@@ -72,6 +74,7 @@ export function jobView(j: Job, now = Date.now()): z.infer<typeof jobViewSchema>
     file_size: j.fileSize,
     duration_seconds: j.durationSeconds,
     engine: j.engine,
+    model: j.options.model === undefined ? null : whisperModelId(j.options.model),
     isolation: j.isolation,
     task: j.options.task ?? 'transcribe',
     attempts: j.attempts,

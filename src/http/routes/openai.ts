@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ISOLATION_MODES, listModels, resolveModel, type Transcript, type Word } from '../../engines/index.js';
+import { ISOLATION_MODES, resolveModel, type Transcript, type Word } from '../../engines/index.js';
 import { CONTENT_TYPES, RESPONSE_FORMATS, renderText } from '../../transcription/index.js';
 import { AppError } from '../../errors.js';
 import { errorBody, toAppError } from '../error-handler.js';
@@ -105,8 +105,6 @@ const openaiDiarizedSchema = z.object({
 });
 
 const LANGUAGE_NAMES: Record<string, string> = { en: 'english' };
-
-const modelSchema = z.object({ id: z.string(), object: z.literal('model'), created: z.number(), owned_by: z.string() });
 
 /** Formats that may be streamed: the events carry plain text (with diarized_json, also each segment and its speaker), as OpenAI's do. */
 const STREAM_FORMATS: readonly string[] = ['json', 'text', 'diarized_json'];
@@ -345,34 +343,6 @@ export const openaiRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) =>
         default:
           return reply.type(CONTENT_TYPES[parsed.response_format]).send(renderText(parsed.response_format, transcript));
       }
-    },
-  );
-
-  const started = Math.floor(Date.now() / 1000);
-  const models = () => listModels(deps.config).map((id) => ({ id, object: 'model' as const, created: started, owned_by: 'hark' }));
-
-  app.get(
-    '/v1/models',
-    { schema: { tags: ['openai'], summary: 'Models (engines and aliases) this server offers', response: { 200: z.object({ object: z.literal('list'), data: z.array(modelSchema) }) } }, config: { scope: 'transcribe' } },
-    async () => ({ object: 'list' as const, data: models() }),
-  );
-
-  app.get(
-    '/v1/models/:model',
-    {
-      schema: {
-        tags: ['openai'],
-        summary: 'One model',
-        params: z.object({ model: z.string() }),
-        response: { 200: modelSchema, ...errorResponses(400) },
-      },
-      config: { scope: 'transcribe' },
-    },
-    async (request) => {
-      resolveModel(request.params.model, deps.config);
-      const found = models().find((m) => m.id === request.params.model);
-      if (found === undefined) throw new AppError('MODEL_NOT_FOUND', `unknown model "${request.params.model}"`);
-      return found;
     },
   );
 };

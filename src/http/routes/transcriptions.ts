@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ENGINE_NAMES } from '../../config/index.js';
 import { HARK_FORMATS } from '../../api/index.js';
 import { ISOLATION_MODES, type Isolation } from '../../engines/index.js';
 import { CONTENT_TYPES, renderText, transcriptionResponseSchema, type TranscriptionResponse } from '../../transcription/index.js';
@@ -34,7 +33,7 @@ const uploadConfig: UploadRouteConfig = {
   upload: {
     fields: {
       file: { type: 'string', description: 'The audio (wav, flac, mp3, ogg/opus, m4a/aac, webm...). `audio_file` is accepted too.' },
-      engine: { type: 'string', description: 'Engine to use, one of those loaded (ENGINES; see GET /v1/models). Default: ENGINE.', enum: ENGINE_NAMES },
+      engine: { type: 'string', description: 'Engine or model to use: an engine loaded (ENGINES), or a whisper model id such as `whisper-base.en` (GET /v1/models lists them). Default: ENGINE.' },
       language: { type: 'string', description: 'Language hint (ISO 639-1).' },
       response_format: { type: 'string', description: 'json (default), text, srt or vtt.', enum: HARK_FORMATS },
       ...vadFieldDocs,
@@ -72,6 +71,7 @@ export const transcriptionRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, d
       id: request.id,
       ...result.transcript,
       engine: result.engine,
+      ...(result.model === undefined ? {} : { model: result.model }),
       isolation: result.isolation,
       pid: result.pid,
       processing_ms: result.processingMs,
