@@ -61,7 +61,8 @@ function toApiError(status: number, bodyText: string, retryHeader: string | null
   return new ApiError(status, `HTTP_${status}`, `the server answered ${status}`);
 }
 
-async function request<T>(path: string, init?: RequestInit): Promise<T> {
+/** One call with the tab's key; an error answer throws ApiError (after a 401, the key prompt opens). */
+export async function request<T>(path: string, init?: RequestInit): Promise<T> {
   let res: Response;
   try {
     res = await fetch(path, { ...init, headers: { accept: 'application/json', ...authHeaders(), ...init?.headers } });

@@ -4,6 +4,7 @@ import { KeyButton, KeyPrompt } from './components/key-prompt.js';
 import { href, useRoute, type Route } from './router.js';
 import { HistoryView } from './views/history.js';
 import { JobPage } from './views/job.js';
+import { ModelsView } from './views/models.js';
 import { SystemView } from './views/system.js';
 import { UploadView } from './views/upload.js';
 
@@ -11,6 +12,7 @@ const NAV: { name: Route['name']; label: string; href: string }[] = [
   { name: 'upload', label: 'Upload', href: href.upload },
   { name: 'history', label: 'History', href: href.history },
   { name: 'system', label: 'System', href: href.system },
+  { name: 'models', label: 'Models', href: href.models },
 ];
 
 function title(route: Route): string {
@@ -23,6 +25,8 @@ function title(route: Route): string {
       return 'Job';
     case 'system':
       return 'System';
+    case 'models':
+      return 'Models';
     case 'not-found':
       return 'Not found';
   }
@@ -38,6 +42,8 @@ function View({ route }: { route: Route }) {
       return <JobPage id={route.id} />;
     case 'system':
       return <SystemView />;
+    case 'models':
+      return <ModelsView />;
     case 'not-found':
       return (
         <section>

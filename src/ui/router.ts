@@ -6,6 +6,7 @@ export type Route =
   | { name: 'history' }
   | { name: 'job'; id: string }
   | { name: 'system' }
+  | { name: 'models' }
   | { name: 'not-found'; hash: string };
 
 /**
@@ -22,6 +23,7 @@ export function parseHash(hash: string): Route {
   if (path === '/' || path === '/upload') return { name: 'upload' };
   if (path === '/jobs') return { name: 'history' };
   if (path === '/system') return { name: 'system' };
+  if (path === '/models') return { name: 'models' };
   const job = /^\/jobs\/([\w-]{1,64})$/.exec(path);
   if (job?.[1] !== undefined) return { name: 'job', id: job[1] };
   return { name: 'not-found', hash: path };
@@ -31,6 +33,7 @@ export const href = {
   upload: '#/',
   history: '#/jobs',
   system: '#/system',
+  models: '#/models',
   job: (id: string) => `#/jobs/${encodeURIComponent(id)}`,
 };
 
