@@ -61,7 +61,7 @@ export class InProcessExecutor implements Executor {
       rss: () => process.memoryUsage.rss(),
       afterUnload: releaseFreeMemory,
       onEvent: (event) => {
-        options.logger.info({ model: event.id, event: event.type, bytes: event.bytes, ...(event.type === 'loaded' ? { loadMs: event.loadMs } : { reason: event.reason }) }, `model ${event.type}`);
+        options.logger.info({ model: event.id, event: event.type, bytes: event.bytes, ...(event.type === 'loaded' ? { loadMs: event.loadMs } : event.type === 'unloaded' ? { reason: event.reason } : {}) }, `model ${event.type}`);
         for (const l of this.modelListeners) l({ ...event, pid: process.pid });
       },
     });

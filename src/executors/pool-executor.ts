@@ -58,7 +58,9 @@ export class PoolExecutor implements Executor {
     this.pool.observeModels((e) =>
       listener(e.event === 'loaded'
         ? { type: 'loaded', id: e.model, bytes: e.bytes, loadMs: e.loadMs, pid: e.pid }
-        : { type: 'unloaded', id: e.model, bytes: e.bytes, reason: e.reason, pid: e.pid }),
+        : e.event === 'resized'
+          ? { type: 'resized', id: e.model, bytes: e.bytes, pid: e.pid }
+          : { type: 'unloaded', id: e.model, bytes: e.bytes, reason: e.reason, pid: e.pid }),
     );
   }
 

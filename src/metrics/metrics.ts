@@ -173,7 +173,7 @@ export class Metrics implements TranscriptionObserver {
     if (e.type === 'loaded') {
       this.modelLoads.inc({ model: e.id, isolation: e.isolation });
       this.modelLoadDuration.observe({ model: e.id, isolation: e.isolation }, e.loadMs / 1000);
-    } else {
+    } else if (e.type === 'unloaded') {
       this.modelUnloads.inc({ model: e.id, isolation: e.isolation, reason: e.reason });
     }
   }

@@ -94,4 +94,22 @@ describe('ModelCache', () => {
     expect(log).toEqual(['load a', 'load a', 'unload a', 'unload a']);
     expect(cache.snapshot()).toEqual([]);
   });
+
+  it('counts what the first decode allocates as the model\'s memory, and says so (resized)', async () => {
+    let rss = 100 * MB;
+    const events: ModelEvent[] = [];
+    const cache = new ModelCache({ limitBytes: 0, idleTtlMs: 0, rss: () => rss, onEvent: (e) => events.push(e) });
+    const lease = await cache.acquire({}, '/a', { id: 'a', fileBytes: MB }, {
+      load: async () => {
+        rss += 10 * MB; // the weights and the context
+        return 'a';
+      },
+      unload: async () => undefined,
+    });
+    expect(cache.snapshot()[0]?.bytes).toBe(10 * MB);
+    rss += 40 * MB; // compute buffers, allocated by the first decode and kept
+    lease.release();
+    expect(cache.snapshot()[0]?.bytes).toBe(50 * MB);
+    expect(events.map((e) => e.type)).toEqual(['loaded', 'resized']);
+  });
 });

@@ -20,6 +20,8 @@ export interface ResidentModel {
 
 export type ModelEvent =
   | { type: 'loaded'; id: string; bytes: number; loadMs: number }
+  /** Its first decode made it larger than its load did (see `measureFirstUse`). */
+  | { type: 'resized'; id: string; bytes: number }
   | { type: 'unloaded'; id: string; bytes: number; reason: UnloadReason };
 
 /** Why a model left memory: unused past the TTL, room made for another, its file deleted, the process closing. */
@@ -187,9 +189,10 @@ export class ModelCache {
     const before = entry.rssBeforeLoad;
     entry.rssBeforeLoad = undefined;
     const now = before === undefined ? undefined : this.options.rss?.();
-    if (before === undefined || now === undefined) return;
-    entry.bytes = Math.max(entry.bytes, now - before);
+    if (before === undefined || now === undefined || now - before <= entry.bytes) return;
+    entry.bytes = now - before;
     this.measured.set(entry.key, Math.max(this.measured.get(entry.key) ?? 0, entry.bytes));
+    this.options.onEvent?.({ type: 'resized', id: entry.id, bytes: entry.bytes });
   }
 
   /** Unloads idle models, least recently used first, until `bytes` more fit the limit. */

@@ -49,6 +49,7 @@ export const toWorkerSchema = z.discriminatedUnion('type', [
 /** A model loaded into or unloaded from the worker (src/models/cache.ts ModelEvent): the pool routes by what each worker holds. */
 export const modelEventSchema = z.discriminatedUnion('event', [
   z.object({ type: z.literal('model'), event: z.literal('loaded'), model: z.string(), bytes: z.number(), loadMs: z.number() }),
+  z.object({ type: z.literal('model'), event: z.literal('resized'), model: z.string(), bytes: z.number() }),
   z.object({ type: z.literal('model'), event: z.literal('unloaded'), model: z.string(), bytes: z.number(), reason: z.enum(['idle', 'memory', 'deleted', 'shutdown']) }),
 ]);
 

@@ -38,7 +38,9 @@ async function start(): Promise<void> {
     onEvent: (e) =>
       send(e.type === 'loaded'
         ? { type: 'model', event: 'loaded', model: e.id, bytes: e.bytes, loadMs: e.loadMs }
-        : { type: 'model', event: 'unloaded', model: e.id, bytes: e.bytes, reason: e.reason }),
+        : e.type === 'resized'
+          ? { type: 'model', event: 'resized', model: e.id, bytes: e.bytes }
+          : { type: 'model', event: 'unloaded', model: e.id, bytes: e.bytes, reason: e.reason }),
   });
   const { instances, status } = await loadEngines(config.ENGINES, config, 1, { models });
   if (instances.size === 0) {

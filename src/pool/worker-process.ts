@@ -108,8 +108,10 @@ export class WorkerProcess {
       }
       const msg = parsed.data;
       if (msg.type === 'model') {
+        const held = this.models.get(msg.model);
         if (msg.event === 'loaded') this.models.set(msg.model, { bytes: msg.bytes, lastUsedAt: Date.now() });
-        else this.models.delete(msg.model);
+        else if (msg.event === 'resized' && held !== undefined) held.bytes = msg.bytes;
+        else if (msg.event === 'unloaded') this.models.delete(msg.model);
         opts.onModel?.(this, msg);
       } else if (msg.type === 'ready') {
         this.readyMs = performance.now() - this.spawnedAt;
