@@ -136,6 +136,16 @@ describe('pulling a model over the API', () => {
     host.set({});
   });
 
+  it('runs a job with the model it was submitted with', async () => {
+    const res = await postAudio(`${server.url}/api/v1/jobs`, CLIP, { engine: 'whisper-test-a' });
+    expect(res.status).toBe(202);
+    const { job_id } = (await res.json()) as { job_id: string };
+    const job = await waitFor('the job', async () => (await (await fetch(`${server.url}/api/v1/jobs/${job_id}`)).json()) as { status: string; engine: string; model: string | null }, (j) => ['completed', 'failed'].includes(j.status));
+    expect(job).toMatchObject({ status: 'completed', engine: 'whisper', model: 'whisper-test-a' });
+    // Decoded by the model already loaded for the request above: no second load.
+    expect(await loads(server, 'in-process')).toMatchObject({ 'whisper-test-a': 1 });
+  });
+
   it('refuses a download that fails its checksum, and leaves no file to use', async () => {
     host.set({ corrupt: true });
     const res = await fetch(`${server.url}/v1/models/whisper-test-b`, { method: 'POST' });
