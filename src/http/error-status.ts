@@ -53,6 +53,9 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   UNKNOWN_SPEAKER: 400,
   INVALID_SPEAKER_NAME: 400,
   TOO_MANY_SPEAKER_NAMES: 400,
+  INVALID_EDIT: 400,
+  // An edit made on a revision another edit has since replaced: read the latest and edit that.
+  REVISION_CONFLICT: 409,
   INVALID_CURSOR: 400,
   INVALID_CALLBACK_URL: 400,
   // Job outcomes, not HTTP answers: shown in a job's `error`; mapped for completeness.

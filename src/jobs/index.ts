@@ -6,3 +6,4 @@ export { Retention } from './retention.js';
 export { WebhookSender, checkCallbackTarget, checkCallbackUrl, signPayload, webhookPayload } from './webhooks.js';
 export { JobLogs, formatLogLine } from './job-log.js';
 export { openJobs, type Jobs } from './open.js';
+export { applySegmentEdits, MAX_SEGMENT_TEXT, type SegmentEdit } from './transcript-edits.js';

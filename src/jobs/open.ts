@@ -64,7 +64,7 @@ export async function openJobs(opts: {
   // ROLE=api stores jobs and answers for them; only `all` and `worker` claim.
   const runner = new JobRunner({ config, logger, jobs: store.jobs, runs: store.runs, service, webhooks, logs, usage, instanceId, claims: config.ROLE !== 'api' });
   const recovery = new OrphanRecovery({ config, logger, instances: store.instances, runs: store.runs, instanceId, logs, runningHere: () => runner.runningIds() });
-  const jobService = new JobService(config, store.jobs, runner, logs, usage, dataDir, service);
+  const jobService = new JobService(config, store.jobs, runner, logs, usage, dataDir, service, store.revisions);
   const retention = new Retention(store.jobs, logger, config.JOB_CLEANUP_MAX_AGE_HOURS * 3600 * 1000, join(dataDir, 'jobs'));
 
   // Before anything runs: what did the last crash leave behind?

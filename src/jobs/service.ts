@@ -5,11 +5,11 @@ import { probeAudio, sniffAudio, tooLong } from '../audio/index.js';
 import type { UsageMeter } from '../auth/usage.js';
 import type { Config } from '../config/index.js';
 import type { DiarizeRequest } from '../diarization/types.js';
-import { checkTranslation, engineCapabilities, type Isolation, type ModelRef } from '../engines/index.js';
+import { checkTranslation, engineCapabilities, type Isolation, type ModelRef, type Transcript } from '../engines/index.js';
 import { AppError } from '../errors.js';
 import { parseOutboundAllow, type OutboundAllow } from '../net/index.js';
 import type { Logger } from '../logger.js';
-import type { JobStore } from '../store/index.js';
+import type { JobRevisionStore, JobStore } from '../store/index.js';
 import type { TranscriptionService } from '../transcription/index.js';
 import type { VadSettings } from '../vad/index.js';
 import { formatLogLine, type JobLogs } from './job-log.js';
@@ -17,6 +17,7 @@ import { LogFollowers, type FollowEvent, type FollowOptions } from './log-follow
 import { isTerminal, type Job, type JobOptions, type JobStatus, type Priority } from './model.js';
 import type { JobRunner } from './runner.js';
 import { checkSpeakerNames, speakerLabels } from './speaker-names.js';
+import { applySegmentEdits, type SegmentEdit } from './transcript-edits.js';
 import { checkCallbackTarget, checkCallbackUrl } from './webhooks.js';
 
 /** What a submission is checked against: the engines and isolation modes this server runs. */
@@ -96,6 +97,7 @@ export class JobService {
     private readonly usage: UsageMeter,
     dataDir: string,
     private readonly engines: EngineChecks,
+    private readonly revisions: JobRevisionStore,
   ) {
     this.jobsDir = join(dataDir, 'jobs');
     this.outboundAllow = parseOutboundAllow(config.OUTBOUND_ALLOW);
@@ -248,6 +250,45 @@ export class JobService {
     // Completed is final: only a delete in between can miss.
     if (!(await this.store.setSpeakerNames(id, checked))) throw new AppError('JOB_NOT_FOUND', `no job ${id}`);
     return { ...job, speakerNames: checked };
+  }
+
+  /**
+   * Stores an edit of a completed job's transcript as its next revision (the
+   * original is kept as revision 0): `base` is the revision the edit was made
+   * on, and an edit whose base another edit has replaced is refused (409
+   * REVISION_CONFLICT) rather than overwriting it.
+   */
+  async editTranscript(id: string, base: number, edits: readonly SegmentEdit[], apiKeyId: string | undefined): Promise<{ revision: number; createdAt: number; result: Transcript }> {
+    const current = await this.transcript(id, 'latest');
+    if (base !== current.revision) {
+      throw new AppError('REVISION_CONFLICT', `job ${id}'s transcript is at revision ${current.revision}, not ${base}: read it again and edit that`, {
+        details: { latest_revision: current.revision },
+      });
+    }
+    const result = applySegmentEdits(current.result, edits);
+    const createdAt = Date.now();
+    if (!(await this.revisions.add(id, base, { createdAt, apiKeyId: apiKeyId ?? null, result }))) {
+      throw new AppError('REVISION_CONFLICT', `another edit of job ${id}'s revision ${base} came first: read the transcript again and edit that`);
+    }
+    return { revision: base + 1, createdAt, result };
+  }
+
+  /** A completed job's transcript: the latest edit (`latest`), the engine's own (`original`, revision 0), or revision `n`. */
+  async transcript(id: string, which: 'latest' | 'original' | number): Promise<{ job: Job; revision: number; result: Transcript }> {
+    const job = await this.get(id);
+    if (job.status !== 'completed' || job.result === null) {
+      throw new AppError('JOB_NOT_COMPLETED', `job ${job.id} is ${job.status}${job.errorCode ? ` (${job.errorCode})` : ''}; a result exists once it is completed`);
+    }
+    if (which === 'original' || which === 0) return { job, revision: 0, result: job.result };
+    const edit = which === 'latest' ? await this.revisions.latest(id) : await this.revisions.get(id, which);
+    if (edit === undefined && which !== 'latest') throw new AppError('NOT_FOUND', `job ${id} has no revision ${which}`);
+    return edit === undefined ? { job, revision: 0, result: job.result } : { job, revision: edit.revision, result: edit.result };
+  }
+
+  /** The edits of a job's transcript, oldest first (revision 0, the original, is not listed). */
+  async transcriptRevisions(id: string): Promise<{ revision: number; createdAt: number }[]> {
+    await this.get(id);
+    return (await this.revisions.list(id)).map((r) => ({ revision: r.revision, createdAt: r.createdAt }));
   }
 
   /**

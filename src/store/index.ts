@@ -1,6 +1,8 @@
 export type {
   Store,
   JobStore,
+  JobRevisionStore,
+  ResultRevision,
   JobRunStore,
   JobLogStore,
   InstanceStore,

@@ -82,10 +82,21 @@ export interface KeyUsageTable {
   audio_seconds: number;
 }
 
+/** Migration 011: edited transcripts of completed jobs (revision 1, 2, ...; the job's `result` is revision 0). */
+export interface JobResultRevisionsTable {
+  job_id: string;
+  revision: number;
+  created_at: number;
+  api_key_id: string | null;
+  /** JSON of the whole edited Transcript. */
+  result: string;
+}
+
 export interface Database {
   transcription_jobs: JobsTable;
   hark_instances: InstancesTable;
   hark_job_log_lines: JobLogLinesTable;
   hark_api_keys: ApiKeysTable;
   hark_key_usage: KeyUsageTable;
+  hark_job_result_revisions: JobResultRevisionsTable;
 }

@@ -104,7 +104,7 @@ export interface JobStore {
   setSpeakerNames(id: string, names: Readonly<Record<string, string>>): Promise<boolean>;
   /** Ended jobs (completed, failed, cancelled) that finished before `before`, for retention. */
   finishedBefore(before: number, limit: number): Promise<Job[]>;
-  /** Deletes the job and its log lines. */
+  /** Deletes the job, its log lines and its transcript's revisions. */
   delete(id: string): Promise<boolean>;
 }
 
@@ -181,8 +181,32 @@ export interface UsageStore {
  * shared contract suite (test/support/store-suite). Callers take only the
  * concern they use (`store.jobs`, `store.keys`, ...).
  */
+/** One edit of a completed job's transcript. */
+export interface ResultRevision {
+  revision: number;
+  createdAt: number;
+  apiKeyId: string | null;
+  result: Transcript;
+}
+
+/**
+ * Edited transcripts of completed jobs, numbered from 1 (the job's own result is
+ * the original, revision 0). An edit is made on a revision; a second edit made on
+ * the same one conflicts rather than overwriting the first.
+ */
+export interface JobRevisionStore {
+  /** Stores `result` as revision `base + 1`; false when `base` is not the latest (another edit came first). */
+  add(jobId: string, base: number, revision: Omit<ResultRevision, 'revision'>): Promise<boolean>;
+  /** The latest edit, or undefined when the job has none. */
+  latest(jobId: string): Promise<ResultRevision | undefined>;
+  get(jobId: string, revision: number): Promise<ResultRevision | undefined>;
+  /** Every edit, oldest first, without their results. */
+  list(jobId: string): Promise<Omit<ResultRevision, 'result'>[]>;
+}
+
 export interface Store {
   readonly jobs: JobStore;
+  readonly revisions: JobRevisionStore;
   readonly runs: JobRunStore;
   readonly logs: JobLogStore;
   readonly instances: InstanceStore;

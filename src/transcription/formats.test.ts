@@ -26,6 +26,23 @@ describe('caption formats', () => {
     expect(toVtt(t)).toBe('WEBVTT\n\n01:01:01.005 --> 01:01:02.500\nhello\n');
   });
 
+  it('keeps a segment without word times (its text edited) as one cue, in time order among the word cues', () => {
+    const t = {
+      segments: [
+        { start: 0, end: 1, text: 'Fixed by hand.' },
+        { start: 2, end: 3, text: 'kept words' },
+      ],
+      words: [
+        { start: 2, end: 2.4, word: 'kept' },
+        { start: 2.5, end: 3, word: 'words' },
+      ],
+    };
+    expect(captionCues(t)).toEqual([
+      { start: 0, end: 1, text: 'Fixed by hand.' },
+      { start: 2, end: 3, text: 'kept words' },
+    ]);
+  });
+
   it('falls back to segments when there are no word times', () => {
     expect(captionCues({ segments: [{ start: 1, end: 2, text: 'hi' }], words: [] })).toEqual([{ start: 1, end: 2, text: 'hi' }]);
   });

@@ -39,6 +39,8 @@ export function captionCues(t: Pick<Transcript, 'segments' | 'words'>): Cue[] {
     cues.push(cue(cur[0]!.start, cur[cur.length - 1]!.end, cur.map((w) => w.word).join(' '), cur[0]!.speaker));
     cur = [];
   };
+  // A segment with no word times of its own (its text edited by a user) is one cue as it is.
+  const wordless = t.segments.filter((s) => !t.words.some((w) => w.start >= s.start && w.end <= s.end));
   for (const w of t.words) {
     const first = cur[0];
     const last = cur[cur.length - 1];
@@ -55,7 +57,8 @@ export function captionCues(t: Pick<Transcript, 'segments' | 'words'>): Cue[] {
     cur.push(w);
   }
   flush();
-  return cues;
+  if (wordless.length === 0) return cues;
+  return [...cues, ...wordless.map((s) => cue(s.start, s.end, s.text, s.speaker))].sort((a, b) => a.start - b.start);
 }
 
 /** A cue with no `speaker` key at all without diarization, so undiarized cues stay as they were. */

@@ -137,6 +137,8 @@ describe('every route declares its scope', () => {
       'GET /api/v1/jobs/:id': 'jobs',
       'GET /api/v1/jobs/:id/result': 'jobs',
       'PUT /api/v1/jobs/:id/speakers': 'jobs',
+      'PUT /api/v1/jobs/:id/transcript': 'jobs',
+      'GET /api/v1/jobs/:id/revisions': 'jobs',
       'POST /api/v1/jobs/:id/cancel': 'jobs',
       'POST /api/v1/jobs/:id/retry': 'jobs',
       'DELETE /api/v1/jobs/:id': 'jobs',

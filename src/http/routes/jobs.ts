@@ -3,8 +3,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { HARK_FORMATS } from '../../api/index.js';
 import { ENGINE_NAMES, VAD_KINDS } from '../../config/index.js';
-import { ISOLATION_MODES } from '../../engines/index.js';
-import { JOB_STATUSES, PRIORITIES, type Job } from '../../jobs/index.js';
+import { ISOLATION_MODES, transcriptSchema } from '../../engines/index.js';
+import { JOB_STATUSES, MAX_SEGMENT_TEXT, PRIORITIES, type Job } from '../../jobs/index.js';
 import { AppError } from '../../errors.js';
 import { CONTENT_TYPES, renderText, transcriptionResponseSchema } from '../../transcription/index.js';
 import { parseFields } from '../fields.js';
@@ -240,28 +240,84 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
     {
       schema: {
         tags: ['jobs'],
-        summary: 'The transcript of a completed job (json, text, srt or vtt)',
+        summary: 'The transcript of a completed job (json, text, srt or vtt): its latest edit, or the original',
         description:
+          'Every format gives the latest edit made with PUT /api/v1/jobs/{id}/transcript; `revision=original` gives what the engine made. ' +
           'Speakers carry the names given with PUT /api/v1/jobs/{id}/speakers, in every format (a label without a name keeps its letter); `speaker_names=false` answers the labels as diarized.',
         params: idParams,
         querystring: z.object({
           format: z.enum(HARK_FORMATS).default('json'),
           speaker_names: z.enum(['true', 'false']).default('true').describe('false: the speakers\' labels as diarized, without the names given to them.'),
+          revision: z
+            .union([z.enum(['latest', 'original']), z.coerce.number().int().min(0)])
+            .default('latest')
+            .describe('`latest` (default): the last edit, or the original when there is none; `original` (or 0): the engine\'s; a number: that revision.'),
         }),
-        response: { 200: z.union([transcriptionResponseSchema.omit({ pid: true, processing_ms: true }), z.string()]), ...errorResponses(404, 409) },
+        response: {
+          200: z.union([
+            transcriptionResponseSchema.omit({ pid: true, processing_ms: true }).extend({
+              revision: z.number().int().describe('0: the engine\'s transcript; 1, 2, ...: the edits (PUT /api/v1/jobs/{id}/transcript).'),
+            }),
+            z.string(),
+          ]),
+          ...errorResponses(404, 409),
+        },
       },
       config: { scope: 'jobs' },
     },
     async (request, reply) => {
-      const job = await jobs.get(request.params.id);
-      if (job.status !== 'completed' || job.result === null) {
-        throw new AppError('JOB_NOT_COMPLETED', `job ${job.id} is ${job.status}${job.errorCode ? ` (${job.errorCode})` : ''}; a result exists once it is completed`);
-      }
-      const { format, speaker_names: named } = request.query;
-      const result = named === 'true' && Object.keys(job.speakerNames).length > 0 ? renameSpeakers(job.result, job.speakerNames) : job.result;
+      const { format, speaker_names: named, revision } = request.query;
+      const { job, revision: n, result: raw } = await jobs.transcript(request.params.id, revision);
+      const result = named === 'true' && Object.keys(job.speakerNames).length > 0 ? renameSpeakers(raw, job.speakerNames) : raw;
       if (format !== 'json') return reply.type(CONTENT_TYPES[format]).send(renderText(format, result));
-      return { id: job.id, ...result, engine: job.engine as (typeof ENGINE_NAMES)[number], isolation: job.isolation };
+      return { id: job.id, ...result, engine: job.engine as (typeof ENGINE_NAMES)[number], isolation: job.isolation, revision: n };
     },
+  );
+
+  app.put(
+    '/api/v1/jobs/:id/transcript',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Edit a completed job\'s transcript: segments\' new text, stored as its next revision (the original kept); every download then uses it',
+        description:
+          '`base_revision` is the revision the edit was made on (the `revision` of the result that was read); if another edit has replaced it since, ' +
+          'the answer is 409 REVISION_CONFLICT and nothing is stored. An edited segment keeps its times and speaker and loses its word times; ' +
+          'a segment edited to an empty text is removed.',
+        params: idParams,
+        body: z.object({
+          base_revision: z.number().int().min(0),
+          segments: z.array(z.object({ index: z.number().int().min(0), text: z.string().max(MAX_SEGMENT_TEXT * 2) })).min(1).max(10_000),
+        }),
+        response: {
+          200: z.object({ job_id: z.string(), revision: z.number().int(), created_at: z.string(), transcript: transcriptSchema }),
+          ...errorResponses(400, 404, 409),
+        },
+      },
+      config: { scope: 'jobs' },
+    },
+    async (request) => {
+      const { base_revision: base, segments } = request.body;
+      const edit = await jobs.editTranscript(request.params.id, base, segments, request.apiKey?.id);
+      return { job_id: request.params.id, revision: edit.revision, created_at: new Date(edit.createdAt).toISOString(), transcript: edit.result };
+    },
+  );
+
+  app.get(
+    '/api/v1/jobs/:id/revisions',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'The edits of a job\'s transcript, oldest first (revision 0, the original, is the job\'s own result)',
+        params: idParams,
+        response: { 200: z.object({ job_id: z.string(), revisions: z.array(z.object({ revision: z.number().int(), created_at: z.string() })) }), ...errorResponses(404) },
+      },
+      config: { scope: 'jobs' },
+    },
+    async (request) => ({
+      job_id: request.params.id,
+      revisions: (await jobs.transcriptRevisions(request.params.id)).map((r) => ({ revision: r.revision, created_at: new Date(r.createdAt).toISOString() })),
+    }),
   );
 
   app.put(

@@ -170,6 +170,7 @@ export class KyselyJobStore implements JobStore {
   async delete(id: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('hark_job_log_lines').where('job_id', '=', id).execute();
+      await trx.deleteFrom('hark_job_result_revisions').where('job_id', '=', id).execute();
       const res = await trx.deleteFrom('transcription_jobs').where('id', '=', id).executeTakeFirst();
       return Number(res.numDeletedRows) > 0;
     });

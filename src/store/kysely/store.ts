@@ -1,12 +1,13 @@
 import { Migrator, type Kysely } from 'kysely';
 import { MIGRATIONS } from '../migrations/index.js';
 import type { Database } from '../schema.js';
-import type { ApiKeyStore, InstanceStore, JobLogStore, JobRunStore, JobStore, Store, UsageStore, WebhookStore } from '../types.js';
+import type { ApiKeyStore, InstanceStore, JobLogStore, JobRevisionStore, JobRunStore, JobStore, Store, UsageStore, WebhookStore } from '../types.js';
 import { KyselyInstanceStore } from './instances.js';
 import { KyselyJobStore } from './jobs.js';
 import { KyselyApiKeyStore } from './keys.js';
 import { KyselyJobLogStore } from './logs.js';
 import { KyselyJobRunStore } from './runs.js';
+import { KyselyJobRevisionStore } from './revisions.js';
 import { KyselyUsageStore } from './usage.js';
 import { KyselyWebhookStore } from './webhooks.js';
 
@@ -18,6 +19,7 @@ import { KyselyWebhookStore } from './webhooks.js';
  */
 export abstract class KyselyStore implements Store {
   readonly jobs: JobStore;
+  readonly revisions: JobRevisionStore;
   readonly runs: JobRunStore;
   readonly logs: JobLogStore;
   readonly instances: InstanceStore;
@@ -35,6 +37,7 @@ export abstract class KyselyStore implements Store {
     transcriptText: string,
   ) {
     this.jobs = new KyselyJobStore(db, transcriptText);
+    this.revisions = new KyselyJobRevisionStore(db);
     this.runs = new KyselyJobRunStore(db, claimLock);
     this.logs = new KyselyJobLogStore(db);
     this.instances = new KyselyInstanceStore(db);

@@ -143,4 +143,20 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('transcription_jobs').addColumn('speaker_names', 'text').execute();
     },
   },
+  '011_job_result_revisions': {
+    async up(db: Kysely<unknown>) {
+      // Edits of a completed job's transcript, each a whole result (JSON of Transcript) numbered
+      // from 1; the job's own `result` stays the original (revision 0). The primary key is what
+      // makes two edits from the same revision conflict instead of one overwriting the other.
+      await db.schema
+        .createTable('hark_job_result_revisions')
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('api_key_id', 'text')
+        .addColumn('result', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('hark_job_result_revisions_pk', ['job_id', 'revision'])
+        .execute();
+    },
+  },
 };

@@ -4,6 +4,7 @@ import { describeJobStore } from './jobs.js';
 import { describeApiKeyStore } from './keys.js';
 import { describeJobLogStore } from './logs.js';
 import { describeJobRunStore } from './runs.js';
+import { describeJobRevisionStore } from './revisions.js';
 import { describeUsageStore } from './usage.js';
 import { describeWebhookStore } from './webhooks.js';
 
@@ -17,6 +18,7 @@ export function describeStore(name: string, open: OpenStore): void {
   describeJobStore(name, open);
   describeJobRunStore(name, open);
   describeJobLogStore(name, open);
+  describeJobRevisionStore(name, open);
   describeInstanceStore(name, open);
   describeWebhookStore(name, open);
   describeApiKeyStore(name, open);
