@@ -9,15 +9,19 @@ import { checkTranslation, engineCapabilities, type Isolation, type ModelRef, ty
 import { AppError } from '../errors.js';
 import { parseOutboundAllow, type OutboundAllow } from '../net/index.js';
 import type { Logger } from '../logger.js';
-import type { JobRevisionStore, JobStore } from '../store/index.js';
+import type { JobRevisionStore, JobStore, ListJobsQuery } from '../store/index.js';
 import type { TranscriptionService } from '../transcription/index.js';
 import type { VadSettings } from '../vad/index.js';
 import { formatLogLine, type JobLogs } from './job-log.js';
 import { LogFollowers, type FollowEvent, type FollowOptions } from './log-follower.js';
-import { isTerminal, type Job, type JobOptions, type JobStatus, type Priority } from './model.js';
+import { isTerminal, type Job, type JobOptions, type Priority } from './model.js';
 import type { JobRunner } from './runner.js';
 import { checkSpeakerNames, speakerLabels } from './speaker-names.js';
 import { applySegmentEdits, type SegmentEdit } from './transcript-edits.js';
+import { zipArchive } from './zip.js';
+import type { HarkFormat } from '../api/index.js';
+import { renameSpeakers } from '../diarization/merge.js';
+import { renderText } from '../transcription/formats.js';
 import { checkCallbackTarget, checkCallbackUrl } from './webhooks.js';
 
 /** What a submission is checked against: the engines and isolation modes this server runs. */
@@ -216,9 +220,10 @@ export class JobService {
     return job;
   }
 
-  /** `apiKeyId`: only that key's jobs; `search`: only jobs whose file name or transcript contains it (see ListJobsQuery). */
-  async list(status: JobStatus | undefined, limit: number, cursor: string | undefined, apiKeyId?: string, search?: string): Promise<{ jobs: Job[]; nextCursor: string | null }> {
-    const jobs = await this.store.list({ status, limit: limit + 1, cursor: cursor === undefined ? undefined : decodeCursor(cursor), apiKeyId, search });
+  /** A page of jobs (see ListJobsQuery); `cursor` as the previous page's `nextCursor` gave it. */
+  async list(q: Omit<ListJobsQuery, 'cursor'> & { cursor?: string | undefined }): Promise<{ jobs: Job[]; nextCursor: string | null }> {
+    const limit = q.limit;
+    const jobs = await this.store.list({ ...q, limit: limit + 1, cursor: q.cursor === undefined ? undefined : decodeCursor(q.cursor) });
     const page = jobs.slice(0, limit);
     return { jobs: page, nextCursor: jobs.length > limit ? encodeCursor(page[page.length - 1]!) : null };
   }
@@ -333,6 +338,67 @@ export class JobService {
     if (job.audioPath) await rm(job.audioPath, { force: true });
   }
 
+  /** Gives a job another file name: 1-255 characters on one line, no `/` or `\\` (it names downloads). */
+  async rename(id: string, fileName: string): Promise<Job> {
+    const name = fileName.trim();
+    if (name === '' || name.length > 255 || /[\p{Cc}/\\]/u.test(name)) {
+      throw new AppError('INVALID_REQUEST', 'file_name must be 1-255 characters on one line, without / or \\');
+    }
+    if (!(await this.store.rename(id, name))) throw new AppError('JOB_NOT_FOUND', `no job ${id}`);
+    return { ...(await this.get(id)), fileName: name };
+  }
+
+  /**
+   * Deletes each of `ids` that has ended, as DELETE /api/v1/jobs/{id} would; the others are
+   * listed with the code that kept them (JOB_NOT_FOUND, JOB_NOT_FINISHED), and the rest still go.
+   * `visible`: whether the caller may see a job (another key's is JOB_NOT_FOUND).
+   */
+  async removeMany(ids: readonly string[], visible: (job: Job) => boolean): Promise<{ deleted: string[]; kept: { id: string; code: string; message: string }[] }> {
+    const deleted: string[] = [];
+    const kept: { id: string; code: string; message: string }[] = [];
+    for (const id of new Set(ids)) {
+      try {
+        const job = await this.get(id);
+        if (!visible(job)) throw new AppError('JOB_NOT_FOUND', `no job ${id}`);
+        await this.remove(id);
+        deleted.push(id);
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        kept.push({ id, code: err.code, message: err.message });
+      }
+    }
+    return { deleted, kept };
+  }
+
+  /**
+   * The transcripts of completed jobs as a ZIP archive, one file per job in `format` (its latest
+   * revision, speakers named), named after the job's file. Refused whole when one is not
+   * visible (JOB_NOT_FOUND) or not completed (JOB_NOT_COMPLETED, naming them all).
+   */
+  async exportTranscripts(ids: readonly string[], format: HarkFormat, visible: (job: Job) => boolean): Promise<Buffer> {
+    const found = [];
+    for (const id of new Set(ids)) {
+      const job = await this.get(id).catch(() => undefined);
+      if (job === undefined || !visible(job)) throw new AppError('JOB_NOT_FOUND', `no job ${id}`);
+      found.push(job);
+    }
+    const unfinished = found.filter((j) => j.status !== 'completed');
+    if (unfinished.length > 0) {
+      throw new AppError('JOB_NOT_COMPLETED', `only completed jobs have transcripts: ${unfinished.map((j) => `${j.id} is ${j.status}`).join(', ')}`, {
+        details: { job_ids: unfinished.map((j) => j.id) },
+      });
+    }
+    const names = new Set<string>();
+    const entries = [];
+    for (const job of found) {
+      const { result } = await this.transcript(job.id, 'latest');
+      const named = Object.keys(job.speakerNames).length > 0 ? renameSpeakers(result, job.speakerNames) : result;
+      const body = format === 'json' ? `${JSON.stringify({ id: job.id, file_name: job.fileName, ...named }, null, 2)}\n` : renderText(format, named);
+      entries.push({ name: exportName(job, format, names), data: Buffer.from(body, 'utf8'), modified: new Date(job.finishedAt ?? job.createdAt) });
+    }
+    return zipArchive(entries);
+  }
+
   /** A job's log lines as the API shows them, with their seq (a follower's position). */
   async logLines(id: string, query: { afterSeq?: number | undefined; tail?: number | undefined; limit?: number | undefined } = {}): Promise<{ seq: number; text: string }[]> {
     return (await this.logs.read(id, query)).map((l) => ({ seq: l.seq, text: formatLogLine(l) }));
@@ -378,4 +444,14 @@ export class JobService {
     const callbackUrl = req.callbackUrl === undefined ? undefined : await checkCallbackTarget(checkCallbackUrl(req.callbackUrl), this.outboundAllow, req.logger);
     return { engine, model, isolation, callbackUrl };
   }
+}
+
+/** `meeting.wav` -> `meeting.srt`; a second `meeting` gets the job id's first 8 characters too. */
+function exportName(job: Job, format: HarkFormat, taken: Set<string>): string {
+  const ext = format === 'text' ? 'txt' : format;
+  const stem = job.fileName.replace(/\.[^.]{1,8}$/, '').replace(/[\p{Cc}/\\]/gu, '_') || 'transcript';
+  let name = `${stem}.${ext}`;
+  if (taken.has(name)) name = `${stem}-${job.id.slice(0, 8)}.${ext}`;
+  taken.add(name);
+  return name;
 }

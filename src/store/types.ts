@@ -5,8 +5,14 @@ import type { Job, JobStatus, NewJob, WebhookStatus } from '../jobs/model.js';
 export interface ListJobsQuery {
   status?: JobStatus | undefined;
   limit: number;
-  /** Opaque position from a previous page (newest first). */
+  /** Opaque position from a previous page (in the page's order). */
   cursor?: { createdAt: number; id: string } | undefined;
+  /** Oldest first; default newest first. */
+  oldestFirst?: boolean | undefined;
+  /** Only jobs created at or after this time (ms). */
+  createdFrom?: number | undefined;
+  /** Only jobs created before this time (ms). */
+  createdBefore?: number | undefined;
   /** Only jobs submitted with this API key. */
   apiKeyId?: string | undefined;
   /**
@@ -100,6 +106,8 @@ export interface JobStore {
   /** Cancels a queued job, or a running one (any run). Returns the job after, or undefined if unknown. */
   cancel(id: string, now: number): Promise<Job | undefined>;
   clearAudio(id: string): Promise<void>;
+  /** Gives the job another file name (what lists, searches and downloads show); false when there is no such job. */
+  rename(id: string, fileName: string): Promise<boolean>;
   /** Replaces the names given to a completed job's speakers (`{}` clears them); false when no completed job has this id. */
   setSpeakerNames(id: string, names: Readonly<Record<string, string>>): Promise<boolean>;
   /** Ended jobs (completed, failed, cancelled) that finished before `before`, for retention. */

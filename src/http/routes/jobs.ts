@@ -215,15 +215,27 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
             .max(200)
             .optional()
             .describe('Only jobs whose file name or transcript text contains this (case-insensitive substring; `%` and `_` are plain characters). Blank: no filter.'),
+          from: z.iso.datetime({ offset: true }).or(z.iso.date()).optional().describe('Only jobs created at or after this time (ISO 8601; a date alone is its UTC midnight).'),
+          to: z.iso.datetime({ offset: true }).or(z.iso.date()).optional().describe('Only jobs created before this time (a date alone: before its UTC midnight, so `to=2026-12-06` ends with the 5th).'),
+          order: z.enum(['newest', 'oldest']).default('newest').describe('By creation time; `next_cursor` continues in the same order.'),
         }),
         response: { 200: z.object({ jobs: z.array(jobViewSchema), next_cursor: z.string().nullable() }), ...errorResponses(400) },
       },
       config: { scope: 'jobs' },
     },
     async (request) => {
-      const { status, limit, cursor, q } = request.query;
+      const { status, limit, cursor, q, from, to, order } = request.query;
       const own = request.apiKey !== undefined && !request.apiKey.scopes.includes('admin') ? request.apiKey.id : undefined;
-      const page = await jobs.list(status, limit, cursor, own, q?.trim());
+      const page = await jobs.list({
+        status,
+        limit,
+        cursor,
+        apiKeyId: own,
+        search: q?.trim(),
+        createdFrom: from === undefined ? undefined : Date.parse(from),
+        createdBefore: to === undefined ? undefined : Date.parse(to),
+        oldestFirst: order === 'oldest',
+      });
       const now = Date.now();
       return { jobs: page.jobs.map((j) => jobView(j, now)), next_cursor: page.nextCursor };
     },
@@ -333,6 +345,62 @@ export const jobRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => {
       config: { scope: 'jobs' },
     },
     async (request) => jobView(await jobs.setSpeakerNames(request.params.id, request.body.names)),
+  );
+
+  app.patch(
+    '/api/v1/jobs/:id',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Rename a job: `{"file_name": "Board meeting 3 March"}` (what lists, search and downloads show)',
+        params: idParams,
+        body: z.object({ file_name: z.string().max(1000) }),
+        response: { 200: jobViewSchema, ...errorResponses(400, 404) },
+      },
+      config: { scope: 'jobs' },
+    },
+    async (request) => jobView(await jobs.rename(request.params.id, request.body.file_name)),
+  );
+
+  const idList = z.array(z.string().max(100)).min(1).max(200).describe('Job ids, at most 200.');
+
+  app.post(
+    '/api/v1/jobs/delete',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Delete several finished jobs at once; those that cannot go are listed with their code, the others still go',
+        body: z.object({ ids: idList }),
+        response: {
+          200: z.object({ deleted: z.array(z.string()), kept: z.array(z.object({ id: z.string(), code: z.string(), message: z.string() })) }),
+          ...errorResponses(400),
+        },
+      },
+      config: { scope: 'jobs' },
+    },
+    async (request) => jobs.removeMany(request.body.ids, (job) => canSeeJob(request, job.apiKeyId)),
+  );
+
+  app.post(
+    '/api/v1/jobs/export',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'The transcripts of several completed jobs as one ZIP archive, one file per job in `format` (latest edit, speakers named)',
+        description: 'Refused whole (nothing is sent) when a job is unknown (404) or not completed (409 JOB_NOT_COMPLETED, `details.job_ids`).',
+        body: z.object({ ids: idList, format: z.enum(HARK_FORMATS).default('text') }),
+        produces: ['application/zip'],
+        response: { 200: z.any().describe('application/zip'), ...errorResponses(400, 404, 409) },
+      },
+      config: { scope: 'jobs' },
+    },
+    async (request, reply) => {
+      const zip = await jobs.exportTranscripts(request.body.ids, request.body.format, (job) => canSeeJob(request, job.apiKeyId));
+      return reply
+        .type('application/zip')
+        .header('content-disposition', `attachment; filename="hark-transcripts-${request.body.format}.zip"`)
+        .send(zip);
+    },
   );
 
   app.post(

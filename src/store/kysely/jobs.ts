@@ -93,11 +93,15 @@ export class KyselyJobStore implements JobStore {
       const contains = (column: string) => sql<boolean>`lower(${sql.raw(column)}) like lower(cast(${pattern} as text)) escape '\\'`;
       query = query.where((eb) => eb.or([contains('file_name'), contains(this.transcriptText)]));
     }
+    if (q.createdFrom !== undefined) query = query.where('created_at', '>=', q.createdFrom);
+    if (q.createdBefore !== undefined) query = query.where('created_at', '<', q.createdBefore);
+    const dir = q.oldestFirst === true ? 'asc' : 'desc';
     if (q.cursor !== undefined) {
       const { createdAt, id } = q.cursor;
-      query = query.where((eb) => eb.or([eb('created_at', '<', createdAt), eb.and([eb('created_at', '=', createdAt), eb('id', '<', id)])]));
+      const past = dir === 'asc' ? '>' : '<';
+      query = query.where((eb) => eb.or([eb('created_at', past, createdAt), eb.and([eb('created_at', '=', createdAt), eb('id', past, id)])]));
     }
-    const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
+    const rows = await query.orderBy('created_at', dir).orderBy('id', dir).limit(q.limit).execute();
     return rows.map(toJob);
   }
 
@@ -144,6 +148,11 @@ export class KyselyJobStore implements JobStore {
 
   async clearAudio(id: string): Promise<void> {
     await this.db.updateTable('transcription_jobs').set({ audio_path: null }).where('id', '=', id).execute();
+  }
+
+  async rename(id: string, fileName: string): Promise<boolean> {
+    const res = await this.db.updateTable('transcription_jobs').set({ file_name: fileName }).where('id', '=', id).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
   }
 
   async setSpeakerNames(id: string, names: Readonly<Record<string, string>>): Promise<boolean> {

@@ -20,6 +20,21 @@ export function describeJobStore(name: string, open: OpenStore): void {
       expect((await jobs.countByStatus()).queued).toBe(5);
     });
 
+    it('lists oldest first with a cursor, within a creation-time window, and renames', async () => {
+      const { jobs } = store();
+      const t0 = 1_700_000_000_000;
+      // Two jobs in the same millisecond: the id breaks the tie, in either order.
+      for (const [id, dt] of [['a', 0], ['b', 10], ['c', 10], ['d', 20], ['e', 30]] as const) await jobs.create(newJob({ id, createdAt: t0 + dt }));
+      const page1 = await jobs.list({ limit: 2, oldestFirst: true });
+      expect(page1.map((j) => j.id)).toEqual(['a', 'b']);
+      const page2 = await jobs.list({ limit: 2, oldestFirst: true, cursor: { createdAt: page1[1]!.createdAt, id: 'b' } });
+      expect(page2.map((j) => j.id)).toEqual(['c', 'd']);
+      expect((await jobs.list({ limit: 10, createdFrom: t0 + 10, createdBefore: t0 + 30 })).map((j) => j.id)).toEqual(['d', 'c', 'b']);
+      expect(await jobs.rename('c', 'Board meeting 3 March')).toBe(true);
+      expect((await jobs.get('c'))?.fileName).toBe('Board meeting 3 March');
+      expect(await jobs.rename('missing', 'x')).toBe(false);
+    });
+
     it('counts queued jobs per isolation mode, and no other status', async () => {
       const { jobs } = store();
       expect(await jobs.countQueuedByIsolation()).toEqual({});
