@@ -153,6 +153,9 @@ describe('web page: drag and drop', () => {
     await expectAccessibleBothThemes(p);
 
     await p.getByRole('button', { name: 'Upload 1 file' }).click();
+    // One file accepted: its job page opens by itself; Back shows the upload view as it was left.
+    await p.waitForURL(/#\/jobs\/[\w-]+$/, { timeout: 20_000 });
+    await p.goBack();
     await p.locator('.item', { hasText: SPOKEN.id }).getByRole('link', { name: /Open the job/ }).waitFor({ timeout: 20_000 });
     expect(posts).toEqual(['/api/v1/jobs']);
     await p.getByRole('button', { name: 'Remove empty.wav' }).click();

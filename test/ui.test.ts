@@ -191,7 +191,8 @@ describe('web page', () => {
     const page = await open('/');
     await page.locator('#file-input').setInputFiles(long);
     await page.getByRole('button', { name: 'Upload 1 file' }).click();
-    await item(page, 'long-recording.wav').getByRole('link', { name: 'Open the job' }).click();
+    // One file accepted: its job page opens by itself.
+    await page.waitForURL(/#\/jobs\/[\w-]+$/, { timeout: 30_000 });
 
     await badge(page, 'Running').waitFor({ timeout: 60_000 });
     await page.locator('.log-line', { hasText: 'decoding in process' }).waitFor({ timeout: 30_000 });
@@ -225,9 +226,10 @@ describe('web page', () => {
     const page = await open('/');
     await page.locator('#file-input').setInputFiles({ name: XSS_NAME, mimeType: 'audio/wav', buffer: await readFile(clip('1089-134686-0001').path) });
     expect(await page.locator('.item-name').first().textContent()).toBe(XSS_NAME);
+    await page.locator('.advanced summary').click();
     await page.locator('input[name=isolation][value=in-process]').check();
     await page.getByRole('button', { name: 'Upload 1 file' }).click();
-    await page.getByRole('link', { name: 'Open the job' }).click();
+    await page.waitForURL(/#\/jobs\/[\w-]+$/, { timeout: 30_000 });
     await page.locator('h1', { hasText: XSS_NAME }).waitFor();
     expect(await page.locator('h1').textContent()).toBe(XSS_NAME);
     await badge(page, 'Completed').waitFor({ timeout: 60_000 });
@@ -312,6 +314,7 @@ describe('web page', () => {
 
       const page = await openPage(browser, `${small.url}/`, watches);
       await page.locator('input[name=mode][value=sync]').check();
+      await page.locator('.advanced summary').click();
       await page.locator('input[name=isolation][value=process]').check();
       await page.locator('#file-input').setInputFiles([short.path, REFERENCE.path]);
       await page.getByRole('button', { name: 'Upload 2 files' }).click();

@@ -142,6 +142,10 @@ export interface UploadOptions {
   priority: Priority;
   /** Label speakers (diarize=true), with an exact count or none to let the server estimate it. */
   diarize: { numSpeakers: number | undefined } | undefined;
+  /** An engine or a whisper model id from /v1/models; undefined: the server's ENGINE. */
+  engine?: string | undefined;
+  /** ISO 639-1 code; undefined: the engine's default. */
+  language?: string | undefined;
 }
 
 export type UploadAnswer =
@@ -167,10 +171,15 @@ export function upload(file: File, options: UploadOptions, onProgress: (sent: nu
     form.append('priority', options.priority);
     if (options.isolation !== undefined) form.append('isolation', options.isolation);
   } else {
-    // The sync route takes the mode from the URL: admission is decided before the body is read.
-    url = options.isolation === undefined ? '/transcriptions' : `/transcriptions?isolation=${options.isolation}`;
+    // The sync route takes the mode and engine from the URL: admission is decided before the body is read.
+    const query = new URLSearchParams();
+    if (options.isolation !== undefined) query.set('isolation', options.isolation);
+    if (options.engine !== undefined) query.set('engine', options.engine);
+    url = `/transcriptions${query.toString() === '' ? '' : `?${query}`}`;
     form.append('response_format', options.format);
   }
+  if (options.mode === 'job' && options.engine !== undefined) form.append('engine', options.engine);
+  if (options.language !== undefined) form.append('language', options.language);
   if (options.diarize !== undefined) {
     form.append('diarize', 'true');
     if (options.diarize.numSpeakers !== undefined) form.append('num_speakers', String(options.diarize.numSpeakers));

@@ -8,8 +8,12 @@ export type ItemState =
   /** Kept back by the page before any upload (empty, or plainly not sound). */
   | { phase: 'refused'; error: Explained }
   | { phase: 'uploading'; mode: UploadMode; sent: number; total: number }
-  | { phase: 'done'; answer: UploadAnswer }
+  /** `options`: what it was sent with, for a sync answer kept as a job afterwards. */
+  | { phase: 'done'; answer: UploadAnswer; options: UploadOptions; kept?: Keeping }
   | { phase: 'error'; error: Explained; retryable: boolean };
+
+/** A sync answer being kept as a job: the file sent again to the jobs route, with the same settings. */
+export type Keeping = { phase: 'sending' } | { phase: 'kept'; jobId: string } | { phase: 'error'; error: Explained };
 
 export interface Item {
   key: number;
@@ -49,6 +53,10 @@ function addedMessage(added: readonly Item[]): string {
   return parts.join('; ');
 }
 
+function asApiError(err: unknown): ApiError {
+  return err instanceof ApiError ? err : new ApiError(0, 'CLIENT', String(err));
+}
+
 /**
  * The files chosen for upload and their fate. It lives outside the view so that
  * opening a job (or any other view) while files are still going up neither aborts
@@ -82,43 +90,77 @@ class UploadQueue {
       const refusal = localRefusal(file);
       return { key: this.nextKey++, file, state: refusal === undefined ? { phase: 'ready' } : { phase: 'refused', error: explainLocalRefusal(refusal, file.name) } };
     });
-    // Answers already read make room for the new files; refusals stay until removed.
-    this.set([...this.items.filter((x) => x.state.phase !== 'done'), ...added]);
+    // Earlier answers stay until dismissed: a sync transcript exists nowhere else.
+    this.set([...this.items, ...added]);
     announce(addedMessage(added));
   }
 
+  /** Takes a file off the list: one not sent yet, a refusal, or an answer dismissed. */
   remove(key: number): void {
     this.set(this.items.filter((x) => x.key !== key));
+  }
+
+  /** Dismisses every answer at once (files not sent and failures stay). */
+  dismissDone(): void {
+    this.set(this.items.filter((x) => x.state.phase !== 'done'));
   }
 
   retry(key: number): void {
     this.update(key, { phase: 'ready' });
   }
 
-  /** Sends every ready file, one at a time: the server queues anyway, and each bar then means something. */
-  async start(options: UploadOptions): Promise<void> {
-    if (this.busy) return;
+  /**
+   * Sends every ready file, one at a time: the server queues anyway, and each bar then means
+   * something. Answers how many were sent and the answers that came back, in order.
+   */
+  async start(options: UploadOptions): Promise<{ sent: number; answers: UploadAnswer[] }> {
+    if (this.busy) return { sent: 0, answers: [] };
     const todo = this.items.filter((x) => x.state.phase === 'ready');
     this.busy = true;
     this.stopped = false;
-    let ok = 0;
+    const answers: UploadAnswer[] = [];
     for (const item of todo) {
       if (this.stopped) break;
       this.update(item.key, { phase: 'uploading', mode: options.mode, sent: 0, total: item.file.size });
       const handle = upload(item.file, options, (sent, total) => this.update(item.key, { phase: 'uploading', mode: options.mode, sent, total }));
       this.current = handle;
       try {
-        this.update(item.key, { phase: 'done', answer: await handle.done });
-        ok++;
+        const answer = await handle.done;
+        this.update(item.key, { phase: 'done', answer, options });
+        answers.push(answer);
       } catch (err) {
-        const e = err instanceof ApiError ? err : new ApiError(0, 'CLIENT', String(err));
+        const e = asApiError(err);
         this.update(item.key, { phase: 'error', error: explainUploadError(e, item.file.name, options.mode), retryable: !FILE_PROBLEMS.has(e.code) && !retryCannotFix(e) });
       }
     }
     this.current = undefined;
     this.busy = false;
     this.set(this.items);
-    announce(`${ok} of ${todo.length} upload${todo.length === 1 ? '' : 's'} ${options.mode === 'job' ? 'accepted' : 'transcribed'}`);
+    announce(`${answers.length} of ${todo.length} upload${todo.length === 1 ? '' : 's'} ${options.mode === 'job' ? 'accepted' : 'transcribed'}`);
+    return { sent: todo.length, answers };
+  }
+
+  /**
+   * Keeps a sync answer as a job, when the user asks: the server stores no sync answer, so the
+   * file goes again to the jobs route with the settings it was transcribed with, and the job
+   * (transcribed anew) then stays in History like any other.
+   */
+  async keep(key: number): Promise<void> {
+    const item = this.items.find((x) => x.key === key);
+    if (item?.state.phase !== 'done' || item.state.answer.mode !== 'sync' || item.state.kept?.phase === 'sending') return;
+    const { options } = item.state;
+    const setKept = (kept: Keeping) => {
+      const now = this.items.find((x) => x.key === key);
+      if (now?.state.phase === 'done') this.update(key, { ...now.state, kept });
+    };
+    setKept({ phase: 'sending' });
+    try {
+      const answer = await upload(item.file, { ...options, mode: 'job' }, () => undefined).done;
+      if (answer.mode === 'job') setKept({ phase: 'kept', jobId: answer.jobId });
+      announce(`${item.file.name} kept as a job`);
+    } catch (err) {
+      setKept({ phase: 'error', error: explainUploadError(asApiError(err), item.file.name, 'job') });
+    }
   }
 
   /** Aborts the upload in flight and leaves the files not yet sent ready. */

@@ -1,10 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ISOLATION_MODES } from '../../engines/index.js';
+import { engineCapabilities, ISOLATION_MODES } from '../../engines/index.js';
 import type { AppDeps } from '../types.js';
 
 export const systemInfoSchema = z.object({
   engine: z.string().describe('Engine used when a request names none (ENGINE).'),
+  engines: z
+    .array(z.object({ name: z.string(), languages: z.array(z.string()).describe('Codes a request may name as `language` (ISO 639-1; Azure\'s are locales).') }))
+    .describe('The engines this server runs (ENGINES) and the languages each reads; /v1/models lists them with their models.'),
   default_isolation: z.enum(ISOLATION_MODES).describe('Mode used when a request does not choose (DEFAULT_ISOLATION, resolved).'),
   isolation_modes: z.array(z.enum(ISOLATION_MODES)).describe('Modes this server runs; `process` only when ENABLE_PROCESS_ISOLATED=true.'),
   process_isolation_enabled: z.boolean(),
@@ -45,6 +48,7 @@ export const serverInfoRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps
       const modes = deps.service.isolationModes();
       return {
         engine: deps.config.ENGINE,
+        engines: deps.config.ENGINES.map((name) => ({ name, languages: [...engineCapabilities(name).languages] })),
         default_isolation: deps.service.defaultIsolation,
         isolation_modes: modes,
         process_isolation_enabled: deps.pool !== undefined,

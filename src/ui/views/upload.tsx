@@ -1,100 +1,18 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, type Isolation, type Priority, type ResultFormat, type SystemInfo, type UploadAnswer, type UploadMode } from '../api.js';
+import { api, type Isolation, type Priority, type ResultFormat, type SystemInfo, type UploadMode } from '../api.js';
+import { EnginePicker, engineField, languageProblem, NO_CHOICE, offerOf, type EngineChoice } from '../components/engine-picker.js';
 import { LiveMic } from '../components/live-mic.js';
 import { PageHead } from '../components/page-head.js';
-import { ErrorNote, ProgressBar } from '../components/status.js';
-import { Transcript } from '../components/transcript.js';
+import { ItemRow } from '../components/upload-item.js';
 import { focusLost } from '../focus.js';
-import { bytes, percent } from '../format.js';
-import { href } from '../router.js';
-import { useUploadQueue, type Item } from '../upload-queue.js';
+import { bytes, span } from '../format.js';
+import { modelsApi, type ModelView } from '../models-api.js';
+import { href, parseHash } from '../router.js';
+import { useUploadQueue } from '../upload-queue.js';
 
 const FORMAT_LABELS: Record<ResultFormat, string> = { json: 'JSON with segments', text: 'Plain text', srt: 'SRT subtitles', vtt: 'WebVTT subtitles' };
-const EXTENSIONS: Record<ResultFormat, string> = { json: 'json', text: 'txt', srt: 'srt', vtt: 'vtt' };
 /** The exact counts a request may ask for (num_speakers, 1-20). */
 const SPEAKER_COUNTS = Array.from({ length: 20 }, (_, i) => i + 1);
-
-function baseName(name: string): string {
-  return name.replace(/\.[^.]+$/, '') || 'transcript';
-}
-
-/** A download link for a sync answer, from a blob made here (never a URL outside the page). */
-function BlobLink({ content, type, name }: { content: string; type: string; name: string }) {
-  const [url, setUrl] = useState<string>();
-  useEffect(() => {
-    const u = URL.createObjectURL(new Blob([content], { type }));
-    setUrl(u);
-    return () => URL.revokeObjectURL(u);
-  }, [content, type]);
-  return url === undefined ? null : (
-    <a class="button button-small" href={url} download={name}>
-      Download {name.split('.').pop()}
-    </a>
-  );
-}
-
-function Answer({ fileName, answer: a }: { fileName: string; answer: UploadAnswer }) {
-  if (a.mode === 'job') {
-    return (
-      <p class="item-result">
-        Job accepted.{' '}
-        <a href={href.job(a.jobId)}>
-          Open the job<span class="visually-hidden"> for {fileName}</span>
-        </a>{' '}
-        to follow it.
-      </p>
-    );
-  }
-  const name = `${baseName(fileName)}.${EXTENSIONS[a.format]}`;
-  if (a.format === 'json') {
-    return (
-      <div class="item-result">
-        <Transcript result={a.result} />
-        <BlobLink content={JSON.stringify(a.result, null, 2)} type="application/json" name={name} />
-      </div>
-    );
-  }
-  return (
-    <div class="item-result">
-      <pre class="plain-result">{a.text}</pre>
-      <BlobLink content={a.text} type="text/plain" name={name} />
-    </div>
-  );
-}
-
-function ItemRow({ item, onRemove, onRetry, busy }: { item: Item; onRemove: () => void; onRetry: () => void; busy: boolean }) {
-  const s = item.state;
-  return (
-    <li class={`item item-${s.phase}`} data-key={item.key} tabIndex={-1}>
-      <div class="item-head">
-        <span class="item-name">{item.file.name}</span>
-        <span class="item-size">{bytes(item.file.size)}</span>
-        <span class="item-phase">
-          {s.phase === 'ready' && 'Ready'}
-          {s.phase === 'uploading' && (s.sent < s.total ? `Uploading ${percent(s.sent / Math.max(1, s.total))}` : s.mode === 'sync' ? 'Transcribing…' : 'Checking the audio…')}
-          {s.phase === 'done' && (s.answer.mode === 'job' ? 'Accepted' : 'Done')}
-          {s.phase === 'error' && 'Failed'}
-          {s.phase === 'refused' && 'Not uploaded'}
-        </span>
-        {(s.phase === 'ready' || s.phase === 'error' || s.phase === 'refused') && !busy && (
-          <span class="item-actions">
-            {s.phase === 'error' && s.retryable && (
-              <button type="button" class="button button-small" onClick={onRetry}>
-                Retry<span class="visually-hidden"> {item.file.name}</span>
-              </button>
-            )}
-            <button type="button" class="button button-small button-quiet" onClick={onRemove}>
-              Remove<span class="visually-hidden"> {item.file.name}</span>
-            </button>
-          </span>
-        )}
-      </div>
-      {s.phase === 'uploading' && <ProgressBar value={s.sent < s.total ? s.sent / Math.max(1, s.total) : undefined} label={`Upload of ${item.file.name}`} />}
-      {(s.phase === 'error' || s.phase === 'refused') && <ErrorNote title={s.error.title} detail={s.error.detail} />}
-      {s.phase === 'done' && <Answer fileName={item.file.name} answer={s.answer} />}
-    </li>
-  );
-}
 
 export function UploadView() {
   const queue = useUploadQueue();
@@ -115,7 +33,10 @@ export function UploadView() {
    */
   const depth = useRef(0);
   const [info, setInfo] = useState<SystemInfo>();
+  const [models, setModels] = useState<ModelView[]>();
+  const [choice, setChoice] = useState<EngineChoice>(NO_CHOICE);
   const input = useRef<HTMLInputElement>(null);
+  const choose = useRef<HTMLButtonElement>(null);
   const submit = useRef<HTMLButtonElement>(null);
   const cancel = useRef<HTMLButtonElement>(null);
   const list = useRef<HTMLUListElement>(null);
@@ -125,7 +46,11 @@ export function UploadView() {
 
   useEffect(() => {
     api.system().then(setInfo, () => undefined);
+    // Without the list (a key that may not read it), the engines come from /api/v1/system alone.
+    modelsApi.list().then(setModels, () => undefined);
   }, []);
+  const offer = offerOf(models, info);
+  const badLanguage = languageProblem(choice, offer, info);
 
   // A file dropped anywhere but the zone would make the browser open it in place of the page
   // (and drop the uploads under way): outside the zone, a drag is told it cannot drop.
@@ -154,16 +79,32 @@ export function UploadView() {
     wasBusy.current = busy;
   }, [busy]);
 
-  const start = () => {
+  const start = async () => {
     sent.current = items.filter((x) => x.state.phase === 'ready').map((x) => x.key);
-    return queue.start({
+    const { sent: count, answers } = await queue.start({
       mode,
       isolation: isolation === 'default' ? undefined : isolation,
       format,
       priority,
       diarize: diarize ? { numSpeakers: numSpeakers === 0 ? undefined : numSpeakers } : undefined,
+      engine: engineField(choice, offer),
+      language: choice.language.trim() || undefined,
     });
+    // One file accepted as a job: its page is where the user goes next, unless they went elsewhere
+    // meanwhile. Its answer stays here too, for Back.
+    const only = count === 1 ? answers[0] : undefined;
+    if (only?.mode === 'job' && parseHash(location.hash).name === 'upload') location.hash = href.job(only.jobId);
   };
+
+  /** Dismiss or Remove takes the row, and its button, away: focus goes to the next row (or the one before). */
+  const removeItem = (key: number) => {
+    const at = items.findIndex((x) => x.key === key);
+    const next = items[at + 1] ?? items[at - 1];
+    queue.remove(key);
+    const el = next === undefined ? undefined : list.current?.querySelector<HTMLElement>(`[data-key="${next.key}"]`);
+    (el ?? choose.current)?.focus();
+  };
+  const done = items.filter((x) => x.state.phase === 'done').length;
 
   const ready = items.filter((x) => x.state.phase === 'ready').length;
   const processOff = info !== undefined && !info.process_isolation_enabled;
@@ -204,9 +145,14 @@ export function UploadView() {
             </svg>
             <p class="dropzone-title">Drop audio files here</p>
             <p class="muted" id="formats-hint">
-              WAV, MP3, FLAC, Ogg/Opus, M4A or WebM{info !== undefined && <>, up to {bytes(info.max_file_size_bytes)} each</>}
+              WAV, MP3, FLAC, Ogg/Opus, M4A or WebM
+              {info !== undefined && (
+                <>
+                  , up to <span data-limit="size">{bytes(info.max_file_size_bytes)}</span> and <span data-limit="length">{span(info.max_audio_seconds)}</span> of audio each
+                </>
+              )}
             </p>
-            <button type="button" class="button" onClick={() => input.current?.click()} aria-describedby="formats-hint" disabled={busy}>
+            <button ref={choose} type="button" class="button" onClick={() => input.current?.click()} aria-describedby="formats-hint" disabled={busy}>
               Choose files…
             </button>
             <input
@@ -230,11 +176,26 @@ export function UploadView() {
                   key={item.key}
                   item={item}
                   busy={busy}
-                  onRemove={() => queue.remove(item.key)}
+                  onRemove={() => removeItem(item.key)}
                   onRetry={() => queue.retry(item.key)}
+                  onKeep={() => void queue.keep(item.key)}
                 />
               ))}
             </ul>
+          )}
+          {done > 1 && (
+            <p class="items-foot">
+              <button
+                type="button"
+                class="button button-small button-quiet"
+                onClick={() => {
+                  queue.dismissDone();
+                  choose.current?.focus();
+                }}
+              >
+                Dismiss all {done} results
+              </button>
+            </p>
           )}
         </div>
 
@@ -261,25 +222,7 @@ export function UploadView() {
             </label>
           </fieldset>
 
-          <fieldset>
-            <legend>Isolation</legend>
-            <label class="choice">
-              <input type="radio" name="isolation" value="default" checked={isolation === 'default'} onChange={() => setIsolation('default')} />
-              <span>{defaultLabel}</span>
-            </label>
-            <label class="choice">
-              <input type="radio" name="isolation" value="in-process" checked={isolation === 'in-process'} onChange={() => setIsolation('in-process')} />
-              <span>
-                In-process <span class="muted">(fastest)</span>
-              </span>
-            </label>
-            <label class="choice">
-              <input type="radio" name="isolation" value="process" checked={isolation === 'process'} onChange={() => setIsolation('process')} />
-              <span>
-                Worker process <span class="muted">{processOff ? '(off on this server)' : '(isolated)'}</span>
-              </span>
-            </label>
-          </fieldset>
+          <EnginePicker offer={offer} info={info} value={choice} onChange={setChoice} />
 
           <fieldset>
             <legend>Speakers</legend>
@@ -327,7 +270,32 @@ export function UploadView() {
             </div>
           )}
 
-          <button ref={submit} type="submit" class="button button-primary button-block" disabled={busy || ready === 0}>
+          <details class="advanced">
+            <summary>
+              Advanced{isolation !== 'default' && <span class="muted"> (isolation: {isolation})</span>}
+            </summary>
+            <fieldset>
+              <legend>Isolation</legend>
+              <label class="choice">
+                <input type="radio" name="isolation" value="default" checked={isolation === 'default'} onChange={() => setIsolation('default')} />
+                <span>{defaultLabel}</span>
+              </label>
+              <label class="choice">
+                <input type="radio" name="isolation" value="in-process" checked={isolation === 'in-process'} onChange={() => setIsolation('in-process')} />
+                <span>
+                  In-process <span class="muted">(fastest)</span>
+                </span>
+              </label>
+              <label class="choice">
+                <input type="radio" name="isolation" value="process" checked={isolation === 'process'} onChange={() => setIsolation('process')} />
+                <span>
+                  Worker process <span class="muted">{processOff ? '(off on this server)' : '(isolated)'}</span>
+                </span>
+              </label>
+            </fieldset>
+          </details>
+
+          <button ref={submit} type="submit" class="button button-primary button-block" disabled={busy || ready === 0 || badLanguage !== undefined}>
             {busy ? 'Uploading…' : ready === 0 ? 'Upload' : `Upload ${ready} file${ready === 1 ? '' : 's'}`}
           </button>
           {busy && (
