@@ -191,6 +191,11 @@ export class JobRunner {
               void this.o.runs.setProgress(run, p.fraction, p.totalSeconds).catch((err: unknown) => logger.warn({ err }, 'could not record progress'));
             },
             onLog: (message) => log.append(`engine: ${message}`),
+            // The text as each utterance is decoded: the page shows the transcript growing from these
+            // lines (src/ui/progress.ts reads them back), and `hark jobs logs --follow` prints them too.
+            onSegment: (s) => {
+              if (s.text.trim() !== '') log.append(`segment ${s.start.toFixed(1)}-${s.end.toFixed(1)} s: ${s.text.trim()}`);
+            },
           },
         });
         const { transcript, processingMs } = result;

@@ -87,3 +87,23 @@ export function between(from: string | null, to: string | null): number | null {
 export function percent(p: number): string {
   return `${Math.max(0, Math.floor(p * 100 + EPSILON))}\u00a0%`;
 }
+
+/**
+ * A time-left estimate in words, as coarse as an estimate deserves: "a few seconds", "about 45 s",
+ * "about 3 min", "about 1 h 20 min". Rounded to the nearest step rather than floored, unlike the
+ * durations above, since it is not a measured length.
+ */
+export function roughly(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 10) return 'a few seconds';
+  if (seconds < 57.5) return `about ${Math.round(seconds / 5) * 5}\u00a0s`;
+  const minutes = Math.max(1, Math.round(seconds / 60));
+  if (minutes < 60) return `about ${minutes}\u00a0min`;
+  const h = Math.floor(minutes / 60);
+  return `about ${h}\u00a0h${minutes % 60 === 0 ? '' : ` ${minutes % 60}\u00a0min`}`;
+}
+
+/** "22 of 47 s decoded", in the units of {@link clock} past ten minutes ("12:03 of 1:02:00 decoded"); floored, as both are. */
+export function decodedOf(decoded: number, total: number): string {
+  if (total < 600) return `${Math.floor(Math.max(0, decoded) + EPSILON)} of ${Math.floor(total + EPSILON)}\u00a0s decoded`;
+  return `${clock(decoded)} of ${clock(total)} decoded`;
+}

@@ -15,12 +15,18 @@ const STATE_TEXT: Record<StreamState, string> = {
 /** Lines kept on the page; a long job's oldest lines scroll out. */
 const MAX_LINES = 5000;
 
+/** A job's log lines so far and the state of the stream that brings them. */
+export interface LogStream {
+  lines: string[];
+  state: StreamState;
+}
+
 /**
  * Follows a job's log over Server-Sent Events. EventSource reconnects by itself
  * (the server asks for 2 s), for instance after a server restart, and the server
  * resumes after the last line it had sent.
  */
-export function useLogStream(id: string): { lines: string[]; state: StreamState } {
+export function useLogStream(id: string): LogStream {
   const [lines, setLines] = useState<string[]>([]);
   const [state, setState] = useState<StreamState>('connecting');
 
@@ -59,8 +65,9 @@ function splitLine(line: string): { time: string | undefined; text: string } {
   return Number.isNaN(t) ? { time: undefined, text: line } : { time: logTime(t), text: line.slice(space + 1) };
 }
 
-export function LogView({ id }: { id: string }) {
-  const { lines, state } = useLogStream(id);
+/** Shows a stream the job page opened once (its progress reads the same lines; a stream is a follower place of the key's). */
+export function LogView({ stream }: { stream: LogStream }) {
+  const { lines, state } = stream;
   const [paused, setPaused] = useState(false);
   const box = useRef<HTMLDivElement>(null);
 

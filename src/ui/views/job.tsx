@@ -2,11 +2,12 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { announce } from '../announce.js';
 import { api, ApiError, jobUrls, TERMINAL_STATUSES, type JobResult, type JobView, type ResultFormat } from '../api.js';
 import { JobOutcome } from '../components/job-outcome.js';
-import { LogView } from '../components/log-view.js';
+import { JobProgress, PartialTranscript, useJobProgress } from '../components/job-progress.js';
+import { LogView, useLogStream } from '../components/log-view.js';
 import { ErrorNote, ProgressBar, StatusBadge } from '../components/status.js';
 import { SpeakerPanel } from '../components/speakers.js';
 import { Transcript } from '../components/transcript.js';
-import { between, bytes, clock, percent, span, when } from '../format.js';
+import { between, bytes, clock, span, when } from '../format.js';
 import { useNow, usePoll } from '../hooks.js';
 import { href } from '../router.js';
 import { speakerLabels } from '../speakers.js';
@@ -148,6 +149,9 @@ export function JobPage({ id }: { id: string }) {
     [id],
   );
   const job = poll.data?.id === id ? poll.data : undefined;
+  // One stream for the log panel and the progress, which reads its lines (each stream is one of the key's follower places).
+  const log = useLogStream(id);
+  const progress = useJobProgress(job, log.lines);
   const [result, setResult] = useState<JobResult>();
   const [resultError, setResultError] = useState<ApiError>();
   const [position, setPosition] = useState<number>();
@@ -265,9 +269,9 @@ export function JobPage({ id }: { id: string }) {
       <div class="panel status-panel">
         <div class="status-line">
           <StatusBadge status={job.status} />
-          {active && <span class="muted">{job.status === 'running' ? `${percent(job.progress)} decoded` : 'Waiting for a free engine'}</span>}
+          {active && <JobProgress job={job} progress={progress} />}
         </div>
-        {active && <ProgressBar value={job.status === 'running' ? job.progress : undefined} label="Job progress" />}
+        {active && <ProgressBar value={progress.fraction} label="Job progress" />}
         {job.status === 'failed' || job.status === 'cancelled' ? (
           <JobOutcome job={job} />
         ) : (
@@ -316,13 +320,15 @@ export function JobPage({ id }: { id: string }) {
             ) : (
               <p class="muted">Loading the transcript…</p>
             )
+          ) : active ? (
+            <PartialTranscript segments={progress.segments} />
           ) : (
-            <p class="muted">{active ? 'The transcript appears here when the job completes.' : `No transcript: the job ${job.status}.`}</p>
+            <p class="muted">No transcript: the job {job.status}.</p>
           )}
         </div>
         <div class="panel">
           <h2>Log</h2>
-          <LogView id={job.id} />
+          <LogView stream={log} />
         </div>
       </div>
     </section>
