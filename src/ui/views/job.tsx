@@ -305,7 +305,7 @@ export function JobPage({ id }: { id: string }) {
           {job.status === 'completed' ? (
             result !== undefined ? (
               <>
-                <Transcript result={result} onSeek={job.audio_available ? seek : undefined} position={position} names={names} hidden={hidden} />
+                <Transcript result={result} onSeek={job.audio_available ? seek : undefined} player={audio} names={names} hidden={hidden} />
                 <div class="downloads" role="group" aria-label="Download the transcript">
                   <span class="muted">Download:</span>
                   {DOWNLOADS.map((d) => (
