@@ -43,8 +43,9 @@ beforeAll(async () => {
   const entry = { bytes: MODEL_BYTES.length, sha1: SHA1 };
   await writeFile(catalogue, JSON.stringify({ 'test-a': entry, 'test-b': entry }));
   host = await startFakeModelHost({ 'ggml-test-a.bin': MODEL_BYTES, 'ggml-test-b.bin': MODEL_BYTES });
-  // 64 KB pieces this far apart: the ~590 KB file takes over a second, long enough to watch.
-  host.set({ pieceDelayMs: 150 });
+  // 64 KB pieces this far apart: the 587 kB file takes about 4 s, and the page, reading progress once a
+  // second, sees several values.
+  host.set({ pieceDelayMs: 450 });
   [server, browser] = await startServerAndBrowser({
     ENGINES: 'pocketsphinx,whisper',
     WHISPER_MODEL_PATH: join(modelsDir, 'ggml-tiny.en.bin'),
