@@ -35,7 +35,9 @@ const open = (path: string, viewport?: { width: number; height: number }) => ope
 async function shot(page: Page, name: string): Promise<void> {
   const dir = SHOTS ?? join(work, 'screenshots');
   await mkdir(dir, { recursive: true });
-  // Let polled panels settle and fonts render before the picture.
+  // Let polled panels settle and fonts render before the picture. From the top: a full-page
+  // picture of a scrolled page draws the sticky top bar where the view was, mid-page.
+  await page.evaluate('window.scrollTo(0, 0)');
   await page.waitForTimeout(300);
   await page.screenshot({ path: join(dir, `ui-${name}.png`), fullPage: true, animations: 'disabled' });
 }
