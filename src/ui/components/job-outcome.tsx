@@ -1,7 +1,8 @@
-import { useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { announce } from '../announce.js';
 import { api, ApiError, type JobView } from '../api.js';
 import { href } from '../router.js';
+import { ConfirmDelete, useConfirmDialog } from './confirm-dialog.js';
 import { ErrorNote } from './status.js';
 
 /** What happened and what to do, for the codes a job can fail with. */
@@ -26,7 +27,7 @@ function failure(code: string): { what: string; todo: string } {
 
 /** Deletes the job after a confirmation (a modal <dialog>), then goes back to History. */
 function DeleteButton({ job }: { job: JobView }) {
-  const dialog = useRef<HTMLDialogElement>(null);
+  const dialog = useConfirmDialog();
   const [error, setError] = useState<ApiError>();
 
   const remove = async () => {
@@ -42,32 +43,13 @@ function DeleteButton({ job }: { job: JobView }) {
 
   return (
     <>
-      <button type="button" class="button" onClick={() => dialog.current?.showModal()}>
+      <button type="button" class="button" onClick={dialog.open}>
         Delete
       </button>
       {error !== undefined && <ErrorNote title="The job could not be deleted." detail={`${error.message} (${error.code})`} />}
-      <dialog
-        ref={dialog}
-        class="dialog"
-        aria-labelledby="delete-title"
-        aria-describedby="delete-desc"
-        onClose={() => {
-          if (dialog.current?.returnValue === 'delete') void remove();
-        }}
-      >
-        <form method="dialog">
-          <h2 id="delete-title">Delete this job?</h2>
-          <p id="delete-desc">“{job.file_name}”, its log and its audio are removed for good.</p>
-          <div class="dialog-actions">
-            <button type="submit" value="keep" class="button" autofocus>
-              Keep it
-            </button>
-            <button type="submit" value="delete" class="button button-danger">
-              Delete
-            </button>
-          </div>
-        </form>
-      </dialog>
+      <ConfirmDelete dialog={dialog} title="Delete this job?" onConfirm={() => void remove()}>
+        “{job.file_name}”, its log and its audio are removed for good.
+      </ConfirmDelete>
     </>
   );
 }

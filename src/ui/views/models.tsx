@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { announce } from '../announce.js';
 import { ApiError } from '../api.js';
 import { askForKey } from '../auth.js';
+import { ConfirmDelete, useConfirmDialog } from '../components/confirm-dialog.js';
 import { PageHead } from '../components/page-head.js';
 import { ErrorNote, ProgressBar } from '../components/status.js';
 import { focusLost } from '../focus.js';
@@ -99,47 +100,19 @@ function DownloadProgress({ model, onEnded }: { model: ModelView; onEnded: (ende
   );
 }
 
-/** Asks before deleting: a modal <dialog> whose first button keeps the model (Escape too). */
+/** Delete, after a confirmation (Escape, or the focused "Keep it", keeps the model). */
 function DeleteButton({ model, busy, onConfirm }: { model: ModelView; busy: boolean; onConfirm: () => void }) {
-  const dialog = useRef<HTMLDialogElement>(null);
-  const ids = { title: `delete-${model.id}-title`, desc: `delete-${model.id}-desc` };
-  const open = () => {
-    if (busy || dialog.current === null) return;
-    // A dialog keeps its last returnValue: an earlier "delete" must not count for an Escape now.
-    dialog.current.returnValue = '';
-    dialog.current.showModal();
-  };
+  const dialog = useConfirmDialog();
   return (
     <>
-      <button type="button" class="button button-small" aria-disabled={busy ? 'true' : undefined} onClick={open}>
+      <button type="button" class="button button-small" aria-disabled={busy ? 'true' : undefined} onClick={() => !busy && dialog.open()}>
         {busy ? 'Deleting…' : 'Delete'}
         <span class="visually-hidden"> {model.id}</span>
       </button>
-      <dialog
-        ref={dialog}
-        class="dialog"
-        aria-labelledby={ids.title}
-        aria-describedby={ids.desc}
-        onClose={() => {
-          if (dialog.current?.returnValue === 'delete') onConfirm();
-        }}
-      >
-        <form method="dialog">
-          <h2 id={ids.title}>Delete {model.id}?</h2>
-          <p id={ids.desc}>
-            Its file ({bytes(model.bytes)}) is removed from this server, after it is unloaded everywhere (a transcription using it finishes first). Requests naming it
-            are refused until it is downloaded again.
-          </p>
-          <div class="dialog-actions">
-            <button type="submit" value="keep" class="button" autofocus>
-              Keep it
-            </button>
-            <button type="submit" value="delete" class="button button-danger">
-              Delete
-            </button>
-          </div>
-        </form>
-      </dialog>
+      <ConfirmDelete dialog={dialog} title={`Delete ${model.id}?`} onConfirm={onConfirm}>
+        Its file ({bytes(model.bytes)}) is removed from this server, after it is unloaded everywhere (a transcription using it finishes first). Requests naming it are
+        refused until it is downloaded again.
+      </ConfirmDelete>
     </>
   );
 }
