@@ -1,12 +1,10 @@
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { AppError, toSerializedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { loadCatalogue, modelFileName, type Catalogue } from './catalogue.js';
 import { pullModel, type PullProgress } from './download.js';
-import { defaultWhisperModel, fileBytes, installedWhisperNames, whisperModelId, whisperModelName } from './ids.js';
-import { modelsDir } from './paths.js';
+import { defaultWhisperModel, fileBytes, installedWhisperNames, whisperModelFile, whisperModelId, whisperModelName } from './ids.js';
 
 /** Where a model is loaded: the server itself (in-process) or a worker. */
 export interface ModelPlace {
@@ -121,7 +119,7 @@ export class ModelRegistry {
       const hint = this.whisperOn() ? `; the catalogue has ${[...catalogue.keys()].map(whisperModelId).join(', ')}` : ' (the whisper engine is not in ENGINES)';
       throw new AppError('MODEL_NOT_IN_CATALOGUE', `no catalogue model "${id}" to download${hint}`, { details: { model: id } });
     }
-    const dest = join(modelsDir(this.deps.config), modelFileName(name));
+    const dest = whisperModelFile(this.deps.config, name).path;
     if (this.pulls.has(name) || fileBytes(dest) !== null) return { started: false, model: await this.get(id) };
     const url = `${this.deps.config.MODELS_BASE_URL.replace(/\/+$/, '')}/${modelFileName(name)}`;
     const pull: Pull = { promise: Promise.resolve(), progress: undefined, total: expected.bytes, startedAt: Date.now() };
@@ -165,7 +163,7 @@ export class ModelRegistry {
       });
     }
     if (this.pulls.has(name)) throw new AppError('MODEL_IN_USE', `${id} is being downloaded; delete it once the download has ended`, { details: { model: id, reason: 'downloading' } });
-    const path = join(modelsDir(this.deps.config), modelFileName(name));
+    const path = whisperModelFile(this.deps.config, name).path;
     if (fileBytes(path) === null) throw new AppError('NOT_FOUND', `${id} is not downloaded to this server`, { details: { model: id } });
     await this.deps.evict(id);
     await rm(path, { force: true });
@@ -182,7 +180,7 @@ export class ModelRegistry {
 
   private describe(name: string, catalogue: Catalogue, loaded: ModelPlace[], isDefault: boolean): ModelInfo {
     const id = whisperModelId(name);
-    const onDisk = fileBytes(join(modelsDir(this.deps.config), modelFileName(name)));
+    const onDisk = fileBytes(whisperModelFile(this.deps.config, name).path);
     const pull = this.pulls.get(name);
     const failure = this.failures.get(name);
     const base = { id, engine: 'whisper', isDefault, loaded, error: undefined, download: undefined };
