@@ -47,15 +47,14 @@ describe('bounded queue', () => {
   it('answers 503 AT_CAPACITY with Retry-After at once when full, while accepted requests all complete', async () => {
     server = await spawnServer({ WORKER_COUNT: '1', MAX_QUEUE_SIZE: '1' });
     const long = join(server.dataDir, 'long.wav');
-    joinWavs(devClips.slice(0, 8).map((c) => c.path), long);
+    joinWavs(devClips.slice(0, 4).map((c) => c.path), long);
     const url = `${server.url}/transcriptions/process-isolated`;
-    const accepted = [postAudio(url, long), postAudio(url, long)];
-    // Both are admitted once uploaded (a place in line is taken when an upload is in), then one runs.
+    // A place in line is taken when an upload is in: the long file runs, then the short one waits behind it.
     const capacity = async () => (await (await fetch(`${server!.url}/api/v1/capacity`)).json()) as { active_jobs: number; queued_jobs: number };
-    await waitFor(async () => {
-      const c = await capacity();
-      return c.active_jobs === 1 && c.queued_jobs === 1;
-    });
+    const accepted = [postAudio(url, long)];
+    await waitFor(async () => (await capacity()).active_jobs === 1);
+    accepted.push(postAudio(url, short));
+    await waitFor(async () => (await capacity()).queued_jobs === 1);
     const cap = (await (await fetch(`${server.url}/api/v1/capacity`)).json()) as Record<string, unknown>;
     expect(cap).toMatchObject({ active_jobs: 1, queued_jobs: 1, max_workers: 1, max_queue_size: 1, available_capacity: 0, at_capacity: true });
     const refused = await postAudio(url, short);
@@ -73,7 +72,7 @@ describe('queued client that goes away', () => {
   it('leaves the queue, and the next request runs', async () => {
     server = await spawnServer({ WORKER_COUNT: '1', MAX_QUEUE_SIZE: '4' });
     const long = join(server.dataDir, 'long.wav');
-    joinWavs(devClips.slice(0, 8).map((c) => c.path), long);
+    joinWavs(devClips.slice(0, 4).map((c) => c.path), long);
     const url = `${server.url}/transcriptions/process-isolated`;
     const first = postAudio(url, long);
     const capacity = async () => (await (await fetch(`${server!.url}/api/v1/capacity`)).json()) as { active_jobs: number; queued_jobs: number };
@@ -104,6 +103,9 @@ describe('shutdown', () => {
     expect(res.status).toBe(200);
     const exit = await server.exited;
     expect(exit.code).toBe(0);
+    // It exits once the task is done, not at the end of the grace period: the client's keep-alive
+    // connection is closed with the answer instead of holding the server open.
+    expect(server.logs.join('\n')).not.toContain('grace period over');
     for (const pid of workers) expect(alive(pid)).toBe(false);
     expect(childPids(server.pid)).toEqual([]);
   });

@@ -79,6 +79,9 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
   app.setSerializerCompiler(serializerCompiler);
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+    // While the server drains, an answer ends its connection: the client's idle keep-alive
+    // socket would otherwise keep the server open (and a SIGTERM waiting) for the whole grace period.
+    if (deps.readiness.state === 'stopping') void reply.header('connection', 'close');
   });
   installErrorHandler(app);
   // @fastify/cors (root context: its hooks serve every route) answers every OPTIONS request in its own
