@@ -37,3 +37,9 @@ export function joinWavs(paths: readonly string[], out: string): void {
   const data = Buffer.concat(paths.map(wavData));
   writeFileSync(out, Buffer.concat([wavHeader(data.length), data]));
 }
+
+/** Writes `seconds` of 16 kHz mono silence as a WAV file at `out`: a file no engine decodes (the VAD finds no speech). */
+export function writeSilence(out: string, seconds: number): void {
+  const data = Buffer.alloc(Math.round(seconds * 16_000) * 2);
+  writeFileSync(out, Buffer.concat([wavHeader(data.length), data]));
+}
