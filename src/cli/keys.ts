@@ -1,11 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createApiKey, parseScopes } from '../auth/keys.js';
-import { UsageMeter } from '../auth/usage.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors.js';
-import { createLogger } from '../logger.js';
-import { openStore, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 
 /*
  * `hark keys create|list|revoke`: API keys in the store named by DATABASE_URL (or
@@ -14,6 +11,8 @@ import { openStore, type Store } from '../store/index.js';
  */
 
 async function withStore(config: Config, fn: (store: Store) => Promise<void>): Promise<void> {
+  // The store's drivers are loaded here, not when the CLI starts: other commands do without them.
+  const [{ openStore }, { createLogger }] = await Promise.all([import('../store/index.js'), import('../logger.js')]);
   const store = await openStore(config, resolve(config.DATA_DIR), createLogger('silent'));
   try {
     await fn(store);
@@ -35,6 +34,7 @@ export function registerKeys(program: Command, config: () => Config): void {
     .requiredOption('--name <name>', 'who or what the key is for')
     .option('--scopes <list>', 'comma-separated: transcribe, jobs, admin', 'transcribe,jobs')
     .action(async (opts: { name: string; scopes: string }) => {
+      const { createApiKey, parseScopes } = await import('../auth/keys.js');
       await withStore(config(), async (store) => {
         const { key, record } = await createApiKey(store.keys, opts.name, parseScopes(opts.scopes));
         process.stdout.write(`${key}\n`);
@@ -47,6 +47,7 @@ export function registerKeys(program: Command, config: () => Config): void {
     .description('keys: id, name, scopes, created, revoked, audio hours used today (UTC)')
     .action(async () => {
       const c = config();
+      const { UsageMeter } = await import('../auth/usage.js');
       await withStore(c, async (store) => {
         const usage = new UsageMeter(store.usage, c.KEY_MAX_AUDIO_HOURS_PER_DAY);
         const limit = c.KEY_MAX_AUDIO_HOURS_PER_DAY === 0 ? '' : `/${c.KEY_MAX_AUDIO_HOURS_PER_DAY}`;

@@ -1,10 +1,17 @@
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { demoLeak } from '../loadtest/demo.js';
-import { loadPresets } from '../loadtest/presets.js';
-import { compareTable, readReport, writeReport } from '../loadtest/report.js';
-import { runLoad } from '../loadtest/runner.js';
-import { parseRate, readK6Env, settingsFrom } from '../loadtest/settings.js';
+
+/** The runner, its reports and the demo, loaded when one of these commands runs rather than at every CLI start. */
+const load = async () => {
+  const [demo, presets, report, runner, settings] = await Promise.all([
+    import('../loadtest/demo.js'),
+    import('../loadtest/presets.js'),
+    import('../loadtest/report.js'),
+    import('../loadtest/runner.js'),
+    import('../loadtest/settings.js'),
+  ]);
+  return { ...demo, ...presets, ...report, ...runner, ...settings };
+};
 
 /*
  * `hark loadtest run|compare` and `hark demo leak`: the k6 kit's scenarios
@@ -53,6 +60,7 @@ export function registerLoadtest(program: Command): void {
     .option('-o, --out <dir>', 'report folder (default loadtest/results/<time>-<mode>)')
     .option('--no-png', 'skip charts.png (no Chromium needed)')
     .action(async (opts: RunOpts) => {
+      const { loadPresets, readK6Env, settingsFrom, parseRate, runLoad, writeReport } = await load();
       const presets = await loadPresets();
       const env = readK6Env(opts.envFile);
       const set = (k: string, v: string | undefined) => v !== undefined && (env[k] = v);
@@ -94,6 +102,7 @@ export function registerLoadtest(program: Command): void {
     .argument('<a>', 'report folder (or its report.json)')
     .argument('<b>', 'report folder (or its report.json)')
     .action(async (a: string, b: string) => {
+      const { readReport, compareTable } = await load();
       const [ra, rb] = await Promise.all([readReport(a), readReport(b)]);
       process.stdout.write(`A = ${a} (${ra.settings.endpoint})\nB = ${b} (${rb.settings.endpoint})\n\n${compareTable(ra.summary, rb.summary)}\n`);
     });
@@ -113,6 +122,7 @@ export function registerLoadtest(program: Command): void {
     .option('-o, --out <dir>', 'output folder', join('loadtest', 'results', 'demo-leak'))
     .option('--png <file>', 'the picture (default <out>/demo-leak.png)')
     .action(async (opts: { seconds: string; vus: string; leakMb: string; capGib: string; reserveGib: string; workerMaxRssMb: string; clip?: string; out: string; png?: string }) => {
+      const { demoLeak } = await load();
       const clip = opts.clip ?? (await shortestDevClip());
       const out = resolve(opts.out);
       const r = await demoLeak({

@@ -1,19 +1,17 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { ConfigError, ENGINE_NAMES, loadConfig, VAD_KINDS, type Config } from '../config/index.js';
-import { main as serve } from '../main.js';
 import { HARK_FORMATS, JOB_STATUSES, PRIORITIES, type HarkFormat, type JobStatus, type Priority } from '../api/index.js';
 import { MAX_SPEAKERS, type DiarizeRequest } from '../diarization/types.js';
-import { ISOLATION_MODES, type Isolation } from '../engines/index.js';
+import { ISOLATION_MODES, type Isolation } from '../engines/types.js';
 import { AppError } from '../errors.js';
-import { VERSION } from '../http/index.js';
+import { VERSION } from '../version.js';
 import { diarizeRequest } from '../http/diarize-fields.js';
 import { ApiError, formatJobRow, JobsClient } from './jobs.js';
 import { registerKeys } from './keys.js';
 import { registerLoadtest } from './loadtest.js';
 import { registerModels } from './models.js';
 import { registerStream } from './stream.js';
-import { transcribeFiles } from './transcribe.js';
 
 function config(overrides: Record<string, string> = {}): Config {
   try {
@@ -78,6 +76,8 @@ program
   .option('--port <port>', 'port (PORT)')
   .addOption(new Option('--role <role>', 'all: API and job runner; api: API only, claims no job; worker: runs jobs, HTTP for probes only (ROLE)').choices(['all', 'api', 'worker']))
   .action(async (opts: { host?: string; port?: string; role?: string }) => {
+    // Loaded when used: every other command starts without the server's modules.
+    const { main: serve } = await import('../main.js');
     await serve({ ...process.env, ...(opts.host ? { HOST: opts.host } : {}), ...(opts.port ? { PORT: opts.port } : {}), ...(opts.role ? { ROLE: opts.role } : {}) });
   });
 
@@ -94,6 +94,7 @@ withDiarizeOptions(transcribe)
   .action(async (files: string[], opts: { format: HarkFormat; engine?: (typeof ENGINE_NAMES)[number]; isolation: Isolation; vad?: (typeof VAD_KINDS)[number]; progress: boolean } & DiarizeFlags, cmd: Command) => {
     const diarize = checkDiarize(cmd, opts);
     const cfg = config({ LOG_LEVEL: 'silent' });
+    const { transcribeFiles } = await import('./transcribe.js');
     process.exitCode = await transcribeFiles(files, cfg, {
       format: opts.format,
       engine: opts.engine ?? cfg.ENGINE,

@@ -2,7 +2,11 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors.js';
-import { listModels, loadCatalogue, modelFileName, modelsDir, pullModel, type ModelListing, type PullProgress } from '../models/index.js';
+// From their own modules, not the index: it also exports the server's registry and cache, and their engines.
+import { loadCatalogue, modelFileName } from '../models/catalogue.js';
+import { pullModel, type PullProgress } from '../models/download.js';
+import { listModels, type ModelListing } from '../models/list.js';
+import { modelsDir } from '../models/paths.js';
 
 /*
  * `hark models list|pull`: whisper.cpp ggml model files in MODELS_DIR. Nothing is downloaded

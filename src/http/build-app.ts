@@ -28,8 +28,9 @@ import { serverInfoRoutes } from './routes/server-info.js';
 import { transcriptionRoutes } from './routes/transcriptions.js';
 import { uiRoutes } from './routes/ui.js';
 import type { AppDeps } from './types.js';
+import { VERSION } from '../version.js';
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
