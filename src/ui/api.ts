@@ -9,6 +9,7 @@ import type { poolViewSchema } from '../http/routes/debug.js';
 import type { MemoryHistoryView, SystemInfo } from '../http/routes/server-info.js';
 import type { errorBodySchema } from '../http/openapi.js';
 import type { TranscriptionResponse } from '../transcription/index.js';
+import type { Transcript } from '../engines/index.js';
 import type { capacityResponseSchema, capacitySchema } from '../http/routes/capacity.js';
 import { JOB_STATUSES, TERMINAL_STATUSES, type HarkFormat, type JobStatus } from '../api/index.js';
 import { authHeaders, keyRefused } from './auth.js';
@@ -20,6 +21,8 @@ export type ErrorBody = z.infer<typeof errorBodySchema>;
 export type JobResult = Omit<TranscriptionResponse, 'pid' | 'processing_ms'>;
 export type Isolation = JobView['isolation'];
 export type Priority = JobView['priority'];
+/** A job's result as its route answers it: which revision of the transcript it is (0: the engine's, 1, 2, ...: edits). */
+export type JobRevision = JobResult & { revision: number };
 
 export { JOB_STATUSES, TERMINAL_STATUSES };
 /** The formats a job's result is offered in. */
@@ -91,7 +94,15 @@ export const api = {
   },
   job: (id: string) => request<JobView>(`/api/v1/jobs/${encodeURIComponent(id)}`),
   /** With the speakers' labels as diarized: the page shows the names given to them itself, from the job's view. */
-  result: (id: string) => request<JobResult>(`/api/v1/jobs/${encodeURIComponent(id)}/result?format=json&speaker_names=false`),
+  result: (id: string, revision: 'latest' | 'original' = 'latest') =>
+    request<JobRevision>(`/api/v1/jobs/${encodeURIComponent(id)}/result?format=json&speaker_names=false&revision=${revision}`),
+  /** Stores segments' new text as the next revision; 409 REVISION_CONFLICT (details.latest_revision) when `base` is no longer the latest. */
+  editTranscript: (id: string, base: number, segments: { index: number; text: string }[]) =>
+    request<{ revision: number; transcript: Transcript }>(`/api/v1/jobs/${encodeURIComponent(id)}/transcript`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ base_revision: base, segments }),
+    }),
   /** Replaces the names given to a job's speakers (every download uses them); answers the job's view. */
   nameSpeakers: (id: string, names: Record<string, string>) =>
     request<JobView>(`/api/v1/jobs/${encodeURIComponent(id)}/speakers`, {
@@ -125,7 +136,9 @@ export async function streamRefusal(): Promise<ApiError | undefined> {
 }
 
 export const jobUrls = {
-  result: (id: string, format: ResultFormat) => `/api/v1/jobs/${encodeURIComponent(id)}/result?format=${format}`,
+  /** The latest revision unless the engine's own transcript (`original`) is asked for. */
+  result: (id: string, format: ResultFormat, revision?: 'original') =>
+    `/api/v1/jobs/${encodeURIComponent(id)}/result?format=${format}${revision === undefined ? '' : `&revision=${revision}`}`,
   audio: (id: string) => `/api/v1/jobs/${encodeURIComponent(id)}/audio`,
   logStream: (id: string) => `/api/v1/jobs/${encodeURIComponent(id)}/logs/stream`,
 };

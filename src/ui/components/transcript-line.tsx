@@ -19,6 +19,10 @@ export interface LineProps {
   seekable: boolean;
   /** The id of the words that tell how the transcript is used from the keyboard. */
   describedBy: string;
+  /** Offers an Edit button beside the line (outside the Tab order: the right arrow reaches it). */
+  editable: boolean;
+  /** The editor, in the line's place while it is edited; undefined on every other line. */
+  editor: ComponentChildren | undefined;
 }
 
 /** The line's text, its words in spans that carry their start (a click plays from there) and its hits in <mark>s. */
@@ -59,25 +63,34 @@ export class TranscriptLine extends Component<LineProps> {
   }
 
   override render(props: LineProps) {
-    const { line, active, tabbable, heading, colour, seekable, describedBy } = props;
+    const { line, active, tabbable, heading, colour, seekable, describedBy, editable, editor } = props;
     const inner = (
       <>
         <span class="seg-time">{stamp(line.start)}</span>
         <span class="seg-text">{body(props)}</span>
       </>
     );
-    const classes = [active ? 'seg-active' : '', colour === undefined ? '' : `seg-spoken ${colour}`].filter(Boolean).join(' ');
+    const classes = [active ? 'seg-active' : '', colour === undefined ? '' : `seg-spoken ${colour}`, editable ? 'seg-editable' : ''].filter(Boolean).join(' ');
     return (
       <li class={classes === '' ? undefined : classes} data-line={line.index}>
         {heading !== undefined && <p class="seg-speaker">{heading}</p>}
-        {seekable ? (
-          <button type="button" class="seg" tabIndex={tabbable ? 0 : -1} aria-current={active ? 'true' : undefined} aria-describedby={describedBy}>
-            {inner}
-          </button>
-        ) : (
-          <div class="seg" tabIndex={tabbable ? 0 : -1} aria-describedby={describedBy}>
-            {inner}
-          </div>
+        {editor ?? (
+          <>
+            {seekable ? (
+              <button type="button" class="seg" tabIndex={tabbable ? 0 : -1} aria-current={active ? 'true' : undefined} aria-describedby={describedBy}>
+                {inner}
+              </button>
+            ) : (
+              <div class="seg" tabIndex={tabbable ? 0 : -1} aria-describedby={describedBy}>
+                {inner}
+              </div>
+            )}
+            {editable && (
+              <button type="button" class="button button-small button-quiet seg-edit" tabIndex={-1}>
+                Edit<span class="visually-hidden"> the line at {stamp(line.start)}</span>
+              </button>
+            )}
+          </>
         )}
       </li>
     );

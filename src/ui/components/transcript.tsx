@@ -1,8 +1,9 @@
-import { useEffect, useId, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useId, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { JobResult } from '../api.js';
 import { count, percent, span } from '../format.js';
 import { speakerColour, speakerLabels, speakerName } from '../speakers.js';
 import { findHits, NOWHERE, plainText, sameSpot, spotAt, step, timedText, transcriptLines, type Hit, type Line, type Spot } from '../transcript-nav.js';
+import { LineEditor, type LineEdits } from './transcript-edit.js';
 import { TranscriptLine } from './transcript-line.js';
 import { TranscriptTools, type Copy } from './transcript-tools.js';
 
@@ -16,6 +17,8 @@ interface Props {
   names?: Readonly<Record<string, string>> | undefined;
   /** Speakers whose segments are left out (the job page's filter). */
   hidden?: ReadonlySet<string> | undefined;
+  /** Given when the lines can be edited in place (a job's transcript, stored as a revision). */
+  edits?: LineEdits | undefined;
 }
 
 const NONE: Readonly<Record<string, string>> = {};
@@ -82,6 +85,18 @@ function selectedLines(box: HTMLElement | null, lines: readonly Line[]): Line[] 
   });
 }
 
+/** The words a reader sees: an edited line has lost its engine's words (and their times), never its text. */
+function wordCount(text: string): number {
+  return text.split(/\s+/).filter((w) => w !== '').length;
+}
+
+/** What the screen reader says of a line after its text: how it is used from the keyboard. */
+function keysHint(seekable: boolean, editable: boolean): string {
+  const moves = 'Up and Down arrows move between lines';
+  const edit = editable ? '; the Right arrow reaches its Edit button, and F2 edits it at once' : '';
+  return seekable ? `Plays from here. ${moves}${edit}; a click on a word plays from that word.` : `${moves}${edit}.`;
+}
+
 /** Each line's hits and the overall number of its first. */
 function hitsByLine(hits: readonly Hit[]): Map<number, { hits: Hit[]; first: number }> {
   const out = new Map<number, { hits: Hit[]; first: number }>();
@@ -99,8 +114,10 @@ function hitsByLine(hits: readonly Hit[]): Map<number, { hits: Hit[]; first: num
  * and steps through them; Copy takes the lines shown, or the selected ones with their times. The
  * list is one Tab stop (a roving tabindex): Up, Down, Home and End move between lines, Enter
  * plays from one. Diarized, each line carries its speaker's colour and the name heads each change.
+ * Given `edits`, each line has an Edit button (Right arrow from the line, or F2) that puts its
+ * text in a box in its place; closed, saved or not, focus goes back to the line.
  */
-export function Transcript({ result, onSeek, player, names = NONE, hidden }: Props) {
+export function Transcript({ result, onSeek, player, names = NONE, hidden, edits }: Props) {
   const all = useMemo(() => transcriptLines(result), [result]);
   const lines = useMemo(() => (hidden === undefined || hidden.size === 0 ? all : all.filter((l) => l.speaker === undefined || !hidden.has(l.speaker))), [all, hidden]);
   const labels = useMemo(() => speakerLabels(result), [result]);
@@ -115,6 +132,25 @@ export function Transcript({ result, onSeek, player, names = NONE, hidden }: Pro
   // The upload view can show several transcripts at once: ids of their own.
   const id = useId();
   const tabStop = lines.some((l) => l.index === cursor) ? cursor : (lines[0]?.index ?? -1);
+  // A result without segments is shown as one line the API has no index for: not editable.
+  const editable = edits !== undefined && result.segments.length > 0;
+  const [editing, setEditing] = useState<number>();
+  const edited = lines.find((l) => l.index === editing);
+  const refocus = useRef(-1);
+
+  // Before paint, once the editor is gone: focus back on its line, never on the document.
+  useLayoutEffect(() => {
+    if (editing !== undefined || refocus.current < 0) return;
+    box.current?.querySelector<HTMLElement>(`[data-line="${refocus.current}"] .seg`)?.focus();
+    refocus.current = -1;
+  }, [editing]);
+  const closeEditor = () => {
+    if (editing !== undefined) {
+      refocus.current = editing;
+      setCursor(editing);
+    }
+    setEditing(undefined);
+  };
 
   // The playhead's line is kept in view, and is where Tab lands unless the reader is in the list.
   useEffect(() => {
@@ -137,17 +173,36 @@ export function Transcript({ result, onSeek, player, names = NONE, hidden }: Pro
     return picked.length > 0 ? { text: timedText(picked, names), what: `${count(picked.length, 'line')} with times` } : { text: timedText(lines, names), what: 'the transcript with times' };
   };
 
+  /** Right and Left arrows between a line and its Edit button, F2 to edit: true when the key was one of them. */
+  const onEditKey = (e: KeyboardEvent, target: Element | null): boolean => {
+    const li = target?.closest('[data-line]');
+    const own = (selector: string) => li?.querySelector<HTMLElement>(selector);
+    if (e.key === 'F2') setEditing(tabStop);
+    else if (e.key === 'ArrowRight' && target?.matches('.seg') === true) own('.seg-edit')?.focus();
+    else if (e.key === 'ArrowLeft' && target?.matches('.seg-edit') === true) own('.seg')?.focus();
+    else return false;
+    e.preventDefault();
+    return true;
+  };
   const onKeyDown = (e: KeyboardEvent) => {
-    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    const target = e.target instanceof Element ? e.target : null;
+    // The editor's own keys move its caret.
+    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey || (target?.closest('.seg-editor') ?? null) !== null) return;
+    if (editable && edited === undefined && onEditKey(e, target)) return;
     const to = step(e.key, lines.findIndex((l) => l.index === tabStop), lines.length);
     if (to === undefined) return;
     e.preventDefault();
-    const target = lines[to]!.index;
-    setCursor(target);
-    box.current?.querySelector<HTMLElement>(`[data-line="${target}"] .seg`)?.focus();
+    const next = lines[to]!.index;
+    setCursor(next);
+    box.current?.querySelector<HTMLElement>(`[data-line="${next}"] .seg`)?.focus();
   };
   const onClick = (e: MouseEvent) => {
     const target = e.target instanceof Element ? e.target : null;
+    const edit = target?.closest('button.seg-edit');
+    if (edit !== null && edit !== undefined) {
+      setEditing(Number(edit.closest('[data-line]')?.getAttribute('data-line')));
+      return;
+    }
     const seg = target?.closest('button.seg');
     const line = all[Number(seg?.closest('[data-line]')?.getAttribute('data-line'))];
     if (onSeek === undefined || seg === null || seg === undefined || line === undefined) return;
@@ -161,7 +216,7 @@ export function Transcript({ result, onSeek, player, names = NONE, hidden }: Pro
   return (
     <div class="transcript">
       <p class="meta-line">
-        {span(result.duration_seconds)} of audio · {count(result.words.length, 'word')}
+        {span(result.duration_seconds)} of audio · {count(wordCount(result.text), 'word')}
         {labels.length > 0 && <> · {count(labels.length, 'speaker')}</>}
         {result.confidence !== null && <> · confidence {percent(result.confidence)}</>} · {result.engine}, {result.isolation}
       </p>
@@ -187,7 +242,7 @@ export function Transcript({ result, onSeek, player, names = NONE, hidden }: Pro
           ) : (
             <>
               <p id={`${id}-keys`} hidden>
-                {onSeek === undefined ? 'Up and Down arrows move between lines.' : 'Plays from here. Up and Down arrows move between lines; a click on a word plays from that word.'}
+                {keysHint(onSeek !== undefined, editable)}
               </p>
               <ol ref={box} class="segments" aria-label="Transcript" onKeyDown={onKeyDown} onClick={onClick} onFocusIn={(e) => setCursor(Number((e.target as Element).closest('[data-line]')?.getAttribute('data-line') ?? tabStop))}>
                 {lines.map((l, i) => {
@@ -207,6 +262,8 @@ export function Transcript({ result, onSeek, player, names = NONE, hidden }: Pro
                       colour={l.speaker === undefined ? undefined : speakerColour(l.speaker, labels)}
                       seekable={onSeek !== undefined}
                       describedBy={`${id}-keys`}
+                      editable={editable && edited === undefined}
+                      editor={edits !== undefined && l === edited ? <LineEditor line={l} edits={edits} onClose={closeEditor} /> : undefined}
                     />
                   );
                 })}

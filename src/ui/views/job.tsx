@@ -1,27 +1,16 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { announce } from '../announce.js';
-import { api, ApiError, jobUrls, TERMINAL_STATUSES, type JobResult, type JobView, type ResultFormat } from '../api.js';
+import { api, ApiError, jobUrls, TERMINAL_STATUSES, type JobRevision, type JobView } from '../api.js';
 import { JobOutcome } from '../components/job-outcome.js';
 import { JobProgress, PartialTranscript, useJobProgress } from '../components/job-progress.js';
 import { LogView, useLogStream } from '../components/log-view.js';
 import { ErrorNote, ProgressBar, StatusBadge } from '../components/status.js';
 import { SpeakerPanel } from '../components/speakers.js';
-import { Transcript } from '../components/transcript.js';
+import { JobTranscript } from '../components/job-transcript.js';
 import { between, bytes, clock, span, when } from '../format.js';
 import { useNow, usePoll } from '../hooks.js';
 import { href } from '../router.js';
 import { speakerLabels } from '../speakers.js';
-
-const DOWNLOADS: { format: ResultFormat; ext: string; label: string }[] = [
-  { format: 'text', ext: 'txt', label: 'Text' },
-  { format: 'json', ext: 'json', label: 'JSON' },
-  { format: 'srt', ext: 'srt', label: 'SRT' },
-  { format: 'vtt', ext: 'vtt', label: 'WebVTT' },
-];
-
-function baseName(name: string): string {
-  return name.replace(/\.[^.]+$/, '') || 'transcript';
-}
 
 /** Asks before stopping a job: a modal <dialog> (focus stays inside, Escape keeps the job). */
 function StopButton({ job, onStopped }: { job: JobView; onStopped: () => void }) {
@@ -152,7 +141,7 @@ export function JobPage({ id }: { id: string }) {
   // One stream for the log panel and the progress, which reads its lines (each stream is one of the key's follower places).
   const log = useLogStream(id);
   const progress = useJobProgress(job, log.lines);
-  const [result, setResult] = useState<JobResult>();
+  const [result, setResult] = useState<JobRevision>();
   const [resultError, setResultError] = useState<ApiError>();
   const [position, setPosition] = useState<number>();
   /** Speakers left out of the transcript. */
@@ -304,17 +293,7 @@ export function JobPage({ id }: { id: string }) {
           )}
           {job.status === 'completed' ? (
             result !== undefined ? (
-              <>
-                <Transcript result={result} onSeek={job.audio_available ? seek : undefined} player={audio} names={names} hidden={hidden} />
-                <div class="downloads" role="group" aria-label="Download the transcript">
-                  <span class="muted">Download:</span>
-                  {DOWNLOADS.map((d) => (
-                    <a key={d.format} class="button button-small" href={jobUrls.result(job.id, d.format)} download={`${baseName(job.file_name)}.${d.ext}`}>
-                      {d.label}
-                    </a>
-                  ))}
-                </div>
-              </>
+              <JobTranscript job={job} result={result} onResult={setResult} onSeek={job.audio_available ? seek : undefined} player={audio} names={names} hidden={hidden} />
             ) : resultError !== undefined ? (
               <ErrorNote title="The transcript cannot be loaded." detail={`${resultError.message} (${resultError.code})`} />
             ) : (
