@@ -52,7 +52,8 @@ function retryAfter(value: string | null, details: Record<string, unknown> | und
   return typeof fromBody === 'number' ? fromBody : undefined;
 }
 
-function toApiError(status: number, bodyText: string, retryHeader: string | null): ApiError {
+/** An error answer as an ApiError; exported for the calls that read a body other than JSON (a ZIP export). */
+export function toApiError(status: number, bodyText: string, retryHeader: string | null): ApiError {
   try {
     const body = JSON.parse(bodyText) as Partial<ErrorBody>;
     if (body.error !== undefined) {
@@ -85,10 +86,22 @@ export const api = {
   pool: () => request<PoolView>('/debug/pool'),
   memory: () => request<MemoryHistoryView>('/api/v1/system/memory'),
   /** `q`: only jobs whose file name or transcript contains it, searched by the server over every job. */
-  jobs: (params: { status?: JobStatus | undefined; q?: string | undefined; limit: number; cursor?: string | undefined }) => {
+  jobs: (params: {
+    status?: JobStatus | undefined;
+    q?: string | undefined;
+    /** ISO 8601 times: jobs created at or after `from` and before `to`. */
+    from?: string | undefined;
+    to?: string | undefined;
+    order?: 'newest' | 'oldest' | undefined;
+    limit: number;
+    cursor?: string | undefined;
+  }) => {
     const q = new URLSearchParams({ limit: String(params.limit) });
     if (params.status !== undefined) q.set('status', params.status);
     if (params.q !== undefined) q.set('q', params.q);
+    if (params.from !== undefined) q.set('from', params.from);
+    if (params.to !== undefined) q.set('to', params.to);
+    if (params.order !== undefined) q.set('order', params.order);
     if (params.cursor !== undefined) q.set('cursor', params.cursor);
     return request<{ jobs: JobView[]; next_cursor: string | null }>(`/api/v1/jobs?${q}`);
   },

@@ -1,5 +1,7 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, JOB_STATUSES, type JobStatus, type JobView } from '../api.js';
+import { JobName } from '../components/job-rename.js';
+import { SelectionBar, type Notice } from '../components/job-select.js';
 import { ErrorNote, StatusBadge } from '../components/status.js';
 import { PageHead } from '../components/page-head.js';
 import { between, clock, percent, span, when } from '../format.js';
@@ -17,27 +19,67 @@ interface Loaded {
   nextCursor: string | null;
 }
 
-/** What the list shows: a status, a search over every job on the server, or neither. */
+type Order = 'newest' | 'oldest';
+
+/**
+ * What the list shows: a status, a search over every job on the server, the days it was
+ * submitted (`from` and `to` included, dates of the browser's calendar, `''` for open) and the order.
+ */
 interface Filter {
   status: JobStatus | undefined;
   q: string;
+  from: string;
+  to: string;
+  order: Order;
 }
 
-/** The filter a URL's hash query names (`#/jobs?status=failed&q=budget`); anything else is no filter. */
+/** A date input's value (`2026-12-05`); anything else is no date. */
+function dateOf(value: string | null): string {
+  return value !== null && /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value)) ? value : '';
+}
+
+/** The start of a local calendar day `days` after `date`, as the ISO time the API takes. */
+function dayStart(date: string, days = 0): string {
+  const [y = 0, m = 1, d = 1] = date.split('-').map(Number);
+  return new Date(y, m - 1, d + days).toISOString();
+}
+
+/** The filter a URL's hash query names (`#/jobs?status=failed&q=budget&from=2026-12-01`); anything else is no filter. */
 function filterOf(params: URLSearchParams): Filter {
   const status = params.get('status');
-  return { status: (JOB_STATUSES as readonly string[]).includes(status ?? '') ? (status as JobStatus) : undefined, q: params.get('q') ?? '' };
+  return {
+    status: (JOB_STATUSES as readonly string[]).includes(status ?? '') ? (status as JobStatus) : undefined,
+    q: params.get('q') ?? '',
+    from: dateOf(params.get('from')),
+    to: dateOf(params.get('to')),
+    order: params.get('order') === 'oldest' ? 'oldest' : 'newest',
+  };
 }
 
 function paramsOf(filter: Filter): URLSearchParams {
   const params = new URLSearchParams();
   if (filter.status !== undefined) params.set('status', filter.status);
   if (filter.q.trim() !== '') params.set('q', filter.q.trim());
+  if (filter.from !== '') params.set('from', filter.from);
+  if (filter.to !== '') params.set('to', filter.to);
+  if (filter.order === 'oldest') params.set('order', 'oldest');
   return params;
 }
 
+/** Whether two filters differ in more than the search text: a choice made at once, applied at once. */
+function choicesDiffer(a: Filter, b: Filter): boolean {
+  return a.status !== b.status || a.from !== b.from || a.to !== b.to || a.order !== b.order;
+}
+
+/** The submission days a filter keeps, in words (" submitted from 2026-12-01 to 2026-12-05"), or nothing. */
+function daysWords({ from, to }: Filter): string {
+  if (from !== '' && to !== '') return from === to ? ` submitted on ${from}` : ` submitted from ${from} to ${to}`;
+  if (from !== '') return ` submitted on or after ${from}`;
+  return to === '' ? '' : ` submitted on or before ${to}`;
+}
+
 /**
- * The first `count` jobs (newest first) under a filter. Polling re-reads every
+ * The first `count` jobs (in the filter's order) under a filter. Polling re-reads every
  * page already shown, so statuses change in place and new jobs appear at the top.
  */
 async function loadFirst(filter: Filter, count: number): Promise<Loaded> {
@@ -45,8 +87,12 @@ async function loadFirst(filter: Filter, count: number): Promise<Loaded> {
   let cursor: string | undefined;
   let nextCursor: string | null = null;
   const q = filter.q.trim() === '' ? undefined : filter.q.trim();
+  // The `to` day is included: the list ends where the next day starts.
+  const from = filter.from === '' ? undefined : dayStart(filter.from);
+  const to = filter.to === '' ? undefined : dayStart(filter.to, 1);
+  const order = filter.order === 'oldest' ? 'oldest' : undefined;
   do {
-    const page = await api.jobs({ status: filter.status, q, limit: Math.min(MAX_LIMIT, count - jobs.length), cursor });
+    const page = await api.jobs({ status: filter.status, q, from, to, order, limit: Math.min(MAX_LIMIT, count - jobs.length), cursor });
     jobs.push(...page.jobs);
     nextCursor = page.next_cursor;
     cursor = nextCursor ?? undefined;
@@ -57,8 +103,10 @@ async function loadFirst(filter: Filter, count: number): Promise<Loaded> {
 /** Why the list is empty, in words, for the filter it was loaded with. */
 function Empty({ filter }: { filter: Filter }) {
   const q = filter.q.trim();
-  if (q !== '') return <>{`No ${filter.status === undefined ? '' : `${filter.status} `}job's file name or transcript contains “${q}”.`}</>;
-  if (filter.status !== undefined) return <>{`No ${filter.status} jobs.`}</>;
+  const days = daysWords(filter);
+  const status = filter.status === undefined ? '' : `${filter.status} `;
+  if (q !== '') return <>{days === '' ? `No ${status}job's file name or transcript contains “${q}”.` : `No ${status}job${days} has “${q}” in its file name or transcript.`}</>;
+  if (filter.status !== undefined || days !== '') return <>{`No ${status}jobs${days}.`}</>;
   return (
     <>
       No jobs yet. <a href={href.upload}>Upload a file</a> to start one.
@@ -66,12 +114,23 @@ function Empty({ filter }: { filter: Filter }) {
   );
 }
 
-function Row({ job }: { job: JobView }) {
+interface RowProps {
+  job: JobView;
+  selected: boolean;
+  onSelect: (id: string, selected: boolean) => void;
+  onRenamed: () => void;
+}
+
+function Row({ job, selected, onSelect, onRenamed }: RowProps) {
   const ran = between(job.started_at, job.finished_at);
   return (
-    <tr>
+    <tr class={selected ? 'row-selected' : undefined}>
       <td data-label="File" class="cell-file">
-        <a href={href.job(job.id)}>{job.file_name}</a>
+        {/* In the file's cell, not a column of its own: on a phone the row is a card and the box stays by the name. */}
+        <div class="file-line">
+          <input type="checkbox" class="row-select" checked={selected} aria-label={`Select ${job.file_name}`} onChange={(e) => onSelect(job.id, e.currentTarget.checked)} />
+          <JobName job={job} onRenamed={onRenamed} />
+        </div>
       </td>
       <td data-label="Status">
         <StatusBadge status={job.status} />
@@ -89,13 +148,35 @@ function Row({ job }: { job: JobView }) {
   );
 }
 
+/** What History said after an action; focused when asked, since what it replaces is gone. */
+function NoticeNote({ notice }: { notice: Notice }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useLayoutEffect(() => {
+    if (notice.focus === true) ref.current?.focus();
+  }, [notice]);
+  const tone = notice.tone === 'error' ? ' note-error' : notice.tone === 'warn' ? ' note-warn' : '';
+  return (
+    <div ref={ref} class={`note history-notice${tone}`} role={notice.tone === 'error' ? 'alert' : 'status'} tabIndex={-1}>
+      <p class="note-title">{notice.title}</p>
+      {notice.lines?.map((line) => (
+        <p key={line} class="note-detail">
+          {line}
+        </p>
+      ))}
+    </div>
+  );
+}
+
 export function HistoryView() {
   const params = useHashParams();
   /** What the inputs show; `applied` follows it once typing pauses, and is what the list and the URL hold. */
   const [typed, setTyped] = useState(() => filterOf(params));
   const [applied, setApplied] = useState(typed);
   const [count, setCount] = useState(PAGE_SIZE);
-  const list = usePoll(() => loadFirst(applied, count), 2000, [applied.status, applied.q.trim(), count]);
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const [notice, setNotice] = useState<Notice>();
+  const key = paramsOf(applied).toString();
+  const list = usePoll(() => loadFirst(applied, count), 2000, [key, count]);
 
   // A navigation to this view (Back, the History link) brings its own filter.
   useEffect(() => {
@@ -106,28 +187,41 @@ export function HistoryView() {
   }, [params]);
 
   useEffect(() => {
-    if (typed.status === applied.status && typed.q === applied.q) return;
+    if (!choicesDiffer(typed, applied) && typed.q === applied.q) return;
     const apply = () => {
       setApplied(typed);
       setCount(PAGE_SIZE);
     };
-    // A status is a choice made at once; a search waits for a pause in the typing.
-    if (typed.status !== applied.status) return apply();
+    // A status, a date or the order is a choice made at once; a search waits for a pause in the typing.
+    if (choicesDiffer(typed, applied)) return apply();
     const timer = window.setTimeout(apply, SEARCH_PAUSE_MS);
     return () => window.clearTimeout(timer);
   }, [typed]);
 
   useEffect(() => replaceHashParams(paramsOf(applied)), [applied]);
+  // Another list: a selection or a word about the last one would name jobs it may not show.
+  useEffect(() => {
+    setSelected(new Set());
+    setNotice(undefined);
+  }, [key]);
 
   const q = applied.q.trim();
   const jobs = list.data?.jobs ?? [];
   const more = list.data !== undefined && list.data.nextCursor !== null;
   const statusWord = applied.status === undefined ? '' : ` with status ${applied.status}`;
+  const chosen = jobs.filter((j) => selected.has(j.id));
+  const select = (id: string, on: boolean) => {
+    const next = new Set(selected);
+    if (on) next.add(id);
+    else next.delete(id);
+    setSelected(next);
+  };
+  const setTypedDate = (which: 'from' | 'to', value: string) => setTyped({ ...typed, [which]: dateOf(value) });
 
   return (
     <section aria-labelledby="history-title">
       <PageHead id="history-title" title="History">
-        Every job, newest first. The list refreshes itself every two seconds.
+        Every job, {applied.order} first. The list refreshes itself every two seconds.
       </PageHead>
 
       <div class="panel">
@@ -162,7 +256,24 @@ export function HistoryView() {
               ))}
             </select>
           </div>
+          <div class="field">
+            <label for="order-filter">Order</label>
+            <select id="order-filter" value={typed.order} onChange={(e) => setTyped({ ...typed, order: e.currentTarget.value === 'oldest' ? 'oldest' : 'newest' })}>
+              <option value="newest">Newest first</option>
+              <option value="oldest">Oldest first</option>
+            </select>
+          </div>
+          <div class="field">
+            <label for="from-filter">Submitted from</label>
+            <input id="from-filter" type="date" value={typed.from} max={typed.to || undefined} onChange={(e) => setTypedDate('from', e.currentTarget.value)} />
+          </div>
+          <div class="field">
+            <label for="to-filter">Submitted to</label>
+            <input id="to-filter" type="date" value={typed.to} min={typed.from || undefined} onChange={(e) => setTypedDate('to', e.currentTarget.value)} />
+          </div>
         </form>
+
+        {notice !== undefined && <NoticeNote notice={notice} />}
 
         {list.error !== undefined && <ErrorNote title="The job list cannot be loaded." detail={`${list.error.message} (${list.error.code})`} />}
 
@@ -176,39 +287,54 @@ export function HistoryView() {
             </p>
           )
         ) : (
-          <div class="table-wrap">
-            <table class="jobs-table">
-              <caption class="visually-hidden">
-                Jobs{statusWord}
-                {q === '' ? '' : ` whose file name or transcript contains “${q}”`}
-              </caption>
-              <thead>
-                <tr>
-                  <th scope="col">File</th>
-                  <th scope="col">Status</th>
-                  <th scope="col" class="num">
-                    Audio
-                  </th>
-                  <th scope="col">Submitted</th>
-                  <th scope="col" class="num">
-                    Run time
-                  </th>
-                  <th scope="col">Mode</th>
-                </tr>
-              </thead>
-              <tbody>
-                {jobs.map((j) => (
-                  <Row key={j.id} job={j} />
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <>
+            <SelectionBar
+              shown={jobs}
+              selected={chosen}
+              onSelectAll={(all) => setSelected(new Set(all ? jobs.map((j) => j.id) : []))}
+              onClear={() => setSelected(new Set())}
+              onDone={(n, deleted) => {
+                setNotice(n);
+                if (!deleted) return;
+                setSelected(new Set());
+                list.refresh();
+              }}
+            />
+            <div class="table-wrap">
+              <table class="jobs-table">
+                <caption class="visually-hidden">
+                  Jobs{statusWord}
+                  {q === '' ? '' : ` whose file name or transcript contains “${q}”`}
+                  {daysWords(applied)}
+                </caption>
+                <thead>
+                  <tr>
+                    <th scope="col">File</th>
+                    <th scope="col">Status</th>
+                    <th scope="col" class="num">
+                      Audio
+                    </th>
+                    <th scope="col">Submitted</th>
+                    <th scope="col" class="num">
+                      Run time
+                    </th>
+                    <th scope="col">Mode</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {jobs.map((j) => (
+                    <Row key={j.id} job={j} selected={selected.has(j.id)} onSelect={select} onRenamed={list.refresh} />
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </>
         )}
 
         {list.data !== undefined && list.error === undefined && (
           <div class="list-foot">
             <p class="muted" aria-live="polite">
-              {`${jobs.length} job${jobs.length === 1 ? '' : 's'} ${q === '' ? 'shown' : 'found'}${more ? '; more are older' : ''}.`}
+              {`${jobs.length} job${jobs.length === 1 ? '' : 's'} ${q === '' ? 'shown' : 'found'}${more ? `; more are ${applied.order === 'oldest' ? 'newer' : 'older'}` : ''}.`}
             </p>
             {more && (
               <button type="button" class="button" onClick={() => setCount((c) => c + PAGE_SIZE)}>
