@@ -4,28 +4,36 @@ import { api, ApiError, streamRefusal } from '../api.js';
 import { ErrorNote } from './status.js';
 import { apiKey, askForKey } from '../auth.js';
 import { focusLost } from '../focus.js';
+import { liveSessions, useLiveSession } from '../live-session.js';
 import { explainStreamError, type StreamFailure } from '../messages.js';
+import { MIME, PAGE_MAX_BYTES, type AudioLimits } from '../recorder.js';
+import type { Word } from '../../engines/index.js';
+import { ConfirmDelete, useConfirmDialog } from './confirm-dialog.js';
+import { CaptionList, cutMessage, SessionActions } from './live-captions.js';
+import { ElapsedClock, LevelMeter } from './mic-level.js';
 
 /*
  * Live transcription from the microphone: MediaRecorder's Opus-in-WebM chunks go
  * to the streaming WebSocket (docs/streaming.md) as they are recorded; hark
- * decodes the container itself, so the page does no audio processing.
+ * decodes the container itself, so the page does no audio processing beyond a
+ * level meter. The same chunks are kept (live-session.ts), to be saved as a job.
  */
 
-const MIME = 'audio/webm;codecs=opus';
 /** Small chunks keep the delay from speech to partial short. */
 const TIMESLICE_MS = 100;
 
-type Phase = 'idle' | 'starting' | 'live' | 'stopping';
+/** Without the server's limits (GET /api/v1/system failed), the page's own bound alone; the upload says the rest. */
+const UNKNOWN_LIMITS: AudioLimits = { maxBytes: PAGE_MAX_BYTES, maxSeconds: Infinity };
 
-interface Caption {
-  id: number;
-  text: string;
-}
+type Phase = 'idle' | 'starting' | 'live' | 'stopping';
 
 interface ServerMessage {
   type: string;
   text?: string;
+  /** A final's times: seconds of audio from the start of the stream, which is the start of the recording. */
+  start?: number;
+  end?: number;
+  words?: Word[];
   code?: string;
   message?: string;
 }
@@ -67,8 +75,11 @@ function micFailure(err: unknown): StreamFailure {
 export function LiveMic() {
   const [phase, setPhase] = useState<Phase>('idle');
   const [partial, setPartial] = useState('');
-  const [captions, setCaptions] = useState<Caption[]>([]);
   const [failure, setFailure] = useState<StreamFailure>();
+  const [stream, setStream] = useState<MediaStream>();
+  const [limits, setLimits] = useState<AudioLimits>();
+  const session = useLiveSession();
+  const discard = useConfirmDialog();
   const socket = useRef<WebSocket | undefined>(undefined);
   const recorder = useRef<MediaRecorder | undefined>(undefined);
   const nextId = useRef(0);
@@ -81,19 +92,20 @@ export function LiveMic() {
   const release = () => {
     const r = recorder.current;
     recorder.current = undefined;
+    setStream(undefined);
     if (r === undefined) return;
     if (r.state !== 'inactive') r.stop();
     for (const t of r.stream.getTracks()) t.stop();
   };
 
-  // Leaving the page mid-stream frees the microphone and the server's stream slot.
-  useEffect(
-    () => () => {
+  // Leaving the page mid-stream frees the microphone and the server's stream slot (the captions stay).
+  useEffect(() => {
+    api.system().then((info) => setLimits({ maxBytes: info.max_file_size_bytes, maxSeconds: info.max_audio_seconds }), () => undefined);
+    return () => {
       release();
       socket.current?.close();
-    },
-    [],
-  );
+    };
+  }, []);
 
   // Stop disables its button while the last words come back, which drops focus to the
   // document: once the stream has ended, focus goes to the captions it left.
@@ -134,18 +146,24 @@ export function LiveMic() {
       opened = true;
       ws.send(JSON.stringify({ encoding: 'webm' }));
     };
+    /** The session this stream records; set at `ready`, when the previous one is replaced. */
+    let id = 0;
     ws.onmessage = (e: MessageEvent) => {
       if (typeof e.data !== 'string') return;
       const m = JSON.parse(e.data) as ServerMessage;
       if (m.type === 'ready') {
         // Recording starts only once an engine is held, so the first words are not lost to a refusal.
+        id = liveSessions.begin(limits ?? UNKNOWN_LIMITS);
         rec.ondataavailable = (d) => {
-          if (d.data.size > 0 && ws.readyState === WebSocket.OPEN) ws.send(d.data);
+          if (d.data.size === 0) return;
+          if (ws.readyState === WebSocket.OPEN) ws.send(d.data);
+          liveSessions.addAudio(id, d.data, TIMESLICE_MS / 1000);
         };
         rec.onstop = () => {
           if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'end' }));
         };
         rec.start(TIMESLICE_MS);
+        setStream(media);
         setPhase('live');
         announce('Listening');
       } else if (m.type === 'partial') {
@@ -153,7 +171,8 @@ export function LiveMic() {
       } else if (m.type === 'final') {
         setPartial('');
         const text = (m.text ?? '').trim();
-        if (text !== '') setCaptions((cs) => [...cs, { id: nextId.current++, text }]);
+        const at = liveSessions.current?.id === id ? (performance.now() - liveSessions.current.startedAt) / 1000 : 0;
+        if (text !== '') liveSessions.addCaption(id, { id: nextId.current++, start: m.start ?? at, end: m.end ?? at, text, words: m.words ?? [] });
       } else if (m.type === 'error') {
         ended = true;
         setFailure(explainStreamError(new ApiError(0, m.code ?? 'ERROR', m.message ?? 'The server ended the stream')));
@@ -163,6 +182,7 @@ export function LiveMic() {
     };
     ws.onclose = () => {
       release();
+      liveSessions.end(id);
       setPartial('');
       setPhase('idle');
       // A refused upgrade (the browser hides its status) or a dropped connection ends without a message.
@@ -175,6 +195,7 @@ export function LiveMic() {
 
   const stop = () => {
     setPhase('stopping');
+    if (liveSessions.current !== undefined) liveSessions.end(liveSessions.current.id);
     // The recorder's last chunk comes before its stop event, which sends {"type":"end"}.
     if (recorder.current?.state === 'recording') release();
     else {
@@ -184,12 +205,23 @@ export function LiveMic() {
     }
   };
 
+  /** A new recording replaces the last one: one whose captions were neither copied, downloaded nor saved is asked about first. */
+  const startAnew = () => {
+    if (session !== undefined && !session.kept && session.captions.length > 0) discard.open();
+    else void start();
+  };
+
+  const clear = () => {
+    liveSessions.clear();
+    button.current?.focus();
+  };
+
   const live = phase === 'live' || phase === 'stopping';
   return (
     <section class="panel live-mic" aria-labelledby="live-mic-title">
       <h2 id="live-mic-title">Live from the microphone</h2>
       <p class="hint" id="live-mic-hint">
-        Speak and watch the text appear; each pause ends a line.
+        Speak and watch the text appear; each pause ends a line. When you stop, the captions stay: copy them, download them, or save the recording as a job.
       </p>
       {!supported ? (
         <p class="muted">This browser cannot record Opus audio (MediaRecorder with audio/webm), so live transcription is not available here.</p>
@@ -199,7 +231,7 @@ export function LiveMic() {
           <span class="visually-hidden"> live transcription</span>
         </button>
       ) : (
-        <button ref={button} type="button" class="button button-primary" onClick={() => void start()} disabled={phase === 'starting'} aria-describedby="live-mic-hint">
+        <button ref={button} type="button" class="button button-primary" onClick={startAnew} disabled={phase === 'starting'} aria-describedby="live-mic-hint">
           <svg class="mic-icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
             <path d="M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM5 11a7 7 0 0 0 14 0M12 18v3" />
           </svg>
@@ -229,24 +261,22 @@ export function LiveMic() {
           )}
         </div>
       )}
-      <ol ref={captionList} class="captions" aria-label="Captions" tabIndex={-1} aria-live="polite" aria-relevant="additions">
-        {captions.map((c) => (
-          <li key={c.id} class="caption">
-            {c.text}
-          </li>
-        ))}
-      </ol>
-      {/* The partial changes many times a second: visible, but not read aloud (the finals are). */}
-      {partial !== '' && (
-        <p class="caption caption-partial" aria-hidden="true">
-          {partial}
+      {session !== undefined && (
+        <div class="mic-meters">
+          <ElapsedClock key={session.id} since={session.startedAt} until={session.endedAt} />
+          {live && stream !== undefined && <LevelMeter stream={stream} />}
+        </div>
+      )}
+      {session?.cut !== undefined && (
+        <p class="note note-warn" role="status">
+          {cutMessage(session, limits)}
         </p>
       )}
-      {captions.length > 0 && !live && (
-        <button type="button" class="button button-small button-quiet" onClick={() => setCaptions([])}>
-          Clear captions
-        </button>
-      )}
+      <CaptionList captions={session?.captions ?? []} partial={partial} listRef={captionList} />
+      {session !== undefined && !live && <SessionActions session={session} limits={limits} onClear={clear} />}
+      <ConfirmDelete dialog={discard} title="Delete the last recording?" onConfirm={() => void start()}>
+        Starting again replaces its captions and audio, which were not copied, downloaded or saved as a job.
+      </ConfirmDelete>
     </section>
   );
 }

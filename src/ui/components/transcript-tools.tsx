@@ -41,7 +41,7 @@ async function copyText(text: string): Promise<void> {
 }
 
 /** "Copied 6 lines", or why not; the words stay a few seconds, in a status region a screen reader reads. */
-function useCopy(): [string, (take: () => Copy) => void] {
+export function useCopy(): [string, (take: () => Copy) => void] {
   const [note, setNote] = useState('');
   const timer = useRef(0);
   useEffect(() => () => window.clearTimeout(timer.current), []);
