@@ -230,6 +230,23 @@ describe('web page: managing jobs in History', () => {
     expect(job.file_name).toBe('Board minutes.wav');
   }, 30_000);
 
+  it("renames a job under its page's heading: the heading shows the new name, focus back on Rename", async () => {
+    const id = ids.get('alpha.wav')!;
+    const p = await open(`/#/jobs/${id}`);
+    await p.getByRole('heading', { level: 1, name: 'alpha.wav' }).waitFor();
+    const rename = p.getByRole('button', { name: 'Rename alpha.wav' });
+    await rename.click();
+    const field = p.getByRole('textbox', { name: 'New name for alpha.wav' });
+    expect(await isFocused(field)).toBe(true);
+    await field.fill('Standup 4 December');
+    await p.keyboard.press('Enter');
+    await p.getByRole('heading', { level: 1, name: 'Standup 4 December' }).waitFor();
+    expect(await isFocused(p.getByRole('button', { name: 'Rename Standup 4 December' }))).toBe(true);
+    const job = (await (await fetch(`${server.url}/api/v1/jobs/${id}`)).json()) as { file_name: string };
+    expect(job.file_name).toBe('Standup 4 December');
+    await expectAccessible(p, 'a job page after a rename');
+  }, 30_000);
+
   it('selects with the keyboard alone, stays accessible in both themes, and Clear selection empties it', async () => {
     const p = await open('/#/jobs?q=notes');
     await expectRows(p, ['old-notes.wav', 'older-notes.wav']);

@@ -1,7 +1,7 @@
-import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { JobResult } from '../api.js';
 import { clock, span, stamp } from '../format.js';
 import { speakerColour, speakerName, speakerTurns, type Turn } from '../speakers.js';
+import { RenameField, useRenameInPlace } from './rename-in-place.js';
 
 interface Props {
   result: JobResult;
@@ -28,98 +28,31 @@ function at(seconds: number, duration: number): string {
  * edits the name in their place (Enter saves, Escape cancels).
  */
 function SpeakerName({ label, name, talk, onRename }: { label: string; name: string; talk: number; onRename: Props['onRename'] }) {
-  const [editing, setEditing] = useState(false);
-  const [draft, setDraft] = useState('');
-  const [saving, setSaving] = useState(false);
-  const [error, setError] = useState<string>();
-  const input = useRef<HTMLInputElement>(null);
-  const button = useRef<HTMLButtonElement>(null);
-  const refocus = useRef(false);
-
-  // Before paint: no frame shows focus on the document while the name and the field swap places.
-  useLayoutEffect(() => {
-    if (editing) input.current?.select();
-    else if (refocus.current) button.current?.focus();
-    refocus.current = false;
-  }, [editing]);
-
-  const stop = () => {
-    refocus.current = true;
-    setEditing(false);
-    setError(undefined);
-  };
-  const save = async () => {
-    setSaving(true);
-    try {
-      await onRename(label, draft.trim() === '' ? undefined : draft.trim());
-      stop();
-    } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
-    }
-    setSaving(false);
-  };
-
-  if (!editing) {
+  // An empty name gives the speaker its label back.
+  const edit = useRenameInPlace((text) => onRename(label, text === '' ? undefined : text));
+  if (edit.editing) {
+    const letter = speakerName(label, {});
     return (
-      <>
-        <span class="speaker-name">
-          <span class="speaker-label">{name}</span>
-          <button
-            ref={button}
-            type="button"
-            class="button button-small button-quiet speaker-rename"
-            onClick={() => {
-              setDraft(name === speakerName(label, {}) ? '' : name);
-              setEditing(true);
-            }}
-          >
-            Rename<span class="visually-hidden"> {name}</span>
-          </button>
-        </span>
-        <span class="speaker-time muted">{span(talk)}</span>
-      </>
+      <RenameField
+        edit={edit}
+        label={`Name for ${letter}`}
+        placeholder={letter}
+        maxLength={64}
+        id={`speaker-${label}`}
+        classes={{ form: 'speaker-edit', input: 'speaker-input', error: 'speaker-error' }}
+      />
     );
   }
-  const errorId = `speaker-error-${label}`;
   return (
-    <form
-      class="speaker-edit"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void save();
-      }}
-    >
-      <input
-        ref={input}
-        type="text"
-        class="speaker-input"
-        value={draft}
-        maxLength={64}
-        placeholder={speakerName(label, {})}
-        aria-label={`Name for ${speakerName(label, {})}`}
-        aria-invalid={error === undefined ? undefined : 'true'}
-        aria-describedby={error === undefined ? undefined : errorId}
-        disabled={saving}
-        onInput={(e) => setDraft(e.currentTarget.value)}
-        onKeyDown={(e) => {
-          if (e.key === 'Escape') {
-            e.preventDefault();
-            stop();
-          }
-        }}
-      />
-      <button type="submit" class="button button-small button-primary" disabled={saving}>
-        {saving ? 'Saving…' : 'Save'}
-      </button>
-      <button type="button" class="button button-small button-quiet" onClick={stop} disabled={saving}>
-        Cancel
-      </button>
-      {error !== undefined && (
-        <p id={errorId} class="speaker-error" role="alert">
-          {error}
-        </p>
-      )}
-    </form>
+    <>
+      <span class="speaker-name">
+        <span class="speaker-label">{name}</span>
+        <button ref={edit.button} type="button" class="button button-small button-quiet speaker-rename" onClick={() => edit.open(name === speakerName(label, {}) ? '' : name)}>
+          Rename<span class="visually-hidden"> {name}</span>
+        </button>
+      </span>
+      <span class="speaker-time muted">{span(talk)}</span>
+    </>
   );
 }
 

@@ -6,6 +6,7 @@ import { JobProgress, PartialTranscript, useJobProgress } from '../components/jo
 import { LogView, useLogStream } from '../components/log-view.js';
 import { ErrorNote, ProgressBar, StatusBadge } from '../components/status.js';
 import { SpeakerPanel } from '../components/speakers.js';
+import { JobRename } from '../components/job-rename.js';
 import { JobTranscript } from '../components/job-transcript.js';
 import { between, bytes, clock, span, when } from '../format.js';
 import { useNow, usePoll } from '../hooks.js';
@@ -237,6 +238,9 @@ export function JobPage({ id }: { id: string }) {
             {job.file_name}
           </h1>
           <p class="muted mono">{job.id}</p>
+          <div class="job-rename-line">
+            <JobRename job={job} onRenamed={poll.refresh} />
+          </div>
         </div>
         {active && (
           <div class="job-actions">
