@@ -246,7 +246,7 @@ describe('web page', () => {
     const page = await open('/#/jobs');
     await page.locator('.jobs-table tbody tr').first().waitFor();
     const statuses = () => page.locator('.jobs-table tbody .badge').allTextContents();
-    const names = () => page.locator('.jobs-table tbody .cell-file').allTextContents();
+    const names = () => page.locator('.jobs-table tbody .cell-file a').allTextContents();
 
     await page.getByLabel('Status').selectOption('cancelled');
     await page.waitForFunction('[...document.querySelectorAll(".jobs-table tbody .badge")].every((b) => b.textContent === "Cancelled")');
