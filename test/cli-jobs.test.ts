@@ -3,6 +3,7 @@ import { tally, wer } from './support/eval/index.js';
 import { spawnServer, type ChildServer } from './support/child-server.js';
 import { hark as harkCli } from './support/cli.js';
 import { clip } from './support/corpus.js';
+import { createKeyWithCli } from './support/keys-cli.js';
 
 let server: ChildServer;
 beforeAll(async () => {
@@ -49,5 +50,41 @@ describe('hark jobs', () => {
     const down = await hark(['jobs', 'list', '--url', 'http://127.0.0.1:9']);
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/^hark: cannot reach hark at http:\/\/127\.0\.0\.1:9 .*\(UNREACHABLE\)\n$/);
+  });
+});
+
+describe('the CLI against a server with AUTH_MODE=api_key', () => {
+  let locked: ChildServer;
+  let key: string;
+  beforeAll(async () => {
+    locked = await spawnServer({ ENABLE_PROCESS_ISOLATED: 'false', AUTH_MODE: 'api_key' });
+    key = await createKeyWithCli(locked.dataDir, 'cli', 'transcribe,jobs');
+  });
+  afterAll(async () => locked?.stop());
+  const short = clip('1089-134686-0001');
+
+  it('sends HARK_API_KEY (or --api-key) with every jobs call, and says so in one line when there is none', async () => {
+    const refused = await harkCli(['jobs', 'list'], { HARK_URL: locked.url, HARK_API_KEY: '' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^hark: an API key is required.*\(UNAUTHORIZED\)\n$/);
+
+    const submitted = await harkCli(['jobs', 'submit', '--wait', short.path], { HARK_URL: locked.url, HARK_API_KEY: key });
+    expect(submitted.code, submitted.stderr).toBe(0);
+    expect(wer([tally(short.transcript, submitted.stdout.split('\n').slice(2).join(' '))])).toBeLessThan(0.5);
+    const id = submitted.stdout.split(' ')[0]!;
+    // The flag serves too, the live log's stream included; a wrong key is refused as such.
+    const follow = await harkCli(['jobs', '--api-key', key, 'logs', '--follow', id], { HARK_URL: locked.url, HARK_API_KEY: '' });
+    expect(follow.stdout).toContain('completed in');
+    const wrong = await harkCli(['jobs', '--api-key', 'hk_wrong', 'status', id], { HARK_URL: locked.url });
+    expect(wrong.stderr).toMatch(/the API key is not valid.*\(UNAUTHORIZED\)/);
+  });
+
+  it('streams with the key on the WebSocket upgrade, and is refused without it', async () => {
+    const refused = await harkCli(['stream', '--url', locked.url, short.path], { HARK_API_KEY: '' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('(UNAUTHORIZED)');
+    const run = await harkCli(['stream', '--url', locked.url, '--api-key', key, short.path]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(wer([tally(short.transcript, run.stdout)])).toBeLessThan(0.5);
   });
 });

@@ -29,12 +29,20 @@ const TERMINAL = ['completed', 'failed', 'cancelled'];
 
 /** A small client of hark's job API for the CLI. */
 export class JobsClient {
-  constructor(private readonly baseUrl: string) {}
+  /** `apiKey`: sent as a Bearer token, for a server with AUTH_MODE=api_key. */
+  constructor(
+    private readonly baseUrl: string,
+    private readonly apiKey?: string | undefined,
+  ) {}
+
+  private get auth(): Record<string, string> {
+    return this.apiKey === undefined || this.apiKey === '' ? {} : { authorization: `Bearer ${this.apiKey}` };
+  }
 
   private async call<T>(path: string, init: RequestInit = {}): Promise<T> {
     let res: Response;
     try {
-      res = await fetch(new URL(path, this.baseUrl), init);
+      res = await fetch(new URL(path, this.baseUrl), { ...init, headers: { ...this.auth, ...(init.headers as Record<string, string> | undefined) } });
     } catch (err) {
       throw new ApiError(0, 'UNREACHABLE', `cannot reach hark at ${this.baseUrl} (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}); is it running? (--url)`);
     }
@@ -78,7 +86,7 @@ export class JobsClient {
 
   /** Follows the SSE log stream, calling `onLine` per line; resolves with the final status. */
   async follow(id: string, onLine: (line: string) => void): Promise<string> {
-    const res = await fetch(new URL(`/api/v1/jobs/${encodeURIComponent(id)}/logs/stream`, this.baseUrl));
+    const res = await fetch(new URL(`/api/v1/jobs/${encodeURIComponent(id)}/logs/stream`, this.baseUrl), { headers: this.auth });
     if (!res.ok || res.body === null) {
       const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
       throw new ApiError(res.status, body.error?.code ?? `HTTP_${res.status}`, body.error?.message ?? res.statusText);

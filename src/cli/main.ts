@@ -106,12 +106,15 @@ withDiarizeOptions(transcribe)
   });
 
 const DEFAULT_URL = process.env['HARK_URL'] ?? 'http://127.0.0.1:8000';
+/** The key is read from the environment when the flag is absent, and never shown as a default in the help. */
+const API_KEY_HELP = 'API key for a server with AUTH_MODE=api_key (default: HARK_API_KEY; the variable keeps it out of `ps`)';
 
 /** Runs a jobs subcommand, printing an API failure as one line with exit code 1. */
 function api(fn: (client: JobsClient, ...args: never[]) => Promise<void>) {
   return async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
-    const client = new JobsClient((cmd.optsWithGlobals() as { url: string }).url);
+    const { url, apiKey } = cmd.optsWithGlobals() as { url: string; apiKey?: string };
+    const client = new JobsClient(url, apiKey ?? process.env['HARK_API_KEY']);
     try {
       await fn(client, ...(args as never[]));
     } catch (err) {
@@ -125,7 +128,8 @@ function api(fn: (client: JobsClient, ...args: never[]) => Promise<void>) {
 const jobs = program
   .command('jobs')
   .description('async jobs on a running hark server')
-  .option('--url <url>', 'server address (HARK_URL)', DEFAULT_URL);
+  .option('--url <url>', 'server address (HARK_URL)', DEFAULT_URL)
+  .option('--api-key <key>', API_KEY_HELP);
 
 const submit = jobs
   .command('submit')
@@ -213,7 +217,7 @@ jobs
 
 registerKeys(program, () => config({ LOG_LEVEL: 'silent' }));
 registerLoadtest(program);
-registerStream(program, DEFAULT_URL);
+registerStream(program, DEFAULT_URL, API_KEY_HELP);
 registerModels(program, () => config({ LOG_LEVEL: 'silent' }), `hark/${VERSION}`);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

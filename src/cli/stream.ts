@@ -19,6 +19,8 @@ const FRAME_MS = 100;
 
 export interface StreamOptions {
   url: string;
+  /** Sent as a Bearer token on the upgrade (AUTH_MODE=api_key). */
+  apiKey?: string | undefined;
   engine?: string;
   language?: string;
   format: StreamFormat;
@@ -51,9 +53,9 @@ function wsUrl(base: string): string {
 }
 
 /** Opens the socket; a refused upgrade (503 AT_CAPACITY, 400...) becomes a StreamError from its JSON body. */
-function connect(url: string): Promise<WebSocket> {
+function connect(url: string, apiKey: string | undefined): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { headers: apiKey === undefined || apiKey === '' ? {} : { authorization: `Bearer ${apiKey}` } });
     ws.once('open', () => resolve(ws));
     ws.once('error', (err) => reject(new StreamError(`cannot connect to ${url}: ${err.message}`, 'CONNECTION_FAILED')));
     ws.once('unexpected-response', (_req, res) => {
@@ -98,7 +100,7 @@ export async function streamFile(file: string, opts: StreamOptions): Promise<num
       throw new StreamError(`cannot read ${file}`, err.code ?? 'EIO');
     });
   }
-  const ws = await connect(wsUrl(opts.url));
+  const ws = await connect(wsUrl(opts.url), opts.apiKey ?? process.env['HARK_API_KEY']);
   const tty = process.stderr.isTTY === true;
   let partialShown = false;
   const clearPartial = () => {
@@ -167,12 +169,13 @@ export async function streamFile(file: string, opts: StreamOptions): Promise<num
 }
 
 /** Registers `hark stream`. */
-export function registerStream(program: Command, defaultUrl: string): void {
+export function registerStream(program: Command, defaultUrl: string, apiKeyHelp: string): void {
   program
     .command('stream')
     .description('live transcription on a running server: plays FILE (or - for stdin) at real-time pace; partials on stderr, finals on stdout')
     .argument('<file>', 'audio file, or - to read stdin (any format ffmpeg reads)')
     .option('--url <url>', 'server address (HARK_URL)', defaultUrl)
+    .option('--api-key <key>', apiKeyHelp)
     .option('-e, --engine <engine>', "engine (default: the server's ENGINE)")
     .option('-l, --language <language>', 'language hint')
     .addOption(new Option('-f, --format <format>', 'text: one line per final; json: one JSON Lines object per final').choices(STREAM_FORMATS).default('text'))
