@@ -79,8 +79,15 @@ function expectTwoSpeakers(segments: readonly Segment[]): void {
 }
 
 describe('response_format=diarized_json on /v1/audio/transcriptions', () => {
+  /** Each mode's plain diarized answer, asked once and compared with its stream below. */
+  const answers = new Map<string, Promise<TranscriptionDiarized>>();
+  const answer = (isolation: string): Promise<TranscriptionDiarized> => {
+    if (!answers.has(isolation)) answers.set(isolation, diarized(isolation));
+    return answers.get(isolation)!;
+  };
+
   it.each(['in-process', 'process'])('%s: the openai client gets OpenAI\'s diarized shape, speakers A then B, the same text as json', async (isolation) => {
-    const t = await diarized(isolation);
+    const t = await answer(isolation);
     expect(Object.keys(t).sort()).toEqual(['duration', 'segments', 'task', 'text', 'usage']);
     expect(t.task).toBe('transcribe');
     expect(t.text).toBe(plain);
@@ -92,7 +99,7 @@ describe('response_format=diarized_json on /v1/audio/transcriptions', () => {
   });
 
   it.each(['in-process', 'process'])('%s: stream=true sends the deltas, then one segment event per diarized segment, then done', async (isolation) => {
-    const expected = (await diarized(isolation)).segments;
+    const expected = (await answer(isolation)).segments;
     const stream = await client.audio.transcriptions.create(
       { file: createReadStream(two), model: 'whisper-1', response_format: 'diarized_json', stream: true },
       { query: { isolation } },
