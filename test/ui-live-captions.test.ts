@@ -127,7 +127,14 @@ describe('live captions that last', () => {
 
   it('copies the captions with their times, and downloads them as WebVTT with cues from the word times', async () => {
     const captions = await shownCaptions();
-    await page.getByRole('button', { name: 'Copy with times' }).click();
+    // With the keyboard alone: from the microphone's button, Tab reaches Copy, and Enter copies.
+    await page.getByRole('button', { name: 'Start the microphone' }).focus();
+    const copy = page.getByRole('button', { name: 'Copy with times' });
+    for (let presses = 0; !(await copy.evaluate((el: { ownerDocument: { activeElement: unknown } }) => el === el.ownerDocument.activeElement)); presses++) {
+      expect(presses, 'Tab presses to reach Copy with times').toBeLessThan(15);
+      await page.keyboard.press('Tab');
+    }
+    await page.keyboard.press('Enter');
     await page.getByRole('status').filter({ hasText: `Copied ${captions.length} lines` }).waitFor();
     const lines = captions.map((c) => `[${String(Math.floor(seconds(c.time) / 60)).padStart(2, '0')}:${c.time.split(':')[1]}] ${c.text}`);
     expect(await page.evaluate('navigator.clipboard.readText()')).toBe(lines.join('\n'));
