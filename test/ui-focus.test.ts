@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServerAndBrowser, watchPage, type PageWatch, type TestBrowser } from './support/browser.js';
+import { startServerAndBrowser, tabTo, watchPage, type PageWatch, type TestBrowser } from './support/browser.js';
 import type { ChildServer } from './support/child-server.js';
 import { clip } from './support/corpus.js';
 import { submitJob, waitFinished } from './support/jobs.js';
@@ -46,15 +46,6 @@ async function shown(page: Page, selector: string): Promise<void> {
     .catch(async (err: unknown) => {
       throw new Error(`${selector} never showed; ${page.url()} says: ${(await page.locator('body').innerText()).slice(0, 500)}`, { cause: err });
     });
-}
-
-/** Presses Tab until `target` has focus, as a keyboard user would reach it (at most 60 stops). */
-async function tabTo(page: Page, target: string, what: string): Promise<void> {
-  for (let i = 0; i < 60; i++) {
-    await page.keyboard.press('Tab');
-    if (await page.evaluate(`document.activeElement?.matches(${JSON.stringify(target)}) === true`)) return;
-  }
-  throw new Error(`Tab never reached ${what}`);
 }
 
 /** WCAG 2.x contrast ratio of two colours given as CSS rgb()/rgba() strings (alpha ignored: the page's are opaque). */
@@ -127,7 +118,7 @@ describe('keyboard focus goes to the new content (issue 24, defect 3)', () => {
     expect((await waitFinished(server.url, id)).status).toBe('completed');
     const page = await open('/#/jobs');
     await page.locator(`a[href="#/jobs/${id}"]`).waitFor();
-    await tabTo(page, `a[href="#/jobs/${id}"]`, 'the job link');
+    await tabTo(page, `a[href="#/jobs/${id}"]`, { what: 'the job link' });
     await page.keyboard.press('Enter');
     await page.locator('.status-line .badge', { hasText: 'Completed' }).waitFor();
     await page.locator('.transcript').first().waitFor();
@@ -142,7 +133,7 @@ describe('keyboard focus goes to the new content (issue 24, defect 3)', () => {
     await page.locator('#file-input').setInputFiles(SPOKEN.path);
     const upload = page.getByRole('button', { name: 'Upload 1 file' });
     await upload.waitFor();
-    await tabTo(page, 'button[type="submit"]', 'the Upload button');
+    await tabTo(page, 'button[type="submit"]', { what: 'the Upload button' });
     await page.keyboard.press('Enter');
     // One file accepted as a job: its page opens by itself (issue 24, defect 4).
     await page.waitForURL(/#\/jobs\/[\w-]+$/, { timeout: 30_000 });
@@ -153,7 +144,7 @@ describe('keyboard focus goes to the new content (issue 24, defect 3)', () => {
 
   it('Stop pressed with Enter puts focus on the captions once the stream has ended', async () => {
     const page = await open('/#/');
-    await tabTo(page, '.live-mic button', 'the microphone button');
+    await tabTo(page, '.live-mic button', { what: 'the microphone button' });
     await page.keyboard.press('Enter');
     const stop = page.getByRole('button', { name: /^Stop live transcription$/ });
     await stop.waitFor({ timeout: 15_000 }).catch(async (err: unknown) => {

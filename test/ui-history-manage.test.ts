@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import type { Locator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { joinWavs, wavHeader } from './support/audio.js';
-import { expectAccessible, openPage, startServerAndBrowser, type PageWatch, type TestBrowser } from './support/browser.js';
+import { expectAccessible, isFocused, openPage, startServerAndBrowser, tabTo, type PageWatch, type TestBrowser } from './support/browser.js';
 import { waitFor, type ChildServer } from './support/child-server.js';
 import { devClips } from './support/corpus.js';
 import { waitFinished, waitForJob } from './support/jobs.js';
@@ -95,19 +95,6 @@ async function expectRows(p: Page, expected: string[]): Promise<void> {
   });
 }
 
-async function isFocused(l: Locator): Promise<boolean> {
-  // Typed by hand: the tests compile without the DOM's types.
-  return l.evaluate((el: { ownerDocument: { activeElement: unknown } }) => el === el.ownerDocument.activeElement);
-}
-
-/** Presses `key` (Tab or Shift+Tab) until `target` has focus, `max` times at most: the way a keyboard user gets there. */
-async function tabTo(p: Page, target: Locator, max = 25, key = 'Tab'): Promise<void> {
-  for (let presses = 0; !(await isFocused(target)); presses++) {
-    if (presses === max) throw new Error(`${max} presses of ${key} never reached ${target.toString()}`);
-    await p.keyboard.press(key);
-  }
-}
-
 /** The files of a ZIP and their text, as Python's zipfile (a reader other than ours) sees them. */
 async function zipFiles(bytes: Buffer): Promise<Record<string, string>> {
   const file = join(work, `export-${Date.now()}.zip`);
@@ -190,7 +177,7 @@ describe('web page: managing jobs in History', () => {
       await fetch(`${server.url}/api/v1/jobs/${busy}/cancel`, { method: 'POST' });
       expect(await notice.textContent()).toContain('“waiting.wav” has not finished: stop it on its page first');
       // The rows and the buttons it acted from are gone: focus is on what it says.
-      expect(await isFocused(notice)).toBe(true);
+      expect(await isFocused(p, notice)).toBe(true);
       await expect.poll(() => fileLinks(p).allTextContents()).not.toContain('gamma.wav');
       expect(await fileLinks(p).allTextContents()).toContain('waiting.wav');
       expect((await fetch(`${server.url}/api/v1/jobs/${ids.get('gamma.wav')}`)).status).toBe(404);
@@ -207,16 +194,16 @@ describe('web page: managing jobs in History', () => {
     await rename.focus();
     await p.keyboard.press('Enter');
     const field = p.getByRole('textbox', { name: 'New name for delta.wav' });
-    expect(await isFocused(field)).toBe(true);
+    expect(await isFocused(p, field)).toBe(true);
     await p.keyboard.press('ControlOrMeta+a');
     await p.keyboard.type('minutes/draft');
     await p.keyboard.press('Enter');
     await p.getByRole('alert').filter({ hasText: 'without “/”' }).waitFor();
     expect(await field.getAttribute('aria-invalid')).toBe('true');
-    expect(await isFocused(field)).toBe(true);
+    expect(await isFocused(p, field)).toBe(true);
     // Escape gives up: the old name stays, focus goes back to Rename.
     await p.keyboard.press('Escape');
-    expect(await isFocused(rename)).toBe(true);
+    expect(await isFocused(p, rename)).toBe(true);
     expect(await fileLinks(p).allTextContents()).toContain('delta.wav');
 
     await p.keyboard.press('Enter');
@@ -225,7 +212,7 @@ describe('web page: managing jobs in History', () => {
     await p.keyboard.press('Enter');
     const renamed = p.getByRole('button', { name: 'Rename Board minutes.wav' });
     await renamed.waitFor();
-    expect(await isFocused(renamed)).toBe(true);
+    expect(await isFocused(p, renamed)).toBe(true);
     const job = (await (await fetch(`${server.url}/api/v1/jobs/${ids.get('delta.wav')}`)).json()) as { file_name: string };
     expect(job.file_name).toBe('Board minutes.wav');
   }, 30_000);
@@ -237,11 +224,11 @@ describe('web page: managing jobs in History', () => {
     const rename = p.getByRole('button', { name: 'Rename alpha.wav' });
     await rename.click();
     const field = p.getByRole('textbox', { name: 'New name for alpha.wav' });
-    expect(await isFocused(field)).toBe(true);
+    expect(await isFocused(p, field)).toBe(true);
     await field.fill('Standup 4 December');
     await p.keyboard.press('Enter');
     await p.getByRole('heading', { level: 1, name: 'Standup 4 December' }).waitFor();
-    expect(await isFocused(p.getByRole('button', { name: 'Rename Standup 4 December' }))).toBe(true);
+    expect(await isFocused(p, p.getByRole('button', { name: 'Rename Standup 4 December' }))).toBe(true);
     const job = (await (await fetch(`${server.url}/api/v1/jobs/${id}`)).json()) as { file_name: string };
     expect(job.file_name).toBe('Standup 4 December');
     await expectAccessible(p, 'a job page after a rename');
@@ -252,10 +239,10 @@ describe('web page: managing jobs in History', () => {
     await expectRows(p, ['old-notes.wav', 'older-notes.wav']);
     await p.getByRole('searchbox').focus();
     const first = rowBox(p, 'old-notes.wav');
-    await tabTo(p, first);
+    await tabTo(p, first, { max: 25 });
     await p.keyboard.press('Space');
     // Past its link and its Rename button, to the next row's box.
-    await tabTo(p, rowBox(p, 'older-notes.wav'), 3);
+    await tabTo(p, rowBox(p, 'older-notes.wav'), { max: 3 });
     await p.keyboard.press('Space');
     await expect.poll(() => bar(p).locator('.selection-count').textContent()).toBe('2 selected');
     expect(await bar(p).getByRole('checkbox', { name: 'Select all shown' }).isChecked()).toBe(true);
@@ -263,7 +250,7 @@ describe('web page: managing jobs in History', () => {
 
     // Back up the page, past the first row, to the bar above the table.
     const clear = bar(p).getByRole('button', { name: 'Clear selection' });
-    await tabTo(p, clear, 6, 'Shift+Tab');
+    await tabTo(p, clear, { max: 6, key: 'Shift+Tab' });
     await p.keyboard.press('Enter');
     await expect.poll(() => bar(p).locator('.selection-count').textContent()).toBe('None selected');
     expect(await first.isChecked()).toBe(false);

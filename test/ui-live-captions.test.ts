@@ -5,7 +5,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Transcript } from '../src/engines/index.js';
 import { writeSilence, joinWavs } from './support/audio.js';
-import { expectAccessible, openPage, startServerAndBrowser, type PageWatch, type TestBrowser } from './support/browser.js';
+import { expectAccessible, openPage, startServerAndBrowser, tabTo, type PageWatch, type TestBrowser } from './support/browser.js';
 import { parseTimes } from './support/captions.js';
 import type { ChildServer } from './support/child-server.js';
 import { clip } from './support/corpus.js';
@@ -129,11 +129,7 @@ describe('live captions that last', () => {
     const captions = await shownCaptions();
     // With the keyboard alone: from the microphone's button, Tab reaches Copy, and Enter copies.
     await page.getByRole('button', { name: 'Start the microphone' }).focus();
-    const copy = page.getByRole('button', { name: 'Copy with times' });
-    for (let presses = 0; !(await copy.evaluate((el: { ownerDocument: { activeElement: unknown } }) => el === el.ownerDocument.activeElement)); presses++) {
-      expect(presses, 'Tab presses to reach Copy with times').toBeLessThan(15);
-      await page.keyboard.press('Tab');
-    }
+    await tabTo(page, page.getByRole('button', { name: 'Copy with times' }), { max: 15 });
     await page.keyboard.press('Enter');
     await page.getByRole('status').filter({ hasText: `Copied ${captions.length} lines` }).waitFor();
     const lines = captions.map((c) => `[${String(Math.floor(seconds(c.time) / 60)).padStart(2, '0')}:${c.time.split(':')[1]}] ${c.text}`);

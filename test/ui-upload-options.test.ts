@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectAccessible, openPage, startServerAndBrowser, type PageWatch, type TestBrowser } from './support/browser.js';
+import { expectAccessible, openPage, startServerAndBrowser, tabTo, type PageWatch, type TestBrowser } from './support/browser.js';
 import type { ChildServer } from './support/child-server.js';
 import { wavHeader } from './support/audio.js';
 import { clip } from './support/corpus.js';
@@ -84,15 +84,6 @@ function options(page: Page, select: string): Promise<{ label: string; value: st
   return page
     .locator(`${select} option`)
     .evaluateAll((os) => os.map((o) => ({ label: o.textContent ?? '', value: (o as unknown as { value: string }).value, disabled: o.matches(':disabled') })));
-}
-
-/** Presses Tab until `selector` has focus (at most 60 stops), as a keyboard user gets there. */
-async function tabTo(page: Page, selector: string): Promise<void> {
-  for (let i = 0; i < 60; i++) {
-    await page.keyboard.press('Tab');
-    if (await page.evaluate(`document.activeElement?.matches(${JSON.stringify(selector)}) === true`)) return;
-  }
-  throw new Error(`Tab never reached ${selector}`);
 }
 
 /** The text fields of each upload the page sends (the file part left out), filled in as they go. */

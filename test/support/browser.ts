@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { spawnServer, type ChildServer } from './child-server.js';
 
@@ -139,4 +139,19 @@ export async function expectAccessible(page: Page, view: string): Promise<void> 
 /** A readable line per violation, for assertion messages. */
 export function describeViolations(vs: readonly AxeViolation[]): string {
   return vs.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`).join('\n');
+}
+
+/** Whether `target` (a locator of one element, or any element matching a CSS selector) has the page's focus. */
+export async function isFocused(page: Page, target: Locator | string): Promise<boolean> {
+  if (typeof target === 'string') return (await page.evaluate(`document.activeElement?.matches(${JSON.stringify(target)}) === true`)) as boolean;
+  // Typed by hand: the tests compile without the DOM's types.
+  return target.evaluate((el: { ownerDocument: { activeElement: unknown } }) => el === el.ownerDocument.activeElement);
+}
+
+/** Presses `key` (Tab, or Shift+Tab) until `target` has focus, `max` times at most: the way a keyboard user gets there. */
+export async function tabTo(page: Page, target: Locator | string, { max = 60, key = 'Tab', what }: { max?: number; key?: string; what?: string } = {}): Promise<void> {
+  for (let presses = 0; !(await isFocused(page, target)); presses++) {
+    if (presses === max) throw new Error(`${max} presses of ${key} never reached ${what ?? target.toString()}`);
+    await page.keyboard.press(key);
+  }
 }
