@@ -52,8 +52,8 @@ function retryAfter(value: string | null, details: Record<string, unknown> | und
   return typeof fromBody === 'number' ? fromBody : undefined;
 }
 
-/** An error answer as an ApiError; exported for the calls that read a body other than JSON (a ZIP export). */
-export function toApiError(status: number, bodyText: string, retryHeader: string | null): ApiError {
+/** An error answer as an ApiError. */
+function toApiError(status: number, bodyText: string, retryHeader: string | null): ApiError {
   try {
     const body = JSON.parse(bodyText) as Partial<ErrorBody>;
     if (body.error !== undefined) {
@@ -65,18 +65,25 @@ export function toApiError(status: number, bodyText: string, retryHeader: string
   return new ApiError(status, `HTTP_${status}`, `the server answered ${status}`);
 }
 
-/** One call with the tab's key; an error answer throws ApiError (after a 401, the key prompt opens). */
-export async function request<T>(path: string, init?: RequestInit): Promise<T> {
+/**
+ * One call with the tab's key, answered 2xx; an error answer throws ApiError (after a 401, the key
+ * prompt opens). The body is the caller's to read: JSON in `request`, a ZIP for an export.
+ */
+export async function send(path: string, init?: RequestInit): Promise<Response> {
   let res: Response;
   try {
     res = await fetch(path, { ...init, headers: { accept: 'application/json', ...authHeaders(), ...init?.headers } });
   } catch {
     throw new ApiError(0, 'NETWORK', 'the server cannot be reached');
   }
-  const text = await res.text();
   if (res.status === 401) keyRefused();
-  if (!res.ok) throw toApiError(res.status, text, res.headers.get('retry-after'));
-  // A 204 (DELETE) has no body.
+  if (!res.ok) throw toApiError(res.status, await res.text(), res.headers.get('retry-after'));
+  return res;
+}
+
+/** One call with the tab's key and a JSON answer (or none: a 204). */
+export async function request<T>(path: string, init?: RequestInit): Promise<T> {
+  const text = await (await send(path, init)).text();
   return (text === '' ? undefined : JSON.parse(text)) as T;
 }
 

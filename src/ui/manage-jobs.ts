@@ -2,8 +2,7 @@
  * History's calls that manage jobs: rename one, delete or export several; how an export
  * is saved; and what a person should read when the server keeps or refuses some of them.
  */
-import { ApiError, request, toApiError, type JobView, type ResultFormat } from './api.js';
-import { authHeaders, keyRefused } from './auth.js';
+import { request, send, type JobView, type ResultFormat } from './api.js';
 
 /** What POST /api/v1/jobs/delete answers: the ids gone, and each one left with the code that kept it. */
 export interface DeleteAnswer {
@@ -33,18 +32,7 @@ export const manageApi = {
    * that carries the tab's key in a header, which a plain download link cannot send.
    */
   exportZip: async (ids: readonly string[], format: ResultFormat): Promise<ExportFile> => {
-    let res: Response;
-    try {
-      res = await fetch('/api/v1/jobs/export', {
-        method: 'POST',
-        headers: { accept: 'application/zip, application/json', 'content-type': 'application/json', ...authHeaders() },
-        body: JSON.stringify({ ids, format }),
-      });
-    } catch {
-      throw new ApiError(0, 'NETWORK', 'the server cannot be reached');
-    }
-    if (res.status === 401) keyRefused();
-    if (!res.ok) throw toApiError(res.status, await res.text(), res.headers.get('retry-after'));
+    const res = await send('/api/v1/jobs/export', { ...json('POST', { ids, format }), headers: { accept: 'application/zip, application/json', 'content-type': 'application/json' } });
     return { blob: await res.blob(), name: attachmentName(res.headers.get('content-disposition')) ?? EXPORT_NAME };
   },
 };
@@ -67,11 +55,6 @@ export function saveFile({ blob, name }: ExportFile): void {
   link.remove();
   // Revoked later, not at once: the browser reads the blob after the click returns.
   window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
-}
-
-/** `n` things: "1 job", "3 jobs". */
-export function count(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** Why the server kept a job it was asked to delete, in words, for a job named `name`. */

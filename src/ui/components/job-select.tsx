@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { announce } from '../announce.js';
 import { ApiError, TERMINAL_STATUSES, type JobView, type ResultFormat } from '../api.js';
-import { count, keptReason, manageApi, saveFile, type DeleteAnswer } from '../manage-jobs.js';
+import { count } from '../format.js';
+import { keptReason, manageApi, saveFile, type DeleteAnswer } from '../manage-jobs.js';
 import { ConfirmDelete, useConfirmDialog } from './confirm-dialog.js';
 
 /** What History says after an export or a deletion. */
