@@ -43,20 +43,6 @@ export function attachmentName(header: string | null): string | undefined {
   return name === undefined || name.trim() === '' ? undefined : name;
 }
 
-/** Hands a blob to the browser's downloads under `name`, as a click on a download link would. */
-export function saveFile({ blob, name }: ExportFile): void {
-  const url = URL.createObjectURL(blob);
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = name;
-  link.hidden = true;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  // Revoked later, not at once: the browser reads the blob after the click returns.
-  window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
-}
-
 /** Why the server kept a job it was asked to delete, in words, for a job named `name`. */
 export function keptReason(code: string, name: string): string {
   switch (code) {

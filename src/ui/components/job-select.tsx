@@ -2,7 +2,8 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { announce } from '../announce.js';
 import { ApiError, TERMINAL_STATUSES, type JobView, type ResultFormat } from '../api.js';
 import { count } from '../format.js';
-import { keptReason, manageApi, saveFile, type DeleteAnswer } from '../manage-jobs.js';
+import { keptReason, manageApi, type DeleteAnswer } from '../manage-jobs.js';
+import { saveFile } from '../save-file.js';
 import { ConfirmDelete, useConfirmDialog } from './confirm-dialog.js';
 
 /** What History says after an export or a deletion. */
@@ -79,7 +80,7 @@ export function SelectionBar({ shown, selected, onSelectAll, onClear, onDone }: 
     setBusy('export');
     try {
       const file = await manageApi.exportZip(completed.map((j) => j.id), format);
-      saveFile(file);
+      saveFile(file.blob, file.name);
       const label = FORMATS.find((f) => f.format === format)?.label ?? format;
       announce(`Exported ${count(completed.length, 'transcript')}`);
       onDone({ tone: 'done', title: `Saved ${file.name}: ${count(completed.length, 'transcript')} as ${label}.` }, false);

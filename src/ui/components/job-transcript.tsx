@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { announce } from '../announce.js';
 import { api, ApiError, jobUrls, type JobRevision, type JobView, type ResultFormat } from '../api.js';
+import { baseName } from '../save-file.js';
 import { ErrorNote } from './status.js';
 import type { LineEdits } from './transcript-edit.js';
 import { Transcript } from './transcript.js';
@@ -11,10 +12,6 @@ const DOWNLOADS: { format: ResultFormat; ext: string; label: string }[] = [
   { format: 'srt', ext: 'srt', label: 'SRT' },
   { format: 'vtt', ext: 'vtt', label: 'WebVTT' },
 ];
-
-function baseName(name: string): string {
-  return name.replace(/\.[^.]+$/, '') || 'transcript';
-}
 
 /** The page's own last edit, which one click takes back (or, once taken back, puts again). */
 interface LastEdit {

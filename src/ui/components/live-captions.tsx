@@ -5,6 +5,7 @@ import { bytes, clock, count, percent, span } from '../format.js';
 import { liveSessions, type Session } from '../live-session.js';
 import { captionFile, PAGE_MAX_BYTES, timedCaptions, type AudioLimits, type Caption, type CaptionFormat } from '../recorder.js';
 import { href } from '../router.js';
+import { saveFile } from '../save-file.js';
 import { ErrorNote, ProgressBar } from './status.js';
 import { useCopy } from './transcript-tools.js';
 
@@ -43,17 +44,6 @@ export function CaptionList({ captions, partial, listRef }: { captions: readonly
       )}
     </>
   );
-}
-
-/** Saves `blob` as `name` through a link made and dropped at once (no URL outlives the click). */
-function download(blob: Blob, name: string): void {
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  a.click();
-  // The download has read the blob by the next task; a revoked URL frees it.
-  window.setTimeout(() => URL.revokeObjectURL(url), 0);
 }
 
 /** What the audio kept comes to, and the server's limits it was kept within. */
@@ -141,7 +131,7 @@ export function SessionActions({ session, limits, onClear }: { session: Session;
               type="button"
               class="button button-small"
               onClick={() => {
-                download(captionFile(captions, d.format), `${base}.${d.format}`);
+                saveFile(captionFile(captions, d.format), `${base}.${d.format}`);
                 liveSessions.markKept();
               }}
             >

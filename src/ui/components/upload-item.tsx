@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { ResultFormat, UploadAnswer } from '../api.js';
 import { bytes, percent } from '../format.js';
 import { href } from '../router.js';
+import { baseName } from '../save-file.js';
 import type { Item, Keeping } from '../upload-queue.js';
 import { ErrorNote, ProgressBar } from './status.js';
 import { Transcript } from './transcript.js';
@@ -12,10 +13,6 @@ import { Transcript } from './transcript.js';
  */
 
 const EXTENSIONS: Record<ResultFormat, string> = { json: 'json', text: 'txt', srt: 'srt', vtt: 'vtt' };
-
-function baseName(name: string): string {
-  return name.replace(/\.[^.]+$/, '') || 'transcript';
-}
 
 /** A download link for a sync answer, from a blob made here (never a URL outside the page). */
 function BlobLink({ content, type, name }: { content: string; type: string; name: string }) {
