@@ -226,7 +226,7 @@ interface Analysis {
   partialGapMs: number[];
   /** From the first word's audio (the final's `start`) to its utterance's first partial, utterances after the stream's first. */
   firstPartialMs: number[];
-  /** The same for the stream's first utterance, which waits for the CMN lookahead (src/engines/pocketsphinx/stream.ts). */
+  /** The same for the stream's first utterance, whose partials wait for a provisional CMN seed (src/engines/pocketsphinx/stream.ts). */
   streamFirstPartialMs: number[];
   /** `{"type":"end"}` sent to `done`: the backlog left when the audio stopped. */
   drainMs: number[];
@@ -375,7 +375,7 @@ function printSingle(single: Analysis, fileRuns: readonly ClipRun[], silence: nu
       [`final latency from end + ${silence} s (stream time)`, ...stats(single.lagMs), ''],
       ['partial interval (within an utterance)', ...stats(single.partialGapMs), ''],
       ['first partial after speech start', ...stats(single.firstPartialMs), ''],
-      ["  the stream's first utterance (CMN lookahead)", ...stats(single.streamFirstPartialMs), ''],
+      ["  the stream's first utterance (CMN seed)", ...stats(single.streamFirstPartialMs), ''],
       ['{"type":"end"} -> done', ...stats(single.drainMs), ''],
     ]),
   );

@@ -104,6 +104,32 @@ describe('live streaming on PocketSphinx', () => {
     expect(wer(streamTallies)).toBeLessThanOrEqual(wer(fileTallies) + 0.05);
   });
 
+  it("gives a stream's first partial before its first second of audio is in (partials start on a provisional CMN seed), and says when a guess holds", async () => {
+    const pcm = samplesOf(CLIPS[0]);
+    let written = 0;
+    let firstPartialAt: number | undefined;
+    let last = '';
+    const held: string[] = [];
+    const stream = engine.openStream!(OPTIONS, {
+      onPartial: (t) => {
+        if (t !== '') firstPartialAt ??= written;
+        last = t;
+      },
+      onPartialHeld: () => held.push(last),
+      onFinal: () => {},
+    });
+    for (let at = 0; at < pcm.length; at += CHUNK) {
+      written = Math.min(pcm.length, at + CHUNK);
+      await stream.write(pcm.subarray(at, at + CHUNK));
+    }
+    await stream.end();
+    // Seeded from its first second alone, the first utterance gave no partial before that second was in.
+    expect(firstPartialAt).toBeLessThan(RATE);
+    // A chunk that leaves the guess as it was is said as held, never for an empty guess.
+    expect(held.length).toBeGreaterThan(0);
+    expect(held.filter((t) => t === '')).toEqual([]);
+  });
+
   it('ends an utterance at a pause: two clips joined by silence give finals in order, the second after the gap', async () => {
     const a = samplesOf(CLIPS[0]);
     const b = samplesOf('1089-134686-0001');

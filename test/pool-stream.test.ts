@@ -54,6 +54,8 @@ interface Opened {
   stream: EngineStream;
   finals: StreamFinal[];
   partials: string[];
+  /** The partial that stood each time the worker said it held after more audio. */
+  held: string[];
   errors: Error[];
 }
 
@@ -63,12 +65,13 @@ let executor: PoolExecutor;
 let shortAudio: PcmAudio;
 
 async function open(signal?: AbortSignal): Promise<Opened> {
-  const opened: Omit<Opened, 'stream'> = { finals: [], partials: [], errors: [] };
+  const opened: Omit<Opened, 'stream'> = { finals: [], partials: [], held: [], errors: [] };
   const stream = await executor.openStream(
     'pocketsphinx',
     { language: 'en', silenceSeconds: 0.5, utteranceMaxSeconds: 30 },
     {
       onPartial: (text) => opened.partials.push(text),
+      onPartialHeld: () => opened.held.push(opened.partials.at(-1) ?? ''),
       onFinal: (final) => opened.finals.push(final),
       onError: (err) => opened.errors.push(err),
     },
@@ -137,6 +140,9 @@ describe('live streams in the worker pool', () => {
     expect(wer([tally(file.transcript.text, streamed)])).toBeLessThan(0.3);
     expect(wer([tally(sentences.map((c) => c.transcript).join(' '), streamed)])).toBeLessThan(0.5);
     expect(s.partials.length).toBeGreaterThan(0);
+    // A guess that holds while more audio is searched is said too (the Realtime API's deltas weigh it).
+    expect(s.held.length).toBeGreaterThan(0);
+    expect(s.held.filter((t) => t === '')).toEqual([]);
     // The stream was decoded in the worker, and the worker is free again.
     expect(pool.snapshot().workers[0]).toMatchObject({ pid: file.pid, state: 'idle', currentTask: undefined });
   });

@@ -170,6 +170,12 @@ export interface StreamFinal {
 export interface StreamCallbacks {
   /** The current utterance's best guess so far (replaces the previous partial). */
   onPartial(text: string): void;
+  /**
+   * The last partial still stands after more of its utterance was searched.
+   * For consumers that weigh how long a guess has held (the Realtime API's
+   * deltas); engines without partials never call it.
+   */
+  onPartialHeld?(): void;
   onFinal(result: StreamFinal): void;
   /**
    * Speech began or ended, in audio time (seconds from the start of the stream),

@@ -24,10 +24,12 @@ import { requestVad, vadFieldOverrides } from './vad-fields.js';
 /** OpenAI refuses to commit less than this much audio (`input_audio_buffer_commit_empty`). */
 const MIN_COMMIT_MS = 100;
 /**
- * Partials in a row that must agree on a word before a delta sends it. On the
- * dev clips PocketSphinx often rewrites a word the next partial kept ("night",
- * "night for", then "nightfall"); a third partial settles most of them, at
- * one more chunk (STREAM_MIN_CHUNK_SIZE, 100 ms) of delay.
+ * Guesses in a row that must agree on a word before a delta sends it: a
+ * partial, or a partial that still stands after the next chunk of audio was
+ * searched (a guess that holds is as much agreement as a repeated one). On
+ * the dev clips PocketSphinx often rewrites a word the next partial kept
+ * ("night", "night for", then "nightfall"); a third guess settles most of
+ * them, at one more chunk (STREAM_MIN_CHUNK_SIZE, 100 ms) of delay.
  */
 const AGREEMENT = 3;
 
@@ -253,6 +255,7 @@ export class RealtimeSession {
         {
           onReady: () => undefined,
           onPartial: (text) => this.onPartial(run, text),
+          onPartialHeld: () => this.onPartialHeld(run),
           onFinal: (final) => this.onFinal(run, final),
           onSpeech: ({ type, time }) => (type === 'speech_started' ? this.onSpeechStarted(run, time) : this.onSpeechStopped(run, time)),
           onDone: () => this.onRunDone(run),
@@ -300,7 +303,7 @@ export class RealtimeSession {
 
   /**
    * Partials are revised as the decoder hears more, but a delta cannot be
-   * taken back: a word is sent once AGREEMENT partials in a row agree on it
+   * taken back: a word is sent once AGREEMENT guesses in a row agree on it
    * and on everything before it (local agreement), and a word follows it
    * (the last word may still be growing: "night" becomes "nightfall"). A
    * guess that the next partials rewrite is not sent; one rewritten after
@@ -309,7 +312,18 @@ export class RealtimeSession {
   private onPartial(run: Run, text: string): void {
     const item = run.speaking ?? run.awaiting;
     if (item === undefined || this.settings.turn === null) return;
-    const words = text.split(' ').filter((w) => w !== '');
+    this.agree(item, text.split(' ').filter((w) => w !== ''));
+  }
+
+  /** The item's last partial held after more audio: one more guess of the same words. */
+  private onPartialHeld(run: Run): void {
+    const item = run.speaking ?? run.awaiting;
+    const last = item?.partials.at(-1);
+    if (item === undefined || last === undefined || this.settings.turn === null) return;
+    this.agree(item, last);
+  }
+
+  private agree(item: Item, words: string[]): void {
     let agreed = item.partials.length < AGREEMENT - 1 ? 0 : words.length - 1;
     for (const before of item.partials) {
       let same = 0;

@@ -96,6 +96,9 @@ export class PoolStream implements EngineStream {
       case 'stream-partial':
         if (this.state === 'open' || this.state === 'ending') this.options.callbacks.onPartial(msg.text);
         return;
+      case 'stream-partial-held':
+        if (this.state === 'open' || this.state === 'ending') this.options.callbacks.onPartialHeld?.();
+        return;
       case 'stream-final':
         if (this.state === 'open' || this.state === 'ending') this.options.callbacks.onFinal(msg.final);
         return;

@@ -88,6 +88,9 @@ export class StreamHost {
           onPartial: (text) => {
             if (!cur.closed) send({ type: 'stream-partial', id: cur.id, text });
           },
+          onPartialHeld: () => {
+            if (!cur.closed) send({ type: 'stream-partial-held', id: cur.id });
+          },
           onFinal: (final) => {
             if (!cur.closed) send({ type: 'stream-final', id: cur.id, final });
           },

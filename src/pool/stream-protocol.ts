@@ -59,6 +59,8 @@ export const streamFromWorkerSchemas = [
   /** The engine accepted the stream (language, model): `openStream` resolves. */
   z.object({ type: z.literal('stream-started'), id: z.string() }),
   z.object({ type: z.literal('stream-partial'), id: z.string(), text: z.string() }),
+  /** The last partial still stands after more audio was searched. */
+  z.object({ type: z.literal('stream-partial-held'), id: z.string() }),
   z.object({ type: z.literal('stream-final'), id: z.string(), final: streamFinalSchema }),
   /** Speech began or ended (the VAD's events, audio time), in order with partials and finals. */
   z.object({

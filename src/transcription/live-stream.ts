@@ -33,6 +33,8 @@ export interface LiveStreamEvents {
   /** The engine is held and audio is being decoded. */
   onReady(info: { engine: EngineName; isolation: Isolation; sampleRate: number }): void;
   onPartial(text: string): void;
+  /** The last partial still stands after more audio was searched (see StreamCallbacks.onPartialHeld). */
+  onPartialHeld?(): void;
   onFinal(final: StreamFinal): void;
   /** Speech began or ended (audio time); an utterance's `speech_stopped` comes before its final. */
   onSpeech(event: SpeechEvent): void;
@@ -209,6 +211,9 @@ export class LiveStream {
         },
         {
           onPartial: (text) => this.emit('partial', () => this.events.onPartial(text)),
+          onPartialHeld: () => {
+            if (this.state !== 'closed') this.events.onPartialHeld?.();
+          },
           onFinal: (final) => this.emit('final', () => this.events.onFinal(final)),
           onSpeech: (event) => {
             if (this.state !== 'closed') this.events.onSpeech(event);

@@ -6,12 +6,20 @@ import type { NativeDecoder } from './native.js';
 import { hypothesisText, utteranceWords } from './words.js';
 
 /**
- * Audio of a stream's first utterance held back before decoding starts, to
- * seed live CMN with its mean cepstrum (see SeedCmn in addon.cc). On the dev
- * set: 0.5 s gives WER 0.214, 1 s 0.195, 2 s 0.191 but delays the first
- * partial by 2 s and the final of a short first utterance past 250 ms.
+ * Audio of a stream's first utterance whose mean cepstrum seeds live CMN for
+ * its final (see SeedCmn in addon.cc). On the dev set: 0.5 s gives WER 0.214,
+ * 1 s 0.195, 2 s 0.191 but delays the final of a short first utterance past
+ * 250 ms.
  */
 const CMN_LOOKAHEAD_SECONDS = 1;
+/**
+ * Audio of the first utterance after which its partials start, on a
+ * provisional seed from this much: waiting for the whole lookahead put the
+ * first partial (and a Realtime session's first delta) over 1 s after the
+ * onset of speech. At CMN_LOOKAHEAD_SECONDS the utterance is searched again
+ * from its start on the full seed, so finals are as without this.
+ */
+const CMN_PARTIALS_SECONDS = 0.5;
 
 interface OpenUtterance {
   /** Stream seconds of its first sample (pre-roll included): where its frame 0 is. */
@@ -25,9 +33,9 @@ interface OpenUtterance {
  * the energy one) cuts utterances, each is searched as its audio arrives
  * (partials) and closed for its final. Work, the endpointer's included, runs
  * strictly in order on one chain; a failure fails every later call.
- * `write` resolves once its samples are searched, except during the CMN
- * lookahead (the first second of the first utterance), when it resolves as
- * they are held.
+ * `write` resolves once its samples are searched, except before the first
+ * utterance's partials start (CMN_PARTIALS_SECONDS), when it resolves as they
+ * are held.
  */
 export class PocketsphinxStream implements EngineStream {
   private readonly endpointer: LiveEndpointer;
@@ -37,10 +45,11 @@ export class PocketsphinxStream implements EngineStream {
   private aborted = false;
   private closed: Promise<void> | undefined;
   private utterance: OpenUtterance | undefined;
-  /** The first utterance's audio until CMN_LOOKAHEAD_SECONDS of it are here; then undefined for good. */
-  private held: Int16Array[] | undefined = [];
-  private heldSamples = 0;
-  private seeded = false;
+  /** How far the first utterance's CMN seed has come: none yet, from CMN_PARTIALS_SECONDS, or for good. */
+  private seed: 'none' | 'provisional' | 'final' = 'none';
+  /** The first utterance's audio until its final seed; then empty for good. */
+  private first: Int16Array[] = [];
+  private firstSamples = 0;
 
   constructor(
     private readonly decoder: NativeDecoder,
@@ -111,33 +120,41 @@ export class PocketsphinxStream implements EngineStream {
         this.callbacks.onSpeech?.(ev);
       } else if (ev.type === 'start') {
         this.utterance = { start: ev.time, partial: '', sentPartial: false };
-        if (this.seeded) await this.decoder.startUtt();
+        if (this.seed === 'final') await this.decoder.startUtt();
       } else if (ev.type === 'audio') {
-        if (this.held === undefined) {
-          await this.search(ev.pcm);
-        } else {
-          this.held.push(ev.pcm);
-          this.heldSamples += ev.pcm.length;
-          if (this.heldSamples >= CMN_LOOKAHEAD_SECONDS * SAMPLE_RATE) await this.openFirst();
-        }
+        if (this.seed === 'final') await this.search(ev.pcm);
+        else await this.keepFirst(ev.pcm);
       } else {
-        if (this.held !== undefined) await this.openFirst();
+        if (this.seed !== 'final') await this.seedFirst('final');
         await this.finish(ev.time);
       }
     }
   }
 
-  /** The first utterance: seeds CMN with the audio held so far, then searches it. */
-  private async openFirst(): Promise<void> {
-    const held = this.held ?? [];
-    const pcm = new Int16Array(this.heldSamples);
+  /** Audio of the first utterance before its final seed: kept, and searched once partials have started. */
+  private async keepFirst(pcm: Int16Array): Promise<void> {
+    this.first.push(pcm);
+    this.firstSamples += pcm.length;
+    if (this.firstSamples >= CMN_LOOKAHEAD_SECONDS * SAMPLE_RATE) await this.seedFirst('final');
+    else if (this.seed === 'provisional') await this.search(pcm);
+    else if (this.firstSamples >= CMN_PARTIALS_SECONDS * SAMPLE_RATE) await this.seedFirst('provisional');
+  }
+
+  /**
+   * (Re)opens the first utterance with CMN seeded from all its audio so far,
+   * and searches that audio. A provisional search is dropped (its partials
+   * stand until the new search revises them).
+   */
+  private async seedFirst(seed: 'provisional' | 'final'): Promise<void> {
+    if (this.seed === 'provisional') await this.decoder.endUtt();
+    const pcm = new Int16Array(this.firstSamples);
     let at = 0;
-    for (const part of held) {
+    for (const part of this.first) {
       pcm.set(part, at);
       at += part.length;
     }
-    this.held = undefined;
-    this.seeded = true;
+    if (seed === 'final') this.first = [];
+    this.seed = seed;
     await this.decoder.startUtt({ cmnAudio: pcm });
     await this.search(pcm);
   }
@@ -147,7 +164,10 @@ export class PocketsphinxStream implements EngineStream {
     const utt = this.utterance;
     if (this.aborted || utt === undefined) return;
     const text = hypothesisText(partial);
-    if (text === utt.partial) return;
+    if (text === utt.partial) {
+      if (text !== '') this.callbacks.onPartialHeld?.();
+      return;
+    }
     utt.partial = text;
     utt.sentPartial = true;
     this.callbacks.onPartial(text);
