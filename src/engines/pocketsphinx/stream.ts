@@ -17,7 +17,8 @@ const CMN_LOOKAHEAD_SECONDS = 1;
  * provisional seed from this much: waiting for the whole lookahead put the
  * first partial (and a Realtime session's first delta) over 1 s after the
  * onset of speech. At CMN_LOOKAHEAD_SECONDS the utterance is searched again
- * from its start on the full seed, so finals are as without this.
+ * from its start on the full seed, so finals keep that seed's words and
+ * times (the provisional search's partials are only a preview).
  */
 const CMN_PARTIALS_SECONDS = 0.5;
 
