@@ -183,6 +183,28 @@ describe('editing the transcript in place', () => {
     expect((await latest()).segments[2]!.text).toBe('He could not wait any longer');
   });
 
+  it("offers their version when an undo meets someone else's edit, then drops Undo (it would take theirs back)", async () => {
+    // The page's last edit (line 2, revision 6) can be undone. Another user stores revision 7:
+    // line 0 with its text as it is, so the tests after this one read the same lines.
+    const undoButton = page.getByRole('button', { name: 'Undo last edit' });
+    expect(await undoButton.count()).toBe(1);
+    const theirs = await api('/transcript', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ base_revision: 6, segments: [{ index: 0, text: 'He tried to think how it could be.' }] }) });
+    expect(theirs.status).toBe(200);
+    await undoButton.click();
+    const alert = page.getByRole('alert').filter({ hasText: 'Someone else edited the transcript since.' });
+    await expect.poll(() => alert.textContent()).toBe('Not saved.Someone else edited the transcript since.Reload their version');
+    expect((await latest()).revision).toBe(7);
+    expect((await latest()).segments[2]!.text).toBe('He could not wait any longer');
+
+    await alert.getByRole('button', { name: 'Reload their version' }).click();
+    await expect.poll(note).toBe('Edited · revision 7');
+    await expect.poll(announced).toBe('Reloaded revision 7');
+    expect(await alert.count()).toBe(0);
+    expect(await undoButton.count()).toBe(0);
+    // The button it was on is gone: the focus stays in the bar, not lost to the page.
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Show the original');
+  });
+
   it('downloads the edited text by default and the original on request, and shows the original', async () => {
     const href = async (group: string, label: string) => (await page.getByRole('group', { name: group }).getByRole('link', { name: label }).getAttribute('href'))!;
     const edited = await download('Download the transcript', 'Text');

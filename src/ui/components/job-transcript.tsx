@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { announce } from '../announce.js';
 import { api, ApiError, jobUrls, type JobRevision, type JobView, type ResultFormat } from '../api.js';
 import { baseName } from '../save-file.js';
@@ -51,6 +51,8 @@ export function JobTranscript({ job, result, onResult, onSeek, player, names, hi
   const [last, setLast] = useState<LastEdit>();
   const [undoError, setUndoError] = useState<ApiError>();
   const [undoing, setUndoing] = useState(false);
+  /** The bar's first button: where the focus goes when the button it was on goes away. */
+  const barButton = useRef<HTMLButtonElement>(null);
   const edited = result.revision > 0;
 
   useEffect(() => {
@@ -92,6 +94,17 @@ export function JobTranscript({ job, result, onResult, onSeek, player, names, hi
     }
     setUndoing(false);
   };
+  /** After an undo met someone else's edit: their version, without the page's Undo (it would undo theirs). */
+  const reloadTheirs = async () => {
+    try {
+      const revision = await edits.reload();
+      setUndoError(undefined);
+      barButton.current?.focus();
+      announce(`Reloaded revision ${revision}`);
+    } catch (err) {
+      setUndoError(apiError(err));
+    }
+  };
   const canUndo = last !== undefined && last.revision === result.revision && !showOriginal;
 
   return (
@@ -100,6 +113,7 @@ export function JobTranscript({ job, result, onResult, onSeek, player, names, hi
         <div class="revision-bar">
           <p class="revision-note">{showOriginal ? 'Original · before any edit' : `Edited · revision ${result.revision}`}</p>
           <button
+            ref={barButton}
             type="button"
             class="button button-small"
             onClick={() => {
@@ -117,7 +131,15 @@ export function JobTranscript({ job, result, onResult, onSeek, player, names, hi
           )}
         </div>
       )}
-      {undoError !== undefined && <ErrorNote title="Not saved." detail={undoError.code === 'REVISION_CONFLICT' ? 'Someone else edited the transcript since: reload the page to see their version.' : `${undoError.message} (${undoError.code})`} />}
+      {undoError?.code === 'REVISION_CONFLICT' ? (
+        <ErrorNote title="Not saved." detail="Someone else edited the transcript since.">
+          <button type="button" class="button button-small" onClick={() => void reloadTheirs()}>
+            Reload their version
+          </button>
+        </ErrorNote>
+      ) : (
+        undoError !== undefined && <ErrorNote title="Not saved." detail={`${undoError.message} (${undoError.code})`} />
+      )}
       {!showOriginal || !edited ? (
         <Transcript key="latest" result={result} onSeek={onSeek} player={player} names={names} hidden={hidden} edits={edits} />
       ) : original instanceof ApiError ? (

@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import type { JobStatus } from '../api.js';
 
 const LABELS: Record<JobStatus, string> = {
@@ -23,12 +24,13 @@ export function ProgressBar({ value, label }: { value: number | undefined; label
   return value === undefined ? <progress class="bar" aria-label={label} /> : <progress class="bar" aria-label={label} max={1} value={value} />;
 }
 
-/** An error box: what to do, then the server's own words. */
-export function ErrorNote({ title, detail }: { title: string; detail?: string | undefined }) {
+/** An error box: what to do, then the server's own words, then what the user can do about it (`children`). */
+export function ErrorNote({ title, detail, children }: { title: string; detail?: string | undefined; children?: ComponentChildren }) {
   return (
     <div class="note note-error" role="alert">
       <p class="note-title">{title}</p>
       {detail !== undefined && <p class="note-detail">{detail}</p>}
+      {children}
     </div>
   );
 }
