@@ -150,9 +150,10 @@ describe('live captions that last', () => {
     expect(cueTimes.at(-1)!).toBeLessThan(10);
   }, 20_000);
 
-  it('saves the recording as a job, which completes with the words said, and the captions outlive a visit to it', async () => {
+  it('saves the recording as a job with speakers labelled, which completes with the words said, and the captions outlive a visit to it', async () => {
     const facts = page.locator('#live-audio-facts');
     expect(await facts.textContent()).toMatch(/^Audio: [\d.]+\s+kB, 0:0[34] \(this server takes up to 500\s+MB and 4\.0\s+s a file\)\.$/);
+    await page.getByRole('checkbox', { name: /^Label speakers in the saved job/ }).check();
     await page.getByRole('button', { name: 'Save as a job' }).click();
     const open = page.getByRole('link', { name: 'Open the job' });
     await open.waitFor({ timeout: 15_000 });
@@ -167,6 +168,10 @@ describe('live captions that last', () => {
     expect(result.duration_seconds).toBeGreaterThan(3);
     expect(result.duration_seconds).toBeLessThanOrEqual(MAX_AUDIO_SECONDS);
     expect(words(result.text).filter((w) => WORDS.has(w)).length).toBeGreaterThanOrEqual(2);
+    // "Label speakers" went with it: the job asked for diarization and its lines have speakers.
+    expect(job.diarize).toEqual({ num_speakers: null, min_speakers: null, max_speakers: null });
+    expect(result.segments.length).toBeGreaterThan(0);
+    for (const seg of result.segments) expect(seg.speaker).toMatch(/^[A-Z]$/);
 
     const captions = await shownCaptions();
     await open.click();

@@ -89,10 +89,11 @@ class LiveSessions {
 
   /**
    * Uploads the session's audio as a job with the server's default settings, as the live stream
-   * ran. The size was bounded while recording; it is checked again here, so a limit that could
-   * not be read at the start refuses before the upload rather than after.
+   * ran, and speakers labelled when `diarize` (their count left to the server). The size was
+   * bounded while recording; it is checked again here, so a limit that could not be read at the
+   * start refuses before the upload rather than after.
    */
-  async save(maxBytes: number | undefined): Promise<void> {
+  async save(maxBytes: number | undefined, diarize = false): Promise<void> {
     const s = this.current;
     if (s === undefined || s.save.phase === 'sending' || s.save.phase === 'saved') return;
     const file = s.audio.file(s.fileName);
@@ -102,7 +103,7 @@ class LiveSessions {
       return;
     }
     this.update(s.id, { save: { phase: 'sending', sent: 0, total: file.size } });
-    const options = { mode: 'job', isolation: undefined, format: 'json', priority: 'normal', diarize: undefined } as const;
+    const options = { mode: 'job', isolation: undefined, format: 'json', priority: 'normal', diarize: diarize ? { numSpeakers: undefined } : undefined } as const;
     try {
       const answer = await upload(file, options, (sent, total) => this.update(s.id, { save: { phase: 'sending', sent, total } })).done;
       if (answer.mode !== 'job') return;

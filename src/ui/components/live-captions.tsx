@@ -1,5 +1,5 @@
 import type { RefObject } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { focusLost } from '../focus.js';
 import { bytes, clock, count, percent, span } from '../format.js';
 import { liveSessions, type Session } from '../live-session.js';
@@ -70,6 +70,7 @@ function SaveAsJob({ session, limits }: { session: Session; limits: AudioLimits 
   const saved = useRef<HTMLParagraphElement>(null);
   const button = useRef<HTMLButtonElement>(null);
   const s = session.save;
+  const [diarize, setDiarize] = useState(false);
   // The Save button goes once the job is accepted: focus goes to the words that say where it is.
   useEffect(() => {
     if (s.phase === 'saved' && focusLost(button.current)) saved.current?.focus();
@@ -84,13 +85,19 @@ function SaveAsJob({ session, limits }: { session: Session; limits: AudioLimits 
   const empty = session.audio.size === 0;
   return (
     <div class="live-save">
+      <label class="choice">
+        <input type="checkbox" name="live-diarize" checked={diarize} disabled={s.phase === 'sending'} onChange={(e) => setDiarize(e.currentTarget.checked)} />
+        <span>
+          Label speakers in the saved job <span class="muted">(who spoke when)</span>
+        </span>
+      </label>
       <button
         ref={button}
         type="button"
         class="button button-small"
         disabled={s.phase === 'sending' || empty || (s.phase === 'failed' && !s.retryable)}
         aria-describedby="live-audio-facts"
-        onClick={() => void liveSessions.save(limits?.maxBytes)}
+        onClick={() => void liveSessions.save(limits?.maxBytes, diarize)}
       >
         {s.phase === 'sending' ? 'Saving…' : 'Save as a job'}
       </button>
