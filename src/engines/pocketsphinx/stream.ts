@@ -1,4 +1,4 @@
-import { SAMPLE_RATE, type LiveEndpointer, type LiveEndpointEvent } from '../../audio/index.js';
+import { concatPcm, SAMPLE_RATE, type LiveEndpointer, type LiveEndpointEvent } from '../../audio/index.js';
 import { AppError } from '../../errors.js';
 import { liveEndpointer } from '../stream.js';
 import type { EngineStream, StreamCallbacks, StreamOptions } from '../types.js';
@@ -148,12 +148,7 @@ export class PocketsphinxStream implements EngineStream {
    */
   private async seedFirst(seed: 'provisional' | 'final'): Promise<void> {
     if (this.seed === 'provisional') await this.decoder.endUtt();
-    const pcm = new Int16Array(this.firstSamples);
-    let at = 0;
-    for (const part of this.first) {
-      pcm.set(part, at);
-      at += part.length;
-    }
+    const pcm = concatPcm(this.first);
     if (seed === 'final') this.first = [];
     this.seed = seed;
     await this.decoder.startUtt({ cmnAudio: pcm });
