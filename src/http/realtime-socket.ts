@@ -310,17 +310,20 @@ export class RealtimeSession {
    * that holds the deltas back until `completed`.
    */
   private onPartial(run: Run, text: string): void {
-    const item = run.speaking ?? run.awaiting;
-    if (item === undefined || this.settings.turn === null) return;
-    this.agree(item, text.split(' ').filter((w) => w !== ''));
+    const item = this.partialItem(run);
+    if (item !== undefined) this.agree(item, text.split(' ').filter((w) => w !== ''));
   }
 
   /** The item's last partial held after more audio: one more guess of the same words. */
   private onPartialHeld(run: Run): void {
-    const item = run.speaking ?? run.awaiting;
+    const item = this.partialItem(run);
     const last = item?.partials.at(-1);
-    if (item === undefined || last === undefined || this.settings.turn === null) return;
-    this.agree(item, last);
+    if (item !== undefined && last !== undefined) this.agree(item, last);
+  }
+
+  /** The item a partial's words go to, when deltas are sent at all (turn detection on). */
+  private partialItem(run: Run): Item | undefined {
+    return this.settings.turn === null ? undefined : (run.speaking ?? run.awaiting);
   }
 
   private agree(item: Item, words: string[]): void {
