@@ -27,6 +27,7 @@ import { tally, wer } from '../test/support/eval/index.js';
 import { appendPaced, ofType, pcmAt, realtimeClient, record, waitForEvent, type RealtimeLog } from '../test/support/realtime.js';
 import { positiveFlag, runBench, startBench } from './lib/bench.js';
 import { startChildServer } from './lib/child-server.js';
+import { waitFor } from '../src/loadtest/child-server.js';
 import { benchCorpus, CORPUS_CREDIT } from './lib/corpus.js';
 import { fixed, heading, loadAverage, table, verdict, writeResults } from './lib/report.js';
 import { IN_PROCESS_ONLY } from './lib/settings.js';
@@ -74,13 +75,7 @@ interface ItemFigures {
 
 /** Waits until the server holds no stream: a closed session gives its engine back just after the close. */
 async function noStreams(url: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const { streams } = (await (await fetch(`${url}/api/v1/capacity`)).json()) as { streams: { active: number } };
-    if (streams.active === 0) return;
-    if (Date.now() > deadline) throw new Error(`the server still holds ${streams.active} stream(s) 10 s after the last session closed`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(async () => ((await (await fetch(`${url}/api/v1/capacity`)).json()) as { streams: { active: number } }).streams.active === 0, 10_000, 50);
 }
 
 /** How many of the words the deltas said `transcript` begins with. */
