@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { AppError } from '../errors.js';
+import { fileClosed } from '../os/index.js';
 import { runProcess } from './process.js';
 import { copyPlainPcmWav } from './wav.js';
 
@@ -243,14 +244,14 @@ function decodeWithFfmpeg(inPath: string, outPath: string, options: DecodeOption
       fail(err);
       if (child.pid === undefined) {
         out.destroy();
-        reject(err);
+        void fileClosed(out).then(() => reject(err));
       }
     });
     child.on('close', (code) => {
       if (partial.length > 0) onLine(partial);
       if (failed !== undefined) {
         out.destroy();
-        return reject(failed);
+        return void fileClosed(out).then(() => reject(failed));
       }
       out.end(() => {
         if (failed !== undefined) return reject(failed);

@@ -1,6 +1,5 @@
 import { open } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
-import { createWriteStream } from 'node:fs';
+import { pipeToFile } from '../os/index.js';
 
 /** Where the samples of a WAV that needs no decoding lie in its file. */
 export interface PlainPcmWav {
@@ -99,11 +98,7 @@ export async function copyPlainPcmWav(
     const wav = await findPlainPcmWav(readAt, size);
     if (wav === undefined) return undefined;
     check(wav.dataBytes);
-    await pipeline(
-      fh.createReadStream({ start: wav.dataOffset, end: wav.dataOffset + wav.dataBytes - 1, autoClose: false }),
-      createWriteStream(outPath),
-      { signal },
-    );
+    await pipeToFile(fh.createReadStream({ start: wav.dataOffset, end: wav.dataOffset + wav.dataBytes - 1, autoClose: false }), outPath, { signal });
     return wav.dataBytes;
   } finally {
     await fh.close();

@@ -1,8 +1,6 @@
-import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
 import type { FastifyContextConfig, FastifyRequest } from 'fastify';
-import type { ScratchDir } from '../os/index.js';
+import { pipeToFile, type ScratchDir } from '../os/index.js';
 import { AppError } from '../errors.js';
 import { uploadReceived } from './upload-limits.js';
 
@@ -168,7 +166,7 @@ async function receive(request: FastifyRequest, temp: ScratchDir, maxBytes: numb
       // closing boundary, which a chunked body may never send: stop at once instead.
       const file = part.file;
       file.once('limit', () => file.destroy(tooLarge(maxBytes)));
-      await pipeline(file, createWriteStream(pending, { flags: 'wx' }));
+      await pipeToFile(file, pending, { flags: 'wx' });
       if (file.truncated) throw tooLarge(maxBytes);
       const { size } = await stat(pending);
       upload = { path: pending, fileName: safeFileName(part.filename), size };

@@ -1,2 +1,3 @@
 export { readRssBytes, readStartTime, killGroup } from './proc.js';
 export { ScratchDir, processScratchDir, type ScratchOwner } from './scratch.js';
+export { fileClosed, pipeToFile } from './file-sink.js';
