@@ -1,12 +1,15 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childPids, spawnServer, waitFor, type ChildServer } from './support/child-server.js';
+import { wavData, writeSilence } from './support/audio.js';
 import { clip } from './support/corpus.js';
+import { streamPcm } from './support/live-stream.js';
 import { poolView, postAudio } from './support/http.js';
 import { submitJob, waitFinished } from './support/jobs.js';
 import { PROMETHEUS_DIR, scrape, startPrometheus, type Exposition } from './support/prometheus.js';
@@ -22,6 +25,13 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DASHBOARD = join(ROOT, 'deploy/grafana/dashboards/hark.json');
 const RUNBOOK = join(ROOT, 'docs/runbook.md');
 const short = clip('1089-134686-0001').path; // 3.3 s of speech
+/** whisper.cpp's test model, so the model metrics have a model to report. */
+const WHISPER = { ENGINES: 'pocketsphinx,whisper', WHISPER_MODEL_PATH: join(ROOT, '../shared/models/for-tests-ggml-tiny.en.bin') };
+/** A second of silence: whisper's model loads for it, and its untrained weights never decode speech for seconds. */
+const work = mkdtempSync(join(tmpdir(), 'hark-obs-'));
+const silence = join(work, 'silence.wav');
+writeSilence(silence, 1);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 interface Rule {
   alert: string;
@@ -93,6 +103,9 @@ async function exercise(url: string, pool: boolean): Promise<void> {
   expect((await fetch(`${url}/no/such/route/${job.job_id}`)).status).toBe(404);
   expect((await fetch(`${url}/transcriptions`, { method: 'POST', body: new FormData() })).status).toBe(400);
   expect((await fetch(`${url}/api/v1/capacity`)).status).toBe(200);
+  // A model loaded on first use, and a live stream to its end.
+  expect((await postAudio(`${url}/transcriptions/sync`, silence, { engine: 'whisper' })).status).toBe(200);
+  expect((await streamPcm(url, wavData(short))).messages.map((m) => m.type)).toContain('final');
 }
 
 describe('deploy files', () => {
@@ -149,7 +162,7 @@ const MODES = [
 describe.each(MODES)('$name', ({ env, pool }) => {
   let server: ChildServer;
   beforeAll(async () => {
-    server = await spawnServer(env);
+    server = await spawnServer({ ...WHISPER, ...env });
     await exercise(server.url, pool);
   });
   afterAll(async () => server?.stop());

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Config } from '../config/index.js';
 import { ERROR_CODES } from '../errors.js';
 import { JOB_STATUSES, type Job, type Jobs } from '../jobs/index.js';
+import { UNLOAD_REASONS } from '../models/index.js';
 import type { WorkerPool, WorkerState } from '../pool/index.js';
 import type { StreamObserver, TranscriptionObserver, TranscriptionService } from '../transcription/index.js';
 
@@ -173,6 +174,8 @@ export class Metrics implements TranscriptionObserver {
     if (e.type === 'loaded') {
       this.modelLoads.inc({ model: e.id, isolation: e.isolation });
       this.modelLoadDuration.observe({ model: e.id, isolation: e.isolation }, e.loadMs / 1000);
+      // Every reason starts at 0 with the model, so its first unload shows in rate()/increase().
+      for (const reason of UNLOAD_REASONS) this.modelUnloads.inc({ model: e.id, isolation: e.isolation, reason }, 0);
     } else if (e.type === 'unloaded') {
       this.modelUnloads.inc({ model: e.id, isolation: e.isolation, reason: e.reason });
     }

@@ -25,7 +25,8 @@ export type ModelEvent =
   | { type: 'unloaded'; id: string; bytes: number; reason: UnloadReason };
 
 /** Why a model left memory: unused past the TTL, room made for another, its file deleted, the process closing. */
-export type UnloadReason = 'idle' | 'memory' | 'deleted' | 'shutdown';
+export const UNLOAD_REASONS = ['idle', 'memory', 'deleted', 'shutdown'] as const;
+export type UnloadReason = (typeof UNLOAD_REASONS)[number];
 
 export interface ModelCacheOptions {
   /** What the models of this process may take in all; 0: no limit. */
