@@ -3,10 +3,10 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { joinWavs, wavData } from './support/audio.js';
 import { devClips } from './support/corpus.js';
 import { postAudio } from './support/http.js';
+import { streamPcm } from './support/live-stream.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 /**
@@ -53,19 +53,8 @@ describe('the decoder gives the same transcript whatever it decoded before', () 
 
   /** Streams a clip's PCM into `isolation`'s engine at about 5x real time and waits for the stream's end. */
   async function liveStream(isolation: string, pcm: Buffer): Promise<string[]> {
-    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/audio/stream?isolation=${isolation}`);
-    const types: string[] = [];
-    ws.on('message', (data) => types.push((JSON.parse(String(data)) as { type: string }).type));
-    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    ws.send(JSON.stringify({ encoding: 'pcm_s16le', sample_rate: 16_000 }));
-    for (let off = 0; off < pcm.length; off += 3200) {
-      ws.send(pcm.subarray(off, off + 3200));
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    ws.send(JSON.stringify({ type: 'end' }));
-    await closed;
-    return types;
+    const { messages } = await streamPcm(server.url, pcm, { query: `?isolation=${isolation}`, paceMs: 20 });
+    return messages.map((m) => m.type);
   }
 
   const said = (a: Answer) => ({ text: a.text, words: a.words, segments: a.segments.map((s) => ({ start: s.start, end: s.end, text: s.text })) });

@@ -5,6 +5,7 @@ import { waitFor } from './support/child-server.js';
 import { clip } from './support/corpus.js';
 import { tally, wer } from './support/eval/index.js';
 import { createKeyWithCli } from './support/keys-cli.js';
+import { streamPcm } from './support/live-stream.js';
 import { appendPaced, ofType, pcmAt, realtimeClient, record, waitForEvent, type RealtimeLog, type Received } from './support/realtime.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -26,19 +27,11 @@ const index = (log: RealtimeLog, e: Received) => log.events.indexOf(e);
 
 /** hark's own live stream (GET /v1/audio/stream) of the same clip: the finals a realtime session must match. */
 async function harkStream(base: string, pcm16: Buffer): Promise<string> {
-  const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/audio/stream`);
-  const finals: string[] = [];
-  ws.on('message', (data) => {
-    const m = JSON.parse(String(data)) as { type: string; text?: string };
-    if (m.type === 'final') finals.push(m.text ?? '');
-  });
-  const closed = new Promise((resolve) => ws.once('close', resolve));
-  await new Promise((resolve) => ws.once('open', resolve));
-  ws.send(JSON.stringify({ sample_rate: 16000, encoding: 'pcm_s16le' }));
-  for (let off = 0; off < pcm16.length; off += 3200) ws.send(pcm16.subarray(off, off + 3200));
-  ws.send(JSON.stringify({ type: 'end' }));
-  await closed;
-  return finals.join(' ');
+  const { messages } = await streamPcm(base, pcm16);
+  return messages
+    .filter((m) => m.type === 'final')
+    .map((m) => m.text ?? '')
+    .join(' ');
 }
 
 async function capacity(base: string): Promise<{ streams: { active: number } }> {
