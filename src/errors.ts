@@ -43,6 +43,7 @@ export const ERROR_CODES = [
   'REQUEST_ABORTED',
   'SHUTTING_DOWN',
   'PROCESS_ISOLATION_DISABLED',
+  'INSUFFICIENT_STORAGE',
   // Worker pool
   'TRANSCRIPTION_TIMEOUT',
   'WORKER_CRASHED',
@@ -111,7 +112,25 @@ export interface SerializedError {
   details?: Record<string, unknown>;
 }
 
-export function toSerializedError(err: unknown): SerializedError {
+/** Seconds a client is told to wait after INSUFFICIENT_STORAGE: room comes back when jobs end and expire, or an operator acts. */
+const STORAGE_RETRY_SECONDS = 60;
+
+/**
+ * A full disk or quota as INSUFFICIENT_STORAGE: the system's ENOSPC and EDQUOT
+ * (a write to DATA_DIR: an upload, decoded audio, a job's files), SQLite's
+ * SQLITE_FULL and PostgreSQL's disk_full (53100). Anything else: undefined.
+ */
+export function storageFullError(err: unknown): AppError | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT' && code !== 'SQLITE_FULL' && code !== '53100') return undefined;
+  return new AppError('INSUFFICIENT_STORAGE', 'the server has no disk space left to store this request; try again later, or tell its operator that its data directory is full', {
+    cause: err,
+    details: { retry_after_seconds: STORAGE_RETRY_SECONDS },
+  });
+}
+
+export function toSerializedError(raw: unknown): SerializedError {
+  const err = storageFullError(raw) ?? raw;
   if (err instanceof AppError) {
     return err.details === undefined
       ? { code: err.code, message: err.message }

@@ -2,7 +2,7 @@ import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { AppError, type ErrorCode } from '../errors.js';
+import { AppError, storageFullError, type ErrorCode } from '../errors.js';
 import { ERROR_STATUS } from './error-status.js';
 import { MAX_HEADER_BYTES } from './security.js';
 
@@ -50,7 +50,7 @@ export function toAppError(err: unknown): AppError {
   if (fe.code === 'ERR_STREAM_PREMATURE_CLOSE' || fe.code === 'ECONNRESET' || fe.message === 'aborted') {
     return new AppError('REQUEST_ABORTED', 'the client closed the connection during the upload', { cause: err });
   }
-  return new AppError('INTERNAL_ERROR', 'internal server error', { cause: err });
+  return storageFullError(err) ?? new AppError('INTERNAL_ERROR', 'internal server error', { cause: err });
 }
 
 export function errorBody(err: AppError): ErrorBody {
@@ -163,7 +163,8 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((raw: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const err = toAppError(raw);
     const status = ERROR_STATUS[err.code];
-    if (err.code === 'INTERNAL_ERROR' || err.code === 'ENGINE_ERROR') {
+    // A full disk too: it needs an operator, and the raw error says which write failed.
+    if (err.code === 'INTERNAL_ERROR' || err.code === 'ENGINE_ERROR' || err.code === 'INSUFFICIENT_STORAGE') {
       request.log.error({ err: raw }, 'request failed');
     } else if (status >= 500) {
       // Capacity, shutdown, pool faults: expected in operation, no stack needed.

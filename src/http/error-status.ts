@@ -40,6 +40,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   REQUEST_ABORTED: 499,
   SHUTTING_DOWN: 503,
   PROCESS_ISOLATION_DISABLED: 503,
+  // DATA_DIR (or the job store's disk) is full: the server's state, with Retry-After; 507 as RFC 4918 names it.
+  INSUFFICIENT_STORAGE: 507,
   TRANSCRIPTION_TIMEOUT: 504,
   WORKER_CRASHED: 502,
   WORKER_UNAVAILABLE: 503,

@@ -1,3 +1,4 @@
+import { statfs } from 'node:fs/promises';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '../config/index.js';
 import { ERROR_CODES } from '../errors.js';
@@ -147,6 +148,7 @@ export class Metrics implements TranscriptionObserver {
     s.service.observe(this);
     s.pool?.observe({ workerReady: (ms) => this.spawnDuration.observe(ms / 1000) });
     this.registerServerMemory();
+    this.registerDataDir();
     this.registerPool();
     this.registerCapacity();
     this.registerJobs();
@@ -204,6 +206,27 @@ export class Metrics implements TranscriptionObserver {
         this.set({ type: 'heap_used' }, m.heapUsed);
         this.set({ type: 'heap_total' }, m.heapTotal);
         this.set({ type: 'external' }, m.external);
+      },
+    });
+  }
+
+  /** When DATA_DIR's file system fills, uploads and jobs are refused with 507 INSUFFICIENT_STORAGE. */
+  private registerDataDir(): void {
+    const dir = this.s.config.DATA_DIR;
+    new Gauge({
+      name: 'hark_data_dir_bytes',
+      help: "Space of the file system holding DATA_DIR (uploads in flight, decoded audio, jobs' files, the SQLite store): available (to hark's user) and size.",
+      labelNames: ['type'] as const,
+      registers: [this.registry],
+      async collect() {
+        try {
+          const fs = await statfs(dir);
+          this.set({ type: 'available' }, fs.bavail * fs.bsize);
+          this.set({ type: 'size' }, fs.blocks * fs.bsize);
+        } catch {
+          // DATA_DIR gone (unmounted): no sample, rather than a failed scrape.
+          this.reset();
+        }
       },
     });
   }

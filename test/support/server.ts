@@ -14,8 +14,8 @@ export interface TestServer extends RunningServer {
 }
 
 /** A real hark on 127.0.0.1 and an ephemeral port, with its own DATA_DIR, engines loaded. */
-export async function startTestServer(env: ConfigInput = {}, opts: { waitReady?: boolean; now?: () => number } = {}): Promise<TestServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'hark-test-'));
+export async function startTestServer(env: ConfigInput = {}, opts: { waitReady?: boolean; now?: () => number; dataDirIn?: string } = {}): Promise<TestServer> {
+  const dataDir = await mkdtemp(join(opts.dataDirIn ?? tmpdir(), 'hark-test-'));
   const config = loadConfig({
     env: {
       HOST: '127.0.0.1',

@@ -1,0 +1,129 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, statfsSync, writeFileSync } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, openPage, requireBuiltPage } from './support/browser.js';
+import { expectError, noise } from './support/hostile-http.js';
+import { clip } from './support/corpus.js';
+import { postAudio } from './support/http.js';
+import { getJob, submitJob, waitFinished } from './support/jobs.js';
+import { scrape } from './support/prometheus.js';
+import { startTestServer, type TestServer } from './support/server.js';
+
+/*
+ * A full disk under DATA_DIR, for real: a 4 MB tmpfs mounted for this file
+ * (the suite runs as root, as its setup does). Whatever write meets it (the
+ * upload, its decoded audio, in the server or in a worker, or a job's run), the
+ * answer is 507 INSUFFICIENT_STORAGE with Retry-After, nothing half-written is
+ * left, and the server goes on serving what fits.
+ */
+
+const run = promisify(execFile);
+const VOLUME_BYTES = 4 * 1024 * 1024;
+const SHORT = clip('1089-134686-0001'); // 3.3 s of speech, 105 KB
+
+const work = mkdtempSync(join(tmpdir(), 'hark-disk-full-'));
+const volume = join(work, 'volume');
+/** 6 MB of noise: more than the whole volume. */
+const tooBig = join(work, 'too-big.wav');
+/** 3 minutes of tone as a 360 KB MP3: its upload fits, its 5.8 MB of decoded audio does not. */
+const expands = join(work, 'expands.mp3');
+
+let server: TestServer;
+
+beforeAll(async () => {
+  await run('mkdir', ['-p', volume]);
+  await run('mount', ['-t', 'tmpfs', '-o', `size=${VOLUME_BYTES}`, 'hark-disk-full', volume]).catch((err: unknown) => {
+    throw new Error(`this test mounts a small tmpfs and needs root (as the suite's setup does): ${String(err)}`);
+  });
+  writeFileSync(tooBig, noise(6 * 1024 * 1024));
+  await run('ffmpeg', ['-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=frequency=300:duration=180', '-ac', '1', '-ar', '16000', '-b:a', '16k', expands]);
+  server = await startTestServer({ ENABLE_PROCESS_ISOLATED: 'true', WORKER_COUNT: '1' }, { dataDirIn: volume });
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await run('umount', [volume]).catch(() => undefined);
+  await rm(work, { recursive: true, force: true });
+});
+
+async function bytesUnder(dir: string): Promise<number> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const sizes = await Promise.all(entries.filter((e) => e.isFile()).map(async (e) => (await stat(join(e.parentPath, e.name))).size));
+  return sizes.reduce((a, b) => a + b, 0);
+}
+
+async function expectFull(res: Response): Promise<void> {
+  const message = await expectError(res, 507, 'INSUFFICIENT_STORAGE', server, /disk space/);
+  expect(message).toMatch(/try again later/);
+  expect(res.headers.get('retry-after')).toBe('60');
+  expect(await server.tempFiles()).toEqual([]);
+}
+
+describe('a full disk under DATA_DIR', () => {
+  it('refuses an upload larger than the room left with 507 INSUFFICIENT_STORAGE and Retry-After, and keeps nothing of it', async () => {
+    await expectFull(await postAudio(`${server.url}/transcriptions/sync`, tooBig));
+    await expectFull(await postAudio(`${server.url}/v1/audio/transcriptions`, tooBig, { model: 'whisper-1' }));
+    // What fits still runs.
+    const res = await postAudio(`${server.url}/transcriptions/sync`, SHORT.path);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { text: string }).text.length).toBeGreaterThan(0);
+    expect(await server.tempFiles()).toEqual([]);
+  });
+
+  it('refuses a file whose decoded audio does not fit, decoded in the server or in a worker', async () => {
+    await expectFull(await postAudio(`${server.url}/transcriptions/sync`, expands));
+    await expectFull(await postAudio(`${server.url}/transcriptions/process-isolated`, expands));
+    const res = await postAudio(`${server.url}/transcriptions/process-isolated`, SHORT.path);
+    expect(res.status).toBe(200);
+  });
+
+  it('fails a job whose audio fits but not its decoded audio, once and with the reason; a job too big to store is never created', async () => {
+    const accepted = await submitJob(server.url, expands);
+    const job = await waitFinished(server.url, accepted.job_id);
+    expect(job.status).toBe('failed');
+    expect(job.error?.code).toBe('INSUFFICIENT_STORAGE');
+    expect(job.attempts).toBe(1);
+    // Its 360 KB upload was deleted when it ended (KEEP_JOB_AUDIO=false): only its log and record are left.
+    expect(await bytesUnder(join(server.dataDir, 'jobs'))).toBeLessThan(50_000);
+
+    const before = ((await (await fetch(`${server.url}/api/v1/jobs`)).json()) as { jobs: unknown[] }).jobs.length;
+    await expectFull(await postAudio(`${server.url}/api/v1/jobs`, tooBig));
+    expect(((await (await fetch(`${server.url}/api/v1/jobs`)).json()) as { jobs: unknown[] }).jobs).toHaveLength(before);
+
+    const ok = await waitFinished(server.url, (await submitJob(server.url, SHORT.path)).job_id);
+    expect(ok.status).toBe('completed');
+    expect((await getJob(server.url, accepted.job_id)).status).toBe('failed');
+  });
+
+  it('the page says the disk is full and when to try again', async () => {
+    requireBuiltPage();
+    const browser = await launchBrowser();
+    try {
+      const page = await openPage(browser, `${server.url}/`, []);
+      await page.locator('input[name=mode][value=sync]').check();
+      await page.locator('#file-input').setInputFiles([tooBig]);
+      await page.getByRole('button', { name: 'Upload 1 file' }).click();
+      const note = page.locator('.note-error .note-title');
+      await note.waitFor();
+      expect(await note.textContent()).toBe('The server\'s disk is full: it cannot store “too-big.wav”. Try again in 60 seconds. If it goes on, tell whoever runs the server.');
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('reports the volume in hark_data_dir_bytes, as statfs sees it', async () => {
+    const m = await scrape(server.url);
+    const value = (type: string) => m.samples.find((s) => s.name === 'hark_data_dir_bytes' && s.labels['type'] === type)?.value;
+    const fs = statfsSync(volume);
+    expect(value('size')).toBe(VOLUME_BYTES);
+    expect(value('size')).toBe(fs.blocks * fs.bsize);
+    expect(Math.abs(value('available')! - fs.bavail * fs.bsize)).toBeLessThan(256 * 1024);
+    expect(value('available')).toBeLessThan(VOLUME_BYTES);
+    // The 507s were counted, for HarkDataDirFull.
+    expect(m.samples.find((s) => s.name === 'hark_errors_total' && s.labels['code'] === 'INSUFFICIENT_STORAGE')?.value).toBe(6);
+  });
+});
