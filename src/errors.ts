@@ -123,8 +123,13 @@ const STORAGE_RETRY_SECONDS = 60;
 export function storageFullError(err: unknown): AppError | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   if (code !== 'ENOSPC' && code !== 'EDQUOT' && code !== 'SQLITE_FULL' && code !== '53100') return undefined;
-  return new AppError('INSUFFICIENT_STORAGE', 'the server has no disk space left to store this request; try again later, or tell its operator that its data directory is full', {
-    cause: err,
+  return insufficientStorage('the server has no disk space left to store this request', err);
+}
+
+/** INSUFFICIENT_STORAGE: `what` happened, then what the client can do, with Retry-After. */
+export function insufficientStorage(what: string, cause?: unknown): AppError {
+  return new AppError('INSUFFICIENT_STORAGE', `${what}; try again later, or tell its operator that its data directory is full`, {
+    cause,
     details: { retry_after_seconds: STORAGE_RETRY_SECONDS },
   });
 }

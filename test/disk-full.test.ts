@@ -1,12 +1,24 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, openPage, requireBuiltPage } from './support/browser.js';
-import { expectError, noise } from './support/hostile-http.js';
+import {
+  BOUNDARY,
+  beginHeldUpload,
+  chunk,
+  expectAnsweredBeforeBody,
+  expectError,
+  expectRawError,
+  multipartBody,
+  noise,
+  rawConnect,
+  requestHead,
+  withTimeout,
+} from './support/hostile-http.js';
 import { clip } from './support/corpus.js';
 import { postAudio } from './support/http.js';
 import { getJob, submitJob, waitFinished } from './support/jobs.js';
@@ -83,9 +95,34 @@ describe.skipIf(refusal !== undefined)('a full disk under DATA_DIR', () => {
     expect(await server.tempFiles()).toEqual([]);
   }
 
-  it('refuses an upload larger than the room left with 507 INSUFFICIENT_STORAGE and Retry-After, and keeps nothing of it', async () => {
-    await expectFull(await postAudio(`${server.url}/transcriptions/sync`, tooBig));
+  it('refuses an upload that declares more than the room left before its body is read', async () => {
+    const held = await beginHeldUpload(server.url, '/transcriptions/sync');
+    try {
+      const res = await withTimeout(held.response, 5000, 'the early 507');
+      expectRawError(res, 507, 'INSUFFICIENT_STORAGE', server, /^the upload is 50\.0 MB and the server has \d+\.\d MB of disk space left; try again later/);
+      expect(res.headers['retry-after']).toBe('60');
+      expectAnsweredBeforeBody(held);
+    } finally {
+      held.socket.destroy();
+    }
     await expectFull(await postAudio(`${server.url}/v1/audio/transcriptions`, tooBig, { model: 'whisper-1' }));
+  });
+
+  it('refuses an upload of no declared length when the disk fills while it is stored, and keeps nothing of it', async () => {
+    // Transfer-Encoding: chunked, as a client streaming a recording sends it: only the write can tell.
+    const conn = await rawConnect(server.url);
+    try {
+      await conn.write(requestHead('/transcriptions/sync', { 'Content-Type': `multipart/form-data; boundary=${BOUNDARY}`, 'Transfer-Encoding': 'chunked' }));
+      const body = multipartBody([{ headers: 'Content-Disposition: form-data; name="file"; filename="too-big.wav"\r\nContent-Type: audio/wav', body: readFileSync(tooBig) }]);
+      for (let at = 0; at < body.length; at += 64 * 1024) if (!(await conn.write(chunk(body.subarray(at, at + 64 * 1024))))) break;
+      await conn.write('0\r\n\r\n');
+      const res = await withTimeout(conn.response, 10_000, 'the 507');
+      expectRawError(res, 507, 'INSUFFICIENT_STORAGE', server, /^the server has no disk space left to store this request; try again later/);
+      expect(res.headers['retry-after']).toBe('60');
+    } finally {
+      conn.socket.destroy();
+    }
+    expect(await server.tempFiles()).toEqual([]);
     // What fits still runs.
     const res = await postAudio(`${server.url}/transcriptions/sync`, SHORT.path);
     expect(res.status).toBe(200);
@@ -143,6 +180,6 @@ describe.skipIf(refusal !== undefined)('a full disk under DATA_DIR', () => {
     expect(Math.abs(value('available')! - fs.bavail * fs.bsize)).toBeLessThan(256 * 1024);
     expect(value('available')).toBeLessThan(VOLUME_BYTES);
     // The 507s were counted, for HarkDataDirFull.
-    expect(m.samples.find((s) => s.name === 'hark_errors_total' && s.labels['code'] === 'INSUFFICIENT_STORAGE')?.value).toBe(6);
+    expect(m.samples.find((s) => s.name === 'hark_errors_total' && s.labels['code'] === 'INSUFFICIENT_STORAGE')?.value).toBe(7);
   });
 });

@@ -11,6 +11,7 @@ import { httpServerOptions, installHttpSecurity } from './security.js';
 import { registerOpenApi } from './openapi.js';
 import { installRequestGuards } from './request-guard.js';
 import { socketErrorHandler } from './stream-socket.js';
+import { installStorageGuard } from './storage-guard.js';
 import { installUploadLimits } from './upload-limits.js';
 import { capacityRoutes } from './routes/capacity.js';
 import { debugRoutes } from './routes/debug.js';
@@ -124,6 +125,7 @@ export async function buildApp(deps: AppDeps, logger: Logger): Promise<FastifyIn
   await installAccess(app, deps.config, deps.keys, isLoopback(deps.config.HOST));
   // After the rate limit, which attaches to routes added after it: the document is counted like any request.
   if (deps.config.ENABLE_DOCS) await registerOpenApi(app, VERSION, deps.config.AUTH_MODE === 'api_key');
+  installStorageGuard(app, deps.config.DATA_DIR);
   installUploadLimits(app, deps.config);
   if (deps.metrics !== undefined) metricsRoutes(app, deps.metrics);
   await app.register(healthRoutes, deps);
