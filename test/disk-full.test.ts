@@ -161,11 +161,13 @@ describe.skipIf(refusal !== undefined)('a full disk under DATA_DIR', () => {
     try {
       const page = await openPage(browser, `${server.url}/`, []);
       await page.locator('input[name=mode][value=sync]').check();
-      await page.locator('#file-input').setInputFiles([tooBig]);
+      // A file whose upload fits and whose decoded audio does not: the 507 comes after the whole body,
+      // as the browser sent it (an early refusal closes the connection under a large upload).
+      await page.locator('#file-input').setInputFiles([expands]);
       await page.getByRole('button', { name: 'Upload 1 file' }).click();
       const note = page.locator('.note-error .note-title');
       await note.waitFor();
-      expect(await note.textContent()).toBe('The server\'s disk is full: it cannot store “too-big.wav”. Try again in 60 seconds. If it goes on, tell whoever runs the server.');
+      expect(await note.textContent()).toBe('The server\'s disk is full, so it could not take “expands.mp3”. Try again in 60 seconds. If it goes on, tell whoever runs the server.');
     } finally {
       await browser.close();
     }

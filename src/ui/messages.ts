@@ -67,7 +67,7 @@ export function explainUploadError(err: ApiError, fileName: string, mode: Upload
     case 'QUOTA_EXCEEDED':
       return { title: 'This API key has used all its audio hours for today.', detail: server };
     case 'INSUFFICIENT_STORAGE':
-      return { title: `The server's disk is full: it cannot store “${fileName}”. ${retryIn(err, 'Try again later.')} If it goes on, tell whoever runs the server.`, detail: server };
+      return { title: `The server's disk is full, so it could not take “${fileName}”. ${retryIn(err, 'Try again later.')} If it goes on, tell whoever runs the server.`, detail: server };
     case 'PROCESS_ISOLATION_DISABLED':
       return { title: 'Process isolation is turned off on this server (ENABLE_PROCESS_ISOLATED=false). Choose “In-process” and upload again.', detail: server };
     case 'ENGINE_NOT_READY':
