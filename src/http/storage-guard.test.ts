@@ -1,17 +1,17 @@
-import type { StatsFs } from 'node:fs';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { installErrorHandler } from './error-handler.js';
+import type { DiskSpace } from '../os/index.js';
 import { installStorageGuard } from './storage-guard.js';
 
 /** A file system as statfs states it: `blocks` of 4 KB, `available` of them free to hark's user. */
-const fsOf = (blocks: number, available: number) => ({ bsize: 4096, blocks, bavail: available }) as StatsFs;
+const fsOf = (blocks: number, available: number): DiskSpace => ({ size: blocks * 4096, available: available * 4096 });
 
 /** An app with one upload route behind the guard, its file system stated by `readFs`. */
-async function appWith(readFs: (path: string) => Promise<StatsFs>) {
+async function appWith(readSpace: (path: string) => Promise<DiskSpace>) {
   const app = Fastify();
   installErrorHandler(app);
-  installStorageGuard(app, '/data', readFs);
+  installStorageGuard(app, '/data', readSpace);
   app.post('/upload', { config: { upload: { fields: {} } } }, async () => ({ ok: true }));
   app.post('/other', async () => ({ ok: true }));
   await app.ready();

@@ -1,9 +1,6 @@
-import type { StatsFs } from 'node:fs';
-import { statfs } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { insufficientStorage } from '../errors.js';
-
-const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+import { diskSpace, megabytes, type DiskSpace } from '../os/index.js';
 
 /**
  * An upload whose declared length (Content-Length) is more than the file
@@ -15,16 +12,15 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
  * A preParsing hook on the routes that take an upload: after the key check
  * (a client without a key costs no statfs), before the upload caps take a place.
  */
-export function installStorageGuard(app: FastifyInstance, dataDir: string, readFs: (path: string) => Promise<StatsFs> = statfs): void {
+export function installStorageGuard(app: FastifyInstance, dataDir: string, readSpace: (path: string) => Promise<DiskSpace> = diskSpace): void {
   app.addHook('preParsing', async (request) => {
     if (request.routeOptions.config.upload === undefined) return;
     const length = Number(request.headers['content-length']);
     if (!Number.isFinite(length) || length <= 0) return;
     // A DATA_DIR that cannot be read is the write's own error to report; a file system that
     // states no size (some FUSE mounts answer all zeros) says nothing about the room left.
-    const fs = await readFs(dataDir).catch(() => undefined);
-    if (fs === undefined || fs.blocks === 0) return;
-    const available = fs.bavail * fs.bsize;
-    if (length > available) throw insufficientStorage(`the upload is ${mb(length)} and the server has ${mb(available)} of disk space left`);
+    const space = await readSpace(dataDir).catch(() => undefined);
+    if (space === undefined || space.size === 0) return;
+    if (length > space.available) throw insufficientStorage(`the upload is ${megabytes(length)} and the server has ${megabytes(space.available)} of disk space left`);
   });
 }

@@ -1,9 +1,9 @@
-import { statfs } from 'node:fs/promises';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '../config/index.js';
 import { ERROR_CODES } from '../errors.js';
 import { JOB_STATUSES, type Job, type Jobs } from '../jobs/index.js';
 import { UNLOAD_REASONS } from '../models/index.js';
+import { diskSpace } from '../os/index.js';
 import type { WorkerPool, WorkerState } from '../pool/index.js';
 import type { StreamObserver, TranscriptionObserver, TranscriptionService } from '../transcription/index.js';
 
@@ -220,9 +220,9 @@ export class Metrics implements TranscriptionObserver {
       registers: [this.registry],
       async collect() {
         try {
-          const fs = await statfs(dir);
-          this.set({ type: 'available' }, fs.bavail * fs.bsize);
-          this.set({ type: 'size' }, fs.blocks * fs.bsize);
+          const space = await diskSpace(dir);
+          this.set({ type: 'available' }, space.available);
+          this.set({ type: 'size' }, space.size);
         } catch {
           // DATA_DIR gone (unmounted): no sample, rather than a failed scrape.
           this.reset();

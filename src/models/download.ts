@@ -1,8 +1,9 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, statfs } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { AppError } from '../errors.js';
+import { diskSpace, megabytes as mb } from '../os/index.js';
 import type { CatalogueEntry } from './catalogue.js';
 
 /** How far a download has come (bytes of the whole file, the resumed prefix included). */
@@ -42,8 +43,6 @@ export interface PullResult {
   resumedFrom: number;
 }
 
-const MB = 1e6;
-const mb = (n: number) => `${(n / MB).toFixed(1)} MB`;
 
 async function sizeOf(path: string): Promise<number | null> {
   const s = await stat(path).catch((err: NodeJS.ErrnoException) => {
@@ -152,10 +151,10 @@ async function transfer(o: PullOptions, part: string, offset: number, setResumed
     return { kind: 'done', hash };
   }
 
-  const free = await statfs(dirname(o.dest));
+  const { available } = await diskSpace(dirname(o.dest));
   const needed = o.expected.bytes - offset;
-  if (free.bavail * free.bsize < needed) {
-    throw new AppError('INVALID_REQUEST', `not enough disk space in ${dirname(o.dest)}: ${name} needs ${mb(needed)} more, ${mb(free.bavail * free.bsize)} is free`, {
+  if (available < needed) {
+    throw new AppError('INVALID_REQUEST', `not enough disk space in ${dirname(o.dest)}: ${name} needs ${mb(needed)} more, ${mb(available)} is free`, {
       details: { reason: 'disk_full' },
     });
   }
