@@ -238,21 +238,20 @@ function decodeWithFfmpeg(inPath: string, outPath: string, options: DecodeOption
       // A paused pipe (waiting for a drain that will not come) would keep 'close' from firing.
       child.stdout.resume();
     };
+    /** Rejects once the PCM file is closed, so the caller's removal of it is final. */
+    const abandon = (err: Error) => {
+      out.destroy();
+      void fileClosed(out).then(() => reject(err));
+    };
     out.on('error', fail);
     child.on('error', (err) => {
       // Spawn failure (no ffmpeg) or abort (the signal); 'close' need not follow a spawn failure.
       fail(err);
-      if (child.pid === undefined) {
-        out.destroy();
-        void fileClosed(out).then(() => reject(err));
-      }
+      if (child.pid === undefined) abandon(err);
     });
     child.on('close', (code) => {
       if (partial.length > 0) onLine(partial);
-      if (failed !== undefined) {
-        out.destroy();
-        return void fileClosed(out).then(() => reject(failed));
-      }
+      if (failed !== undefined) return abandon(failed);
       out.end(() => {
         if (failed !== undefined) return reject(failed);
         try {
