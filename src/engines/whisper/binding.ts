@@ -50,6 +50,19 @@ export interface WhisperBinding {
 let binding: WhisperBinding | undefined;
 
 /**
+ * Resolves once the log lines of a load that has returned have reached the
+ * listener. whisper.cpp loads on the main thread and logs through a
+ * thread-safe function, whose lines are queued during the load and handed to
+ * JavaScript in the event loop's next poll phase. Two turns of the check phase
+ * (which follows the poll phase) always include one whole poll phase, whatever
+ * phase the load returned in; a timer does not, if the loop is busy for longer
+ * than the timer's delay.
+ */
+async function nativeLogDelivered(): Promise<void> {
+  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
  * The binding, loaded once per process. While a model is loaded, whisper.cpp's
  * log goes to a listener instead of stderr (it prints a line per buffer at
  * load), so its warnings and errors can be reported: initWhisper's own error
@@ -74,11 +87,10 @@ export async function loadWhisperBinding(): Promise<WhisperBinding> {
         lines = [];
         try {
           const context = await mod.initWhisper({ filePath: path, useGpu: false });
-          // Log lines reach the listener through the event loop, after the load resolves.
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await nativeLogDelivered();
           return { context, warnings: lines.filter((l) => l.level === 'warn').map((l) => l.text) };
         } catch (cause) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await nativeLogDelivered();
           open--;
           if (open === 0) await mod.toggleNativeLog(false);
           const error = lines.filter((l) => l.level === 'error').at(-1)?.text;
