@@ -48,6 +48,31 @@ describe('OrphanRecovery.scan', () => {
     expect((await store.jobs.get('gone'))?.status).toBe('queued');
   });
 
+  it('leaves alone a job claimed by an instance that started while the scan was reading', async () => {
+    await store.jobs.create(newJob({ id: 'newcomer' }));
+    // A worker starting in a rolling restart registers and claims between the scan's reads of the
+    // instances and of the running jobs, whichever the scan makes first.
+    let arrived = false;
+    const thenArrive =
+      <T,>(read: () => Promise<T>) =>
+      async (): Promise<T> => {
+        const out = await read();
+        if (!arrived) {
+          arrived = true;
+          const now = Date.now();
+          await store.instances.registerInstance({ id: 'instance-new', hostname: hostname(), pid: process.pid, processStartedAt: (await readStartTime(process.pid)) ?? null, startedAt: now, lastHeartbeat: now });
+          await store.runs.claimNext({ instanceId: 'instance-new', now, agingMs: 1000 });
+        }
+        return out;
+      };
+    const instances = Object.assign(Object.create(store.instances) as SqliteStore['instances'], { listInstances: thenArrive(() => store.instances.listInstances()) });
+    const runs = Object.assign(Object.create(store.runs) as SqliteStore['runs'], { runningJobs: thenArrive(() => store.runs.runningJobs()) });
+    const scan = new OrphanRecovery({ config, logger: createLogger('silent'), instances, runs, instanceId: ME, logs: new JobLogs({ store: store.logs, logger: createLogger('silent') }), runningHere: () => [] });
+    expect(await scan.scan()).toEqual({ requeued: 0, failed: 0, killed: 0 });
+    expect(arrived).toBe(true);
+    expect(await store.jobs.get('newcomer')).toMatchObject({ status: 'running', ownerInstanceId: 'instance-new', errorCode: null });
+  });
+
   it('never touches what runs here', async () => {
     await store.jobs.create(newJob({ id: 'here' }));
     await store.runs.claimNext({ instanceId: ME, now: Date.now() - 10_000, agingMs: 1000 });

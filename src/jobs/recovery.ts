@@ -68,6 +68,10 @@ export class OrphanRecovery {
 
   async scan(now = Date.now()): Promise<RecoveryReport> {
     const { runs, config, logger } = this.o;
+    // Jobs before instances: an instance registers before it claims, so every owner of a job read
+    // here is in the list read next unless it has gone since. Read the other way round, an instance
+    // started between the reads (a rolling restart) owns jobs the scan knows no owner of.
+    const running = await runs.runningJobs();
     const instances = await this.o.instances.listInstances();
     const byId = new Map(instances.map((i) => [i.id, i]));
     const dead = await this.deadInstances(instances, now);
@@ -75,7 +79,7 @@ export class OrphanRecovery {
     const here = new Set(this.o.runningHere());
     const report: RecoveryReport = { requeued: 0, failed: 0, killed: 0 };
 
-    for (const job of await runs.runningJobs()) {
+    for (const job of running) {
       if (here.has(job.id)) continue;
       const owner = job.ownerInstanceId === null ? undefined : byId.get(job.ownerInstanceId);
       // Ours but not running here is not enough: a job claimed while this scan was
