@@ -121,9 +121,13 @@ const STORAGE_RETRY_SECONDS = 60;
  * SQLITE_FULL and PostgreSQL's disk_full (53100). Anything else: undefined.
  */
 export function storageFullError(err: unknown): AppError | undefined {
+  return isStorageFull(err) ? insufficientStorage('the server has no disk space left to store this request', err) : undefined;
+}
+
+/** Whether `err` is a full disk or quota: ENOSPC, EDQUOT, SQLITE_FULL or PostgreSQL's 53100. */
+export function isStorageFull(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  if (code !== 'ENOSPC' && code !== 'EDQUOT' && code !== 'SQLITE_FULL' && code !== '53100') return undefined;
-  return insufficientStorage('the server has no disk space left to store this request', err);
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === '53100';
 }
 
 /** INSUFFICIENT_STORAGE: `what` happened, then what the client can do, with Retry-After. */

@@ -183,6 +183,20 @@ describe('hark models pull', () => {
     expect(existsSync(part())).toBe(false);
   });
 
+  it('refuses a model its disk cannot take before any request, counting what a partial download already holds', async () => {
+    // A petabyte: no disk here has that much room.
+    const huge = join(root, 'huge.json');
+    writeFileSync(huge, JSON.stringify({ 'tiny.en': { bytes: 1e15, sha1: null } }));
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(TEST_MODEL, part());
+    const r = await hark(['models', 'pull', 'tiny.en', '--catalogue', huge], env());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^hark: not enough disk space in ${dir}: ggml-tiny\\.en\\.bin needs 999999999\\.4 MB more, \\d+\\.\\d MB is free$`, 'm'));
+    expect(host.requests).toHaveLength(0);
+    // What it had is kept for a pull once there is room.
+    expect(statSync(part()).size).toBe(TEST_MODEL_BYTES);
+  });
+
   it('lists the valid sizes for an unknown one, without any request', async () => {
     const r = await hark(['models', 'pull', 'huge'], env());
     expect(r.code).toBe(2);

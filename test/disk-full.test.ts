@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,9 @@ import {
   requestHead,
   withTimeout,
 } from './support/hostile-http.js';
+import { pullModel } from '../src/models/index.js';
 import { clip } from './support/corpus.js';
+import { startFakeModelHost } from './support/fake-model-host.js';
 import { postAudio } from './support/http.js';
 import { getJob, submitJob, waitFinished } from './support/jobs.js';
 import { scrape } from './support/prometheus.js';
@@ -183,5 +185,43 @@ describe.skipIf(refusal !== undefined)('a full disk under DATA_DIR', () => {
     expect(value('available')).toBeLessThan(VOLUME_BYTES);
     // The 507s were counted, for HarkDataDirFull.
     expect(m.samples.find((s) => s.name === 'hark_errors_total' && s.labels['code'] === 'INSUFFICIENT_STORAGE')?.value).toBe(7);
+  });
+
+  // Last: it fills the volume, then empties it again.
+  it('fails a model download when the disk fills during it, keeping what it has for the next pull to resume', async () => {
+    const file = noise(1024 * 1024);
+    const host = await startFakeModelHost({ 'ggml-fills.bin': file });
+    host.set({ pieceDelayMs: 50 });
+    const dest = join(volume, 'models', 'ggml-fills.bin');
+    const filler = join(volume, 'filler');
+    expect(statfsSync(volume).bavail * statfsSync(volume).bsize).toBeGreaterThan(file.length);
+    try {
+      let filled = false;
+      const err = await pullModel({
+        url: `${host.baseUrl}/ggml-fills.bin`,
+        dest,
+        expected: { bytes: file.length, sha1: null },
+        onProgress: () => {
+          if (filled) return;
+          filled = true;
+          // Someone else takes the rest of the disk while the model comes in.
+          try {
+            writeFileSync(filler, Buffer.alloc(VOLUME_BYTES));
+          } catch {
+            // ENOSPC once the volume is full, as intended.
+          }
+        },
+      }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'INSUFFICIENT_STORAGE' });
+      expect((err as Error).message).toMatch(
+        new RegExp(`^the disk holding ${join(volume, 'models')} filled up during the download: \\d+\\.\\d MB of 1\\.0 MB kept in ${dest}\\.part; run the same command again to resume once there is room$`),
+      );
+      expect(statSync(`${dest}.part`).size).toBeGreaterThan(0);
+      expect(existsSync(dest)).toBe(false);
+    } finally {
+      await host.close();
+      await rm(filler, { force: true });
+      await rm(join(volume, 'models'), { recursive: true, force: true });
+    }
   });
 });

@@ -47,7 +47,8 @@ beforeAll(async () => {
   CLIP = join(work, 'clip.wav');
   await writeFile(CLIP, Buffer.concat([wavHeader(32_000), Buffer.alloc(32_000)]));
   const entry = { bytes: modelBytes.length, sha1 };
-  await writeFile(catalogue, JSON.stringify({ 'test-a': entry, 'test-b': entry }));
+  // test-huge: a petabyte, more than any disk here has.
+  await writeFile(catalogue, JSON.stringify({ 'test-a': entry, 'test-b': entry, 'test-huge': { bytes: 1e15, sha1: null } }));
   host = await startFakeModelHost({ 'ggml-test-a.bin': modelBytes, 'ggml-test-b.bin': modelBytes });
 });
 
@@ -158,6 +159,18 @@ describe('pulling a model over the API', () => {
     const use = await transcribe(server, 'whisper-test-b');
     expect(use.status).toBe(409);
     expect(((await use.json()) as { error: { code: string } }).error.code).toBe('MODEL_NOT_DOWNLOADED');
+  });
+
+  it('refuses with 507 a model MODELS_DIR cannot take, before any download', async () => {
+    const before = host.requests.length;
+    const res = await fetch(`${server.url}/v1/models/whisper-test-huge`, { method: 'POST' });
+    expect(res.status).toBe(507);
+    const { error } = (await res.json()) as { error: { code: string; message: string; details: Record<string, number> } };
+    expect(error.code).toBe('INSUFFICIENT_STORAGE');
+    expect(error.message).toMatch(new RegExp(`^not enough disk space in ${modelsDir}: ggml-test-huge\\.bin needs 1000000000\\.0 MB more, \\d+\\.\\d MB is free$`));
+    expect(error.details).toMatchObject({ needed_bytes: 1e15 });
+    expect(host.requests.length).toBe(before);
+    expect(await model(server, 'whisper-test-huge')).toMatchObject({ state: 'not_downloaded' });
   });
 
   it('answers 404 for a pull of an id no catalogue has, and 400 MODEL_NOT_FOUND listing valid ids for an unknown model', async () => {

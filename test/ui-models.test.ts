@@ -41,7 +41,8 @@ beforeAll(async () => {
   await symlink(TEST_MODEL, join(modelsDir, 'ggml-tiny.en.bin'));
   const catalogue = join(work, 'catalogue.json');
   const entry = { bytes: MODEL_BYTES.length, sha1: SHA1 };
-  await writeFile(catalogue, JSON.stringify({ 'test-a': entry, 'test-b': entry }));
+  // test-huge: a petabyte, more than any disk here has.
+  await writeFile(catalogue, JSON.stringify({ 'test-a': entry, 'test-b': entry, 'test-huge': { bytes: 1e15, sha1: null } }));
   host = await startFakeModelHost({ 'ggml-test-a.bin': MODEL_BYTES, 'ggml-test-b.bin': MODEL_BYTES });
   // 64 KB pieces this far apart: the 587 kB file takes about 4 s, and the page, reading progress once a
   // second, sees several values.
@@ -213,6 +214,20 @@ describe('web page: models', () => {
     expect(host.requests.length).toBe(asked);
     expect(await state(p, 'whisper-test-b').textContent()).toBe('Not downloaded');
     await expectAccessible(p, 'models (403)');
+  });
+
+  it('says a model does not fit the disk, with what it needs and what to do, and downloads nothing', async () => {
+    const p = await open(adminKey);
+    await toModels(p);
+    const asked = host.requests.length;
+    await row(p, 'whisper-test-huge').getByRole('button', { name: 'Download whisper-test-huge' }).click();
+    const note = p.locator('.model-failure .note-title');
+    await note.waitFor();
+    expect(await note.textContent()).toMatch(
+      /^whisper-test-huge does not fit on the server’s disk: it needs 1000 TB and \d[\d.]* [kMGT]?B is free\. Delete a model you no longer use, or ask the server’s operator for room, then download it again\.$/,
+    );
+    expect(host.requests.length).toBe(asked);
+    expect(await state(p, 'whisper-test-huge').textContent()).toBe('Not downloaded');
   });
 
   it('fits a phone screen', async () => {

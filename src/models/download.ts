@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { AppError } from '../errors.js';
+import { AppError, isStorageFull } from '../errors.js';
 import { diskSpace, megabytes as mb } from '../os/index.js';
 import type { CatalogueEntry } from './catalogue.js';
 
@@ -70,6 +70,31 @@ export async function checkFile(path: string, expected: CatalogueEntry): Promise
   if (bytes !== expected.bytes) return { problem: `it has ${bytes} bytes, not ${expected.bytes}`, sha1, bytes };
   if (expected.sha1 !== null && sha1 !== expected.sha1) return { problem: `its SHA-1 is ${sha1}, not ${expected.sha1}`, sha1, bytes };
   return { problem: null, sha1, bytes };
+}
+
+/**
+ * Throws INSUFFICIENT_STORAGE when the file system holding `dest` has less
+ * than `needed` bytes free. One that states no size (some FUSE mounts) is
+ * trusted: a write that does not fit fails on its own.
+ */
+async function ensureRoom(dest: string, needed: number): Promise<void> {
+  const space = await diskSpace(dirname(dest));
+  if (space.size === 0 || space.available >= needed) return;
+  throw new AppError('INSUFFICIENT_STORAGE', `not enough disk space in ${dirname(dest)}: ${basename(dest)} needs ${mb(needed)} more, ${mb(space.available)} is free`, {
+    details: { needed_bytes: needed, available_bytes: space.available },
+  });
+}
+
+/**
+ * Creates `dest`'s directory and throws INSUFFICIENT_STORAGE when its file
+ * system cannot take the rest of the model (what a `.part` holds counts): a
+ * pull is refused before it starts.
+ */
+export async function ensureRoomFor(dest: string, expected: CatalogueEntry): Promise<void> {
+  await mkdir(dirname(dest), { recursive: true });
+  const kept = (await sizeOf(`${dest}.part`)) ?? 0;
+  // A .part longer than the model is started again from byte 0.
+  await ensureRoom(dest, kept > expected.bytes ? expected.bytes : expected.bytes - kept);
 }
 
 function failed(message: string, reason: string, details: Record<string, unknown> = {}, cause?: unknown): AppError {
@@ -151,13 +176,7 @@ async function transfer(o: PullOptions, part: string, offset: number, setResumed
     return { kind: 'done', hash };
   }
 
-  const { available } = await diskSpace(dirname(o.dest));
-  const needed = o.expected.bytes - offset;
-  if (available < needed) {
-    throw new AppError('INVALID_REQUEST', `not enough disk space in ${dirname(o.dest)}: ${name} needs ${mb(needed)} more, ${mb(available)} is free`, {
-      details: { reason: 'disk_full' },
-    });
-  }
+  await ensureRoom(o.dest, o.expected.bytes - offset);
 
   const idle = new AbortController();
   const idleMs = o.idleTimeoutMs ?? 60_000;
@@ -171,6 +190,7 @@ async function transfer(o: PullOptions, part: string, offset: number, setResumed
   const stopped = (received: number, err: unknown): AppError => {
     const kept = `${mb(received)} of ${mb(o.expected.bytes)} kept in ${part}; run the same command again to resume`;
     if (o.signal?.aborted) return new AppError('CANCELLED', `download stopped: ${kept}`, { details: { reason: 'cancelled', received } });
+    if (isStorageFull(err)) return new AppError('INSUFFICIENT_STORAGE', `the disk holding ${dirname(o.dest)} filled up during the download: ${kept} once there is room`, { cause: err, details: { received } });
     if (idle.signal.aborted) return failed(`no data from the server for ${Math.round(idleMs / 1000)} s: ${kept}`, 'stalled', { received });
     return failed(`download of ${name} interrupted (${describeCause(err)}): ${kept}`, 'interrupted', { received }, err);
   };

@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import { AppError, toSerializedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { loadCatalogue, modelFileName, type Catalogue } from './catalogue.js';
-import { pullModel, type PullProgress } from './download.js';
+import { ensureRoomFor, pullModel, type PullProgress } from './download.js';
 import { defaultWhisperModel, fileBytes, installedWhisperNames, whisperModelFile, whisperModelId, whisperModelName } from './ids.js';
 
 /** Where a model is loaded: the server itself (in-process) or a worker. */
@@ -109,7 +109,8 @@ export class ModelRegistry {
   /**
    * Starts downloading `id` from MODELS_BASE_URL (or joins the download under
    * way) and returns at once; `get` shows the progress. A model already on disk
-   * is left as it is. Throws MODEL_NOT_IN_CATALOGUE for an id no catalogue entry has.
+   * is left as it is. Throws MODEL_NOT_IN_CATALOGUE for an id no catalogue entry has,
+   * and INSUFFICIENT_STORAGE when MODELS_DIR's disk cannot take the model.
    */
   async pull(id: string): Promise<{ started: boolean; model: ModelInfo }> {
     const name = whisperModelName(id);
@@ -121,6 +122,9 @@ export class ModelRegistry {
     }
     const dest = whisperModelFile(this.deps.config, name).path;
     if (this.pulls.has(name) || fileBytes(dest) !== null) return { started: false, model: await this.get(id) };
+    await ensureRoomFor(dest, expected);
+    // A second pull may have started while this one looked at the disk.
+    if (this.pulls.has(name)) return { started: false, model: await this.get(id) };
     const url = `${this.deps.config.MODELS_BASE_URL.replace(/\/+$/, '')}/${modelFileName(name)}`;
     const pull: Pull = { promise: Promise.resolve(), progress: undefined, total: expected.bytes, startedAt: Date.now() };
     this.failures.delete(name);

@@ -5,6 +5,7 @@
  */
 import { request, type ApiError } from './api.js';
 import { apiKey } from './auth.js';
+import { bytes } from './format.js';
 import type { Explained } from './messages.js';
 
 /*
@@ -80,6 +81,13 @@ export function explainModelError(err: ApiError, action: ModelAction, id: string
         : { title: `${id} is the whisper engine’s default model, so it cannot be deleted.`, detail: server };
     case 'MODEL_NOT_IN_CATALOGUE':
       return { title: `${id} is not in this server’s catalogue, so it cannot be downloaded.`, detail: server };
+    case 'INSUFFICIENT_STORAGE': {
+      const need = (key: string) => bytes(typeof err.details?.[key] === 'number' ? err.details[key] : undefined);
+      return {
+        title: `${id} does not fit on the server’s disk: it needs ${need('needed_bytes')} and ${need('available_bytes')} is free. Delete a model you no longer use, or ask the server’s operator for room, then download it again.`,
+        detail: server,
+      };
+    }
     case 'NOT_FOUND':
       return { title: action === 'delete' ? `${id} is not downloaded to this server (it may have just been deleted).` : 'This server does not manage models.', detail: server };
     case 'MODEL_NOT_FOUND':

@@ -99,9 +99,11 @@ export const modelRoutes: FastifyPluginAsyncZod<AppDeps> = async (app, deps) => 
         description:
           'Downloads `ggml-<name>.bin` from MODELS_BASE_URL into MODELS_DIR: resumed after an interruption, checked against the ' +
           'catalogue\'s length and SHA-1, and renamed into place only once verified. A second pull of a model being downloaded ' +
-          'joins the first. The same code as `hark models pull`.',
+          'joins the first. The same code as `hark models pull`. A model that MODELS_DIR\'s disk cannot take (what a partial download ' +
+          'holds counts) is refused before any download: 507 INSUFFICIENT_STORAGE; a disk that fills during the download fails it with ' +
+          'the same code (GET shows it), keeping the partial file for the next pull to resume.',
         params,
-        response: { 200: modelSchema, 202: modelSchema, ...errorResponses(400, 404) },
+        response: { 200: modelSchema, 202: modelSchema, ...errorResponses(400, 404, 507) },
       },
       config: { scope: 'admin' },
     },
