@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newJob, tempSqliteStore, type TempSqliteStore } from '../../test/support/store-suite/index.js';
@@ -22,6 +23,8 @@ describe('OrphanRecovery.scan', () => {
   });
   afterEach(() => temp.remove());
 
+  const logOf = async (id: string) => (await store.logs.logLines(id)).map((l) => l.line);
+
   const recovery = (runningHere: string[] = []) =>
     new OrphanRecovery({ config, logger: createLogger('silent'), instances: store.instances, runs: store.runs, instanceId: ME, logs: new JobLogs({ store: store.logs, logger: createLogger('silent') }), runningHere: () => runningHere });
 
@@ -37,8 +40,9 @@ describe('OrphanRecovery.scan', () => {
     await store.jobs.create(newJob({ id: 'lost' }));
     const claimedAt = Date.now() - 10_000;
     await store.runs.claimNext({ instanceId: ME, now: claimedAt, agingMs: 1000 });
-    expect((await recovery([]).scan()).requeued).toBe(1);
+    expect((await recovery([]).scan(claimedAt + 10_000)).requeued).toBe(1);
     expect(await store.jobs.get('lost')).toMatchObject({ status: 'queued', errorCode: 'ORPHANED' });
+    expect(await logOf('lost')).toEqual(['its server was lost (no heartbeat for this job for 10 s; attempt 1); queued again']);
   });
 
   it('requeues a job whose owner is gone, even with a fresh heartbeat', async () => {
@@ -46,6 +50,26 @@ describe('OrphanRecovery.scan', () => {
     await store.runs.claimNext({ instanceId: 'instance-that-never-registered', now: Date.now(), agingMs: 1000 });
     expect((await recovery().scan()).requeued).toBe(1);
     expect((await store.jobs.get('gone'))?.status).toBe('queued');
+    expect(await logOf('gone')).toEqual(['its server was lost (it is no longer registered: it stopped, or another server found it gone; attempt 1); queued again']);
+  });
+
+  it("says which server was lost and how: its process ended on this host, or it fell silent elsewhere; the last attempt fails", async () => {
+    const now = Date.now();
+    const ended = spawnSync(process.execPath, ['-e', '']).pid!;
+    await store.instances.registerInstance({ id: 'here-ended', hostname: hostname(), pid: ended, processStartedAt: null, startedAt: now, lastHeartbeat: now });
+    await store.instances.registerInstance({ id: 'far-silent', hostname: 'elsewhere', pid: 1, processStartedAt: null, startedAt: now - 60_000, lastHeartbeat: now - 20_000 });
+    await store.jobs.create(newJob({ id: 'a' }));
+    await store.runs.claimNext({ instanceId: 'here-ended', now, agingMs: 1000 });
+    await store.jobs.create(newJob({ id: 'b' }));
+    await store.runs.claimNext({ instanceId: 'far-silent', now, agingMs: 1000 });
+    // b's last attempt: it fails instead of going back to the queue.
+    const last = loadConfig({ env: { HEARTBEAT_SECONDS: '1', MAX_ATTEMPTS: '1' } });
+    const scan = new OrphanRecovery({ config: last, logger: createLogger('silent'), instances: store.instances, runs: store.runs, instanceId: ME, logs: new JobLogs({ store: store.logs, logger: createLogger('silent') }), runningHere: () => [] });
+    expect(await scan.scan(now)).toEqual({ requeued: 0, failed: 2, killed: 0 });
+    expect(await logOf('a')).toEqual([`its server was lost (process ${ended} has ended; attempt 1 of 1); failed (ORPHANED)`]);
+    expect(await logOf('b')).toEqual(['its server was lost (no heartbeat from elsewhere for 20 s; attempt 1 of 1); failed (ORPHANED)']);
+    // Both gone servers are forgotten.
+    expect((await store.instances.listInstances()).map((i) => i.id)).toEqual([ME]);
   });
 
   it('leaves alone a job claimed by an instance that started while the scan was reading', async () => {

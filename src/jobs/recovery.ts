@@ -23,6 +23,11 @@ export interface RecoveryReport {
   killed: number;
 }
 
+/** `12 s`: how long since `then`. */
+function silentFor(then: number, now: number): string {
+  return `${Math.round((now - then) / 1000)} s`;
+}
+
 /** Is `pid` alive and still the process that started at `startedAt` (not a reused pid)? */
 async function sameProcessAlive(pid: number, startedAt: number | null): Promise<boolean> {
   const now = await readStartTime(pid);
@@ -54,14 +59,17 @@ export class OrphanRecovery {
     clearInterval(this.timer);
   }
 
-  /** Instances that are gone: on this host with a dead (or reused) pid, or silent for 3 heartbeats anywhere. */
-  private async deadInstances(instances: InstanceRecord[], now: number): Promise<Set<string>> {
+  /**
+   * Instances that are gone, with why: on this host with a dead (or reused)
+   * pid, or silent for 3 heartbeats anywhere.
+   */
+  private async deadInstances(instances: InstanceRecord[], now: number): Promise<Map<string, string>> {
     const staleBefore = now - 3 * this.o.config.HEARTBEAT_SECONDS * 1000;
-    const dead = new Set<string>();
+    const dead = new Map<string, string>();
     for (const i of instances) {
       if (i.id === this.o.instanceId) continue;
-      const gone = i.hostname === this.host ? !(await sameProcessAlive(i.pid, i.processStartedAt)) : false;
-      if (gone || i.lastHeartbeat < staleBefore) dead.add(i.id);
+      if (i.hostname === this.host && !(await sameProcessAlive(i.pid, i.processStartedAt))) dead.set(i.id, `process ${i.pid} has ended`);
+      else if (i.lastHeartbeat < staleBefore) dead.set(i.id, `no heartbeat from ${i.hostname} for ${silentFor(i.lastHeartbeat, now)}`);
     }
     return dead;
   }
@@ -86,8 +94,13 @@ export class OrphanRecovery {
       // reading is in the store before the runner lists it. Ours and truly lost goes
       // stale (the heartbeat refreshes only what runs here), as does a hung one.
       const ours = job.ownerInstanceId === this.o.instanceId;
-      const orphan = (!ours && (owner === undefined || dead.has(owner.id))) || (job.lastHeartbeat ?? 0) < staleBefore;
-      if (!orphan) continue;
+      const reason = ours
+        ? undefined
+        : owner === undefined
+          ? 'it is no longer registered: it stopped, or another server found it gone'
+          : dead.get(owner.id);
+      const why = reason ?? ((job.lastHeartbeat ?? 0) < staleBefore ? `no heartbeat for this job for ${silentFor(job.lastHeartbeat ?? 0, now)}` : undefined);
+      if (why === undefined) continue;
       if (await this.killJobProcess(job, owner)) report.killed++;
       const outcome = await runs.recoverOrphan(job, config.MAX_ATTEMPTS, now);
       if (outcome === 'gone') continue;
@@ -96,12 +109,12 @@ export class OrphanRecovery {
       this.o.logs.append(
         job.id,
         outcome === 'requeued'
-          ? `its server was lost (attempt ${job.attempts}); queued again`
-          : `its server was lost ${job.attempts} times; failed (ORPHANED)`,
+          ? `its server was lost (${why}; attempt ${job.attempts}); queued again`
+          : `its server was lost (${why}; attempt ${job.attempts} of ${config.MAX_ATTEMPTS}); failed (ORPHANED)`,
       );
-      logger.warn({ jobId: job.id, outcome, attempts: job.attempts, owner: job.ownerInstanceId }, 'recovered orphaned job');
+      logger.warn({ jobId: job.id, outcome, attempts: job.attempts, owner: job.ownerInstanceId, reason: why }, 'recovered orphaned job');
     }
-    for (const id of dead) await this.o.instances.removeInstance(id);
+    for (const id of dead.keys()) await this.o.instances.removeInstance(id);
     await this.o.logs.flush();
     return report;
   }
