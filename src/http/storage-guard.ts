@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { insufficientStorage } from '../errors.js';
-import { diskSpace, megabytes, type DiskSpace } from '../os/index.js';
+import { diskSpace, fits, megabytes, type DiskSpace } from '../os/index.js';
 
 /**
  * An upload whose declared length (Content-Length) is more than the file
@@ -17,10 +17,8 @@ export function installStorageGuard(app: FastifyInstance, dataDir: string, readS
     if (request.routeOptions.config.upload === undefined) return;
     const length = Number(request.headers['content-length']);
     if (!Number.isFinite(length) || length <= 0) return;
-    // A DATA_DIR that cannot be read is the write's own error to report; a file system that
-    // states no size (some FUSE mounts answer all zeros) says nothing about the room left.
+    // A DATA_DIR that cannot be read is the write's own error to report.
     const space = await readSpace(dataDir).catch(() => undefined);
-    if (space === undefined || space.size === 0) return;
-    if (length > space.available) throw insufficientStorage(`the upload is ${megabytes(length)} and the server has ${megabytes(space.available)} of disk space left`);
+    if (space !== undefined && !fits(space, length)) throw insufficientStorage(`the upload is ${megabytes(length)} and the server has ${megabytes(space.available)} of disk space left`);
   });
 }

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { AppError, isStorageFull } from '../errors.js';
-import { diskSpace, megabytes as mb } from '../os/index.js';
+import { diskSpace, fits, megabytes as mb } from '../os/index.js';
 import type { CatalogueEntry } from './catalogue.js';
 
 /** How far a download has come (bytes of the whole file, the resumed prefix included). */
@@ -72,14 +72,10 @@ export async function checkFile(path: string, expected: CatalogueEntry): Promise
   return { problem: null, sha1, bytes };
 }
 
-/**
- * Throws INSUFFICIENT_STORAGE when the file system holding `dest` has less
- * than `needed` bytes free. One that states no size (some FUSE mounts) is
- * trusted: a write that does not fit fails on its own.
- */
+/** Throws INSUFFICIENT_STORAGE when `needed` bytes do not fit the file system holding `dest`. */
 async function ensureRoom(dest: string, needed: number): Promise<void> {
   const space = await diskSpace(dirname(dest));
-  if (space.size === 0 || space.available >= needed) return;
+  if (fits(space, needed)) return;
   throw new AppError('INSUFFICIENT_STORAGE', `not enough disk space in ${dirname(dest)}: ${basename(dest)} needs ${mb(needed)} more, ${mb(space.available)} is free`, {
     details: { needed_bytes: needed, available_bytes: space.available },
   });
