@@ -194,7 +194,8 @@ describe.skipIf(refusal !== undefined)('a full disk under DATA_DIR', () => {
     host.set({ pieceDelayMs: 50 });
     const dest = join(volume, 'models', 'ggml-fills.bin');
     const filler = join(volume, 'filler');
-    expect(statfsSync(volume).bavail * statfsSync(volume).bsize).toBeGreaterThan(file.length);
+    const room = statfsSync(volume);
+    expect(room.bavail * room.bsize).toBeGreaterThan(file.length);
     try {
       let filled = false;
       const err = await pullModel({
